@@ -1,0 +1,115 @@
+/* energy.h — energy from power traces: trapezoid integrals per component, energy over
+ * a time window with the power interpolated at the window's edges (so per-epoch
+ * energies of adjacent epochs add up exactly to the whole), a run summary with the
+ * NVML counter beside the integral, PUE, carbon intensity and emissions.
+ *
+ * NaN rule (everywhere here): a NaN power or time sample makes both intervals that
+ * touch it contribute nothing. Gaps are skipped, never zero-filled and never bridged;
+ * an all-NaN series integrates to NaN (not 0), a series of one valid sample to 0.
+ *
+ * Times must be non-decreasing; an interval with t[i] < t[i-1] is an error
+ * (DLE_EINVAL), an interval of zero length contributes 0. */
+#ifndef DLENERGY_ENERGY_H
+#define DLENERGY_ENERGY_H
+
+#include <stddef.h>
+
+#include "dlenergy/error.h"
+#include "dlenergy/sample.h"
+#include "dlenergy/store.h"
+#include "dlenergy/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Modelled RAM power: W per GB of resident memory (the study's 0.375; Green
+ * Algorithms uses 0.3725). GB here is GiB (1024 MiB), as psutil and procfs count. */
+#define DLE_RAM_W_PER_GB 0.375
+
+/* ram_w_per_gb x rss_mib / 1024; NaN when rss_mib is NaN. */
+double dle_ram_power_w(double rss_mib, double ram_w_per_gb);
+
+typedef enum dle_component {
+  DLE_COMP_GPU = 0,  /* sum over the GPUs */
+  DLE_COMP_CPU = 1,  /* CPU package (RAPL measured, or TDP x utilization modelled) */
+  DLE_COMP_DRAM = 2, /* RAPL DRAM domain (measured) */
+  DLE_COMP_RAM = 3,  /* modelled RAM power (W/GB x RSS) */
+  DLE_COMP_COUNT = 4
+} dle_component;
+
+/* "gpu", "cpu", "dram", "ram"; "?" for an invalid value. */
+const char *dle_component_name(dle_component c);
+/* Parses "gpu"/"cpu"/"dram"/"ram" (case-insensitive). */
+int dle_component_parse(const char *s, dle_component *out);
+/* The trace column of a component (t->gpu_power_w, ...); NULL when c is invalid. */
+const double *dle_trace_component_w(const dle_trace *t, dle_component c);
+
+/* Trapezoid integral of p_w over t_s: sum of (t[i]-t[i-1]) x (p[i]+p[i-1]) / 2 over
+ * the intervals whose both ends are valid. *out_j is NaN when no interval is valid
+ * and there is no valid sample at all; 0 for n <= 1 valid sample. */
+int dle_energy_trapezoid_j(const double *t_s, const double *p_w, size_t n, double *out_j);
+
+/* Energy over [t0_s, t1_s]: the part of the trapezoid integral inside the window,
+ * with power linearly interpolated at t0 and t1 inside the interval that straddles
+ * each edge. So for t0 < tm < t1, between(t0,tm) + between(tm,t1) == between(t0,t1)
+ * up to rounding, and between(t[0], t[n-1]) == trapezoid. Parts of the window outside
+ * [t[0], t[n-1]] contribute nothing (no extrapolation). t1 < t0 is DLE_EINVAL;
+ * t0 == t1 gives 0. */
+int dle_energy_between_j(const double *t_s, const double *p_w, size_t n, double t0_s,
+                         double t1_s, double *out_j);
+
+/* Energy of each epoch for component c: epoch k spans [begin, end] where begin is
+ * ep[k].t_begin_s, or when NaN the previous epoch's end, or for the first epoch the
+ * trace start t[0]; end is ep[k].t_end_s (an open epoch, NaN end, runs to the trace
+ * end). Epochs must be given in order. out_j has n_ep entries (NaN for a component
+ * the trace lacks). */
+int dle_energy_per_epoch(const dle_trace *t, const dle_epoch *ep, size_t n_ep,
+                         dle_component c, double *out_j, dle_error *err);
+
+typedef struct dle_energy_summary {
+  double duration_s;                       /* last minus first sample time */
+  size_t samples;
+  double energy_j[DLE_COMP_COUNT];         /* trapezoid integral; NaN when absent */
+  double avg_power_w[DLE_COMP_COUNT];      /* mean of the valid samples; NaN when absent */
+  char source[DLE_COMP_COUNT][16];         /* "nvml", "nvidia-smi", "rapl", "model", "none" */
+  int measured[DLE_COMP_COUNT];            /* 1 measured by a sensor, 0 modelled/absent */
+  double total_j;                          /* sum of the present components */
+  double gpu_counter_j;                    /* NVML counter delta (last - first); NaN if none */
+  double pue;                              /* from the run (1 when unset/invalid) */
+  double facility_j;                       /* total_j x pue */
+  double carbon_g_per_kwh;                 /* NaN when unknown */
+  double emissions_g;                      /* facility kWh x carbon; NaN when unknown */
+} dle_energy_summary;
+
+/* Summarizes a run's trace. info may be NULL (sources then "unknown", pue 1, carbon
+ * NaN). A component whose column has no valid sample is absent (NaN, source "none"). */
+int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
+                         dle_energy_summary *out, dle_error *err);
+
+/* True when a sensor source name denotes a measurement ("nvml", "nvidia-smi",
+ * "rapl"), false for "model", "none", "psutil" (psutil gives utilization, not power). */
+int dle_source_is_measured(const char *source);
+
+/* ---- carbon intensity (data/carbon_intensity.csv) ---- */
+
+typedef struct dle_carbon_info {
+  char code[8];           /* ISO 3166-1 alpha-2, upper case ("ES") */
+  char name[64];          /* "Spain" */
+  double g_per_kwh;       /* g CO2e per kWh of electricity */
+  int year;
+  char source[160];       /* where the figure comes from */
+} dle_carbon_info;
+
+/* Looks a country up by alpha-2 code or English name (case-insensitive) in the
+ * shipped table (found with dle_data_path). DLE_ENOTFOUND when not listed. */
+int dle_carbon_find(const char *country, dle_carbon_info *out, dle_error *err);
+int dle_carbon_lookup(const char *country, double *g_per_kwh, dle_error *err);
+
+/* g CO2e for an energy: joules / 3.6e6 x g_per_kwh. */
+double dle_emissions_g(double energy_j, double g_per_kwh);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
