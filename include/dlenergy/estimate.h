@@ -1,0 +1,143 @@
+/* estimate.h — project a run's total energy from what is known at a cut-off.
+ *
+ * One interface, one function per call: dle_estimate_project(input, method, result).
+ * The input is a run's samples (dle_trace) and completed epochs up to a cut-off,
+ * the planned number of epochs N and facts about the GPU/host; the result is the
+ * predicted total in joules with a lower/upper bound, the method's name and its
+ * assumptions in words. All figures are "modelled"; the measured total each
+ * method is compared with is dle_estimate_measured_j() over the components that
+ * dle_estimate_method_components() names.
+ *
+ * Methods (formulas in the method's own words; defaults s = 10, w = 5):
+ *   mlco2          TDP x duration                                  (ML CO2 Impact)
+ *   ga             (TDP x mean GPU usage + RAM GB x 0.3725 W/GB
+ *                   [+ CPU cores x CPU W per core x CPU usage]) x duration x PUE
+ *                  (Green Algorithms; gpu_only drops the RAM and CPU terms, the
+ *                   study's GPU-only comparison)
+ *   carbontracker  energy of the first k epochs x N / k (default k = 1), GPU + RAM
+ *   flops          3 x forward FLOPs x samples per epoch x N / (GPU peak FLOP/s x
+ *                  assumed utilization) x TDP
+ *   step-power     mean GPU (+ RAM) power over the window of w epochs starting at
+ *                  epoch s (s epochs before it) x total duration
+ *   step-energy    energy from the start to epoch s + window energy x (N - s) / w
+ *   step-auto      step-power with s = the epoch holding the detected
+ *                  stabilization point (matrix profile + FLUSS, stabilize.h)
+ *
+ * Duration: a finished run (run_complete) uses its measured duration (first to last
+ * sample). Otherwise the duration is projected as elapsed time at the cut-off plus
+ * the remaining N - k epochs x the mean duration of the stable window's epochs
+ * (mlco2/ga: of all completed epochs).
+ *
+ * Time-window variant (runs without epoch markers, e.g. imported nvidia-smi logs):
+ * step-power and step-auto use the window [start_s, start_s + window_s] when
+ * window_s > 0 or when there are no epochs; start_s NaN = the detected
+ * stabilization point. A finished run is required (no epochs to project with).
+ *
+ * Bounds: the spread of the window. Per-unit values are taken for each epoch of the
+ * window (epoch mode) or each of w equal sub-windows (time mode): step-power uses
+ * the min/max unit mean power, step-energy and carbontracker the min/max unit
+ * energy, over the remaining part. Duration projections use the min/max epoch
+ * duration for the remaining epochs. mlco2/ga on a finished run have no spread
+ * (lower = upper = total); flops uses utilization x 1.5 (lower) and / 2 (upper). */
+#ifndef DLENERGY_ESTIMATE_H
+#define DLENERGY_ESTIMATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dlenergy/error.h"
+#include "dlenergy/sample.h"
+#include "dlenergy/stabilize.h"
+#include "dlenergy/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum dle_estimate_method {
+  DLE_EST_MLCO2 = 0,
+  DLE_EST_GA,
+  DLE_EST_CARBONTRACKER,
+  DLE_EST_FLOPS,
+  DLE_EST_STEP_POWER,
+  DLE_EST_STEP_ENERGY,
+  DLE_EST_STEP_AUTO,
+  DLE_EST_COUNT
+} dle_estimate_method;
+
+/* "mlco2", "ga", "carbontracker", "flops", "step-power", "step-energy", "step-auto" */
+const char *dle_estimate_method_name(dle_estimate_method m);
+int dle_estimate_method_parse(const char *s, dle_estimate_method *out, dle_error *err);
+
+/* Components a method models, i.e. what its measured reference integrates. */
+enum { DLE_COMP_GPU = 1, DLE_COMP_RAM = 2, DLE_COMP_CPU = 4 };
+int dle_estimate_method_components(dle_estimate_method m, bool gpu_only, bool have_cpu_facts);
+
+typedef struct dle_estimate_input {
+  const dle_trace *trace;      /* required; samples after the cut-off are ignored */
+  const dle_epoch *epochs;     /* completed epochs in order (may be NULL) */
+  size_t n_epochs;
+  int at_epoch;                /* cut-off after this many epochs (k); 0 = all given */
+  double cutoff_s;             /* with no epochs: cut-off time; NaN = end of trace */
+  bool run_complete;           /* the run is over: its measured duration is known */
+  int epochs_total;            /* N planned; 0 = unknown (= n_epochs for a finished run) */
+
+  /* facts (NaN/0 = unknown) */
+  double gpu_tdp_w;            /* NaN: max of the trace's power limit */
+  double host_ram_gb;          /* RAM for ga's memory term; NaN: max RSS of the trace */
+  int cpu_cores;
+  double cpu_tdp_w;            /* ga's CPU term when cores and TDP are known and !gpu_only */
+  double pue;                  /* default 1 */
+  double gflops_forward;       /* one sample's forward pass, GFLOP */
+  double samples_per_epoch;
+  double gpu_peak_flops;       /* FLOP/s */
+  double flops_utilization;    /* assumed fraction of peak (default 0.3) */
+
+  /* method parameters */
+  bool gpu_only;               /* GPU power only: no RAM/CPU terms anywhere */
+  int stable_epoch;            /* s: epochs before the window (default 10) */
+  int window_epochs;           /* w (default 5); also the number of sub-windows in time mode */
+  int carbontracker_k;         /* default 1 */
+  double window_s;             /* time mode window length (0 = epoch mode when epochs exist;
+                                  default 300 s when there are none) */
+  double start_s;              /* time mode window start; NaN = detected (auto) */
+  dle_stabilize_opts stab;     /* detection settings for step-auto / auto start */
+} dle_estimate_input;
+
+/* Defaults as documented above; trace/epochs NULL. */
+void dle_estimate_input_init(dle_estimate_input *in);
+
+typedef struct dle_estimate_result {
+  char method[32];
+  double total_j;              /* predicted total energy (modelled) */
+  double lower_j, upper_j;
+  double duration_s;           /* total duration used (measured or projected) */
+  double mean_power_w;         /* power the method multiplies by duration (NaN if none) */
+  int stable_epoch;            /* s used (step-*; -1 otherwise) */
+  double window_start_s, window_end_s; /* window used (NaN when none) */
+  int components;              /* DLE_COMP_* modelled */
+  char assumptions[512];
+} dle_estimate_result;
+
+/* Fails with DLE_ERANGE when the method lacks data at this cut-off (too few epochs,
+ * too short a trace), DLE_EINVAL when a needed fact is missing (TDP, FLOPs...). */
+int dle_estimate_project(const dle_estimate_input *in, dle_estimate_method m,
+                         dle_estimate_result *out, dle_error *err);
+
+/* Trapezoid energy of the given components over the whole trace (NaN samples of a
+ * component are skipped; RAM = ram_power_w, CPU = cpu_power_w). */
+int dle_estimate_measured_j(const dle_trace *trace, int components, double *out_j,
+                            dle_error *err);
+
+/* Error metrics of predictions p against measured m over n runs. */
+typedef struct dle_estimate_errors {
+  size_t n;
+  double rmse_j, mae_j, mape, r2; /* mape as a fraction */
+} dle_estimate_errors;
+int dle_estimate_errors_compute(const double *pred, const double *meas, size_t n,
+                                dle_estimate_errors *out, dle_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
