@@ -70,7 +70,7 @@ const char *dle_estimate_method_name(dle_estimate_method m);
 int dle_estimate_method_parse(const char *s, dle_estimate_method *out, dle_error *err);
 
 /* Components a method models, i.e. what its measured reference integrates. */
-enum { DLE_COMP_GPU = 1, DLE_COMP_RAM = 2, DLE_COMP_CPU = 4 };
+enum { DLE_EST_GPU = 1, DLE_EST_RAM = 2, DLE_EST_CPU = 4 };
 int dle_estimate_method_components(dle_estimate_method m, bool gpu_only, bool have_cpu_facts);
 
 typedef struct dle_estimate_input {
@@ -115,7 +115,7 @@ typedef struct dle_estimate_result {
   double mean_power_w;         /* power the method multiplies by duration (NaN if none) */
   int stable_epoch;            /* s used (step-*; -1 otherwise) */
   double window_start_s, window_end_s; /* window used (NaN when none) */
-  int components;              /* DLE_COMP_* modelled */
+  int components;              /* DLE_EST_GPU|RAM|CPU modelled */
   char assumptions[512];
 } dle_estimate_result;
 
