@@ -16,6 +16,21 @@ set_property(GLOBAL PROPERTY DLE_MODULES "")
 function(dle_module)
   cmake_parse_arguments(M "" "NAME" "SOURCES;DEPS;PKGS;LIBS" ${ARGN})
   set(_t dle_${M_NAME})
+  # Sources still being written are left out with a warning instead of failing the
+  # whole configure (several people work in one tree); their symbols then fail to link
+  # only where they are used.
+  set(_srcs "")
+  foreach(_s IN LISTS M_SOURCES)
+    if(IS_ABSOLUTE "${_s}" OR EXISTS "${CMAKE_CURRENT_SOURCE_DIR}/${_s}")
+      list(APPEND _srcs "${_s}")
+    else()
+      message(WARNING "module ${M_NAME}: ${_s} missing; left out of the build")
+    endif()
+  endforeach()
+  if(NOT _srcs)
+    set(_srcs "${CMAKE_SOURCE_DIR}/src/cli/empty.c")
+  endif()
+  set(M_SOURCES ${_srcs})
   add_library(${_t} STATIC ${M_SOURCES})
   set_target_properties(${_t} PROPERTIES POSITION_INDEPENDENT_CODE ON)
   target_include_directories(${_t} PUBLIC "${CMAKE_SOURCE_DIR}/include"
