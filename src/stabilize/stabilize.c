@@ -1,0 +1,149 @@
+/* stabilize.c — stabilizing point of a power series: resample, matrix profile,
+ * FLUSS, earliest regime change, mapped to a time and an epoch (see stabilize.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlenergy/stabilize.h"
+
+void dle_stabilize_opts_init(dle_stabilize_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->m = 10;
+  o->L = 0;
+  o->n_regimes = 2;
+  o->excl_factor = 3;
+  o->resample_s = 1.0;
+  o->n_threads = 2;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static int cmp_size(const void *a, const void *b) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Groups of r consecutive points averaged, r from the median spacing so that a group
+ * spans about resample_s seconds (r = 1 when the series is already that coarse). */
+static size_t group_size(const double *t, size_t n, double resample_s) {
+  if (!t || n < 3 || !(resample_s > 0)) return 1;
+  double *dt = malloc((n - 1) * sizeof *dt);
+  if (!dt) return 1;
+  for (size_t i = 0; i + 1 < n; i++) dt[i] = t[i + 1] - t[i];
+  qsort(dt, n - 1, sizeof *dt, cmp_double);
+  double med = dt[(n - 1) / 2];
+  free(dt);
+  if (!(med > 0)) return 1;
+  double r = floor(resample_s / med + 0.5);
+  return r >= 2 ? (size_t)r : 1;
+}
+
+int dle_stabilize_series(const double *x, const double *t, size_t n,
+                         const dle_stabilize_opts *opts, dle_stabilize_result *out,
+                         dle_error *err) {
+  dle_stabilize_opts o;
+  if (opts)
+    o = *opts;
+  else
+    dle_stabilize_opts_init(&o);
+  if (o.L == 0) o.L = o.m;
+  if (o.m < 2) return dle_error_set(err, DLE_EINVAL, "stabilize: window m must be >= 2");
+  if (o.n_regimes < 2 || o.n_regimes > DLE_STABILIZE_MAX_REGIMES)
+    return dle_error_set(err, DLE_EINVAL, "stabilize: regimes must be 2..%d",
+                         DLE_STABILIZE_MAX_REGIMES);
+  if (!(o.excl_factor >= 0) || !(o.resample_s >= 0))
+    return dle_error_set(err, DLE_EINVAL, "stabilize: negative exclusion factor or resample");
+  memset(out, 0, sizeof *out);
+  out->epoch = -1;
+
+  size_t r = group_size(t, n, o.resample_s);
+  size_t np = n / r;
+  double *xs = malloc((np ? np : 1) * sizeof *xs), *ts = malloc((np ? np : 1) * sizeof *ts);
+  if (!xs || !ts) {
+    free(xs), free(ts);
+    return dle_error_set(err, DLE_ENOMEM, "stabilize: out of memory");
+  }
+  for (size_t g = 0; g < np; g++) {
+    double sx = 0;
+    for (size_t q = 0; q < r; q++) sx += x[g * r + q];
+    xs[g] = sx / (double)r;
+    ts[g] = t ? t[g * r] : (double)(g * r);
+  }
+  size_t mask = (size_t)floor((double)o.L * o.excl_factor + 0.5);
+  size_t need = 2 * o.m > 2 * mask + o.m + 1 ? 2 * o.m : 2 * mask + o.m + 1;
+  if (np < need) {
+    free(xs), free(ts);
+    return dle_error_set(err, DLE_ERANGE,
+                         "stabilize: %zu points after resampling, need at least %zu "
+                         "(m=%zu, L=%zu, exclusion factor %g)",
+                         np, need, o.m, o.L, o.excl_factor);
+  }
+  size_t l = np - o.m + 1;
+  double *mp = malloc(l * sizeof *mp), *cac = malloc(l * sizeof *cac);
+  int64_t *mpi = malloc(l * sizeof *mpi);
+  int rc = DLE_OK;
+  if (!mp || !cac || !mpi) {
+    rc = dle_error_set(err, DLE_ENOMEM, "stabilize: out of memory");
+    goto done;
+  }
+  rc = dle_matrix_profile(xs, np, o.m, 0, o.n_threads, mp, mpi, err);
+  if (rc) goto done;
+  rc = dle_fluss_cac(mpi, l, o.L, o.excl_factor, cac, err);
+  if (rc) goto done;
+  size_t locs[DLE_STABILIZE_MAX_REGIMES], nf = 0;
+  rc = dle_fluss_regimes(cac, l, o.n_regimes, o.L, o.excl_factor, locs, &nf, err);
+  if (rc) goto done;
+  if (nf == 0) {
+    rc = dle_error_set(err, DLE_ERANGE, "stabilize: no regime change found (flat arc curve)");
+    goto done;
+  }
+  qsort(locs, nf, sizeof *locs, cmp_size);
+  out->n_points = np;
+  out->step_s = np > 1 ? (ts[np - 1] - ts[0]) / (double)(np - 1) : 0;
+  out->index = locs[0];
+  out->t_s = ts[locs[0]];
+  out->cac_min = cac[locs[0]];
+  out->n_changes = nf;
+  for (size_t i = 0; i < nf; i++) out->change_t_s[i] = ts[locs[i]];
+done:
+  free(xs), free(ts), free(mp), free(cac), free(mpi);
+  return rc;
+}
+
+int dle_stabilize_trace(const dle_trace *trace, double cutoff_s, const dle_epoch *epochs,
+                        size_t n_epochs, const dle_stabilize_opts *opts,
+                        dle_stabilize_result *out, dle_error *err) {
+  if (!trace || trace->n == 0) return dle_error_set(err, DLE_ERANGE, "stabilize: empty trace");
+  double *x = malloc(trace->n * sizeof *x), *t = malloc(trace->n * sizeof *t);
+  if (!x || !t) {
+    free(x), free(t);
+    return dle_error_set(err, DLE_ENOMEM, "stabilize: out of memory");
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < trace->n; i++) {
+    if (!isnan(cutoff_s) && trace->t_s[i] > cutoff_s) break;
+    double p = trace->gpu_power_w[i];
+    if (!isfinite(p) || !isfinite(trace->t_s[i])) continue;
+    x[n] = p;
+    t[n] = trace->t_s[i];
+    n++;
+  }
+  int rc;
+  if (n == 0)
+    rc = dle_error_set(err, DLE_ERANGE, "stabilize: no GPU power samples before the cut-off");
+  else
+    rc = dle_stabilize_series(x, t, n, opts, out, err);
+  free(x), free(t);
+  if (rc) return rc;
+  out->epoch = -1;
+  for (size_t e = 0; epochs && e < n_epochs; e++) {
+    if (!isnan(epochs[e].t_end_s) && out->t_s <= epochs[e].t_end_s) {
+      out->epoch = (int)e;
+      break;
+    }
+  }
+  return DLE_OK;
+}
