@@ -107,6 +107,13 @@ int dle_store_load_epochs(dle_store *st, int64_t run_id, dle_epoch **out, size_t
                           dle_error *err);
 int dle_store_count_samples(dle_store *st, int64_t run_id, int64_t *n, dle_error *err);
 
+/* Streams a run's samples in order, each with all its GPUs as written (for exports
+ * that need per-device readings the trace aggregates away). fn returning non-zero
+ * stops the walk and that status is returned. */
+typedef int (*dle_store_sample_fn)(void *ctx, const dle_sample *s, dle_error *err);
+int dle_store_foreach_sample(dle_store *st, int64_t run_id, dle_store_sample_fn fn, void *ctx,
+                             dle_error *err);
+
 /* Runs matching a filter: comma-separated conditions, each "key=value" on metadata
  * or on the fields status, source, host (e.g. "architecture=vgg16,status=complete").
  * An empty or NULL filter selects every run. Ascending id; free with free(). */

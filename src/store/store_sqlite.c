@@ -1,0 +1,760 @@
+/* store_sqlite.c — the SQLite backend of the run store.
+ *
+ * WAL journal, synchronous=NORMAL (a committed transaction survives a crash of the
+ * writer; a power cut may lose the last commits but never corrupts the file), a
+ * busy timeout so several writers on one file wait instead of failing. Writes go
+ * into one open transaction that the common layer commits at least once a second.
+ * Any failed write rolls that transaction back and reports how many rows were lost;
+ * what was committed before stays. */
+#include <inttypes.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+typedef struct sq_store {
+  dle_store base;
+  sqlite3 *db;
+  int in_tx;
+  sqlite3_stmt *ins_sample, *ins_gpu, *put_epoch, *put_meta;
+  int64_t seq_run;  /* run whose next sample number is cached, -1 none */
+  int64_t next_seq;
+} sq_store;
+
+static const char *const SCHEMA_V1[] = {
+    "CREATE TABLE runs ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, status INTEGER NOT NULL, source TEXT NOT NULL,"
+    " host TEXT NOT NULL, command TEXT NOT NULL, start_wall_s REAL, end_wall_s REAL,"
+    " interval_s REAL, exit_code INTEGER NOT NULL, term_signal INTEGER NOT NULL,"
+    " epochs_planned INTEGER NOT NULL, pue REAL NOT NULL, carbon_g_per_kwh REAL,"
+    " gpu_source TEXT NOT NULL, cpu_source TEXT NOT NULL, dram_source TEXT NOT NULL,"
+    " ram_source TEXT NOT NULL)",
+    "CREATE TABLE samples ("
+    " run_id INTEGER NOT NULL, seq INTEGER NOT NULL, t_s REAL, wall_s REAL,"
+    " cpu_util_pct REAL, rss_mib REAL, cpu_power_w REAL, dram_power_w REAL, ram_power_w REAL,"
+    " cpu_energy_counter_j REAL, dram_energy_counter_j REAL, n_gpus INTEGER NOT NULL,"
+    " PRIMARY KEY (run_id, seq)) WITHOUT ROWID",
+    "CREATE TABLE gpu_samples ("
+    " run_id INTEGER NOT NULL, seq INTEGER NOT NULL, slot INTEGER NOT NULL,"
+    " device_index INTEGER NOT NULL, power_w REAL, energy_counter_j REAL, util_gpu_pct REAL,"
+    " util_mem_pct REAL, mem_used_mib REAL, mem_total_mib REAL, temp_c REAL, power_limit_w REAL,"
+    " PRIMARY KEY (run_id, seq, slot)) WITHOUT ROWID",
+    "CREATE TABLE epochs ("
+    " run_id INTEGER NOT NULL, idx INTEGER NOT NULL, t_begin_s REAL, t_end_s REAL,"
+    " metrics TEXT NOT NULL, PRIMARY KEY (run_id, idx)) WITHOUT ROWID",
+    "CREATE TABLE meta ("
+    " run_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    " PRIMARY KEY (run_id, key)) WITHOUT ROWID",
+    "CREATE INDEX meta_key_value ON meta (key, value)",
+    NULL};
+
+/* migrations[v] takes a version-v schema to v+1 (index 0 unused: v1 is created
+ * whole). Empty while the schema is at version 1. */
+static const char *const *const MIGRATIONS[DLE_STORE_SCHEMA_VERSION] = {NULL};
+
+static int sq_fail(sq_store *s, int rc, const char *what, dle_error *err) {
+  int prim = rc & 0xff;
+  int code = (prim == SQLITE_FULL || prim == SQLITE_IOERR || prim == SQLITE_READONLY ||
+              prim == SQLITE_CANTOPEN || prim == SQLITE_PERM)
+                 ? DLE_EIO
+                 : DLE_EDB;
+  const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+  if (prim == SQLITE_FULL) msg = "database or disk is full";
+  return dle_error_set(err, code, "%s: %s: %s", s->base.location, what, msg);
+}
+
+static int sq_exec(sq_store *s, const char *sql, const char *what, dle_error *err) {
+  int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+  return rc == SQLITE_OK ? DLE_OK : sq_fail(s, rc, what, err);
+}
+
+static int sq_prepare(sq_store *s, const char *sql, sqlite3_stmt **st, dle_error *err) {
+  int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+  return rc == SQLITE_OK ? DLE_OK : sq_fail(s, rc, "preparing a statement", err);
+}
+
+static void bind_real(sqlite3_stmt *st, int i, double v) {
+  if (isnan(v))
+    sqlite3_bind_null(st, i);
+  else
+    sqlite3_bind_double(st, i, v);
+}
+
+static double col_real(sqlite3_stmt *st, int i) {
+  return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *dst, size_t n) {
+  dle_store_copy_str(dst, n, (const char *)sqlite3_column_text(st, i));
+}
+
+/* Steps a statement that returns no rows and resets it. */
+static int sq_step_done(sq_store *s, sqlite3_stmt *st, const char *what, dle_error *err) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? DLE_OK : sq_fail(s, rc, what, err);
+}
+
+static int sq_begin(sq_store *s, dle_error *err) {
+  if (s->in_tx) return DLE_OK;
+  int rc = sq_exec(s, "BEGIN IMMEDIATE", "starting a transaction", err);
+  if (rc == DLE_OK) s->in_tx = 1;
+  return rc;
+}
+
+/* Rolls back after a failed write: pending rows are gone, the file keeps what
+ * was committed. */
+static int sq_abort(sq_store *s, int rc, dle_error *err) {
+  size_t lost = s->base.pending;
+  if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  s->in_tx = 0;
+  s->seq_run = -1;
+  dle_store_mark_committed(&s->base);
+  if (lost) dle_error_prefix(err, "%zu uncommitted rows discarded: ", lost);
+  return rc;
+}
+
+static int sq_commit(dle_store *st, dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  if (!s->in_tx) {
+    dle_store_mark_committed(st);
+    return DLE_OK;
+  }
+  if (st->fault_hook && st->fault_hook(st->fault_ctx, "commit")) {
+    int rc = sq_exec(s, "INSERT INTO dle_injected_fault VALUES (1)", "injected fault", err);
+    if (rc) return sq_abort(s, rc, err);
+  }
+  int rc = sq_exec(s, "COMMIT", "committing", err);
+  if (rc) return sq_abort(s, rc, err);
+  s->in_tx = 0;
+  dle_store_mark_committed(st);
+  return DLE_OK;
+}
+
+static void sq_close(dle_store *st) {
+  sq_store *s = (sq_store *)st;
+  if (s->in_tx) sq_commit(st, NULL);
+  sqlite3_finalize(s->ins_sample);
+  sqlite3_finalize(s->ins_gpu);
+  sqlite3_finalize(s->put_epoch);
+  sqlite3_finalize(s->put_meta);
+  sqlite3_close_v2(s->db);
+  free(s);
+}
+
+static int schema_version(sq_store *s, int *version, dle_error *err) {
+  sqlite3_stmt *q = NULL;
+  int rc = sq_prepare(s, "SELECT max(version) FROM schema_version", &q, err);
+  if (rc) return rc;
+  int r = sqlite3_step(q);
+  if (r != SQLITE_ROW) {
+    rc = sq_fail(s, r, "reading the schema version", err);
+  } else {
+    *version = sqlite3_column_type(q, 0) == SQLITE_NULL ? 0 : sqlite3_column_int(q, 0);
+  }
+  sqlite3_finalize(q);
+  return rc;
+}
+
+static int set_schema_version(sq_store *s, int v, dle_error *err) {
+  char sql[128];
+  snprintf(sql, sizeof sql, "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)",
+           v);
+  return sq_exec(s, sql, "recording the schema version", err);
+}
+
+static int sq_schema(sq_store *s, dle_error *err) {
+  int rc = sq_begin(s, err);
+  if (rc) return rc;
+  rc = sq_exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+               "creating the schema", err);
+  int v = 0;
+  if (!rc) rc = schema_version(s, &v, err);
+  if (!rc && v > DLE_STORE_SCHEMA_VERSION)
+    rc = dle_error_set(err, DLE_EDB,
+                       "%s has schema version %d, newer than this dlenergy supports (%d); "
+                       "use a newer dlenergy",
+                       s->base.location, v, DLE_STORE_SCHEMA_VERSION);
+  if (!rc && v == 0) {
+    for (int i = 0; !rc && SCHEMA_V1[i]; i++)
+      rc = sq_exec(s, SCHEMA_V1[i], "creating the schema", err);
+    if (!rc) rc = set_schema_version(s, 1, err);
+    v = 1;
+  }
+  for (; !rc && v < DLE_STORE_SCHEMA_VERSION; v++) {
+    for (int i = 0; !rc && MIGRATIONS[v] && MIGRATIONS[v][i]; i++)
+      rc = sq_exec(s, MIGRATIONS[v][i], "migrating the schema", err);
+    if (!rc) rc = set_schema_version(s, v + 1, err);
+  }
+  if (rc) return sq_abort(s, rc, err);
+  return sq_commit(&s->base, err);
+}
+
+static int sq_create_run(dle_store *st, const dle_run_info *r, int64_t *id, dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  sqlite3_stmt *q = NULL;
+  int rc = sq_begin(s, err);
+  if (!rc)
+    rc = sq_prepare(s,
+                    "INSERT INTO runs (status, source, host, command, start_wall_s, end_wall_s,"
+                    " interval_s, exit_code, term_signal, epochs_planned, pue, carbon_g_per_kwh,"
+                    " gpu_source, cpu_source, dram_source, ram_source)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    &q, err);
+  if (rc) return s->in_tx ? sq_abort(s, rc, err) : rc;
+  sqlite3_bind_int(q, 1, (int)r->status);
+  sqlite3_bind_text(q, 2, r->source, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 3, r->host, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 4, r->command, -1, SQLITE_TRANSIENT);
+  bind_real(q, 5, r->start_wall_s);
+  bind_real(q, 6, r->end_wall_s);
+  bind_real(q, 7, r->interval_s);
+  sqlite3_bind_int(q, 8, r->exit_code);
+  sqlite3_bind_int(q, 9, r->term_signal);
+  sqlite3_bind_int(q, 10, r->epochs_planned);
+  bind_real(q, 11, r->pue);
+  bind_real(q, 12, r->carbon_g_per_kwh);
+  sqlite3_bind_text(q, 13, r->gpu_source, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 14, r->cpu_source, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 15, r->dram_source, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 16, r->ram_source, -1, SQLITE_TRANSIENT);
+  rc = sq_step_done(s, q, "creating a run", err);
+  sqlite3_finalize(q);
+  if (rc) return sq_abort(s, rc, err);
+  *id = (int64_t)sqlite3_last_insert_rowid(s->db);
+  return sq_commit(st, err);
+}
+
+static int sq_update_run(dle_store *st, const dle_run_info *r, dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  sqlite3_stmt *q = NULL;
+  int rc = sq_begin(s, err);
+  if (!rc)
+    rc = sq_prepare(s,
+                    "UPDATE runs SET status=?, end_wall_s=?, exit_code=?, term_signal=?,"
+                    " epochs_planned=?, pue=?, carbon_g_per_kwh=?, gpu_source=?, cpu_source=?,"
+                    " dram_source=?, ram_source=? WHERE id=?",
+                    &q, err);
+  if (rc) return s->in_tx ? sq_abort(s, rc, err) : rc;
+  sqlite3_bind_int(q, 1, (int)r->status);
+  bind_real(q, 2, r->end_wall_s);
+  sqlite3_bind_int(q, 3, r->exit_code);
+  sqlite3_bind_int(q, 4, r->term_signal);
+  sqlite3_bind_int(q, 5, r->epochs_planned);
+  bind_real(q, 6, r->pue);
+  bind_real(q, 7, r->carbon_g_per_kwh);
+  sqlite3_bind_text(q, 8, r->gpu_source, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 9, r->cpu_source, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 10, r->dram_source, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 11, r->ram_source, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(q, 12, r->id);
+  rc = sq_step_done(s, q, "updating a run", err);
+  sqlite3_finalize(q);
+  if (rc) return sq_abort(s, rc, err);
+  if (sqlite3_changes(s->db) != 1) {
+    rc = sq_commit(st, err);
+    return rc ? rc
+              : dle_error_set(err, DLE_ENOTFOUND, "no run %" PRId64 " in %s", r->id,
+                              st->location);
+  }
+  return sq_commit(st, err);
+}
+
+/* Checks that the run exists and caches its next sample number. */
+static int sq_seq_for(sq_store *s, int64_t run_id, dle_error *err) {
+  if (s->seq_run == run_id) return DLE_OK;
+  sqlite3_stmt *q = NULL;
+  int rc = sq_prepare(s,
+                      "SELECT (SELECT count(*) FROM runs WHERE id=?1),"
+                      " (SELECT coalesce(max(seq)+1, 0) FROM samples WHERE run_id=?1)",
+                      &q, err);
+  if (rc) return rc;
+  sqlite3_bind_int64(q, 1, run_id);
+  int r = sqlite3_step(q);
+  if (r != SQLITE_ROW) {
+    rc = sq_fail(s, r, "finding the run", err);
+  } else if (sqlite3_column_int(q, 0) == 0) {
+    rc = dle_error_set(err, DLE_ENOTFOUND, "no run %" PRId64 " in %s", run_id,
+                       s->base.location);
+  } else {
+    s->seq_run = run_id;
+    s->next_seq = sqlite3_column_int64(q, 1);
+  }
+  sqlite3_finalize(q);
+  return rc;
+}
+
+static int sq_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t n,
+                     dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  int rc = sq_begin(s, err);
+  if (!rc) rc = sq_seq_for(s, run_id, err);
+  if (rc) return s->in_tx ? sq_abort(s, rc, err) : rc;
+  for (size_t i = 0; i < n; i++) {
+    const dle_sample *x = &v[i];
+    sqlite3_stmt *q = s->ins_sample;
+    int64_t seq = s->next_seq;
+    sqlite3_bind_int64(q, 1, run_id);
+    sqlite3_bind_int64(q, 2, seq);
+    bind_real(q, 3, x->t_s);
+    bind_real(q, 4, x->wall_s);
+    bind_real(q, 5, x->cpu_util_pct);
+    bind_real(q, 6, x->rss_mib);
+    bind_real(q, 7, x->cpu_power_w);
+    bind_real(q, 8, x->dram_power_w);
+    bind_real(q, 9, x->ram_power_w);
+    bind_real(q, 10, x->cpu_energy_counter_j);
+    bind_real(q, 11, x->dram_energy_counter_j);
+    sqlite3_bind_int(q, 12, (int)x->n_gpus);
+    rc = sq_step_done(s, q, "storing a sample", err);
+    for (uint32_t g = 0; !rc && g < x->n_gpus; g++) {
+      const dle_gpu_sample *gs = &x->gpu[g];
+      sqlite3_stmt *p = s->ins_gpu;
+      sqlite3_bind_int64(p, 1, run_id);
+      sqlite3_bind_int64(p, 2, seq);
+      sqlite3_bind_int(p, 3, (int)g);
+      sqlite3_bind_int64(p, 4, gs->device_index);
+      bind_real(p, 5, gs->power_w);
+      bind_real(p, 6, gs->energy_counter_j);
+      bind_real(p, 7, gs->util_gpu_pct);
+      bind_real(p, 8, gs->util_mem_pct);
+      bind_real(p, 9, gs->mem_used_mib);
+      bind_real(p, 10, gs->mem_total_mib);
+      bind_real(p, 11, gs->temp_c);
+      bind_real(p, 12, gs->power_limit_w);
+      rc = sq_step_done(s, p, "storing a GPU sample", err);
+    }
+    if (rc) return sq_abort(s, rc, err);
+    s->next_seq++;
+    st->pending++;
+  }
+  return DLE_OK;
+}
+
+static int run_exists(sq_store *s, int64_t run_id, dle_error *err) {
+  sqlite3_stmt *q = NULL;
+  int rc = sq_prepare(s, "SELECT 1 FROM runs WHERE id=?", &q, err);
+  if (rc) return rc;
+  sqlite3_bind_int64(q, 1, run_id);
+  int r = sqlite3_step(q);
+  if (r == SQLITE_DONE)
+    rc = dle_error_set(err, DLE_ENOTFOUND, "no run %" PRId64 " in %s", run_id, s->base.location);
+  else if (r != SQLITE_ROW)
+    rc = sq_fail(s, r, "finding the run", err);
+  sqlite3_finalize(q);
+  return rc;
+}
+
+static int sq_set_meta(dle_store *st, int64_t run_id, const char *key, const char *value,
+                       dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  int rc = run_exists(s, run_id, err);
+  if (!rc) rc = sq_begin(s, err);
+  if (rc) return rc;
+  sqlite3_bind_int64(s->put_meta, 1, run_id);
+  sqlite3_bind_text(s->put_meta, 2, key, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s->put_meta, 3, value, -1, SQLITE_TRANSIENT);
+  rc = sq_step_done(s, s->put_meta, "storing metadata", err);
+  if (rc) return sq_abort(s, rc, err);
+  st->pending++;
+  return DLE_OK;
+}
+
+static int sq_put_epoch(dle_store *st, int64_t run_id, const dle_epoch *e, dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  int rc = run_exists(s, run_id, err);
+  if (!rc) rc = sq_begin(s, err);
+  if (rc) return rc;
+  sqlite3_stmt *q = s->put_epoch;
+  sqlite3_bind_int64(q, 1, run_id);
+  sqlite3_bind_int(q, 2, e->index);
+  bind_real(q, 3, e->t_begin_s);
+  bind_real(q, 4, e->t_end_s);
+  char metrics[sizeof e->metrics];
+  dle_store_copy_str(metrics, sizeof metrics, e->metrics);
+  sqlite3_bind_text(q, 5, metrics, -1, SQLITE_TRANSIENT);
+  rc = sq_step_done(s, q, "storing an epoch", err);
+  if (rc) return sq_abort(s, rc, err);
+  st->pending++;
+  return DLE_OK;
+}
+
+static int sq_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  int rc = run_exists(s, run_id, err);
+  if (!rc) rc = sq_begin(s, err);
+  if (rc) return rc;
+  static const char *const sql[] = {
+      "DELETE FROM gpu_samples WHERE run_id=?", "DELETE FROM samples WHERE run_id=?",
+      "DELETE FROM epochs WHERE run_id=?", "DELETE FROM meta WHERE run_id=?",
+      "DELETE FROM runs WHERE id=?"};
+  for (size_t i = 0; !rc && i < sizeof sql / sizeof *sql; i++) {
+    sqlite3_stmt *q = NULL;
+    rc = sq_prepare(s, sql[i], &q, err);
+    if (rc) break;
+    sqlite3_bind_int64(q, 1, run_id);
+    rc = sq_step_done(s, q, "deleting a run", err);
+    sqlite3_finalize(q);
+  }
+  if (rc) return sq_abort(s, rc, err);
+  s->seq_run = -1;
+  return sq_commit(st, err);
+}
+
+/* ---- reading ---- */
+
+static int sq_list_runs(dle_store *st, int64_t only_id, dle_run_info **out, size_t *n,
+                        dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  sqlite3_stmt *q = NULL;
+  int rc = sq_prepare(s,
+                      "SELECT id, status, source, host, command, start_wall_s, end_wall_s,"
+                      " interval_s, exit_code, term_signal, epochs_planned, pue,"
+                      " carbon_g_per_kwh, gpu_source, cpu_source, dram_source, ram_source"
+                      " FROM runs WHERE ?1 < 0 OR id = ?1 ORDER BY id",
+                      &q, err);
+  if (rc) return rc;
+  sqlite3_bind_int64(q, 1, only_id);
+  size_t cap = 0, len = 0;
+  dle_run_info *v = NULL;
+  int r;
+  while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 16;
+      dle_run_info *nv = realloc(v, cap * sizeof *v);
+      if (!nv) {
+        rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+        break;
+      }
+      v = nv;
+    }
+    dle_run_info *x = &v[len++];
+    dle_run_info_init(x);
+    x->id = sqlite3_column_int64(q, 0);
+    x->status = (dle_run_status)sqlite3_column_int(q, 1);
+    col_text(q, 2, x->source, sizeof x->source);
+    col_text(q, 3, x->host, sizeof x->host);
+    col_text(q, 4, x->command, sizeof x->command);
+    x->start_wall_s = col_real(q, 5);
+    x->end_wall_s = col_real(q, 6);
+    x->interval_s = col_real(q, 7);
+    x->exit_code = sqlite3_column_int(q, 8);
+    x->term_signal = sqlite3_column_int(q, 9);
+    x->epochs_planned = sqlite3_column_int(q, 10);
+    x->pue = col_real(q, 11);
+    x->carbon_g_per_kwh = col_real(q, 12);
+    col_text(q, 13, x->gpu_source, sizeof x->gpu_source);
+    col_text(q, 14, x->cpu_source, sizeof x->cpu_source);
+    col_text(q, 15, x->dram_source, sizeof x->dram_source);
+    col_text(q, 16, x->ram_source, sizeof x->ram_source);
+  }
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(s, r, "listing runs", err);
+  sqlite3_finalize(q);
+  if (rc) {
+    free(v);
+    return rc;
+  }
+  *out = v;
+  *n = len;
+  return DLE_OK;
+}
+
+static int sq_last_run(dle_store *st, int64_t *id, dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  sqlite3_stmt *q = NULL;
+  int rc = sq_prepare(s, "SELECT max(id) FROM runs", &q, err);
+  if (rc) return rc;
+  int r = sqlite3_step(q);
+  if (r != SQLITE_ROW)
+    rc = sq_fail(s, r, "finding the last run", err);
+  else if (sqlite3_column_type(q, 0) == SQLITE_NULL)
+    rc = dle_error_set(err, DLE_ENOTFOUND, "no runs");
+  else
+    *id = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  return rc;
+}
+
+static int sq_get_meta(dle_store *st, int64_t run_id, dle_kv **out, size_t *n,
+                       dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  int rc = run_exists(s, run_id, err);
+  if (rc) return rc;
+  sqlite3_stmt *q = NULL;
+  rc = sq_prepare(s, "SELECT key, value FROM meta WHERE run_id=? ORDER BY key", &q, err);
+  if (rc) return rc;
+  sqlite3_bind_int64(q, 1, run_id);
+  size_t cap = 0, len = 0;
+  dle_kv *v = NULL;
+  int r;
+  while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 16;
+      dle_kv *nv = realloc(v, cap * sizeof *v);
+      if (!nv) {
+        rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+        break;
+      }
+      v = nv;
+    }
+    v[len].key = strdup((const char *)sqlite3_column_text(q, 0));
+    v[len].value = strdup((const char *)sqlite3_column_text(q, 1));
+    len++;
+    if (!v[len - 1].key || !v[len - 1].value) {
+      rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+      break;
+    }
+  }
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(s, r, "reading metadata", err);
+  sqlite3_finalize(q);
+  if (rc) {
+    dle_kv_free(v, len);
+    return rc;
+  }
+  *out = v;
+  *n = len;
+  return DLE_OK;
+}
+
+static int sq_meta_match(dle_store *st, const char *key, const char *value, int64_t **ids,
+                         size_t *n, dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  sqlite3_stmt *q = NULL;
+  int rc = sq_prepare(s, "SELECT run_id FROM meta WHERE key=? AND value=? ORDER BY run_id", &q,
+                      err);
+  if (rc) return rc;
+  sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 2, value, -1, SQLITE_TRANSIENT);
+  size_t cap = 0, len = 0;
+  int64_t *v = NULL;
+  int r;
+  while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 64;
+      int64_t *nv = realloc(v, cap * sizeof *v);
+      if (!nv) {
+        rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+        break;
+      }
+      v = nv;
+    }
+    v[len++] = sqlite3_column_int64(q, 0);
+  }
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(s, r, "filtering runs", err);
+  sqlite3_finalize(q);
+  if (rc) {
+    free(v);
+    return rc;
+  }
+  *ids = v;
+  *n = len;
+  return DLE_OK;
+}
+
+static int sq_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, void *ctx,
+                      dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  int rc = run_exists(s, run_id, err);
+  if (rc) return rc;
+  sqlite3_stmt *q = NULL;
+  rc = sq_prepare(s,
+                  "SELECT s.seq, s.t_s, s.wall_s, s.cpu_util_pct, s.rss_mib, s.cpu_power_w,"
+                  " s.dram_power_w, s.ram_power_w, s.cpu_energy_counter_j,"
+                  " s.dram_energy_counter_j, s.n_gpus, g.slot, g.device_index, g.power_w,"
+                  " g.energy_counter_j, g.util_gpu_pct, g.util_mem_pct, g.mem_used_mib,"
+                  " g.mem_total_mib, g.temp_c, g.power_limit_w"
+                  " FROM samples s LEFT JOIN gpu_samples g ON g.run_id = s.run_id AND"
+                  " g.seq = s.seq WHERE s.run_id = ? ORDER BY s.seq, g.slot",
+                  &q, err);
+  if (rc) return rc;
+  sqlite3_bind_int64(q, 1, run_id);
+  dle_sample *cur = malloc(sizeof *cur);
+  if (!cur) {
+    sqlite3_finalize(q);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  }
+  int64_t cur_seq = -1;
+  int have = 0, r;
+  while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+    int64_t seq = sqlite3_column_int64(q, 0);
+    if (!have || seq != cur_seq) {
+      if (have && (rc = fn(ctx, cur, err))) break;
+      dle_sample_clear(cur);
+      have = 1;
+      cur_seq = seq;
+      cur->t_s = col_real(q, 1);
+      cur->wall_s = col_real(q, 2);
+      cur->cpu_util_pct = col_real(q, 3);
+      cur->rss_mib = col_real(q, 4);
+      cur->cpu_power_w = col_real(q, 5);
+      cur->dram_power_w = col_real(q, 6);
+      cur->ram_power_w = col_real(q, 7);
+      cur->cpu_energy_counter_j = col_real(q, 8);
+      cur->dram_energy_counter_j = col_real(q, 9);
+      int ng = sqlite3_column_int(q, 10);
+      cur->n_gpus = (uint32_t)(ng < 0 ? 0 : ng > DLE_MAX_GPUS ? DLE_MAX_GPUS : ng);
+    }
+    if (sqlite3_column_type(q, 11) != SQLITE_NULL) {
+      int slot = sqlite3_column_int(q, 11);
+      if (slot < 0 || slot >= DLE_MAX_GPUS) continue;
+      dle_gpu_sample *g = &cur->gpu[slot];
+      g->device_index = (uint32_t)sqlite3_column_int64(q, 12);
+      g->power_w = col_real(q, 13);
+      g->energy_counter_j = col_real(q, 14);
+      g->util_gpu_pct = col_real(q, 15);
+      g->util_mem_pct = col_real(q, 16);
+      g->mem_used_mib = col_real(q, 17);
+      g->mem_total_mib = col_real(q, 18);
+      g->temp_c = col_real(q, 19);
+      g->power_limit_w = col_real(q, 20);
+    }
+  }
+  if (!rc && r != SQLITE_DONE && r != SQLITE_ROW) rc = sq_fail(s, r, "reading samples", err);
+  if (!rc && have) rc = fn(ctx, cur, err);
+  free(cur);
+  sqlite3_finalize(q);
+  return rc;
+}
+
+static int sq_load_epochs(dle_store *st, int64_t run_id, dle_epoch **out, size_t *n,
+                          dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  int rc = run_exists(s, run_id, err);
+  if (rc) return rc;
+  sqlite3_stmt *q = NULL;
+  rc = sq_prepare(s,
+                  "SELECT idx, t_begin_s, t_end_s, metrics FROM epochs WHERE run_id=?"
+                  " ORDER BY idx",
+                  &q, err);
+  if (rc) return rc;
+  sqlite3_bind_int64(q, 1, run_id);
+  size_t cap = 0, len = 0;
+  dle_epoch *v = NULL;
+  int r;
+  while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 32;
+      dle_epoch *nv = realloc(v, cap * sizeof *v);
+      if (!nv) {
+        rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+        break;
+      }
+      v = nv;
+    }
+    dle_epoch *e = &v[len++];
+    e->index = sqlite3_column_int(q, 0);
+    e->t_begin_s = col_real(q, 1);
+    e->t_end_s = col_real(q, 2);
+    col_text(q, 3, e->metrics, sizeof e->metrics);
+  }
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(s, r, "reading epochs", err);
+  sqlite3_finalize(q);
+  if (rc) {
+    free(v);
+    return rc;
+  }
+  *out = v;
+  *n = len;
+  return DLE_OK;
+}
+
+static int sq_count(dle_store *st, int64_t run_id, int64_t *n, dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  int rc = run_exists(s, run_id, err);
+  if (rc) return rc;
+  sqlite3_stmt *q = NULL;
+  rc = sq_prepare(s, "SELECT count(*) FROM samples WHERE run_id=?", &q, err);
+  if (rc) return rc;
+  sqlite3_bind_int64(q, 1, run_id);
+  int r = sqlite3_step(q);
+  if (r == SQLITE_ROW)
+    *n = sqlite3_column_int64(q, 0);
+  else
+    rc = sq_fail(s, r, "counting samples", err);
+  sqlite3_finalize(q);
+  return rc;
+}
+
+static const dle_store_ops SQLITE_OPS = {
+    .name = "sqlite",
+    .close = sq_close,
+    .create_run = sq_create_run,
+    .update_run = sq_update_run,
+    .set_meta = sq_set_meta,
+    .append_samples = sq_append,
+    .put_epoch = sq_put_epoch,
+    .commit = sq_commit,
+    .delete_run = sq_delete_run,
+    .list_runs = sq_list_runs,
+    .last_run = sq_last_run,
+    .get_meta = sq_get_meta,
+    .meta_match = sq_meta_match,
+    .foreach_sample = sq_foreach,
+    .load_epochs = sq_load_epochs,
+    .count_samples = sq_count,
+};
+
+static int sq_pragmas(sq_store *s, dle_error *err) {
+  sqlite3_busy_timeout(s->db, 10000);
+  /* journal_mode returns the mode now in force; a file system without shared
+   * memory falls back to a rollback journal, which is still correct. */
+  int rc = sq_exec(s, "PRAGMA journal_mode=WAL", "opening", err);
+  if (!rc) rc = sq_exec(s, "PRAGMA synchronous=NORMAL", "opening", err);
+  return rc;
+}
+
+int dle_store_open_sqlite(const char *path, dle_store **out, dle_error *err) {
+  sq_store *s = calloc(1, sizeof *s);
+  if (!s) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  s->base.ops = &SQLITE_OPS;
+  s->seq_run = -1;
+  dle_store_copy_str(s->base.location, sizeof s->base.location, path);
+  /* URI filenames let tests pick a fault-injecting VFS ("file:x.db?vfs=...");
+   * a plain path is unaffected. */
+  int rc = sqlite3_open_v2(path, &s->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI |
+                               SQLITE_OPEN_NOMUTEX,
+                           NULL);
+  if (rc != SQLITE_OK) {
+    rc = sq_fail(s, rc, "cannot open", err);
+    sq_close(&s->base);
+    return rc;
+  }
+  sqlite3_extended_result_codes(s->db, 1);
+  rc = sq_pragmas(s, err);
+  if (!rc) rc = sq_schema(s, err);
+  if (!rc)
+    rc = sq_prepare(s,
+                    "INSERT INTO samples (run_id, seq, t_s, wall_s, cpu_util_pct, rss_mib,"
+                    " cpu_power_w, dram_power_w, ram_power_w, cpu_energy_counter_j,"
+                    " dram_energy_counter_j, n_gpus) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    &s->ins_sample, err);
+  if (!rc)
+    rc = sq_prepare(s,
+                    "INSERT INTO gpu_samples (run_id, seq, slot, device_index, power_w,"
+                    " energy_counter_j, util_gpu_pct, util_mem_pct, mem_used_mib,"
+                    " mem_total_mib, temp_c, power_limit_w) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    &s->ins_gpu, err);
+  if (!rc)
+    rc = sq_prepare(s,
+                    "INSERT INTO epochs (run_id, idx, t_begin_s, t_end_s, metrics)"
+                    " VALUES (?,?,?,?,?) ON CONFLICT (run_id, idx) DO UPDATE SET"
+                    " t_begin_s=excluded.t_begin_s, t_end_s=excluded.t_end_s,"
+                    " metrics=excluded.metrics",
+                    &s->put_epoch, err);
+  if (!rc)
+    rc = sq_prepare(s,
+                    "INSERT INTO meta (run_id, key, value) VALUES (?,?,?)"
+                    " ON CONFLICT (run_id, key) DO UPDATE SET value=excluded.value",
+                    &s->put_meta, err);
+  if (rc) {
+    sq_close(&s->base);
+    return rc;
+  }
+  *out = &s->base;
+  return DLE_OK;
+}
