@@ -1,0 +1,329 @@
+/* procfs.c — the monitored process tree from /proc: the root pid and every
+ * descendant, their CPU time and resident memory.
+ *
+ * Discovery: every tree_rescan_s the whole <proc>/ directory is scanned and the
+ * tree rebuilt from each process's ppid (field 4 of /proc/PID/stat). Between
+ * rescans only the known members' stat files are re-read (kept open, pread at
+ * offset 0), which keeps a 10 Hz tick to a few reads. A full scan every tick
+ * would cost about one open/read/close per process on the machine.
+ *
+ * CPU time: per member, the increase of utime+stime since the previous read.
+ * A member that started after the sensors were opened counts from zero (all its
+ * CPU time belongs to the monitored period); one that already existed (attach)
+ * counts from when it was first seen. A member's CPU time between the last read
+ * and its exit is lost (at most one interval of it). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sensor.h"
+
+typedef struct member {
+  pid_t pid;
+  int fd;                /* <proc>/<pid>/stat, kept open */
+  double last_ticks;     /* utime+stime at the previous read */
+  double start_ticks;    /* field 22: start time after boot, clock ticks */
+} member;
+
+struct dle_procfs {
+  char root_dir[1024];
+  pid_t root;
+  int64_t rescan_ns;
+  int64_t last_scan_ns;
+  bool need_scan;
+  double clk_tck;
+  double page_bytes;
+  int ncpu;
+  double ref_boot_ticks; /* sensors open instant, in boot-clock ticks */
+  int64_t last_ns;       /* previous read (or open) instant */
+  member *m;
+  size_t n, cap;
+  pid_t *pids;           /* member pids, for the tick */
+  size_t pids_cap;
+  /* scan scratch */
+  pid_t *scan_pid, *scan_ppid;
+  double *scan_start;
+  size_t scan_cap;
+};
+
+typedef struct stat_fields {
+  pid_t ppid;
+  double ticks;          /* utime + stime */
+  double start_ticks;
+  double rss_pages;
+} stat_fields;
+
+/* Parses the text of /proc/PID/stat. The command name (field 2) may hold
+ * spaces and parentheses, so fields are counted after the last ')'. */
+static int parse_stat(const char *buf, stat_fields *f) {
+  const char *p = strrchr(buf, ')');
+  if (!p) return -1;
+  p++;
+  /* tok index k is field k+3 */
+  int k = 0;
+  double vals[22];
+  while (*p && k < 22) {
+    while (*p == ' ') p++;
+    if (!*p) break;
+    if (k == 0) {
+      vals[0] = 0; /* state letter */
+      while (*p && *p != ' ') p++;
+    } else {
+      char *end;
+      vals[k] = strtod(p, &end);
+      if (end == p) return -1;
+      p = end;
+    }
+    k++;
+  }
+  if (k < 22) return -1;
+  f->ppid = (pid_t)vals[1];
+  f->ticks = vals[11] + vals[12];
+  f->start_ticks = vals[19];
+  f->rss_pages = vals[21];
+  return 0;
+}
+
+static int read_stat_fd(int fd, stat_fields *f) {
+  char buf[1024];
+  ssize_t r = pread(fd, buf, sizeof buf - 1, 0);
+  if (r <= 0) return -1;
+  buf[r] = '\0';
+  return parse_stat(buf, f);
+}
+
+static int open_stat(const dle_procfs *p, pid_t pid) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/%ld/stat", p->root_dir, (long)pid);
+  return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static void drop_members(dle_procfs *p) {
+  for (size_t i = 0; i < p->n; i++)
+    if (p->m[i].fd >= 0) close(p->m[i].fd);
+  p->n = 0;
+}
+
+static double boot_ticks_now(double clk_tck) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0) return 0;
+  return ((double)ts.tv_sec + ts.tv_nsec / 1e9) * clk_tck;
+}
+
+int dle_procfs_open(const char *proc_root, pid_t root, double rescan_s, dle_procfs **out,
+                    dle_error *err) {
+  *out = NULL;
+  if (!(rescan_s >= 0) || rescan_s > 3600)
+    return dle_error_set(err, DLE_EINVAL, "tree rescan interval %g s out of range 0..3600",
+                         rescan_s);
+  dle_procfs *p = calloc(1, sizeof *p);
+  if (!p) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  snprintf(p->root_dir, sizeof p->root_dir, "%s", proc_root && *proc_root ? proc_root : "/proc");
+  DIR *d = opendir(p->root_dir);
+  if (!d) {
+    int e = errno;
+    free(p);
+    return dle_error_set(err, DLE_EUNSUPPORTED, "cannot read %s: %s", proc_root ? proc_root : "/proc",
+                         strerror(e));
+  }
+  closedir(d);
+  p->root = root;
+  p->rescan_ns = (int64_t)(rescan_s * 1e9);
+  p->need_scan = true;
+  long t = sysconf(_SC_CLK_TCK);
+  p->clk_tck = t > 0 ? (double)t : 100.0;
+  long pg = sysconf(_SC_PAGESIZE);
+  p->page_bytes = pg > 0 ? (double)pg : 4096.0;
+  long nc = sysconf(_SC_NPROCESSORS_ONLN);
+  p->ncpu = nc > 0 ? (int)nc : 1;
+  p->ref_boot_ticks = boot_ticks_now(p->clk_tck);
+  p->last_ns = dle_monotonic_ns();
+  *out = p;
+  return DLE_OK;
+}
+
+void dle_procfs_close(dle_procfs *p) {
+  if (!p) return;
+  drop_members(p);
+  free(p->m);
+  free(p->pids);
+  free(p->scan_pid);
+  free(p->scan_ppid);
+  free(p->scan_start);
+  free(p);
+}
+
+void dle_procfs_set_pid(dle_procfs *p, pid_t root) {
+  if (p->root == root) return;
+  drop_members(p);
+  p->root = root;
+  p->need_scan = true;
+}
+
+int dle_procfs_logical_cpus(const dle_procfs *p) { return p->ncpu; }
+
+static int scan_push(dle_procfs *p, size_t *n, pid_t pid, pid_t ppid, double start) {
+  if (*n == p->scan_cap) {
+    size_t nc = p->scan_cap ? p->scan_cap * 2 : 512;
+    pid_t *a = realloc(p->scan_pid, nc * sizeof *a);
+    if (!a) return -1;
+    p->scan_pid = a;
+    pid_t *b = realloc(p->scan_ppid, nc * sizeof *b);
+    if (!b) return -1;
+    p->scan_ppid = b;
+    double *c = realloc(p->scan_start, nc * sizeof *c);
+    if (!c) return -1;
+    p->scan_start = c;
+    p->scan_cap = nc;
+  }
+  p->scan_pid[*n] = pid;
+  p->scan_ppid[*n] = ppid;
+  p->scan_start[*n] = start;
+  (*n)++;
+  return 0;
+}
+
+static member *find_member(dle_procfs *p, pid_t pid) {
+  for (size_t i = 0; i < p->n; i++)
+    if (p->m[i].pid == pid) return &p->m[i];
+  return NULL;
+}
+
+static int add_member(dle_procfs *p, pid_t pid, double start_ticks) {
+  if (p->n == p->cap) {
+    size_t nc = p->cap ? p->cap * 2 : 16;
+    member *a = realloc(p->m, nc * sizeof *a);
+    if (!a) return -1;
+    p->m = a;
+    p->cap = nc;
+  }
+  int fd = open_stat(p, pid);
+  if (fd < 0) return 0; /* gone meanwhile */
+  stat_fields f;
+  if (read_stat_fd(fd, &f) != 0) {
+    close(fd);
+    return 0;
+  }
+  member *m = &p->m[p->n++];
+  m->pid = pid;
+  m->fd = fd;
+  m->start_ticks = start_ticks;
+  /* Started after the sensors opened: all of its CPU time is ours to count. */
+  m->last_ticks = start_ticks >= p->ref_boot_ticks ? 0 : f.ticks;
+  return 0;
+}
+
+/* Rebuilds the member list from a scan of every process's ppid. */
+static void rescan(dle_procfs *p) {
+  size_t n = 0;
+  DIR *d = opendir(p->root_dir);
+  if (!d) return;
+  struct dirent *de;
+  char buf[1024];
+  while ((de = readdir(d)) != NULL) {
+    const char *s = de->d_name;
+    if (*s < '1' || *s > '9') continue;
+    char *end;
+    long pid = strtol(s, &end, 10);
+    if (*end) continue;
+    char rel[64];
+    snprintf(rel, sizeof rel, "%ld/stat", pid);
+    int fd = openat(dirfd(d), rel, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0) continue;
+    buf[r] = '\0';
+    stat_fields f;
+    if (parse_stat(buf, &f) != 0) continue;
+    if (scan_push(p, &n, (pid_t)pid, f.ppid, f.start_ticks) != 0) break;
+  }
+  closedir(d);
+  /* Mark the tree: root, then children of marked pids until nothing changes. */
+  char *in = calloc(n ? n : 1, 1);
+  if (!in) return;
+  bool root_found = false;
+  for (size_t i = 0; i < n; i++)
+    if (p->scan_pid[i] == p->root) in[i] = 1, root_found = true;
+  for (bool changed = root_found; changed;) {
+    changed = false;
+    for (size_t i = 0; i < n; i++) {
+      if (in[i]) continue;
+      for (size_t j = 0; j < n; j++)
+        if (in[j] && p->scan_ppid[i] == p->scan_pid[j]) {
+          in[i] = 1;
+          changed = true;
+          break;
+        }
+    }
+  }
+  /* Drop members no longer in the tree; add the new ones. */
+  size_t w = 0;
+  for (size_t i = 0; i < p->n; i++) {
+    bool keep = false;
+    for (size_t j = 0; j < n; j++)
+      if (in[j] && p->scan_pid[j] == p->m[i].pid && p->scan_start[j] == p->m[i].start_ticks) {
+        keep = true;
+        break;
+      }
+    if (keep) p->m[w++] = p->m[i];
+    else close(p->m[i].fd);
+  }
+  p->n = w;
+  for (size_t j = 0; j < n; j++)
+    if (in[j] && !find_member(p, p->scan_pid[j]))
+      if (add_member(p, p->scan_pid[j], p->scan_start[j]) != 0) break;
+  free(in);
+}
+
+void dle_procfs_read(dle_procfs *p, dle_tick *tick, dle_sample *out) {
+  tick->tree_rescanned = false;
+  if (p->root <= 0) {
+    tick->tree_pids = NULL;
+    tick->n_tree_pids = 0;
+    p->last_ns = tick->now_ns;
+    return;
+  }
+  if (p->need_scan || tick->now_ns - p->last_scan_ns >= p->rescan_ns) {
+    rescan(p);
+    p->last_scan_ns = tick->now_ns;
+    p->need_scan = false;
+    tick->tree_rescanned = true;
+  }
+  double dticks = 0, rss_pages = 0;
+  size_t w = 0;
+  for (size_t i = 0; i < p->n; i++) {
+    member *m = &p->m[i];
+    stat_fields f;
+    if (read_stat_fd(m->fd, &f) != 0) { /* exited (and reaped) */
+      close(m->fd);
+      continue;
+    }
+    if (f.ticks > m->last_ticks) dticks += f.ticks - m->last_ticks;
+    m->last_ticks = f.ticks;
+    rss_pages += f.rss_pages;
+    p->m[w++] = *m;
+  }
+  p->n = w;
+  if (p->pids_cap < p->n) {
+    pid_t *np = realloc(p->pids, p->n * sizeof *np);
+    if (np) {
+      p->pids = np;
+      p->pids_cap = p->n;
+    }
+  }
+  size_t np_ = p->pids_cap < p->n ? p->pids_cap : p->n;
+  for (size_t i = 0; i < np_; i++) p->pids[i] = p->m[i].pid;
+  tick->tree_pids = p->pids;
+  tick->n_tree_pids = np_;
+  double dt = (double)(tick->now_ns - p->last_ns) / 1e9;
+  if (dt > 0) out->cpu_util_pct = dticks / p->clk_tck / dt / p->ncpu * 100.0;
+  out->rss_mib = rss_pages * p->page_bytes / 1048576.0;
+  p->last_ns = tick->now_ns;
+}

@@ -1,0 +1,171 @@
+/* sensors.c — opens the enabled sensors, reads them in order each tick and
+ * applies the models for what nothing measures. See include/dlenergy/sensors.h. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sensor.h"
+
+struct dle_sensors {
+  dle_sensors_info info;
+  void *nvml;
+  void *rapl;
+  dle_procfs *procfs;
+  double cpu_tdp_total_w;  /* per-package TDP x packages; NaN when not modelled */
+  double ram_w_per_gb;     /* NaN when not modelled */
+};
+
+int64_t dle_monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void dle_sensors_config_init(dle_sensors_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->enable_nvml = cfg->enable_rapl = cfg->enable_procfs = true;
+  cfg->ram_w_per_gb = 0.375;
+  cfg->cpu_tdp_w = NAN;
+  cfg->tree_rescan_s = 1.0;
+}
+
+static void set_src(char *dst, const char *v) { snprintf(dst, 16, "%s", v); }
+
+void dle_sensors_close(dle_sensors *s) {
+  if (!s) return;
+  if (s->nvml) dle_sensor_nvml.close(s->nvml);
+  if (s->rapl) dle_sensor_rapl.close(s->rapl);
+  dle_procfs_close(s->procfs);
+  free(s);
+}
+
+/* Opens one optional sensor: "not available here" (positive return) becomes a
+ * note, a real error is returned. */
+static int open_optional(const dle_sensor_ops *ops, const char *label,
+                         const dle_sensors_config *cfg, void **state, dle_sensors_info *info,
+                         dle_error *err) {
+  dle_error e;
+  dle_error_clear(&e);
+  int rc = ops->open(cfg, state, info, &e);
+  if (rc == DLE_SENSOR_ABSENT) {
+    dle_info_note(info, "%s: %s", label, e.msg);
+    return DLE_OK;
+  }
+  if (rc) {
+    if (err) *err = e;
+    return rc;
+  }
+  return DLE_OK;
+}
+
+int dle_sensors_open(const dle_sensors_config *cfg, dle_sensors **out, dle_error *err) {
+  *out = NULL;
+  if (!cfg) return dle_error_set(err, DLE_EINVAL, "no sensor configuration");
+  if (cfg->root_pid < 0)
+    return dle_error_set(err, DLE_EINVAL, "bad process id %ld", (long)cfg->root_pid);
+  if (!isnan(cfg->ram_w_per_gb) && !(cfg->ram_w_per_gb <= 100))
+    return dle_error_set(err, DLE_EINVAL, "RAM power %g W/GB out of range (<= 100)",
+                         cfg->ram_w_per_gb);
+  if (!isnan(cfg->cpu_tdp_w) && !(cfg->cpu_tdp_w > 0 && cfg->cpu_tdp_w <= 5000))
+    return dle_error_set(err, DLE_EINVAL, "CPU TDP %g W out of range (0 < TDP <= 5000)",
+                         cfg->cpu_tdp_w);
+  dle_sensors *s = calloc(1, sizeof *s);
+  if (!s) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  dle_sensors_info *info = &s->info;
+  set_src(info->gpu_source, "none");
+  set_src(info->cpu_source, "none");
+  set_src(info->dram_source, "none");
+  set_src(info->ram_source, "none");
+  snprintf(info->cpu_tdp_source, sizeof info->cpu_tdp_source, "none");
+  info->cpu_tdp_w = NAN;
+  info->ram_w_per_gb = NAN;
+  s->cpu_tdp_total_w = s->ram_w_per_gb = NAN;
+  dle_host_facts(cfg->proc_root, info);
+
+  int rc = DLE_OK;
+  if (cfg->enable_nvml) {
+    if (cfg->require_nvml) {
+      rc = dle_sensor_nvml.open(cfg, &s->nvml, info, err);
+      if (rc == DLE_SENSOR_ABSENT) rc = DLE_EUNSUPPORTED;
+    } else {
+      rc = open_optional(&dle_sensor_nvml, "NVML", cfg, &s->nvml, info, err);
+    }
+    if (rc) goto fail;
+  }
+  if (cfg->enable_rapl) {
+    rc = open_optional(&dle_sensor_rapl, "RAPL", cfg, &s->rapl, info, err);
+    if (rc) goto fail;
+  }
+  if (cfg->enable_procfs) {
+    dle_error e;
+    dle_error_clear(&e);
+    rc = dle_procfs_open(cfg->proc_root, cfg->root_pid, cfg->tree_rescan_s, &s->procfs, &e);
+    if (rc == DLE_EUNSUPPORTED) {
+      dle_info_note(info, "procfs: %s", e.msg);
+      rc = DLE_OK;
+    } else if (rc) {
+      if (err) *err = e;
+      goto fail;
+    }
+  }
+  /* CPU power model: only where RAPL does not measure, and only with a CPU
+   * utilization to scale. */
+  if (!s->rapl && s->procfs) {
+    double tdp = cfg->cpu_tdp_w;
+    if (!isnan(tdp)) {
+      snprintf(info->cpu_tdp_source, sizeof info->cpu_tdp_source, "config");
+    } else {
+      dle_error e;
+      char src[48] = "";
+      if (dle_cpu_tdp_lookup(cfg->cpu_tdp_table, info->cpu_model, &tdp, src, sizeof src, &e) ==
+          DLE_OK) {
+        snprintf(info->cpu_tdp_source, sizeof info->cpu_tdp_source, "table: %s", src);
+      } else {
+        tdp = NAN;
+        dle_info_note(info, "CPU power not modelled: %s", e.msg);
+      }
+    }
+    if (!isnan(tdp)) {
+      info->cpu_tdp_w = tdp;
+      s->cpu_tdp_total_w = tdp * info->cpu_packages;
+      set_src(info->cpu_source, "model");
+    }
+  } else if (!isnan(cfg->cpu_tdp_w)) {
+    info->cpu_tdp_w = cfg->cpu_tdp_w;
+    snprintf(info->cpu_tdp_source, sizeof info->cpu_tdp_source, "config");
+  }
+  if (s->procfs && cfg->ram_w_per_gb > 0) {
+    s->ram_w_per_gb = info->ram_w_per_gb = cfg->ram_w_per_gb;
+    set_src(info->ram_source, "model");
+  }
+  *out = s;
+  return DLE_OK;
+fail:
+  dle_sensors_close(s);
+  return rc;
+}
+
+void dle_sensors_get_info(const dle_sensors *s, dle_sensors_info *out) {
+  *out = s->info;
+  if (s->nvml && dle_sensor_nvml.update_info) dle_sensor_nvml.update_info(s->nvml, out);
+}
+
+void dle_sensors_set_pid(dle_sensors *s, pid_t root_pid) {
+  if (s->procfs) dle_procfs_set_pid(s->procfs, root_pid);
+}
+
+int dle_sensors_read(dle_sensors *s, int64_t now_ns, dle_sample *out, dle_error *err) {
+  if (!s || !out) return dle_error_set(err, DLE_EINVAL, "no sensors or sample");
+  dle_sample_clear(out);
+  dle_tick tick = {.now_ns = now_ns};
+  if (s->procfs) dle_procfs_read(s->procfs, &tick, out);
+  if (s->nvml) dle_sensor_nvml.read(s->nvml, &tick, out);
+  if (s->rapl) dle_sensor_rapl.read(s->rapl, &tick, out);
+  if (!isnan(s->cpu_tdp_total_w) && !isnan(out->cpu_util_pct))
+    out->cpu_power_w = s->cpu_tdp_total_w * out->cpu_util_pct / 100.0;
+  if (!isnan(s->ram_w_per_gb) && !isnan(out->rss_mib))
+    out->ram_power_w = s->ram_w_per_gb * out->rss_mib * 1048576.0 / 1e9;
+  return DLE_OK;
+}
