@@ -1,0 +1,560 @@
+/* estimate.c — the estimators behind dle_estimate_project (see estimate.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlenergy/energy.h"
+#include "dlenergy/estimate.h"
+
+/* Green Algorithms' memory power, W per GB of memory available. */
+#define GA_W_PER_GB 0.3725
+
+static const char *const method_names[DLE_EST_COUNT] = {
+    "mlco2", "ga", "carbontracker", "flops", "step-power", "step-energy", "step-auto"};
+
+const char *dle_estimate_method_name(dle_estimate_method m) {
+  return (unsigned)m < DLE_EST_COUNT ? method_names[m] : "?";
+}
+
+int dle_estimate_method_parse(const char *s, dle_estimate_method *out, dle_error *err) {
+  for (int i = 0; s && i < DLE_EST_COUNT; i++)
+    if (strcmp(s, method_names[i]) == 0) {
+      *out = (dle_estimate_method)i;
+      return DLE_OK;
+    }
+  return dle_error_set(err, DLE_EINVAL,
+                       "unknown method '%s' (mlco2, ga, carbontracker, flops, step-power, "
+                       "step-energy, step-auto)",
+                       s ? s : "");
+}
+
+int dle_estimate_method_components(dle_estimate_method m, bool gpu_only, bool have_cpu_facts) {
+  switch (m) {
+    case DLE_EST_MLCO2:
+    case DLE_EST_FLOPS: return DLE_EST_GPU;
+    case DLE_EST_GA:
+      if (gpu_only) return DLE_EST_GPU;
+      return DLE_EST_GPU | DLE_EST_RAM | (have_cpu_facts ? DLE_EST_CPU : 0);
+    default: return gpu_only ? DLE_EST_GPU : DLE_EST_GPU | DLE_EST_RAM;
+  }
+}
+
+void dle_estimate_input_init(dle_estimate_input *in) {
+  memset(in, 0, sizeof *in);
+  in->cutoff_s = NAN;
+  in->gpu_tdp_w = NAN;
+  in->host_ram_gb = NAN;
+  in->cpu_tdp_w = NAN;
+  in->pue = 1;
+  in->gflops_forward = NAN;
+  in->samples_per_epoch = NAN;
+  in->gpu_peak_flops = NAN;
+  in->flops_utilization = 0.3;
+  in->stable_epoch = 10;
+  in->window_epochs = 5;
+  in->carbontracker_k = 1;
+  in->window_s = 0;
+  in->start_s = NAN;
+  dle_stabilize_opts_init(&in->stab);
+}
+
+/* ---- what is known at the cut-off ---- */
+
+typedef struct ctx {
+  const dle_estimate_input *in;
+  const dle_trace *tr;
+  size_t n;          /* samples up to the cut-off */
+  double t0, t_cut;  /* trace start, cut-off time */
+  double t_last;     /* last sample of the whole trace */
+  int k;             /* completed epochs used (epoch mode) */
+  bool complete;     /* measured total duration known */
+  bool time_mode;
+  int N;             /* planned epochs (0 unknown) */
+  int comps;         /* components of the power series p */
+  double *p;         /* combined power up to the cut-off */
+  dle_error *err;
+} ctx;
+
+static double epoch_begin(const ctx *c, int e) {
+  const dle_epoch *ep = c->in->epochs;
+  if (!isnan(ep[e].t_begin_s)) return ep[e].t_begin_s;
+  return e > 0 ? ep[e - 1].t_end_s : c->t0;
+}
+
+static double epoch_end(const ctx *c, int e) { return c->in->epochs[e].t_end_s; }
+
+static int energy_between(const ctx *c, double a, double b, double *out) {
+  if (!(b >= a)) return dle_error_set(c->err, DLE_EINVAL, "window [%g, %g] s is empty", a, b);
+  if (dle_energy_between_j(c->tr->t_s, c->p, c->n, a, b, out) != 0 || isnan(*out))
+    return dle_error_set(c->err, DLE_ERANGE, "no power samples in [%.1f, %.1f] s", a, b);
+  return DLE_OK;
+}
+
+/* Combined power: GPU plus RAM/CPU when asked and the trace has them (a missing
+ * RAM/CPU reading counts as 0 W; a missing GPU reading leaves a gap). */
+static int build_power(ctx *c, int want) {
+  const dle_trace *t = c->tr;
+  int have_ram = 0, have_cpu = 0;
+  for (size_t i = 0; i < c->n; i++) {
+    if (isfinite(t->ram_power_w[i])) have_ram = 1;
+    if (isfinite(t->cpu_power_w[i])) have_cpu = 1;
+  }
+  c->comps = DLE_EST_GPU | ((want & DLE_EST_RAM) && have_ram ? DLE_EST_RAM : 0) |
+             ((want & DLE_EST_CPU) && have_cpu ? DLE_EST_CPU : 0);
+  free(c->p);
+  c->p = malloc((c->n ? c->n : 1) * sizeof *c->p);
+  if (!c->p) return dle_error_set(c->err, DLE_ENOMEM, "out of memory");
+  for (size_t i = 0; i < c->n; i++) {
+    double v = t->gpu_power_w[i];
+    if ((c->comps & DLE_EST_RAM) && isfinite(t->ram_power_w[i])) v += t->ram_power_w[i];
+    if ((c->comps & DLE_EST_CPU) && isfinite(t->cpu_power_w[i])) v += t->cpu_power_w[i];
+    c->p[i] = v;
+  }
+  return DLE_OK;
+}
+
+static const char *comps_str(int comps) {
+  switch (comps) {
+    case DLE_EST_GPU: return "GPU";
+    case DLE_EST_GPU | DLE_EST_RAM: return "GPU+RAM";
+    case DLE_EST_GPU | DLE_EST_CPU: return "GPU+CPU";
+    default: return "GPU+RAM+CPU";
+  }
+}
+
+static int setup(ctx *c, const dle_estimate_input *in, dle_error *err) {
+  memset(c, 0, sizeof *c);
+  c->in = in;
+  c->err = err;
+  c->tr = in->trace;
+  if (!in->trace || in->trace->n < 2)
+    return dle_error_set(err, DLE_ERANGE, "the trace has fewer than 2 samples");
+  if (in->n_epochs && !in->epochs) return dle_error_set(err, DLE_EINVAL, "epochs missing");
+  const dle_trace *t = in->trace;
+  c->t0 = t->t_s[0];
+  c->t_last = t->t_s[t->n - 1];
+  c->time_mode = in->window_s > 0 || in->n_epochs == 0;
+  if (in->at_epoch < 0 || (size_t)in->at_epoch > in->n_epochs)
+    return dle_error_set(err, DLE_ERANGE, "cut-off epoch %d but only %zu epochs are known",
+                         in->at_epoch, in->n_epochs);
+  c->k = in->at_epoch ? in->at_epoch : (int)in->n_epochs;
+  for (int e = 0; e < c->k; e++)
+    if (isnan(in->epochs[e].t_end_s))
+      return dle_error_set(err, DLE_ERANGE, "epoch %d has not ended", in->epochs[e].index);
+  if (in->n_epochs && c->k < (int)in->n_epochs) {
+    c->complete = false; /* projecting as it would have been at epoch k */
+    c->t_cut = epoch_end(c, c->k - 1);
+  } else {
+    c->complete = in->run_complete;
+    c->t_cut = isnan(in->cutoff_s) || in->run_complete ? c->t_last : in->cutoff_s;
+    if (!c->complete && c->k > 0 && isnan(in->cutoff_s)) c->t_cut = epoch_end(c, c->k - 1);
+  }
+  size_t n = 0;
+  while (n < t->n && t->t_s[n] <= c->t_cut) n++;
+  c->n = n;
+  if (n < 2) return dle_error_set(err, DLE_ERANGE, "fewer than 2 samples before the cut-off");
+  c->N = in->epochs_total > 0 ? in->epochs_total : (in->run_complete ? (int)in->n_epochs : 0);
+  return DLE_OK;
+}
+
+static double trace_tdp(const ctx *c) {
+  if (isfinite(c->in->gpu_tdp_w) && c->in->gpu_tdp_w > 0) return c->in->gpu_tdp_w;
+  double mx = NAN;
+  for (size_t i = 0; i < c->n; i++) {
+    double v = c->tr->gpu_power_limit_w[i];
+    if (isfinite(v) && (isnan(mx) || v > mx)) mx = v;
+  }
+  return mx;
+}
+
+/* Total duration: measured when complete; else elapsed + (N-k) x mean epoch duration
+ * of epochs [e0, e1), with min/max for the bounds. */
+static int duration(const ctx *c, int e0, int e1, double *d, double *dlo, double *dhi,
+                    char *why, size_t whylen) {
+  if (c->complete) {
+    *d = *dlo = *dhi = c->t_last - c->t0;
+    snprintf(why, whylen, "measured duration %.0f s", *d);
+    return DLE_OK;
+  }
+  if (c->time_mode)
+    return dle_error_set(c->err, DLE_ERANGE,
+                         "a run without epochs can only be estimated once it is over "
+                         "(its total duration is unknown before)");
+  if (c->N <= 0)
+    return dle_error_set(c->err, DLE_EINVAL,
+                         "the planned number of epochs is unknown (epochs_total / --epochs)");
+  if (c->N < c->k)
+    return dle_error_set(c->err, DLE_EINVAL, "planned epochs %d < completed epochs %d", c->N,
+                         c->k);
+  if (e1 <= e0) return dle_error_set(c->err, DLE_ERANGE, "no completed epoch to time");
+  double sum = 0, mn = INFINITY, mx = -INFINITY;
+  for (int e = e0; e < e1; e++) {
+    double de = epoch_end(c, e) - epoch_begin(c, e);
+    sum += de;
+    mn = fmin(mn, de);
+    mx = fmax(mx, de);
+  }
+  double elapsed = c->t_cut - c->t0, rem = (double)(c->N - c->k);
+  *d = elapsed + rem * sum / (e1 - e0);
+  *dlo = elapsed + rem * mn;
+  *dhi = elapsed + rem * mx;
+  snprintf(why, whylen, "duration projected: %.0f s elapsed + %d epochs x %.1f s", elapsed,
+           c->N - c->k, sum / (e1 - e0));
+  return DLE_OK;
+}
+
+static void result_init(dle_estimate_result *r, dle_estimate_method m) {
+  memset(r, 0, sizeof *r);
+  snprintf(r->method, sizeof r->method, "%s", dle_estimate_method_name(m));
+  r->total_j = r->lower_j = r->upper_j = r->duration_s = r->mean_power_w = NAN;
+  r->window_start_s = r->window_end_s = NAN;
+  r->stable_epoch = -1;
+}
+
+static double mean_col(const double *col, size_t n) {
+  double s = 0;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (isfinite(col[i])) s += col[i], k++;
+  return k ? s / (double)k : NAN;
+}
+
+static int est_mlco2(ctx *c, dle_estimate_result *r) {
+  double tdp = trace_tdp(c);
+  if (!isfinite(tdp))
+    return dle_error_set(c->err, DLE_EINVAL, "mlco2 needs the GPU TDP (gpu_tdp_w / --tdp)");
+  double d, dlo, dhi;
+  char why[160];
+  int rc = duration(c, 0, c->k, &d, &dlo, &dhi, why, sizeof why);
+  if (rc) return rc;
+  r->mean_power_w = tdp;
+  r->duration_s = d;
+  r->total_j = tdp * d;
+  r->lower_j = tdp * dlo;
+  r->upper_j = tdp * dhi;
+  r->components = DLE_EST_GPU;
+  snprintf(r->assumptions, sizeof r->assumptions,
+           "E = TDP %.1f W x duration; %s; GPU only; bound from the epoch durations", tdp, why);
+  return DLE_OK;
+}
+
+static int est_ga(ctx *c, dle_estimate_result *r) {
+  const dle_estimate_input *in = c->in;
+  double tdp = trace_tdp(c);
+  if (!isfinite(tdp))
+    return dle_error_set(c->err, DLE_EINVAL, "ga needs the GPU TDP (gpu_tdp_w / --tdp)");
+  double u = mean_col(c->tr->gpu_util_pct, c->n);
+  if (!isfinite(u)) return dle_error_set(c->err, DLE_EINVAL, "ga needs GPU utilization samples");
+  double p = tdp * u / 100;
+  int comps = DLE_EST_GPU;
+  char extra[200] = "";
+  if (!in->gpu_only) {
+    double ram_gb = in->host_ram_gb;
+    const char *src = "host RAM";
+    if (!(ram_gb > 0)) {
+      double mx = NAN;
+      for (size_t i = 0; i < c->n; i++)
+        if (isfinite(c->tr->rss_mib[i]) && (isnan(mx) || c->tr->rss_mib[i] > mx))
+          mx = c->tr->rss_mib[i];
+      ram_gb = mx / 1024;
+      src = "peak RSS";
+    }
+    if (isfinite(ram_gb)) {
+      p += ram_gb * GA_W_PER_GB;
+      comps |= DLE_EST_RAM;
+      size_t o = strlen(extra);
+      snprintf(extra + o, sizeof extra - o, " + %s %.2f GB x %.4f W/GB", src, ram_gb,
+               GA_W_PER_GB);
+    }
+    double cu = mean_col(c->tr->cpu_util_pct, c->n);
+    if (in->cpu_cores > 0 && isfinite(in->cpu_tdp_w) && isfinite(cu)) {
+      /* cores x (TDP / cores) W per core x usage */
+      p += in->cpu_tdp_w * cu / 100;
+      comps |= DLE_EST_CPU;
+      size_t o = strlen(extra);
+      snprintf(extra + o, sizeof extra - o, " + %d cores x %.2f W x usage %.1f%%",
+               in->cpu_cores, in->cpu_tdp_w / in->cpu_cores, cu);
+    }
+  }
+  double d, dlo, dhi;
+  char why[160];
+  int rc = duration(c, 0, c->k, &d, &dlo, &dhi, why, sizeof why);
+  if (rc) return rc;
+  double pue = in->pue >= 1 ? in->pue : 1;
+  r->mean_power_w = p;
+  r->duration_s = d;
+  r->total_j = p * d * pue;
+  r->lower_j = p * dlo * pue;
+  r->upper_j = p * dhi * pue;
+  r->components = comps;
+  snprintf(r->assumptions, sizeof r->assumptions,
+           "E = (TDP %.1f W x GPU usage %.1f%%%s) x duration x PUE %.2f; %s", tdp, u, extra, pue,
+           why);
+  return DLE_OK;
+}
+
+static int per_epoch_energy(ctx *c, int e, double *ej, double *dur) {
+  double a = epoch_begin(c, e), b = epoch_end(c, e);
+  *dur = b - a;
+  return energy_between(c, a, b, ej);
+}
+
+static int est_carbontracker(ctx *c, dle_estimate_result *r) {
+  int kk = c->in->carbontracker_k > 0 ? c->in->carbontracker_k : 1;
+  if (c->time_mode)
+    return dle_error_set(c->err, DLE_EINVAL, "carbontracker needs epoch markers");
+  if (c->k < kk)
+    return dle_error_set(c->err, DLE_ERANGE, "carbontracker needs %d completed epochs, have %d",
+                         kk, c->k);
+  if (c->N <= 0)
+    return dle_error_set(c->err, DLE_EINVAL,
+                         "the planned number of epochs is unknown (epochs_total / --epochs)");
+  int rc = build_power(c, dle_estimate_method_components(DLE_EST_CARBONTRACKER,
+                                                         c->in->gpu_only, false));
+  if (rc) return rc;
+  double sum = 0, mn = INFINITY, mx = -INFINITY, durs = 0;
+  for (int e = 0; e < kk; e++) {
+    double ej, de;
+    if ((rc = per_epoch_energy(c, e, &ej, &de))) return rc;
+    sum += ej, durs += de;
+    mn = fmin(mn, ej), mx = fmax(mx, ej);
+  }
+  r->total_j = sum * c->N / kk;
+  r->lower_j = mn * c->N;
+  r->upper_j = mx * c->N;
+  r->duration_s = durs * c->N / kk;
+  r->mean_power_w = sum / durs;
+  r->components = c->comps;
+  snprintf(r->assumptions, sizeof r->assumptions,
+           "E = energy of the first %d epoch(s) %.1f J x N %d / %d; %s; setup and tail "
+           "outside epochs not counted",
+           kk, sum, c->N, kk, comps_str(c->comps));
+  return DLE_OK;
+}
+
+static int est_flops(ctx *c, dle_estimate_result *r) {
+  const dle_estimate_input *in = c->in;
+  double tdp = trace_tdp(c);
+  if (!(in->gflops_forward > 0) || !(in->samples_per_epoch > 0) || !(in->gpu_peak_flops > 0))
+    return dle_error_set(c->err, DLE_EINVAL,
+                         "flops needs forward GFLOPs, samples per epoch and the GPU's peak "
+                         "FLOP/s (gflops / --gflops, training_size, --peak-tflops)");
+  if (!isfinite(tdp)) return dle_error_set(c->err, DLE_EINVAL, "flops needs the GPU TDP");
+  if (c->N <= 0)
+    return dle_error_set(c->err, DLE_EINVAL, "flops needs the planned number of epochs");
+  double u = in->flops_utilization > 0 && in->flops_utilization <= 1 ? in->flops_utilization : 0.3;
+  double flops = 3 * in->gflops_forward * 1e9 * in->samples_per_epoch * c->N;
+  double tsec = flops / (in->gpu_peak_flops * u);
+  double ulo = fmin(1, u * 1.5), uhi = u / 2;
+  r->duration_s = tsec;
+  r->mean_power_w = tdp;
+  r->total_j = tsec * tdp;
+  r->lower_j = flops / (in->gpu_peak_flops * ulo) * tdp;
+  r->upper_j = flops / (in->gpu_peak_flops * uhi) * tdp;
+  r->components = DLE_EST_GPU;
+  snprintf(r->assumptions, sizeof r->assumptions,
+           "E = 3 x %.4g GFLOP x %.0f samples x %d epochs / (%.4g TFLOP/s x utilization %.2f) "
+           "x TDP %.1f W; bound: utilization x1.5 .. /2",
+           in->gflops_forward, in->samples_per_epoch, c->N, in->gpu_peak_flops / 1e12, u, tdp);
+  return DLE_OK;
+}
+
+/* Time-window step-power: mean power over [start, start + W] x measured duration. */
+static int est_step_time(ctx *c, dle_estimate_method m, dle_estimate_result *r) {
+  const dle_estimate_input *in = c->in;
+  double W = in->window_s > 0 ? in->window_s : 300;
+  double start = in->start_s;
+  char how[96];
+  if (m == DLE_EST_STEP_ENERGY || m == DLE_EST_CARBONTRACKER)
+    return dle_error_set(c->err, DLE_EINVAL, "%s needs epoch markers",
+                         dle_estimate_method_name(m));
+  if (isnan(start) || m == DLE_EST_STEP_AUTO) {
+    dle_stabilize_result sr;
+    int rc = dle_stabilize_trace(c->tr, c->t_cut, NULL, 0, &in->stab, &sr, c->err);
+    if (rc) return dle_error_prefix(c->err, "detecting the stabilizing point: ");
+    start = sr.t_s;
+    snprintf(how, sizeof how, "detected stabilizing point %.1f s (CAC %.2f)", sr.t_s,
+             sr.cac_min);
+  } else {
+    snprintf(how, sizeof how, "start %.1f s", start);
+  }
+  if (!(start < c->t_cut))
+    return dle_error_set(c->err, DLE_ERANGE, "window start %.1f s is after the cut-off %.1f s",
+                         start, c->t_cut);
+  double end = fmin(start + W, c->t_cut);
+  int rc = build_power(c, dle_estimate_method_components(m, in->gpu_only, false));
+  if (rc) return rc;
+  double ew;
+  if ((rc = energy_between(c, start, end, &ew))) return rc;
+  double len = end - start;
+  if (!(len > 0)) return dle_error_set(c->err, DLE_ERANGE, "empty window");
+  int parts = in->window_epochs > 0 ? in->window_epochs : 5;
+  double mn = INFINITY, mx = -INFINITY;
+  for (int q = 0; q < parts; q++) {
+    double a = start + len * q / parts, b = start + len * (q + 1) / parts, e;
+    if ((rc = energy_between(c, a, b, &e))) return rc;
+    mn = fmin(mn, e / (b - a));
+    mx = fmax(mx, e / (b - a));
+  }
+  double d, dlo, dhi;
+  char why[160];
+  if ((rc = duration(c, 0, 0, &d, &dlo, &dhi, why, sizeof why))) return rc;
+  double pm = ew / len;
+  r->mean_power_w = pm;
+  r->duration_s = d;
+  r->total_j = pm * d;
+  r->lower_j = mn * dlo;
+  r->upper_j = mx * dhi;
+  r->window_start_s = start;
+  r->window_end_s = end;
+  r->components = c->comps;
+  snprintf(r->assumptions, sizeof r->assumptions,
+           "E = mean %s power %.2f W over [%.1f, %.1f] s (%s%s) x %s; bound: min/max over %d "
+           "sub-windows",
+           comps_str(c->comps), pm, start, end, how, end < start + W ? ", window cut short" : "",
+           why, parts);
+  return DLE_OK;
+}
+
+static int est_step_epochs(ctx *c, dle_estimate_method m, dle_estimate_result *r) {
+  const dle_estimate_input *in = c->in;
+  int s = in->stable_epoch, w = in->window_epochs;
+  char how[96];
+  if (w <= 0) return dle_error_set(c->err, DLE_EINVAL, "window of %d epochs", w);
+  if (m == DLE_EST_STEP_AUTO) {
+    dle_stabilize_result sr;
+    int rc = dle_stabilize_trace(c->tr, c->t_cut, in->epochs, (size_t)c->k, &in->stab, &sr,
+                                 c->err);
+    if (rc) return dle_error_prefix(c->err, "detecting the stabilizing point: ");
+    if (sr.epoch < 0)
+      return dle_error_set(c->err, DLE_ERANGE, "stabilizing point %.1f s is in no epoch",
+                           sr.t_s);
+    s = sr.epoch + 1; /* first epoch that starts after the change */
+    snprintf(how, sizeof how, "s = %d from the stabilizing point %.1f s in epoch %d", s,
+             sr.t_s, in->epochs[sr.epoch].index);
+  } else {
+    snprintf(how, sizeof how, "s = %d", s);
+  }
+  if (s < 0) return dle_error_set(c->err, DLE_EINVAL, "stabilizing epoch %d < 0", s);
+  if (c->k < s + w)
+    return dle_error_set(c->err, DLE_ERANGE, "%s needs %d completed epochs (s=%d, w=%d), have %d",
+                         dle_estimate_method_name(m), s + w, s, w, c->k);
+  int rc = build_power(c, dle_estimate_method_components(m, in->gpu_only, false));
+  if (rc) return rc;
+  double ew = 0, dw = 0, pmn = INFINITY, pmx = -INFINITY, emn = INFINITY, emx = -INFINITY;
+  for (int e = s; e < s + w; e++) {
+    double ej, de;
+    if ((rc = per_epoch_energy(c, e, &ej, &de))) return rc;
+    if (!(de > 0)) return dle_error_set(c->err, DLE_EPARSE, "epoch %d has no duration", e);
+    ew += ej, dw += de;
+    pmn = fmin(pmn, ej / de), pmx = fmax(pmx, ej / de);
+    emn = fmin(emn, ej), emx = fmax(emx, ej);
+  }
+  double d, dlo, dhi;
+  char why[160];
+  if ((rc = duration(c, s, s + w, &d, &dlo, &dhi, why, sizeof why))) return rc;
+  r->stable_epoch = s;
+  r->window_start_s = epoch_begin(c, s);
+  r->window_end_s = epoch_end(c, s + w - 1);
+  r->duration_s = d;
+  r->components = c->comps;
+  if (m == DLE_EST_STEP_ENERGY) {
+    if (c->N <= 0)
+      return dle_error_set(c->err, DLE_EINVAL,
+                           "the planned number of epochs is unknown (epochs_total / --epochs)");
+    double eb;
+    if ((rc = energy_between(c, c->t0, r->window_start_s, &eb))) return rc;
+    int stable = c->N - s;
+    r->mean_power_w = ew / dw;
+    r->total_j = eb + ew * stable / w;
+    r->lower_j = eb + emn * stable;
+    r->upper_j = eb + emx * stable;
+    snprintf(r->assumptions, sizeof r->assumptions,
+             "E = %.1f J before epoch s + window of %d epochs %.1f J x (N %d - s) / %d; %s; %s; "
+             "bound: min/max window epoch energy",
+             eb, w, ew, c->N, w, how, comps_str(c->comps));
+  } else {
+    double pm = ew / dw;
+    r->mean_power_w = pm;
+    r->total_j = pm * d;
+    r->lower_j = pmn * dlo;
+    r->upper_j = pmx * dhi;
+    snprintf(r->assumptions, sizeof r->assumptions,
+             "E = mean %s power %.2f W over epochs %d..%d (%s, w = %d) x %s; bound: min/max "
+             "epoch power and duration",
+             comps_str(c->comps), pm, s, s + w - 1, how, w, why);
+  }
+  return DLE_OK;
+}
+
+int dle_estimate_project(const dle_estimate_input *in, dle_estimate_method m,
+                         dle_estimate_result *out, dle_error *err) {
+  if (!in || !out) return dle_error_set(err, DLE_EINVAL, "estimate: NULL argument");
+  if ((unsigned)m >= DLE_EST_COUNT)
+    return dle_error_set(err, DLE_EINVAL, "estimate: invalid method %d", (int)m);
+  result_init(out, m);
+  ctx c;
+  int rc = setup(&c, in, err);
+  if (rc == DLE_OK) {
+    switch (m) {
+      case DLE_EST_MLCO2: rc = est_mlco2(&c, out); break;
+      case DLE_EST_GA: rc = est_ga(&c, out); break;
+      case DLE_EST_CARBONTRACKER: rc = est_carbontracker(&c, out); break;
+      case DLE_EST_FLOPS: rc = est_flops(&c, out); break;
+      default:
+        rc = c.time_mode ? est_step_time(&c, m, out) : est_step_epochs(&c, m, out);
+        break;
+    }
+  }
+  free(c.p);
+  if (rc) {
+    dle_error_prefix(err, "%s: ", dle_estimate_method_name(m));
+    result_init(out, m);
+  }
+  return rc;
+}
+
+int dle_estimate_measured_j(const dle_trace *trace, int components, double *out_j,
+                            dle_error *err) {
+  if (!trace || !out_j) return dle_error_set(err, DLE_EINVAL, "measured: NULL argument");
+  double *p = malloc((trace->n ? trace->n : 1) * sizeof *p);
+  if (!p) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  for (size_t i = 0; i < trace->n; i++) {
+    double v = trace->gpu_power_w[i];
+    if ((components & DLE_EST_RAM) && isfinite(trace->ram_power_w[i])) v += trace->ram_power_w[i];
+    if ((components & DLE_EST_CPU) && isfinite(trace->cpu_power_w[i])) v += trace->cpu_power_w[i];
+    p[i] = v;
+  }
+  int rc = dle_energy_trapezoid_j(trace->t_s, p, trace->n, out_j);
+  free(p);
+  if (rc) return dle_error_set(err, DLE_EINVAL, "measured: times go backwards");
+  if (isnan(*out_j)) return dle_error_set(err, DLE_ERANGE, "measured: no GPU power samples");
+  return DLE_OK;
+}
+
+int dle_estimate_errors_compute(const double *pred, const double *meas, size_t n,
+                                dle_estimate_errors *out, dle_error *err) {
+  memset(out, 0, sizeof *out);
+  out->n = n;
+  if (n == 0) {
+    out->rmse_j = out->mae_j = out->mape = out->r2 = NAN;
+    return dle_error_set(err, DLE_ERANGE, "no runs to compare");
+  }
+  double se = 0, ae = 0, ape = 0, mean = 0, sst = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!isfinite(pred[i]) || !isfinite(meas[i]) || meas[i] == 0)
+      return dle_error_set(err, DLE_EINVAL, "run %zu: prediction or measured total not usable",
+                           i);
+    double d = pred[i] - meas[i];
+    se += d * d, ae += fabs(d), ape += fabs(d) / fabs(meas[i]);
+    mean += meas[i];
+  }
+  mean /= (double)n;
+  for (size_t i = 0; i < n; i++) sst += (meas[i] - mean) * (meas[i] - mean);
+  out->rmse_j = sqrt(se / (double)n);
+  out->mae_j = ae / (double)n;
+  out->mape = ape / (double)n;
+  out->r2 = sst > 0 ? 1 - se / sst : NAN;
+  return DLE_OK;
+}

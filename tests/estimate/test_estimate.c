@@ -1,0 +1,307 @@
+/* Each estimator on synthetic traces whose answers are computed by hand in the
+ * comments. Power is piecewise linear with knots on sample times, so trapezoid
+ * integrals (and window energies with interpolated edges) are exact integrals. */
+#include <stdint.h>
+
+#include "check.h"
+#include "dlenergy/estimate.h"
+
+/* Trace A: 1 Hz, t = 0..120 s. GPU power ramps 100 -> 200 W over epoch 0 (0..10 s)
+ * then stays at 200 W; RAM 10 W; GPU usage 50 %; power limit 300 W; RSS 2048 MiB.
+ * Epochs of 10 s: epoch 0 GPU energy = 1500 J, every later one 2000 J. */
+static void make_trace_a(dle_trace *tr, dle_epoch *ep, int n_ep) {
+  dle_error e;
+  for (int i = 0; i <= 120; i++) {
+    dle_sample s;
+    dle_sample_clear(&s);
+    s.t_s = i;
+    s.n_gpus = 1;
+    s.gpu[0].power_w = i < 10 ? 100 + 10.0 * i : 200;
+    s.gpu[0].util_gpu_pct = 50;
+    s.gpu[0].power_limit_w = 300;
+    s.ram_power_w = 10;
+    s.rss_mib = 2048;
+    s.cpu_util_pct = 25;
+    dle_trace_append(tr, &s, &e);
+  }
+  for (int k = 0; k < n_ep; k++) {
+    ep[k].index = k + 1;
+    ep[k].t_begin_s = 10.0 * k;
+    ep[k].t_end_s = 10.0 * (k + 1);
+    ep[k].metrics[0] = 0;
+  }
+}
+
+static dle_estimate_result run(const dle_estimate_input *in, dle_estimate_method m, int want_rc) {
+  dle_estimate_result r;
+  dle_error e = {0};
+  int rc = dle_estimate_project(in, m, &r, &e);
+  CHECK_MSG(rc == want_rc, "%s: rc %d (want %d): %s", dle_estimate_method_name(m), rc, want_rc,
+            e.msg);
+  if (rc == 0) {
+    CHECK_MSG(r.lower_j <= r.total_j + 1e-9 && r.total_j <= r.upper_j + 1e-9,
+              "%s: bound %g <= %g <= %g", r.method, r.lower_j, r.total_j, r.upper_j);
+    CHECK(strcmp(r.method, dle_estimate_method_name(m)) == 0);
+    CHECK(r.assumptions[0] != '\0');
+  }
+  return r;
+}
+
+static void test_complete_run(void) {
+  dle_trace tr = {0};
+  dle_epoch ep[12];
+  make_trace_a(&tr, ep, 12);
+  dle_estimate_input in;
+  dle_estimate_input_init(&in);
+  in.trace = &tr;
+  in.epochs = ep;
+  in.n_epochs = 12;
+  in.run_complete = true;
+  in.stable_epoch = 2;
+  in.window_epochs = 3;
+  dle_estimate_result r;
+  dle_error e;
+
+  /* measured: GPU 1500 + 11 x 2000 = 23500 J; RAM 10 W x 120 s = 1200 J */
+  double mg, mgr;
+  CHECK_OK(dle_estimate_measured_j(&tr, DLE_EST_GPU, &mg, &e), &e);
+  CHECK_OK(dle_estimate_measured_j(&tr, DLE_EST_GPU | DLE_EST_RAM, &mgr, &e), &e);
+  CHECK_NEAR(mg, 23500, 1e-6);
+  CHECK_NEAR(mgr, 24700, 1e-6);
+
+  /* mlco2: 300 W x 120 s */
+  r = run(&in, DLE_EST_MLCO2, 0);
+  CHECK_NEAR(r.total_j, 36000, 1e-6);
+  CHECK_NEAR(r.lower_j, 36000, 1e-6);
+  CHECK(r.components == DLE_EST_GPU);
+  /* the TDP given wins over the trace's power limit */
+  in.gpu_tdp_w = 250;
+  r = run(&in, DLE_EST_MLCO2, 0);
+  CHECK_NEAR(r.total_j, 30000, 1e-6);
+  in.gpu_tdp_w = NAN;
+
+  /* ga: (300 x 0.5 + 2 GB (peak RSS) x 0.3725) x 120 = 18089.4; GPU only 18000;
+   * with host RAM 16 GB and a CPU of 8 cores / 80 W at 25 %: (150 + 5.96 + 20) x 120 */
+  r = run(&in, DLE_EST_GA, 0);
+  CHECK_NEAR(r.total_j, 18089.4, 1e-6);
+  CHECK(r.components == (DLE_EST_GPU | DLE_EST_RAM));
+  in.gpu_only = true;
+  r = run(&in, DLE_EST_GA, 0);
+  CHECK_NEAR(r.total_j, 18000, 1e-6);
+  in.gpu_only = false;
+  in.host_ram_gb = 16;
+  in.cpu_cores = 8;
+  in.cpu_tdp_w = 80;
+  in.pue = 1.5;
+  r = run(&in, DLE_EST_GA, 0);
+  CHECK_NEAR(r.total_j, (150 + 16 * 0.3725 + 20) * 120 * 1.5, 1e-6);
+  CHECK(r.components == (DLE_EST_GPU | DLE_EST_RAM | DLE_EST_CPU));
+  in.host_ram_gb = NAN, in.cpu_cores = 0, in.cpu_tdp_w = NAN, in.pue = 1;
+
+  /* carbontracker k=1: epoch 0 (1500 + 100 J RAM) x 12 = 19200; k=2: (1600+2100) x 12/2 */
+  r = run(&in, DLE_EST_CARBONTRACKER, 0);
+  CHECK_NEAR(r.total_j, 19200, 1e-6);
+  in.carbontracker_k = 2;
+  r = run(&in, DLE_EST_CARBONTRACKER, 0);
+  CHECK_NEAR(r.total_j, 22200, 1e-6);
+  CHECK_NEAR(r.lower_j, 1600 * 12, 1e-6);
+  CHECK_NEAR(r.upper_j, 2100 * 12, 1e-6);
+  in.carbontracker_k = 1;
+
+  /* step-power: window epochs 2..4 at 210 W x 120 s = 25200; GPU only 24000 */
+  r = run(&in, DLE_EST_STEP_POWER, 0);
+  CHECK_NEAR(r.total_j, 25200, 1e-6);
+  CHECK_NEAR(r.mean_power_w, 210, 1e-9);
+  CHECK(r.stable_epoch == 2);
+  CHECK_NEAR(r.window_start_s, 20, 0);
+  CHECK_NEAR(r.window_end_s, 50, 0);
+  in.gpu_only = true;
+  r = run(&in, DLE_EST_STEP_POWER, 0);
+  CHECK_NEAR(r.total_j, 24000, 1e-6);
+  in.gpu_only = false;
+
+  /* step-energy: before epoch 2: 1600 + 2100 = 3700; window 3 x 2100 = 6300;
+   * 3700 + 6300 x (12 - 2) / 3 = 24700 = the measured GPU+RAM total */
+  r = run(&in, DLE_EST_STEP_ENERGY, 0);
+  CHECK_NEAR(r.total_j, 24700, 1e-6);
+  CHECK_NEAR(r.total_j, mgr, 1e-6);
+
+  /* flops: 3 x 1 GFLOP x 1000 samples x 12 epochs = 3.6e13 FLOP at 1 TFLOP/s x 0.3
+   * = 120 s x 300 W = 36000; bounds at utilization 0.45 and 0.15 */
+  r = run(&in, DLE_EST_FLOPS, DLE_EINVAL); /* no FLOPs given */
+  in.gflops_forward = 1;
+  in.samples_per_epoch = 1000;
+  in.gpu_peak_flops = 1e12;
+  r = run(&in, DLE_EST_FLOPS, 0);
+  CHECK_NEAR(r.total_j, 36000, 1e-6);
+  CHECK_NEAR(r.lower_j, 24000, 1e-6);
+  CHECK_NEAR(r.upper_j, 72000, 1e-6);
+  dle_trace_free(&tr);
+}
+
+/* Projections at epoch k of a run still going (N = 12 planned). */
+static void test_projection_at_epoch(void) {
+  dle_trace tr = {0};
+  dle_epoch ep[12];
+  make_trace_a(&tr, ep, 12);
+  dle_estimate_input in;
+  dle_estimate_input_init(&in);
+  in.trace = &tr;
+  in.epochs = ep;
+  in.n_epochs = 12;
+  in.epochs_total = 12;
+  in.stable_epoch = 2;
+  in.window_epochs = 3;
+  in.at_epoch = 5; /* 50 s elapsed, 7 epochs of 10 s to go: 120 s */
+  dle_estimate_result r = run(&in, DLE_EST_STEP_POWER, 0);
+  CHECK_NEAR(r.duration_s, 120, 1e-9);
+  CHECK_NEAR(r.total_j, 25200, 1e-6);
+  r = run(&in, DLE_EST_STEP_ENERGY, 0);
+  CHECK_NEAR(r.total_j, 24700, 1e-6);
+  r = run(&in, DLE_EST_MLCO2, 0);
+  CHECK_NEAR(r.total_j, 36000, 1e-6);
+  /* at epoch 4 the window (epochs 2..4) is not complete */
+  in.at_epoch = 4;
+  run(&in, DLE_EST_STEP_POWER, DLE_ERANGE);
+  /* carbontracker from epoch 1 on: 1600 x 12 */
+  in.at_epoch = 1;
+  r = run(&in, DLE_EST_CARBONTRACKER, 0);
+  CHECK_NEAR(r.total_j, 19200, 1e-6);
+  /* unknown N: no projection */
+  in.epochs_total = 0;
+  in.at_epoch = 6;
+  run(&in, DLE_EST_STEP_ENERGY, DLE_EINVAL);
+  in.at_epoch = 13;
+  run(&in, DLE_EST_MLCO2, DLE_ERANGE);
+  dle_trace_free(&tr);
+}
+
+/* No epochs: the time-window variant. */
+static void test_time_window(void) {
+  dle_trace tr = {0};
+  dle_epoch ep[1];
+  make_trace_a(&tr, ep, 0);
+  dle_estimate_input in;
+  dle_estimate_input_init(&in);
+  in.trace = &tr;
+  in.run_complete = true;
+  in.window_s = 30;
+  in.start_s = 20;
+  /* mean GPU+RAM power over [20, 50] = 210 W x 120 s */
+  dle_estimate_result r = run(&in, DLE_EST_STEP_POWER, 0);
+  CHECK_NEAR(r.total_j, 25200, 1e-6);
+  CHECK_NEAR(r.lower_j, 25200, 1e-6);
+  /* window over the ramp [0, 10]: mean GPU 150 W, sub-windows of 2 s from 110 to 190 W */
+  in.gpu_only = true;
+  in.start_s = 0;
+  in.window_s = 10;
+  r = run(&in, DLE_EST_STEP_POWER, 0);
+  CHECK_NEAR(r.total_j, 150 * 120, 1e-6);
+  CHECK_NEAR(r.lower_j, 110 * 120, 1e-6);
+  CHECK_NEAR(r.upper_j, 190 * 120, 1e-6);
+  /* a window running past the end is cut short, not extrapolated */
+  in.start_s = 100;
+  in.window_s = 300;
+  r = run(&in, DLE_EST_STEP_POWER, 0);
+  CHECK_NEAR(r.window_end_s, 120, 0);
+  CHECK_NEAR(r.total_j, 24000, 1e-6);
+  run(&in, DLE_EST_STEP_ENERGY, DLE_EINVAL);
+  run(&in, DLE_EST_CARBONTRACKER, DLE_EINVAL);
+  r = run(&in, DLE_EST_MLCO2, 0);
+  CHECK_NEAR(r.total_j, 36000, 1e-6);
+  /* not finished: the total duration is unknown */
+  in.run_complete = false;
+  run(&in, DLE_EST_STEP_POWER, DLE_ERANGE);
+  dle_trace_free(&tr);
+}
+
+static uint64_t rs = 0x9E3779B97F4A7C15ull;
+static double urand(void) {
+  rs ^= rs >> 12, rs ^= rs << 25, rs ^= rs >> 27;
+  return (double)((rs * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+}
+
+/* step-auto: 30 epochs of 60 s at 1 Hz; the first 3 epochs (180 s) are a noisy
+ * warm-up near 80 W, then a periodic pattern around 250 W (mean of the sine = 250). */
+static void test_step_auto(void) {
+  dle_trace tr = {0};
+  dle_error e;
+  for (int i = 0; i <= 1800; i++) {
+    dle_sample s;
+    dle_sample_clear(&s);
+    s.t_s = i;
+    s.n_gpus = 1;
+    s.gpu[0].power_w = i < 180 ? 80 + 10 * urand() + 5 * sin(i / 4.0)
+                               : 250 + 40 * sin(2 * M_PI * (i - 180) / 20.0) + urand();
+    dle_trace_append(&tr, &s, &e);
+  }
+  dle_epoch ep[30];
+  for (int k = 0; k < 30; k++) {
+    ep[k].index = k;
+    ep[k].t_begin_s = 60.0 * k;
+    ep[k].t_end_s = 60.0 * (k + 1);
+    ep[k].metrics[0] = 0;
+  }
+  dle_estimate_input in;
+  dle_estimate_input_init(&in);
+  in.trace = &tr;
+  in.epochs = ep;
+  in.n_epochs = 30;
+  in.epochs_total = 30;
+  in.at_epoch = 16; /* s = 10, w = 5 for step-power needs 15 */
+  dle_estimate_result r = run(&in, DLE_EST_STEP_AUTO, 0);
+  /* the change at 180 s is the end of epoch position 2: s = 3 (or 4 if found just after) */
+  CHECK_MSG(r.stable_epoch == 3 || r.stable_epoch == 4, "s = %d", r.stable_epoch);
+  CHECK_REL(r.mean_power_w, 250.5, 0.01);
+  CHECK_REL(r.total_j, 250.5 * 1800, 0.01);
+  /* the fixed s = 10 sees the same stable power */
+  dle_estimate_result r2 = run(&in, DLE_EST_STEP_POWER, 0);
+  CHECK_REL(r2.total_j, r.total_j, 0.01);
+  /* mlco2 without any TDP: a clear error */
+  run(&in, DLE_EST_MLCO2, DLE_EINVAL);
+  /* time mode with automatic start on the finished run */
+  in.n_epochs = 0;
+  in.epochs = NULL;
+  in.at_epoch = 0;
+  in.run_complete = true;
+  r = run(&in, DLE_EST_STEP_POWER, 0);
+  CHECK_MSG(fabs(r.window_start_s - 180) <= 10, "window start %g", r.window_start_s);
+  CHECK_REL(r.total_j, 250.5 * 1800, 0.01);
+  dle_trace_free(&tr);
+}
+
+static void test_errors_and_names(void) {
+  dle_estimate_errors m;
+  dle_error e;
+  double p1[] = {110, 190}, m1[] = {100, 200};
+  CHECK_OK(dle_estimate_errors_compute(p1, m1, 2, &m, &e), &e);
+  CHECK_NEAR(m.rmse_j, 10, 1e-12);
+  CHECK_NEAR(m.mae_j, 10, 1e-12);
+  CHECK_NEAR(m.mape, (0.1 + 0.05) / 2, 1e-12);
+  CHECK_NEAR(m.r2, 1 - 200.0 / 5000.0, 1e-12);
+  CHECK(dle_estimate_errors_compute(p1, m1, 0, &m, &e) == DLE_ERANGE);
+  double bad[] = {NAN, 1};
+  CHECK(dle_estimate_errors_compute(bad, m1, 2, &m, &e) == DLE_EINVAL);
+  for (int i = 0; i < DLE_EST_COUNT; i++) {
+    dle_estimate_method x;
+    CHECK_OK(dle_estimate_method_parse(dle_estimate_method_name((dle_estimate_method)i), &x, &e),
+             &e);
+    CHECK(x == (dle_estimate_method)i);
+  }
+  dle_estimate_method x;
+  CHECK(dle_estimate_method_parse("stepp", &x, &e) == DLE_EINVAL);
+  CHECK(strstr(e.msg, "stepp") != NULL);
+  dle_estimate_input in;
+  dle_estimate_input_init(&in);
+  dle_estimate_result r;
+  CHECK(dle_estimate_project(&in, DLE_EST_MLCO2, &r, &e) == DLE_ERANGE); /* no trace */
+}
+
+int main(void) {
+  test_complete_run();
+  test_projection_at_epoch();
+  test_time_window();
+  test_step_auto();
+  test_errors_and_names();
+  return check_finish();
+}
