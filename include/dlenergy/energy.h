@@ -74,7 +74,8 @@ typedef struct dle_energy_summary {
   double avg_power_w[DLE_COMP_COUNT];      /* mean of the valid samples; NaN when absent */
   char source[DLE_COMP_COUNT][16];         /* "nvml", "nvidia-smi", "rapl", "model", "none" */
   int measured[DLE_COMP_COUNT];            /* 1 measured by a sensor, 0 modelled/absent */
-  double total_j;                          /* sum of the present components */
+  double total_j;                          /* gpu + cpu + memory, where memory is DRAM when
+                                              measured, else modelled RAM (never both) */
   double gpu_counter_j;                    /* NVML counter delta (last - first); NaN if none */
   double pue;                              /* from the run (1 when unset/invalid) */
   double facility_j;                       /* total_j x pue */

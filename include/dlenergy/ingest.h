@@ -1,0 +1,133 @@
+/* ingest.h — reading the logs of other tools into dlenergy samples: nvidia-smi
+ * `--query-gpu=... --format=csv` files (both header styles of the SEAA 2023 study),
+ * the study's psutil CPU/memory CSV, plain or gzip; and the small comma-separated
+ * tables (runs.csv) that describe a batch of runs.
+ *
+ * Timestamps in these logs are local wall-clock time with no zone. They are converted
+ * with fixed calendar arithmetic as if they were UTC (no mktime, no TZ), kept to the
+ * nanosecond as integers, so sample times (t_s, relative to the first kept sample) are
+ * exact differences. wall_s therefore holds "local time read as UTC".
+ *
+ * Outcomes for bad input (all counted in dle_ingest_stats, the first one described in
+ * first_warning):
+ *   - garbage line, wrong field count, unparsable timestamp or power: line skipped;
+ *   - a final GPU line with no line end (nvidia-smi killed mid-write): skipped as cut
+ *     off, even when its fields parse (a cut value such as temperature "5" of "53"
+ *     cannot be told apart);
+ *   - a row whose timestamp is earlier than the previous row's (non-monotonic): dropped;
+ *   - a second row for the same device at the same timestamp (duplicate): dropped;
+ *   - `[N/A]`, `[Not Supported]`, `N/A`, empty → NaN (not a warning);
+ *   - truncated gzip stream: the data decompressed so far is used, gzip_truncated is
+ *     set and a warning is counted (a cut log is still a log; the cut line is skipped);
+ *   - a GPU file with no usable row, a missing timestamp or power.draw column, an
+ *     unreadable file: the call fails (DLE_EPARSE / DLE_EIO / DLE_ENOTFOUND).
+ *
+ * Trimming (skip_first / skip_last) counts samples as the file holds them, before any
+ * row is dropped: a bad or cut line still counts as one. With one GPU a sample is one
+ * line, which is the study authors' rule ("drop the first 3 and last 3 data lines").
+ *
+ * Several GPUs: with an `index`, `uuid` or `pci.bus_id` column, each distinct value is
+ * a device and a sample is a run of rows that does not repeat a device; without one,
+ * the rows that share a timestamp form one sample, one device per row in file order. */
+#ifndef DLENERGY_INGEST_H
+#define DLENERGY_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dlenergy/error.h"
+#include "dlenergy/sample.h"
+#include "dlenergy/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dle_ingest_options {
+  size_t skip_first;        /* samples dropped at the start */
+  size_t skip_last;         /* samples dropped at the end */
+  int integer_values;       /* the study's procedure: every numeric GPU field is replaced
+                               by its integer part ("119.17 W" -> 119) */
+  double join_tolerance_s;  /* CPU sample joined to a GPU sample when within this (1 s) */
+  double ram_w_per_gb;      /* modelled RAM power from the CPU log's RSS (0.375) */
+  double cpu_tdp_w;         /* when > 0: modelled CPU power = TDP x utilization; NaN: none */
+} dle_ingest_options;
+
+void dle_ingest_options_init(dle_ingest_options *o);
+
+typedef struct dle_ingest_stats {
+  size_t gpu_lines;         /* GPU data lines (header excluded, cut final line included) */
+  size_t gpu_bad_lines;     /* skipped: garbage, short, unparsable */
+  size_t gpu_cut_lines;     /* skipped: final line with no line end */
+  size_t gpu_out_of_order;  /* dropped: timestamp before the previous sample's */
+  size_t gpu_duplicates;    /* dropped: same device twice at one timestamp */
+  size_t cpu_lines;
+  size_t cpu_bad_lines;
+  size_t cpu_out_of_order;  /* includes duplicate timestamps */
+  size_t cpu_matched;       /* GPU samples that got a CPU sample */
+  size_t trimmed;           /* samples removed by skip_first/skip_last */
+  int gzip_truncated;       /* 1 when a gzip stream ended early (GPU or CPU file) */
+  size_t warnings;          /* total of the skipped/dropped counts + truncations */
+  char first_warning[256];  /* "" when none */
+} dle_ingest_stats;
+
+/* The result of an import: samples in time order, ready for dle_store_append_samples. */
+typedef struct dle_import {
+  dle_sample *samples;
+  size_t n;
+  uint32_t n_gpus;
+  char gpu_name[128];           /* first device's name, "" when the log has none */
+  double gpu_max_power_limit_w; /* power.max_limit of the first device (sum when several
+                                   devices); NaN when absent */
+  double start_wall_s;          /* wall_s of samples[0] (local time read as UTC) */
+  int64_t start_wall_ns;        /* the same, exact */
+  double interval_s;            /* median spacing of the kept samples; NaN when n < 2 */
+  dle_ingest_stats stats;
+} dle_import;
+
+/* Reads an nvidia-smi CSV and optionally (cpu_path != NULL) a psutil CSV, gzip or plain
+ * (detected from content, not the name). Samples: t_s relative to the first kept
+ * sample; GPU fields per device; from the CPU log (nearest sample within the join
+ * tolerance; GPU samples with none are kept with NaN there): cpu_util_pct, rss_mib,
+ * ram_power_w (modelled) and cpu_power_w (modelled, only with cpu_tdp_w). */
+int dle_import_nvidia_smi(const char *gpu_path, const char *cpu_path,
+                          const dle_ingest_options *opt, dle_import *out, dle_error *err);
+/* The same from memory (cpu may be NULL). Used by the tests and fuzzers. */
+int dle_import_nvidia_smi_buf(const char *gpu, size_t gpu_len, const char *cpu,
+                              size_t cpu_len, const dle_ingest_options *opt, dle_import *out,
+                              dle_error *err);
+void dle_import_free(dle_import *imp);
+/* Appends the import's samples to a trace (zero-initialized or holding rows). */
+int dle_import_to_trace(const dle_import *imp, dle_trace *t, dle_error *err);
+
+/* Reads a whole file, gunzipping when it starts with the gzip magic. A truncated gzip
+ * stream returns the bytes so far with *truncated = 1 (not an error). */
+int dle_ingest_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len,
+                         int *truncated, dle_error *err);
+
+/* Parses "YYYY-MM-DD HH:MM:SS[.frac]", "YYYY/MM/DD ...", or with 'T' between date and
+ * time, into nanoseconds since 1970-01-01 read as UTC. The whole [s, s+len) must be
+ * the timestamp (surrounding spaces allowed). Up to 9 fraction digits. */
+int dle_ingest_parse_timestamp(const char *s, size_t len, int64_t *out_ns);
+
+/* Parses an nvidia-smi value ("119.17 W", "0 %", "24268 MiB", "55", "[N/A]") into
+ * *out (NaN for N/A-like values). integer_part: keep only the digits before the
+ * point. DLE_EPARSE when the field is not a number with an optional unit. */
+int dle_ingest_parse_value(const char *s, size_t len, int integer_part, double *out);
+
+/* ---- simple CSV tables (runs.csv): header row, no quoting, comma-separated ---- */
+typedef struct dle_csv_table dle_csv_table;
+int dle_csv_table_read(const char *path, dle_csv_table **out, dle_error *err);
+void dle_csv_table_free(dle_csv_table *t);
+size_t dle_csv_table_rows(const dle_csv_table *t);
+size_t dle_csv_table_cols(const dle_csv_table *t);
+const char *dle_csv_table_header(const dle_csv_table *t, size_t col);
+/* Column index of a header name, or -1. */
+long dle_csv_table_col(const dle_csv_table *t, const char *name);
+/* Cell text ("" for a short row); NULL when row/col are out of range. */
+const char *dle_csv_table_cell(const dle_csv_table *t, size_t row, size_t col);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

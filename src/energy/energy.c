@@ -1,0 +1,222 @@
+/* energy.c — trapezoid integrals, window energy and run summaries (see energy.h).
+ *
+ * The window integral clips each trapezoid to the window and interpolates power
+ * linearly at the clip points. Because the interpolated power lies on the same line
+ * as the trapezoid's top edge, the two pieces of a split interval add up to the
+ * whole interval's area: adjacent windows sum to the whole without double counting. */
+#include "dlenergy/energy.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+double dle_ram_power_w(double rss_mib, double ram_w_per_gb) {
+  if (isnan(rss_mib) || isnan(ram_w_per_gb)) return NAN;
+  return ram_w_per_gb * rss_mib / 1024.0;
+}
+
+static const char *const comp_names[DLE_COMP_COUNT] = {"gpu", "cpu", "dram", "ram"};
+
+const char *dle_component_name(dle_component c) {
+  if ((int)c < 0 || c >= DLE_COMP_COUNT) return "?";
+  return comp_names[c];
+}
+
+int dle_component_parse(const char *s, dle_component *out) {
+  if (!s || !out) return DLE_EINVAL;
+  for (int i = 0; i < DLE_COMP_COUNT; i++)
+    if (strcasecmp(s, comp_names[i]) == 0) {
+      *out = (dle_component)i;
+      return DLE_OK;
+    }
+  return DLE_EINVAL;
+}
+
+const double *dle_trace_component_w(const dle_trace *t, dle_component c) {
+  if (!t) return NULL;
+  switch (c) {
+    case DLE_COMP_GPU: return t->gpu_power_w;
+    case DLE_COMP_CPU: return t->cpu_power_w;
+    case DLE_COMP_DRAM: return t->dram_power_w;
+    case DLE_COMP_RAM: return t->ram_power_w;
+    default: return NULL;
+  }
+}
+
+static int valid(const double *t_s, const double *p_w, size_t i) {
+  return !isnan(t_s[i]) && !isnan(p_w[i]);
+}
+
+int dle_energy_trapezoid_j(const double *t_s, const double *p_w, size_t n, double *out_j) {
+  if (!out_j || (n && (!t_s || !p_w))) return DLE_EINVAL;
+  double e = 0;
+  int any = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!valid(t_s, p_w, i)) continue;
+    any = 1;
+    if (i == 0 || !valid(t_s, p_w, i - 1)) continue;
+    double dt = t_s[i] - t_s[i - 1];
+    if (dt < 0) return DLE_EINVAL;
+    e += dt * (p_w[i] + p_w[i - 1]) / 2;
+  }
+  *out_j = any ? e : NAN;
+  return DLE_OK;
+}
+
+/* Power on the segment (ta,pa)-(tb,pb) at time x, ta <= x <= tb. */
+static double lerp_at(double ta, double pa, double tb, double pb, double x) {
+  if (x <= ta) return pa;
+  if (x >= tb) return pb;
+  return pa + (pb - pa) * ((x - ta) / (tb - ta));
+}
+
+int dle_energy_between_j(const double *t_s, const double *p_w, size_t n, double t0_s,
+                         double t1_s, double *out_j) {
+  if (!out_j || (n && (!t_s || !p_w)) || isnan(t0_s) || isnan(t1_s) || t1_s < t0_s)
+    return DLE_EINVAL;
+  /* First sample index with t >= t0 (binary search over the non-decreasing times;
+   * NaN times are treated as not-less so the search stays defined). */
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t_s[mid] < t0_s)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  size_t start = lo > 0 ? lo - 1 : 0; /* the interval that straddles t0 */
+  double e = 0;
+  int any = 0;
+  for (size_t i = start; i < n; i++) {
+    if (valid(t_s, p_w, i)) any = 1;
+    if (i == 0) continue;
+    if (!valid(t_s, p_w, i) || !valid(t_s, p_w, i - 1)) continue;
+    double ta = t_s[i - 1], tb = t_s[i];
+    if (tb < ta) return DLE_EINVAL;
+    if (ta >= t1_s) break;
+    double a = ta > t0_s ? ta : t0_s;
+    double b = tb < t1_s ? tb : t1_s;
+    if (b <= a) continue;
+    double pa = lerp_at(ta, p_w[i - 1], tb, p_w[i], a);
+    double pb = lerp_at(ta, p_w[i - 1], tb, p_w[i], b);
+    e += (b - a) * (pa + pb) / 2;
+  }
+  *out_j = any ? e : NAN;
+  return DLE_OK;
+}
+
+static int column_has_data(const double *col, size_t n) {
+  if (!col) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!isnan(col[i])) return 1;
+  return 0;
+}
+
+int dle_energy_per_epoch(const dle_trace *t, const dle_epoch *ep, size_t n_ep,
+                         dle_component c, double *out_j, dle_error *err) {
+  if (!t || (n_ep && (!ep || !out_j)))
+    return dle_error_set(err, DLE_EINVAL, "per-epoch energy: missing argument");
+  const double *p = dle_trace_component_w(t, c);
+  if (!p && t->n) return dle_error_set(err, DLE_EINVAL, "per-epoch energy: bad component");
+  int present = t->n > 0 && column_has_data(p, t->n);
+  double trace_begin = t->n ? t->t_s[0] : NAN, trace_end = t->n ? t->t_s[t->n - 1] : NAN;
+  double prev_end = trace_begin;
+  for (size_t k = 0; k < n_ep; k++) {
+    double b = !isnan(ep[k].t_begin_s) ? ep[k].t_begin_s : prev_end;
+    double e = !isnan(ep[k].t_end_s) ? ep[k].t_end_s : trace_end;
+    if (isnan(b) || isnan(e)) {
+      out_j[k] = NAN;
+      continue;
+    }
+    if (e < b)
+      return dle_error_set(err, DLE_EINVAL,
+                           "epoch %d ends (%.3f s) before it begins (%.3f s)", (int)ep[k].index,
+                           e, b);
+    if (!present) {
+      out_j[k] = NAN;
+    } else {
+      int rc = dle_energy_between_j(t->t_s, p, t->n, b, e, &out_j[k]);
+      if (rc)
+        return dle_error_set(err, rc, "epoch %d: trace times go backwards", (int)ep[k].index);
+    }
+    prev_end = e;
+  }
+  return DLE_OK;
+}
+
+int dle_source_is_measured(const char *source) {
+  if (!source) return 0;
+  return strcmp(source, "nvml") == 0 || strcmp(source, "nvidia-smi") == 0 ||
+         strcmp(source, "rapl") == 0;
+}
+
+double dle_emissions_g(double energy_j, double g_per_kwh) {
+  return energy_j / 3.6e6 * g_per_kwh;
+}
+
+int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
+                         dle_energy_summary *out, dle_error *err) {
+  if (!t || !out) return dle_error_set(err, DLE_EINVAL, "energy summary: missing argument");
+  memset(out, 0, sizeof *out);
+  out->samples = t->n;
+  out->duration_s = t->n ? t->t_s[t->n - 1] - t->t_s[0] : 0;
+  if (isnan(out->duration_s)) out->duration_s = NAN;
+  const char *src[DLE_COMP_COUNT] = {"unknown", "unknown", "unknown", "unknown"};
+  if (info) {
+    src[DLE_COMP_GPU] = info->gpu_source;
+    src[DLE_COMP_CPU] = info->cpu_source;
+    src[DLE_COMP_DRAM] = info->dram_source;
+    src[DLE_COMP_RAM] = info->ram_source;
+  }
+  for (int c = 0; c < DLE_COMP_COUNT; c++) {
+    const double *p = dle_trace_component_w(t, (dle_component)c);
+    out->energy_j[c] = NAN;
+    out->avg_power_w[c] = NAN;
+    if (t->n && column_has_data(p, t->n)) {
+      int rc = dle_energy_trapezoid_j(t->t_s, p, t->n, &out->energy_j[c]);
+      if (rc)
+        return dle_error_set(err, rc, "energy summary: sample times go backwards (%s)",
+                             comp_names[c]);
+      double sum = 0;
+      size_t k = 0;
+      for (size_t i = 0; i < t->n; i++)
+        if (!isnan(p[i])) sum += p[i], k++;
+      out->avg_power_w[c] = sum / (double)k;
+      snprintf(out->source[c], sizeof out->source[c], "%s",
+               src[c][0] && strcmp(src[c], "none") != 0 ? src[c] : "unknown");
+      out->measured[c] = dle_source_is_measured(out->source[c]);
+    } else {
+      snprintf(out->source[c], sizeof out->source[c], "none");
+      out->measured[c] = 0;
+    }
+  }
+  double total = 0;
+  int any = 0;
+  const int parts[] = {DLE_COMP_GPU, DLE_COMP_CPU};
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+    if (!isnan(out->energy_j[parts[i]])) total += out->energy_j[parts[i]], any = 1;
+  if (!isnan(out->energy_j[DLE_COMP_DRAM]))
+    total += out->energy_j[DLE_COMP_DRAM], any = 1;
+  else if (!isnan(out->energy_j[DLE_COMP_RAM]))
+    total += out->energy_j[DLE_COMP_RAM], any = 1;
+  out->total_j = any ? total : NAN;
+
+  out->gpu_counter_j = NAN;
+  if (t->gpu_energy_counter_j) {
+    double first = NAN, last = NAN;
+    for (size_t i = 0; i < t->n; i++)
+      if (!isnan(t->gpu_energy_counter_j[i])) {
+        if (isnan(first)) first = t->gpu_energy_counter_j[i];
+        last = t->gpu_energy_counter_j[i];
+      }
+    if (!isnan(first)) out->gpu_counter_j = last - first;
+  }
+  out->pue = info && isfinite(info->pue) && info->pue >= 1 ? info->pue : 1.0;
+  out->facility_j = out->total_j * out->pue;
+  out->carbon_g_per_kwh = info ? info->carbon_g_per_kwh : NAN;
+  out->emissions_g = isnan(out->carbon_g_per_kwh) ? NAN
+                                                  : dle_emissions_g(out->facility_j,
+                                                                    out->carbon_g_per_kwh);
+  return DLE_OK;
+}
