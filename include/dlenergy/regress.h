@@ -1,0 +1,235 @@
+/* regress.h — the study's PRE method: regress a training run's average GPU power
+ * or average epoch energy on its architecture and environment, and predict new runs.
+ *
+ * Pieces:
+ *   dataset   rows of numeric features, categorical features (text) and a target.
+ *   encoder   part of every model: numeric features standardized with the training
+ *             rows' mean and population std (scikit-learn StandardScaler; a feature
+ *             that is constant in the training rows is encoded as 0 and reported as
+ *             unused), categoricals one-hot over the levels seen in training (levels
+ *             sorted; an unseen level encodes as all zeros, like OneHotEncoder with
+ *             handle_unknown="ignore"). Columns: numeric first, then each one-hot block.
+ *   models    linear (least squares, LAPACK dgelsd, intercept), ridge (intercept,
+ *             Cholesky of X'X + alpha I), kernel ridge with RBF kernel
+ *             K = exp(-gamma |x - y|^2) and alpha added to K's diagonal (no intercept,
+ *             as scikit-learn's KernelRidge; LAPACK dpotrf/dpotrs, least squares when
+ *             K + alpha I is not positive definite), epsilon-SVR with RBF kernel (libsvm).
+ *   search    randomized hyperparameter search: draws from the study's distributions
+ *             (ridge alpha ~ Exp(0.1); kernel ridge alpha, gamma ~ Exp(0.01); SVR
+ *             C ~ Exp(300), epsilon ~ Exp(1), gamma ~ Exp(0.01); linear has none) with
+ *             k-fold CV, scored by R^2, MAPE, RMSE and MAE (means over folds); the best
+ *             draw is the one with the highest mean R^2; it is refitted on all rows.
+ *   folds     scikit-learn KFold semantics: rows in order (or a seeded permutation
+ *             when shuffling), cut into k consecutive folds, the first n % k of size
+ *             n / k + 1. The permutation is our own (xoshiro256**), not numpy's, so a
+ *             cross-check passes the fold of each row to scikit-learn (PredefinedSplit).
+ *   model     file: portable, versioned JSON (see dle_regress_model_parse).
+ *   PRE       the study's features from runs.csv or predict inputs, and the baseline
+ *             estimates shown beside a PRE prediction.
+ * Everything is seeded and reproducible; all predictions are modelled figures. */
+#ifndef DLENERGY_REGRESS_H
+#define DLENERGY_REGRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dlenergy/error.h"
+#include "dlenergy/gpus.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum dle_regress_kind {
+  DLE_REG_LINEAR = 0,
+  DLE_REG_RIDGE,
+  DLE_REG_KRR,
+  DLE_REG_SVR,
+  DLE_REG_COUNT
+} dle_regress_kind;
+
+/* "linear", "ridge", "krr", "svr" */
+const char *dle_regress_kind_name(dle_regress_kind k);
+int dle_regress_kind_parse(const char *s, dle_regress_kind *out, dle_error *err);
+
+/* Hyperparameters; the ones a kind does not use are ignored (NaN in output). */
+typedef struct dle_regress_hyper {
+  double alpha;   /* ridge, krr */
+  double gamma;   /* krr, svr */
+  double c;       /* svr */
+  double epsilon; /* svr */
+} dle_regress_hyper;
+
+/* ---- dataset ---- */
+typedef struct dle_dataset dle_dataset;
+
+/* Column names are copied. Names: 1..63 bytes of [A-Za-z0-9_.-]. */
+int dle_dataset_new(size_t n_num, const char *const *num_names, size_t n_cat,
+                    const char *const *cat_names, const char *target, const char *target_unit,
+                    dle_dataset **out, dle_error *err);
+void dle_dataset_free(dle_dataset *d);
+/* Appends a row: n_num finite numbers, n_cat non-empty strings, a finite target. */
+int dle_dataset_add(dle_dataset *d, const double *num, const char *const *cat, double y,
+                    dle_error *err);
+size_t dle_dataset_rows(const dle_dataset *d);
+double dle_dataset_target(const dle_dataset *d, size_t row);
+
+/* ---- cross-validation ---- */
+typedef struct dle_cv_scores {
+  double r2, mape, rmse, mae; /* means over folds; mape as a fraction; rmse/mae in target unit */
+} dle_cv_scores;
+
+/* Test fold (0..k-1) of each of n rows, KFold semantics (see above). */
+int dle_regress_folds(size_t n, int k, bool shuffle, uint64_t seed, int *fold_of_row,
+                      dle_error *err);
+
+/* n hyperparameter draws of the kind from the study's distributions, seeded. */
+int dle_regress_draws(dle_regress_kind kind, uint64_t seed, size_t n, dle_regress_hyper *out,
+                      dle_error *err);
+
+/* CV scores of one setting on the given folds (k folds, fold_of_row[i] in 0..k-1). */
+int dle_regress_cv(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
+                   const int *fold_of_row, int k, dle_cv_scores *out, dle_error *err);
+
+/* CV scores of n_h settings at once (shares the per-fold work); out[i] for h[i].
+ * A setting that cannot be fitted gets NaN scores (counted in *n_failed). */
+int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
+                        size_t n_h, const int *fold_of_row, int k, dle_cv_scores *out,
+                        size_t *n_failed, dle_error *err);
+
+/* ---- models ---- */
+typedef struct dle_regress_model dle_regress_model;
+
+/* Fits one setting on every row of d (no CV; the model's CV record is empty). */
+int dle_regress_fit(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
+                    dle_regress_model **out, dle_error *err);
+
+typedef struct dle_regress_search_opts {
+  int folds;       /* default 5 */
+  bool shuffle;    /* default true */
+  uint64_t seed;   /* default 42: folds and draws */
+  size_t draws;    /* default 100 (linear: always 1) */
+} dle_regress_search_opts;
+void dle_regress_search_opts_init(dle_regress_search_opts *o);
+
+typedef struct dle_regress_search_result {
+  dle_regress_hyper best;
+  dle_cv_scores cv;      /* of the best draw */
+  size_t evaluated;      /* draws scored */
+  size_t failed;         /* draws that could not be fitted */
+} dle_regress_search_result;
+
+/* Randomized search (draws NULL: generated from opts->seed; else the n_draws given),
+ * then the best setting refitted on all rows; the model records its CV scores. */
+int dle_regress_search(const dle_dataset *d, dle_regress_kind kind,
+                       const dle_regress_search_opts *opts, const dle_regress_hyper *draws,
+                       size_t n_draws, dle_regress_model **out, dle_regress_search_result *res,
+                       dle_error *err);
+
+/* Records CV settings and scores in a model (written to the model file). */
+void dle_regress_model_set_cv(dle_regress_model *m, const dle_regress_search_opts *o,
+                              const dle_cv_scores *s);
+
+void dle_regress_model_free(dle_regress_model *m);
+
+/* Predicts from raw features: num in the model's numeric order, cat (may be NULL,
+ * or hold NULL entries = unknown level) in its categorical order. */
+int dle_regress_model_predict(const dle_regress_model *m, const double *num,
+                              const char *const *cat, double *y, dle_error *err);
+
+dle_regress_kind dle_regress_model_kind(const dle_regress_model *m);
+const char *dle_regress_model_target(const dle_regress_model *m);      /* "power", ... */
+const char *dle_regress_model_target_unit(const dle_regress_model *m); /* "W", "J" */
+dle_regress_hyper dle_regress_model_hyper(const dle_regress_model *m);
+size_t dle_regress_model_rows(const dle_regress_model *m); /* training rows */
+/* CV record; false when the model has none. */
+bool dle_regress_model_cv(const dle_regress_model *m, dle_regress_search_opts *o,
+                          dle_cv_scores *s);
+size_t dle_regress_model_num_count(const dle_regress_model *m);
+const char *dle_regress_model_num_name(const dle_regress_model *m, size_t i);
+bool dle_regress_model_num_used(const dle_regress_model *m, size_t i); /* not constant */
+size_t dle_regress_model_cat_count(const dle_regress_model *m);
+const char *dle_regress_model_cat_name(const dle_regress_model *m, size_t i);
+size_t dle_regress_model_cat_level_count(const dle_regress_model *m, size_t i);
+const char *dle_regress_model_cat_level(const dle_regress_model *m, size_t i, size_t j);
+
+/* Model file. JSON object:
+ *   format "dlenergy-regress-model", version 1, kind, target, target_unit, rows,
+ *   numeric [{name, mean, scale, used}], categorical [{name, levels[]}],
+ *   hyper {alpha, gamma, c, epsilon} (the kind's own, finite and > 0),
+ *   linear/ridge: coef[d], intercept; krr/svr: support[n][d], dual[n], rho,
+ *   cv (optional) {folds, shuffle, seed, draws, r2, mape, rmse, mae}.
+ * The reader checks everything (version, kinds, sizes, finite numbers, limits) and
+ * fails with DLE_EPARSE and a message naming the field. */
+int dle_regress_model_to_json(const dle_regress_model *m, char **out, dle_error *err);
+int dle_regress_model_parse(const char *text, size_t len, dle_regress_model **out,
+                            dle_error *err);
+int dle_regress_model_save(const dle_regress_model *m, const char *path, dle_error *err);
+int dle_regress_model_load(const char *path, dle_regress_model **out, dle_error *err);
+
+/* ---- PRE: the study's features ---- */
+enum {
+  DLE_PRE_BATCH_SIZE = 0,
+  DLE_PRE_IMAGE_H,
+  DLE_PRE_IMAGE_W,
+  DLE_PRE_TRAINING_SIZE,
+  DLE_PRE_VALIDATION_SIZE,
+  DLE_PRE_GFLOPS,
+  DLE_PRE_HOST_RAM_GB,
+  DLE_PRE_GPU_CUDA_CORES,
+  DLE_PRE_GPU_MEMORY_GB,
+  DLE_PRE_GPU_TDP_W,
+  DLE_PRE_N_NUM
+};
+/* "batch_size", "image_h", "image_w", "training_size", "validation_size", "gflops",
+ * "host_ram_gb", "gpu_cuda_cores", "gpu_memory_gb", "gpu_tdp_w" */
+const char *dle_pre_feature_name(size_t i);
+
+typedef enum dle_pre_target {
+  DLE_PRE_TARGET_POWER = 0,       /* average GPU power, W ("power") */
+  DLE_PRE_TARGET_EPOCH_ENERGY = 1 /* average GPU energy per epoch, J ("epoch-energy") */
+} dle_pre_target;
+const char *dle_pre_target_name(dle_pre_target t);
+int dle_pre_target_parse(const char *s, dle_pre_target *out, dle_error *err);
+
+/* Fills num[DLE_PRE_N_NUM]; the GPU facts come from spec. */
+void dle_pre_features(double batch_size, double image_h, double image_w, double training_size,
+                      double validation_size, double gflops, double host_ram_gb,
+                      const dle_gpu_spec *spec, double num[DLE_PRE_N_NUM]);
+
+typedef struct dle_pre_csv_opts {
+  double image_h, image_w; /* used when the CSV has no image_h/image_w columns (128) */
+  double host_ram_gb;      /* used when the CSV has no host_ram_gb column (0 = unknown) */
+} dle_pre_csv_opts;
+void dle_pre_csv_opts_init(dle_pre_csv_opts *o);
+
+/* Builds the PRE dataset from a runs.csv-style table (comma-separated, header):
+ * needs gpu_model, batch_size, training_size, validation_size, forward_pass_gflop,
+ * architecture, environment_id (the categoricals), and avg_gpu_power_w (power) or
+ * gpu_energy_mj and trained_epochs (epoch energy = gpu_energy_mj x 1e6 / trained_epochs).
+ * GPU facts come from cat by gpu_model. */
+int dle_pre_dataset_from_csv(const char *path, dle_pre_target target,
+                             const dle_pre_csv_opts *opts, const dle_gpu_catalog *cat,
+                             dle_dataset **out, dle_error *err);
+
+/* Baselines beside PRE (before training; all modelled):
+ *   flops   duration = epochs x (3 x training_size + validation_size) x GFLOPs x 1e9 /
+ *           (peak FP32 FLOP/s x utilization); energy = TDP x that duration
+ *   mlco2   TDP x duration
+ *   ga      (TDP x usage + host RAM GB x 0.3725 W/GB) x duration  (PUE applied by caller)
+ * duration_s NaN = use the flops duration. */
+typedef struct dle_pre_baselines {
+  double flops_duration_s;
+  double duration_s;   /* the one mlco2/ga used */
+  double flops_j, mlco2_j, ga_j;
+} dle_pre_baselines;
+int dle_pre_baselines_compute(const dle_gpu_spec *gpu, double gflops, double training_size,
+                              double validation_size, double epochs, double host_ram_gb,
+                              double gpu_usage, double flops_utilization, double duration_s,
+                              dle_pre_baselines *out, dle_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

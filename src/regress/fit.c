@@ -1,0 +1,761 @@
+/* fit.c — encoder, the four regressors, cross-validation and randomized search. */
+#include <float.h>
+#include <lapacke.h>
+#include <libsvm/svm.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "regress_internal.h"
+
+/* ---------------- encoder ---------------- */
+
+void dle_enc_free(dle_enc *e) {
+  if (!e) return;
+  free(e->mean);
+  free(e->scale);
+  free(e->used);
+  if (e->levels)
+    for (size_t c = 0; c < e->n_cat; c++) dle_reg_strv_free(e->levels[c], e->n_levels[c]);
+  free(e->levels);
+  free(e->n_levels);
+  memset(e, 0, sizeof *e);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Fits the encoder on rows idx[0..m) of d. */
+static int enc_fit(dle_enc *e, const dle_dataset *d, const size_t *idx, size_t m,
+                   dle_error *err) {
+  memset(e, 0, sizeof *e);
+  e->n_num = d->n_num;
+  e->n_cat = d->n_cat;
+  size_t nn = d->n_num ? d->n_num : 1, nc = d->n_cat ? d->n_cat : 1;
+  e->mean = calloc(nn, sizeof *e->mean);
+  e->scale = calloc(nn, sizeof *e->scale);
+  e->used = calloc(nn, 1);
+  e->n_levels = calloc(nc, sizeof *e->n_levels);
+  e->levels = calloc(nc, sizeof *e->levels);
+  const char **tmp = malloc((m ? m : 1) * sizeof *tmp);
+  if (!e->mean || !e->scale || !e->used || !e->n_levels || !e->levels || !tmp) {
+    free(tmp);
+    dle_enc_free(e);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  }
+  for (size_t j = 0; j < d->n_num; j++) {
+    double s = 0;
+    for (size_t i = 0; i < m; i++) s += d->num[idx[i] * d->n_num + j];
+    double mean = s / (double)m, v = 0;
+    for (size_t i = 0; i < m; i++) {
+      double t = d->num[idx[i] * d->n_num + j] - mean;
+      v += t * t;
+    }
+    v /= (double)m;
+    /* scikit-learn's test for a constant feature (var within rounding of zero). */
+    double eps = DBL_EPSILON, nm = (double)m * mean * eps;
+    bool constant = v <= (double)m * eps * v + nm * nm;
+    e->mean[j] = mean;
+    e->scale[j] = constant ? 1.0 : sqrt(v);
+    e->used[j] = !constant;
+  }
+  e->d = d->n_num;
+  for (size_t c = 0; c < d->n_cat; c++) {
+    for (size_t i = 0; i < m; i++) tmp[i] = d->cat[idx[i] * d->n_cat + c];
+    qsort(tmp, m, sizeof *tmp, cmp_str);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++)
+      if (u == 0 || strcmp(tmp[i], tmp[u - 1]) != 0) tmp[u++] = tmp[i];
+    e->levels[c] = dle_reg_strv_dup(tmp, u);
+    if (!e->levels[c]) {
+      free(tmp);
+      dle_enc_free(e);
+      return dle_error_set(err, DLE_ENOMEM, "out of memory");
+    }
+    e->n_levels[c] = u;
+    e->d += u;
+  }
+  free(tmp);
+  return DLE_OK;
+}
+
+static size_t find_level(char *const *levels, size_t n, const char *s) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = strcmp(levels[mid], s);
+    if (c == 0) return mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return SIZE_MAX;
+}
+
+void dle_enc_row(const dle_enc *e, const double *num, const char *const *cat, double *out) {
+  for (size_t j = 0; j < e->n_num; j++)
+    out[j] = e->used[j] ? (num[j] - e->mean[j]) / e->scale[j] : 0.0;
+  size_t o = e->n_num;
+  for (size_t c = 0; c < e->n_cat; c++) {
+    for (size_t l = 0; l < e->n_levels[c]; l++) out[o + l] = 0.0;
+    const char *s = cat ? cat[c] : NULL;
+    if (s) {
+      size_t l = find_level(e->levels[c], e->n_levels[c], s);
+      if (l != SIZE_MAX) out[o + l] = 1.0;
+    }
+    o += e->n_levels[c];
+  }
+}
+
+static void enc_rows(const dle_enc *e, const dle_dataset *d, const size_t *idx, size_t m,
+                     double *X) {
+  for (size_t i = 0; i < m; i++)
+    dle_enc_row(e, d->num + idx[i] * d->n_num, (const char *const *)d->cat + idx[i] * d->n_cat,
+                X + i * e->d);
+}
+
+/* ---------------- solvers ---------------- */
+
+static double sqdist(const double *a, const double *b, size_t d) {
+  double s = 0;
+  for (size_t j = 0; j < d; j++) {
+    double t = a[j] - b[j];
+    s += t * t;
+  }
+  return s;
+}
+
+/* Minimum-norm least squares of A (m x n, row-major, destroyed) against b (length
+ * max(m, n), solution in b[0..n)); singular values below eps x the largest are dropped
+ * (scipy.linalg.lstsq's default). */
+static int lstsq(double *A, size_t m, size_t n, double *b, dle_error *err) {
+  size_t k = m < n ? m : n;
+  double *s = malloc((k ? k : 1) * sizeof *s);
+  if (!s) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  lapack_int rank = 0;
+  lapack_int info = LAPACKE_dgelsd(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)n, 1, A,
+                                   (lapack_int)n, b, 1, s, DBL_EPSILON, &rank);
+  free(s);
+  if (info != 0)
+    return dle_error_set(err, DLE_EINTERNAL, "least squares (dgelsd) failed: info %d", (int)info);
+  return DLE_OK;
+}
+
+/* Solves the symmetric system A x = b (A n x n row-major, destroyed; b overwritten):
+ * Cholesky, or least squares when A is not positive definite (as scikit-learn does). */
+static int solve_spd(double *A, size_t n, double *b, dle_error *err) {
+  double *copy = malloc(n * n * sizeof *copy);
+  double *bcopy = malloc(n * sizeof *bcopy);
+  if (!copy || !bcopy) {
+    free(copy);
+    free(bcopy);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  }
+  memcpy(copy, A, n * n * sizeof *copy);
+  memcpy(bcopy, b, n * sizeof *b);
+  int rc = DLE_OK;
+  lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, A, (lapack_int)n);
+  if (info == 0)
+    info = LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, 1, A, (lapack_int)n, b, 1);
+  if (info != 0) {
+    memcpy(b, bcopy, n * sizeof *b);
+    rc = lstsq(copy, n, n, b, err);
+  }
+  free(copy);
+  free(bcopy);
+  return rc;
+}
+
+/* Linear (alpha == 0) or ridge: centered least squares; intercept = ym - xm . w. */
+static int fit_linear(const double *X, const double *y, size_t n, size_t d, double alpha,
+                      double *coef, double *intercept, dle_error *err) {
+  double *xm = calloc(d ? d : 1, sizeof *xm);
+  size_t rows = n > d ? n : d;
+  double *A = malloc((alpha > 0 ? d * d : n * d) * sizeof *A + sizeof *A);
+  double *b = calloc(rows + 1, sizeof *b);
+  double *Xc = malloc(n * d * sizeof *Xc + sizeof *Xc);
+  if (!xm || !A || !b || !Xc) {
+    free(xm);
+    free(A);
+    free(b);
+    free(Xc);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  }
+  double ym = 0;
+  for (size_t i = 0; i < n; i++) {
+    ym += y[i];
+    for (size_t j = 0; j < d; j++) xm[j] += X[i * d + j];
+  }
+  ym /= (double)n;
+  for (size_t j = 0; j < d; j++) xm[j] /= (double)n;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < d; j++) Xc[i * d + j] = X[i * d + j] - xm[j];
+  int rc;
+  if (alpha > 0) {
+    for (size_t a = 0; a < d; a++) {
+      for (size_t c = a; c < d; c++) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++) s += Xc[i * d + a] * Xc[i * d + c];
+        A[a * d + c] = A[c * d + a] = s;
+      }
+      A[a * d + a] += alpha;
+      double s = 0;
+      for (size_t i = 0; i < n; i++) s += Xc[i * d + a] * (y[i] - ym);
+      b[a] = s;
+    }
+    rc = d ? solve_spd(A, d, b, err) : DLE_OK;
+  } else {
+    memcpy(A, Xc, n * d * sizeof *A);
+    for (size_t i = 0; i < n; i++) b[i] = y[i] - ym;
+    rc = d ? lstsq(A, n, d, b, err) : DLE_OK;
+  }
+  if (rc == DLE_OK) {
+    double ic = ym;
+    for (size_t j = 0; j < d; j++) {
+      coef[j] = b[j];
+      ic -= xm[j] * b[j];
+    }
+    *intercept = ic;
+  }
+  free(xm);
+  free(A);
+  free(b);
+  free(Xc);
+  return rc;
+}
+
+/* Kernel ridge on the squared-distance matrix D (n x n): dual = (exp(-gamma D) + alpha I)^-1 y. */
+static int fit_krr_dist(const double *D, const double *y, size_t n, double gamma, double alpha,
+                        double *K, double *dual, dle_error *err) {
+  for (size_t i = 0; i < n * n; i++) K[i] = exp(-gamma * D[i]);
+  for (size_t i = 0; i < n; i++) K[i * n + i] += alpha;
+  memcpy(dual, y, n * sizeof *dual);
+  return solve_spd(K, n, dual, err);
+}
+
+static void silent_print(const char *s) { (void)s; }
+
+/* epsilon-SVR with RBF kernel through libsvm; fills the model's support vectors. */
+static int fit_svr(const double *X, const double *y, size_t n, size_t d,
+                   const dle_regress_hyper *h, size_t *n_sv, double **sv, double **dual,
+                   double *rho, dle_error *err) {
+  struct svm_node *nodes = malloc(n * (d + 1) * sizeof *nodes);
+  struct svm_node **rows = malloc(n * sizeof *rows);
+  double *yy = malloc(n * sizeof *yy);
+  if (!nodes || !rows || !yy) {
+    free(nodes);
+    free(rows);
+    free(yy);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++) {
+    rows[i] = nodes + i * (d + 1);
+    for (size_t j = 0; j < d; j++) {
+      rows[i][j].index = (int)j + 1;
+      rows[i][j].value = X[i * d + j];
+    }
+    rows[i][d].index = -1;
+    rows[i][d].value = 0;
+    yy[i] = y[i];
+  }
+  struct svm_problem prob = {.l = (int)n, .y = yy, .x = rows};
+  struct svm_parameter p;
+  memset(&p, 0, sizeof p);
+  p.svm_type = EPSILON_SVR;
+  p.kernel_type = RBF;
+  p.gamma = h->gamma;
+  p.C = h->c;
+  p.p = h->epsilon;
+  p.eps = 1e-3; /* scikit-learn's SVR tol */
+  p.cache_size = 200;
+  p.shrinking = 1;
+  p.probability = 0;
+  int rc = DLE_OK;
+  svm_set_print_string_function(silent_print);
+  const char *msg = svm_check_parameter(&prob, &p);
+  if (msg) {
+    rc = dle_error_set(err, DLE_EINVAL, "libsvm: %s", msg);
+  } else {
+    struct svm_model *m = svm_train(&prob, &p);
+    if (!m) {
+      rc = dle_error_set(err, DLE_EINTERNAL, "libsvm training failed");
+    } else {
+      size_t l = (size_t)m->l;
+      double *s = calloc((l ? l : 1) * (d ? d : 1), sizeof *s);
+      double *c = malloc((l ? l : 1) * sizeof *c);
+      if (!s || !c) {
+        free(s);
+        free(c);
+        rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+      } else {
+        for (size_t i = 0; i < l; i++) {
+          for (const struct svm_node *nd = m->SV[i]; nd->index != -1; nd++)
+            if (nd->index >= 1 && (size_t)nd->index <= d) s[i * d + (size_t)nd->index - 1] = nd->value;
+          c[i] = m->sv_coef[0][i];
+        }
+        *n_sv = l;
+        *sv = s;
+        *dual = c;
+        *rho = m->rho[0];
+      }
+      svm_free_and_destroy_model(&m);
+    }
+  }
+  free(nodes);
+  free(rows);
+  free(yy);
+  return rc;
+}
+
+double dle_reg_predict_encoded(const dle_regress_model *m, const double *x) {
+  size_t d = m->e.d;
+  if (m->kind == DLE_REG_LINEAR || m->kind == DLE_REG_RIDGE) {
+    double s = m->intercept;
+    for (size_t j = 0; j < d; j++) s += m->coef[j] * x[j];
+    return s;
+  }
+  double s = -m->rho;
+  for (size_t i = 0; i < m->n_sv; i++)
+    s += m->dual[i] * exp(-m->h.gamma * sqdist(m->sv + i * d, x, d));
+  return s;
+}
+
+/* ---------------- metrics ---------------- */
+
+static void fold_scores(const double *y, const double *p, size_t n, dle_cv_scores *s) {
+  double ym = 0;
+  for (size_t i = 0; i < n; i++) ym += y[i];
+  ym /= (double)n;
+  double ss_res = 0, ss_tot = 0, ape = 0, ae = 0;
+  for (size_t i = 0; i < n; i++) {
+    double r = y[i] - p[i];
+    ss_res += r * r;
+    ss_tot += (y[i] - ym) * (y[i] - ym);
+    ae += fabs(r);
+    double den = fabs(y[i]) > DBL_EPSILON ? fabs(y[i]) : DBL_EPSILON;
+    ape += fabs(r) / den;
+  }
+  /* r2_score with force_finite: a constant fold scores 1 if perfect, else 0. */
+  s->r2 = ss_tot > 0 ? 1.0 - ss_res / ss_tot : (ss_res == 0 ? 1.0 : 0.0);
+  s->mape = ape / (double)n;
+  s->rmse = sqrt(ss_res / (double)n);
+  s->mae = ae / (double)n;
+}
+
+/* ---------------- models ---------------- */
+
+dle_regress_model *dle_reg_model_alloc(void) {
+  dle_regress_model *m = calloc(1, sizeof *m);
+  if (m) {
+    m->h = (dle_regress_hyper){NAN, NAN, NAN, NAN};
+    m->cvs = (dle_cv_scores){NAN, NAN, NAN, NAN};
+  }
+  return m;
+}
+
+void dle_regress_model_free(dle_regress_model *m) {
+  if (!m) return;
+  dle_reg_strv_free(m->num_names, m->e.n_num);
+  dle_reg_strv_free(m->cat_names, m->e.n_cat);
+  dle_enc_free(&m->e);
+  free(m->coef);
+  free(m->sv);
+  free(m->dual);
+  free(m);
+}
+
+static int check_hyper(dle_regress_kind kind, const dle_regress_hyper *h, dle_error *err) {
+  bool ok = true;
+  switch (kind) {
+    case DLE_REG_LINEAR: break;
+    case DLE_REG_RIDGE: ok = isfinite(h->alpha) && h->alpha > 0; break;
+    case DLE_REG_KRR: ok = isfinite(h->alpha) && h->alpha > 0 && isfinite(h->gamma) && h->gamma > 0; break;
+    case DLE_REG_SVR:
+      ok = isfinite(h->c) && h->c > 0 && isfinite(h->epsilon) && h->epsilon >= 0 &&
+           isfinite(h->gamma) && h->gamma > 0;
+      break;
+    default: return dle_error_set(err, DLE_EINVAL, "bad model kind");
+  }
+  if (!ok)
+    return dle_error_set(err, DLE_EINVAL, "%s: hyperparameters must be finite and > 0",
+                         dle_regress_kind_name(kind));
+  return DLE_OK;
+}
+
+/* Fits the kind on encoded rows X (n x d) into m (coef or support vectors). */
+static int fit_encoded(dle_regress_model *m, const double *X, const double *y, size_t n,
+                       dle_error *err) {
+  size_t d = m->e.d;
+  free(m->coef);
+  free(m->sv);
+  free(m->dual);
+  m->coef = m->sv = m->dual = NULL;
+  m->n_sv = 0;
+  m->rho = 0;
+  m->intercept = 0;
+  if (m->kind == DLE_REG_LINEAR || m->kind == DLE_REG_RIDGE) {
+    m->coef = calloc(d ? d : 1, sizeof *m->coef);
+    if (!m->coef) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+    return fit_linear(X, y, n, d, m->kind == DLE_REG_RIDGE ? m->h.alpha : 0.0, m->coef,
+                      &m->intercept, err);
+  }
+  if (m->kind == DLE_REG_SVR) return fit_svr(X, y, n, d, &m->h, &m->n_sv, &m->sv, &m->dual, &m->rho, err);
+  double *D = malloc(n * n * sizeof *D);
+  double *K = malloc(n * n * sizeof *K);
+  m->dual = malloc(n * sizeof *m->dual);
+  m->sv = malloc(n * (d ? d : 1) * sizeof *m->sv);
+  if (!D || !K || !m->dual || !m->sv) {
+    free(D);
+    free(K);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j <= i; j++) D[i * n + j] = D[j * n + i] = sqdist(X + i * d, X + j * d, d);
+  int rc = fit_krr_dist(D, y, n, m->h.gamma, m->h.alpha, K, m->dual, err);
+  memcpy(m->sv, X, n * d * sizeof *X);
+  m->n_sv = n;
+  free(D);
+  free(K);
+  return rc;
+}
+
+static int model_init_from(dle_regress_model *m, const dle_dataset *d, dle_regress_kind kind,
+                           const dle_regress_hyper *h, dle_error *err) {
+  m->kind = kind;
+  m->h = (dle_regress_hyper){NAN, NAN, NAN, NAN};
+  if (kind == DLE_REG_RIDGE || kind == DLE_REG_KRR) m->h.alpha = h->alpha;
+  if (kind == DLE_REG_KRR || kind == DLE_REG_SVR) m->h.gamma = h->gamma;
+  if (kind == DLE_REG_SVR) {
+    m->h.c = h->c;
+    m->h.epsilon = h->epsilon;
+  }
+  snprintf(m->target, sizeof m->target, "%s", d->target);
+  snprintf(m->unit, sizeof m->unit, "%s", d->unit);
+  m->num_names = dle_reg_strv_dup((const char *const *)d->num_names, d->n_num);
+  m->cat_names = dle_reg_strv_dup((const char *const *)d->cat_names, d->n_cat);
+  if (!m->num_names || !m->cat_names) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  return DLE_OK;
+}
+
+int dle_regress_fit(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
+                    dle_regress_model **out, dle_error *err) {
+  *out = NULL;
+  int rc = check_hyper(kind, h, err);
+  if (rc) return rc;
+  if (!d || d->n < 2) return dle_error_set(err, DLE_ERANGE, "at least 2 rows are needed to fit");
+  dle_regress_model *m = dle_reg_model_alloc();
+  size_t *idx = malloc(d->n * sizeof *idx);
+  double *X = NULL;
+  if (!m || !idx) {
+    free(idx);
+    dle_regress_model_free(m);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  }
+  /* Names are owned per the encoder's counts, so set them before anything can fail. */
+  m->e.n_num = d->n_num;
+  m->e.n_cat = d->n_cat;
+  rc = model_init_from(m, d, kind, h, err);
+  for (size_t i = 0; i < d->n; i++) idx[i] = i;
+  if (!rc) rc = enc_fit(&m->e, d, idx, d->n, err);
+  if (!rc) {
+    X = malloc(d->n * (m->e.d ? m->e.d : 1) * sizeof *X);
+    if (!X) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+  }
+  if (!rc) {
+    enc_rows(&m->e, d, idx, d->n, X);
+    rc = fit_encoded(m, X, d->y, d->n, err);
+  }
+  m->rows = d->n;
+  free(X);
+  free(idx);
+  if (rc) {
+    m->e.n_num = d->n_num; /* enc_fit may have cleared it on failure */
+    m->e.n_cat = d->n_cat;
+    dle_regress_model_free(m);
+    return rc;
+  }
+  *out = m;
+  return DLE_OK;
+}
+
+/* ---------------- cross-validation ---------------- */
+
+int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
+                        size_t n_h, const int *fold_of_row, int k, dle_cv_scores *out,
+                        size_t *n_failed, dle_error *err) {
+  if (n_failed) *n_failed = 0;
+  if (!d || !h || !fold_of_row || !out) return dle_error_set(err, DLE_EINVAL, "missing argument");
+  if (k < 2) return dle_error_set(err, DLE_EINVAL, "at least 2 folds are needed");
+  for (size_t i = 0; i < n_h; i++) {
+    int rc = check_hyper(kind, &h[i], err);
+    if (rc) {
+      dle_error_prefix(err, "draw %zu: ", i + 1);
+      return rc;
+    }
+  }
+  size_t n = d->n;
+  for (size_t i = 0; i < n; i++)
+    if (fold_of_row[i] < 0 || fold_of_row[i] >= k)
+      return dle_error_set(err, DLE_EINVAL, "row %zu: fold %d outside 0..%d", i, fold_of_row[i], k - 1);
+  for (int f = 0; f < k; f++) {
+    size_t cnt = 0;
+    for (size_t i = 0; i < n; i++) cnt += fold_of_row[i] == f;
+    if (cnt == 0 || cnt == n)
+      return dle_error_set(err, DLE_ERANGE, "fold %d has no test rows or no training rows", f);
+  }
+  unsigned char *bad = calloc(n_h ? n_h : 1, 1);
+  size_t *tr = malloc(n * sizeof *tr), *te = malloc(n * sizeof *te);
+  double *sum = calloc(4 * (n_h ? n_h : 1), sizeof *sum);
+  if (!bad || !tr || !te || !sum) {
+    free(bad);
+    free(tr);
+    free(te);
+    free(sum);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  }
+  int rc = DLE_OK;
+  dle_regress_model m = {0};
+  m.kind = kind;
+  for (int f = 0; f < k && rc == DLE_OK; f++) {
+    size_t ntr = 0, nte = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (fold_of_row[i] == f)
+        te[nte++] = i;
+      else
+        tr[ntr++] = i;
+    }
+    rc = enc_fit(&m.e, d, tr, ntr, err);
+    if (rc) break;
+    size_t dim = m.e.d ? m.e.d : 1;
+    double *Xtr = malloc(ntr * dim * sizeof *Xtr), *Xte = malloc(nte * dim * sizeof *Xte);
+    double *ytr = malloc(ntr * sizeof *ytr), *yte = malloc(nte * sizeof *yte);
+    double *pred = malloc(nte * sizeof *pred);
+    bool kernel = kind == DLE_REG_KRR;
+    double *Dtr = kernel ? malloc(ntr * ntr * sizeof *Dtr) : NULL;
+    double *Dte = kernel ? malloc(nte * ntr * sizeof *Dte) : NULL;
+    double *K = kernel ? malloc(ntr * ntr * sizeof *K) : NULL;
+    double *dual = kernel ? malloc(ntr * sizeof *dual) : NULL;
+    if (!Xtr || !Xte || !ytr || !yte || !pred || (kernel && (!Dtr || !Dte || !K || !dual))) {
+      rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+    } else {
+      enc_rows(&m.e, d, tr, ntr, Xtr);
+      enc_rows(&m.e, d, te, nte, Xte);
+      for (size_t i = 0; i < ntr; i++) ytr[i] = d->y[tr[i]];
+      for (size_t i = 0; i < nte; i++) yte[i] = d->y[te[i]];
+      size_t dd = m.e.d;
+      if (kernel) {
+        /* Distances do not depend on the hyperparameters: computed once per fold. */
+        for (size_t i = 0; i < ntr; i++)
+          for (size_t j = 0; j <= i; j++)
+            Dtr[i * ntr + j] = Dtr[j * ntr + i] = sqdist(Xtr + i * dd, Xtr + j * dd, dd);
+        for (size_t i = 0; i < nte; i++)
+          for (size_t j = 0; j < ntr; j++) Dte[i * ntr + j] = sqdist(Xte + i * dd, Xtr + j * dd, dd);
+      }
+      for (size_t hi = 0; hi < n_h; hi++) {
+        if (bad[hi]) continue;
+        m.h = h[hi];
+        dle_error ferr;
+        int frc;
+        if (kernel) {
+          frc = fit_krr_dist(Dtr, ytr, ntr, m.h.gamma, m.h.alpha, K, dual, &ferr);
+          if (frc == DLE_OK)
+            for (size_t i = 0; i < nte; i++) {
+              double s = 0;
+              const double *row = Dte + i * ntr;
+              for (size_t j = 0; j < ntr; j++) s += dual[j] * exp(-m.h.gamma * row[j]);
+              pred[i] = s;
+            }
+        } else {
+          frc = fit_encoded(&m, Xtr, ytr, ntr, &ferr);
+          if (frc == DLE_OK)
+            for (size_t i = 0; i < nte; i++) pred[i] = dle_reg_predict_encoded(&m, Xte + i * dd);
+        }
+        if (frc == DLE_ENOMEM) {
+          rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+          break;
+        }
+        bool finite = frc == DLE_OK;
+        for (size_t i = 0; finite && i < nte; i++) finite = isfinite(pred[i]);
+        if (!finite) {
+          bad[hi] = 1;
+          continue;
+        }
+        dle_cv_scores s;
+        fold_scores(yte, pred, nte, &s);
+        sum[4 * hi + 0] += s.r2;
+        sum[4 * hi + 1] += s.mape;
+        sum[4 * hi + 2] += s.rmse;
+        sum[4 * hi + 3] += s.mae;
+      }
+    }
+    free(Xtr);
+    free(Xte);
+    free(ytr);
+    free(yte);
+    free(pred);
+    free(Dtr);
+    free(Dte);
+    free(K);
+    free(dual);
+    dle_enc_free(&m.e);
+    free(m.coef);
+    free(m.sv);
+    free(m.dual);
+    m.coef = m.sv = m.dual = NULL;
+  }
+  if (rc == DLE_OK) {
+    size_t failed = 0;
+    for (size_t hi = 0; hi < n_h; hi++) {
+      if (bad[hi]) {
+        failed++;
+        out[hi] = (dle_cv_scores){NAN, NAN, NAN, NAN};
+      } else {
+        out[hi] = (dle_cv_scores){sum[4 * hi] / k, sum[4 * hi + 1] / k, sum[4 * hi + 2] / k,
+                                  sum[4 * hi + 3] / k};
+      }
+    }
+    if (n_failed) *n_failed = failed;
+  }
+  free(bad);
+  free(tr);
+  free(te);
+  free(sum);
+  return rc;
+}
+
+int dle_regress_cv(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
+                   const int *fold_of_row, int k, dle_cv_scores *out, dle_error *err) {
+  size_t failed = 0;
+  int rc = dle_regress_cv_many(d, kind, h, 1, fold_of_row, k, out, &failed, err);
+  if (rc == DLE_OK && failed)
+    return dle_error_set(err, DLE_ERANGE, "%s could not be fitted on some fold",
+                         dle_regress_kind_name(kind));
+  return rc;
+}
+
+void dle_regress_search_opts_init(dle_regress_search_opts *o) {
+  o->folds = 5;
+  o->shuffle = true;
+  o->seed = 42;
+  o->draws = 100;
+}
+
+void dle_regress_model_set_cv(dle_regress_model *m, const dle_regress_search_opts *o,
+                              const dle_cv_scores *s) {
+  m->have_cv = true;
+  m->cvo = *o;
+  m->cvs = *s;
+}
+
+int dle_regress_search(const dle_dataset *d, dle_regress_kind kind,
+                       const dle_regress_search_opts *opts, const dle_regress_hyper *draws,
+                       size_t n_draws, dle_regress_model **out, dle_regress_search_result *res,
+                       dle_error *err) {
+  *out = NULL;
+  if (!d) return dle_error_set(err, DLE_EINVAL, "no dataset");
+  dle_regress_search_opts o;
+  dle_regress_search_opts_init(&o);
+  if (opts) o = *opts;
+  if ((unsigned)kind >= DLE_REG_COUNT) return dle_error_set(err, DLE_EINVAL, "bad model kind");
+  if (kind == DLE_REG_LINEAR) {
+    draws = NULL;
+    n_draws = 1;
+  } else if (!draws) {
+    n_draws = o.draws;
+  }
+  if (n_draws == 0 || n_draws > 1000000)
+    return dle_error_set(err, DLE_EINVAL, "draws must be 1..1000000");
+  if (o.folds < 2 || (size_t)o.folds > d->n)
+    return dle_error_set(err, DLE_ERANGE, "%d folds need at least %d rows (have %zu)", o.folds,
+                         o.folds < 2 ? 2 : o.folds, d->n);
+  dle_regress_hyper *h = malloc(n_draws * sizeof *h);
+  dle_cv_scores *sc = malloc(n_draws * sizeof *sc);
+  int *fold = malloc(d->n * sizeof *fold);
+  if (!h || !sc || !fold) {
+    free(h);
+    free(sc);
+    free(fold);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  }
+  int rc = DLE_OK;
+  if (draws)
+    memcpy(h, draws, n_draws * sizeof *h);
+  else
+    rc = dle_regress_draws(kind, o.seed, n_draws, h, err);
+  if (!rc) rc = dle_regress_folds(d->n, o.folds, o.shuffle, o.seed, fold, err);
+  size_t failed = 0;
+  if (!rc) rc = dle_regress_cv_many(d, kind, h, n_draws, fold, o.folds, sc, &failed, err);
+  size_t best = SIZE_MAX;
+  if (!rc) {
+    for (size_t i = 0; i < n_draws; i++)
+      if (isfinite(sc[i].r2) && (best == SIZE_MAX || sc[i].r2 > sc[best].r2)) best = i;
+    if (best == SIZE_MAX)
+      rc = dle_error_set(err, DLE_ERANGE, "%s: none of the %zu draws could be fitted",
+                         dle_regress_kind_name(kind), n_draws);
+  }
+  if (!rc) rc = dle_regress_fit(d, kind, &h[best], out, err);
+  if (!rc) {
+    o.draws = n_draws;
+    dle_regress_model_set_cv(*out, &o, &sc[best]);
+    if (res) {
+      res->best = (*out)->h;
+      res->cv = sc[best];
+      res->evaluated = n_draws;
+      res->failed = failed;
+    }
+  }
+  free(h);
+  free(sc);
+  free(fold);
+  return rc;
+}
+
+/* ---------------- prediction and accessors ---------------- */
+
+int dle_regress_model_predict(const dle_regress_model *m, const double *num,
+                              const char *const *cat, double *y, dle_error *err) {
+  if (!m || (!num && m->e.n_num)) return dle_error_set(err, DLE_EINVAL, "missing argument");
+  for (size_t j = 0; j < m->e.n_num; j++)
+    if (m->e.used[j] && !isfinite(num[j]))
+      return dle_error_set(err, DLE_EINVAL, "feature %s is not finite", m->num_names[j]);
+  double *x = malloc((m->e.d ? m->e.d : 1) * sizeof *x);
+  if (!x) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  dle_enc_row(&m->e, num, cat, x);
+  *y = dle_reg_predict_encoded(m, x);
+  free(x);
+  if (!isfinite(*y)) return dle_error_set(err, DLE_ERANGE, "prediction is not finite");
+  return DLE_OK;
+}
+
+dle_regress_kind dle_regress_model_kind(const dle_regress_model *m) { return m->kind; }
+const char *dle_regress_model_target(const dle_regress_model *m) { return m->target; }
+const char *dle_regress_model_target_unit(const dle_regress_model *m) { return m->unit; }
+dle_regress_hyper dle_regress_model_hyper(const dle_regress_model *m) { return m->h; }
+size_t dle_regress_model_rows(const dle_regress_model *m) { return m->rows; }
+bool dle_regress_model_cv(const dle_regress_model *m, dle_regress_search_opts *o,
+                          dle_cv_scores *s) {
+  if (!m->have_cv) return false;
+  if (o) *o = m->cvo;
+  if (s) *s = m->cvs;
+  return true;
+}
+size_t dle_regress_model_num_count(const dle_regress_model *m) { return m->e.n_num; }
+const char *dle_regress_model_num_name(const dle_regress_model *m, size_t i) {
+  return i < m->e.n_num ? m->num_names[i] : NULL;
+}
+bool dle_regress_model_num_used(const dle_regress_model *m, size_t i) {
+  return i < m->e.n_num && m->e.used[i];
+}
+size_t dle_regress_model_cat_count(const dle_regress_model *m) { return m->e.n_cat; }
+const char *dle_regress_model_cat_name(const dle_regress_model *m, size_t i) {
+  return i < m->e.n_cat ? m->cat_names[i] : NULL;
+}
+size_t dle_regress_model_cat_level_count(const dle_regress_model *m, size_t i) {
+  return i < m->e.n_cat ? m->e.n_levels[i] : 0;
+}
+const char *dle_regress_model_cat_level(const dle_regress_model *m, size_t i, size_t j) {
+  return i < m->e.n_cat && j < m->e.n_levels[i] ? m->e.levels[i][j] : NULL;
+}

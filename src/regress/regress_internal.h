@@ -1,0 +1,69 @@
+/* regress_internal.h — structures shared by the files of src/regress/. */
+#ifndef DLE_REGRESS_INTERNAL_H
+#define DLE_REGRESS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dlenergy/regress.h"
+
+enum { DLE_REG_NAME_MAX = 64, DLE_REG_UNIT_MAX = 16 };
+
+struct dle_dataset {
+  size_t n_num, n_cat;
+  char **num_names, **cat_names;
+  char target[DLE_REG_NAME_MAX], unit[DLE_REG_UNIT_MAX];
+  size_t n, cap;
+  double *num; /* n x n_num */
+  char **cat;  /* n x n_cat */
+  double *y;
+};
+
+/* The feature encoder (standardize + one-hot). */
+typedef struct dle_enc {
+  size_t n_num, n_cat, d;
+  double *mean, *scale;
+  unsigned char *used;
+  size_t *n_levels;
+  char ***levels; /* levels[c][j], sorted */
+} dle_enc;
+
+struct dle_regress_model {
+  dle_regress_kind kind;
+  char target[DLE_REG_NAME_MAX], unit[DLE_REG_UNIT_MAX];
+  char **num_names, **cat_names;
+  dle_enc e;
+  dle_regress_hyper h;
+  size_t rows;
+  bool have_cv;
+  dle_regress_search_opts cvo;
+  dle_cv_scores cvs;
+  double *coef; /* linear/ridge: d */
+  double intercept;
+  size_t n_sv;  /* krr/svr */
+  double *sv;   /* n_sv x d */
+  double *dual; /* n_sv */
+  double rho;   /* f(x) = sum dual_i K(sv_i, x) - rho */
+};
+
+bool dle_reg_valid_name(const char *s);
+char **dle_reg_strv_dup(const char *const *v, size_t n);
+void dle_reg_strv_free(char **v, size_t n);
+void dle_enc_free(dle_enc *e);
+/* Encodes one raw row into out[e->d]; cat may be NULL or hold NULLs. */
+void dle_enc_row(const dle_enc *e, const double *num, const char *const *cat, double *out);
+/* Model prediction on an encoded row. */
+double dle_reg_predict_encoded(const dle_regress_model *m, const double *x);
+/* Allocates an empty model (names copied from d when not NULL). */
+dle_regress_model *dle_reg_model_alloc(void);
+
+/* xoshiro256** */
+typedef struct dle_rng {
+  uint64_t s[4];
+} dle_rng;
+void dle_rng_seed(dle_rng *r, uint64_t seed);
+uint64_t dle_rng_next(dle_rng *r);
+double dle_rng_uniform_open(dle_rng *r); /* (0, 1) */
+
+#endif
