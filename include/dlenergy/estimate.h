@@ -20,8 +20,15 @@
  *   step-power     mean GPU (+ RAM) power over the window of w epochs starting at
  *                  epoch s (s epochs before it) x total duration
  *   step-energy    energy from the start to epoch s + window energy x (N - s) / w
- *   step-auto      step-power with s = the epoch holding the detected
- *                  stabilization point (matrix profile + FLUSS, stabilize.h)
+ *   step-auto      step-power with s = the first epoch after the detected
+ *                  stabilizing point (matrix profile + FLUSS, stabilize.h)
+ *
+ * Detected start (step-auto, and the time-window variant without start_s): FLUSS over
+ * the GPU (+RAM) power up to the last point where a whole window still fits before
+ * the cut-off, with stab.n_regimes regimes (default 3 here: warm-up, a first phase
+ * such as training a classifier head, the final regime); the window starts at the
+ * LATEST change found. (On the SEAA 2023 traces the first change of 2 regimes often
+ * lands in the warm-up or the head phase: docs/estimate.md has both figures.)
  *
  * Duration: a finished run (run_complete) uses its measured duration (first to last
  * sample). Otherwise the duration is projected as elapsed time at the cut-off plus
@@ -101,7 +108,7 @@ typedef struct dle_estimate_input {
   double window_s;             /* time mode window length (0 = epoch mode when epochs exist;
                                   default 300 s when there are none) */
   double start_s;              /* time mode window start; NaN = detected (auto) */
-  dle_stabilize_opts stab;     /* detection settings for step-auto / auto start */
+  dle_stabilize_opts stab;     /* detection for step-auto / auto start (n_regimes 3) */
 } dle_estimate_input;
 
 /* Defaults as documented above; trace/epochs NULL. */

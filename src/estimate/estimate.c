@@ -57,6 +57,7 @@ void dle_estimate_input_init(dle_estimate_input *in) {
   in->window_s = 0;
   in->start_s = NAN;
   dle_stabilize_opts_init(&in->stab);
+  in->stab.n_regimes = 3;
 }
 
 /* ---- what is known at the cut-off ---- */
@@ -360,6 +361,30 @@ static int est_flops(ctx *c, dle_estimate_result *r) {
   return DLE_OK;
 }
 
+/* Window start for the automatic variants: FLUSS over the power up to `cut` with
+ * in->stab.n_regimes regimes (3 by default: warm-up, a first phase such as training a
+ * classifier head, the final regime); the start is the LATEST change found, i.e.
+ * where the last regime before the window begins. */
+static int detect_start(ctx *c, double cut, const dle_epoch *ep, size_t n_ep, double *t_out,
+                        int *epoch_pos) {
+  dle_stabilize_result sr;
+  if (!(cut > c->t0))
+    return dle_error_set(c->err, DLE_ERANGE, "no room for a window after a stabilizing point");
+  int rc = dle_stabilize_trace(c->tr, cut, ep, n_ep, &c->in->stab, &sr, c->err);
+  if (rc) return dle_error_prefix(c->err, "detecting the stabilizing point: ");
+  double t = sr.change_t_s[sr.n_changes - 1];
+  *t_out = t;
+  if (epoch_pos) {
+    *epoch_pos = -1;
+    for (size_t e = 0; e < n_ep; e++)
+      if (t <= ep[e].t_end_s) {
+        *epoch_pos = (int)e;
+        break;
+      }
+  }
+  return DLE_OK;
+}
+
 /* Time-window step-power: mean power over [start, start + W] x measured duration. */
 static int est_step_time(ctx *c, dle_estimate_method m, dle_estimate_result *r) {
   const dle_estimate_input *in = c->in;
@@ -370,12 +395,10 @@ static int est_step_time(ctx *c, dle_estimate_method m, dle_estimate_result *r) 
     return dle_error_set(c->err, DLE_EINVAL, "%s needs epoch markers",
                          dle_estimate_method_name(m));
   if (isnan(start) || m == DLE_EST_STEP_AUTO) {
-    dle_stabilize_result sr;
-    int rc = dle_stabilize_trace(c->tr, c->t_cut, NULL, 0, &in->stab, &sr, c->err);
-    if (rc) return dle_error_prefix(c->err, "detecting the stabilizing point: ");
-    start = sr.t_s;
-    snprintf(how, sizeof how, "detected stabilizing point %.1f s (CAC %.2f)", sr.t_s,
-             sr.cac_min);
+    /* search only where a whole window still fits before the cut-off */
+    int rc = detect_start(c, c->t_cut - W, NULL, 0, &start, NULL);
+    if (rc) return rc;
+    snprintf(how, sizeof how, "detected stabilizing point %.1f s", start);
   } else {
     snprintf(how, sizeof how, "start %.1f s", start);
   }
@@ -423,16 +446,19 @@ static int est_step_epochs(ctx *c, dle_estimate_method m, dle_estimate_result *r
   char how[96];
   if (w <= 0) return dle_error_set(c->err, DLE_EINVAL, "window of %d epochs", w);
   if (m == DLE_EST_STEP_AUTO) {
-    dle_stabilize_result sr;
-    int rc = dle_stabilize_trace(c->tr, c->t_cut, in->epochs, (size_t)c->k, &in->stab, &sr,
-                                 c->err);
-    if (rc) return dle_error_prefix(c->err, "detecting the stabilizing point: ");
-    if (sr.epoch < 0)
-      return dle_error_set(c->err, DLE_ERANGE, "stabilizing point %.1f s is in no epoch",
-                           sr.t_s);
-    s = sr.epoch + 1; /* first epoch that starts after the change */
-    snprintf(how, sizeof how, "s = %d from the stabilizing point %.1f s in epoch %d", s,
-             sr.t_s, in->epochs[sr.epoch].index);
+    /* search only where w whole epochs still fit before the cut-off */
+    if (c->k - w < 1)
+      return dle_error_set(c->err, DLE_ERANGE, "step-auto needs more than w = %d epochs", w);
+    double ts;
+    int ep_pos;
+    int rc = detect_start(c, epoch_end(c, c->k - w - 1), in->epochs, (size_t)(c->k - w), &ts,
+                          &ep_pos);
+    if (rc) return rc;
+    if (ep_pos < 0)
+      return dle_error_set(c->err, DLE_ERANGE, "stabilizing point %.1f s is in no epoch", ts);
+    s = ep_pos + 1; /* first epoch that starts after the change */
+    snprintf(how, sizeof how, "s = %d from the stabilizing point %.1f s in epoch %d", s, ts,
+             in->epochs[ep_pos].index);
   } else {
     snprintf(how, sizeof how, "s = %d", s);
   }
