@@ -214,8 +214,10 @@ static int add_member(dle_procfs *p, pid_t pid, double start_ticks) {
   m->pid = pid;
   m->fd = fd;
   m->start_ticks = start_ticks;
-  /* Started after the sensors opened: all of its CPU time is ours to count. */
-  m->last_ticks = start_ticks >= p->ref_boot_ticks ? 0 : f.ticks;
+  /* Started after the sensors opened: all of its CPU time is ours to count.
+   * starttime is truncated to whole clock ticks, so a process forked in the
+   * same tick as the open (or the one before) reads as older than it is. */
+  m->last_ticks = start_ticks >= floor(p->ref_boot_ticks) - 1 ? 0 : f.ticks;
   return 0;
 }
 
