@@ -1,0 +1,444 @@
+/* cmd_predict.c — `dlenergy predict`: the energy of a training run before it
+ * starts: the PRE regression (with a fitted model) beside the ga, mlco2 and flops
+ * baselines, in kJ/kWh with emissions. Every figure here is modelled. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dlenergy/energy.h"
+#include "dlenergy/gpus.h"
+#include "dlenergy/onnx.h"
+#include "dlenergy/regress.h"
+
+#define VERB "predict"
+enum { MAX_META = 32 };
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "Usage: dlenergy predict (--onnx MODEL.onnx | --gflops G) --gpu NAME --epochs N\n"
+          "                        --batch-size B --train-size T --val-size V [OPTIONS]\n"
+          "Estimate a training run's GPU energy before it starts (all figures modelled).\n\n"
+          "Estimates:\n"
+          "  pre    with --model: the fitted PRE regressor. An epoch-energy model gives\n"
+          "         prediction x epochs. A power model gives prediction x duration and\n"
+          "         needs --duration-h (PRE predicts power, not time). Uncertainty:\n"
+          "         the model's CV RMSE x epochs (or x duration).\n"
+          "  flops  duration = epochs x (3 x train + val) x GFLOPs / (peak FP32 x util);\n"
+          "         energy = TDP x duration. Range: util x 1.5 .. util / 2.\n"
+          "  mlco2  TDP x duration (--duration-h, else the flops duration)\n"
+          "  ga     (TDP x usage + RAM GB x 0.3725 W/GB) x duration x PUE\n"
+          "Facility energy = energy x PUE; emissions = facility kWh x carbon intensity.\n\n"
+          "Options:\n"
+          "  --onnx FILE            forward GFLOPs per sample counted from the ONNX graph\n"
+          "  --gflops G             forward GFLOPs per sample (2 x MACs)\n"
+          "  --gpu NAME             GPU as NVML names it (TDP, cores, memory, peak FLOP/s\n"
+          "                         from the catalogue; see 'dlenergy gpus')\n"
+          "  --epochs N, --batch-size B, --train-size T, --val-size V\n"
+          "  --image HxW            input image (default: the ONNX input, else 224x224)\n"
+          "  --ram-gb G             host RAM (ga's memory term and the PRE feature; default 0)\n"
+          "  --model FILE           a model written by 'dlenergy fit'\n"
+          "  --meta KEY=VALUE       categorical input of the model (e.g. architecture=vgg16,\n"
+          "                         environment_id=cloud); repeatable; a missing one counts\n"
+          "                         as an unseen level\n"
+          "  --duration-h H         planned training time (power model, mlco2, ga)\n"
+          "  --gpu-usage U          ga's GPU usage factor, 0..1 (default 1)\n"
+          "  --flops-utilization U  fraction of peak FP32 reached (default 0.3)\n"
+          "  --pue P                power usage effectiveness (default 1)\n"
+          "  --carbon-intensity G   g CO2e per kWh\n"
+          "  --country CC           carbon intensity of a country (data/carbon_intensity.csv)\n"
+          "  --json                 one JSON object\n"
+          "  -h, --help             this help\n");
+}
+
+static int parse_image(const char *s, long *h, long *w) {
+  char *end = NULL;
+  long a = strtol(s, &end, 10);
+  if (end == s || (*end != 'x' && *end != 'X')) return -1;
+  const char *p = end + 1;
+  long b = strtol(p, &end, 10);
+  if (end == p || *end || a <= 0 || b <= 0 || a > 100000 || b > 100000) return -1;
+  *h = a;
+  *w = b;
+  return 0;
+}
+
+typedef struct estimate {
+  const char *name;
+  double energy_j, lower_j, upper_j; /* device energy (before PUE) */
+  char inputs[512];
+  char uncertainty[160];
+} estimate;
+
+static int pos_double(const char *s, double *out) {
+  return cli_parse_double(s, out) && *out > 0 ? 0 : -1;
+}
+
+static int cmd_predict(int argc, char **argv) {
+  enum { O_ONNX = 256, O_GFLOPS, O_GPU, O_EPOCHS, O_BATCH, O_TRAIN, O_VAL, O_IMAGE, O_RAM,
+         O_MODEL, O_META, O_DUR, O_USAGE, O_UTIL, O_PUE, O_CI, O_COUNTRY, O_JSON };
+  static const struct option opts[] = {
+      {"onnx", required_argument, NULL, O_ONNX},
+      {"gflops", required_argument, NULL, O_GFLOPS},
+      {"gpu", required_argument, NULL, O_GPU},
+      {"epochs", required_argument, NULL, O_EPOCHS},
+      {"batch-size", required_argument, NULL, O_BATCH},
+      {"train-size", required_argument, NULL, O_TRAIN},
+      {"val-size", required_argument, NULL, O_VAL},
+      {"image", required_argument, NULL, O_IMAGE},
+      {"ram-gb", required_argument, NULL, O_RAM},
+      {"model", required_argument, NULL, O_MODEL},
+      {"meta", required_argument, NULL, O_META},
+      {"duration-h", required_argument, NULL, O_DUR},
+      {"gpu-usage", required_argument, NULL, O_USAGE},
+      {"flops-utilization", required_argument, NULL, O_UTIL},
+      {"pue", required_argument, NULL, O_PUE},
+      {"carbon-intensity", required_argument, NULL, O_CI},
+      {"country", required_argument, NULL, O_COUNTRY},
+      {"json", no_argument, NULL, O_JSON},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  const char *onnx = NULL, *gpu = NULL, *model_path = NULL, *country = NULL;
+  double gflops = NAN, epochs = NAN, batch = NAN, train = NAN, val = NAN, ram = 0,
+         dur_s = NAN, usage_f = 1.0, util = 0.3, pue = 1.0, ci = NAN;
+  long img_h = 0, img_w = 0;
+  const char *meta_k[MAX_META], *meta_v[MAX_META];
+  char meta_buf[MAX_META][256];
+  size_t n_meta = 0;
+  bool json = false;
+  optind = 1;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    double v;
+    switch (c) {
+      case O_ONNX: onnx = optarg; break;
+      case O_GFLOPS:
+        if (pos_double(optarg, &gflops)) return cli_usage_error(VERB, "--gflops must be > 0");
+        break;
+      case O_GPU: gpu = optarg; break;
+      case O_EPOCHS:
+        if (pos_double(optarg, &epochs)) return cli_usage_error(VERB, "--epochs must be > 0");
+        break;
+      case O_BATCH:
+        if (pos_double(optarg, &batch)) return cli_usage_error(VERB, "--batch-size must be > 0");
+        break;
+      case O_TRAIN:
+        if (pos_double(optarg, &train)) return cli_usage_error(VERB, "--train-size must be > 0");
+        break;
+      case O_VAL:
+        if (!cli_parse_double(optarg, &val) || val < 0)
+          return cli_usage_error(VERB, "--val-size must be >= 0");
+        break;
+      case O_IMAGE:
+        if (parse_image(optarg, &img_h, &img_w)) return cli_usage_error(VERB, "--image wants HxW");
+        break;
+      case O_RAM:
+        if (!cli_parse_double(optarg, &ram) || ram < 0) return cli_usage_error(VERB, "bad --ram-gb");
+        break;
+      case O_MODEL: model_path = optarg; break;
+      case O_META: {
+        const char *eq = strchr(optarg, '=');
+        if (!eq || eq == optarg || !eq[1] || strlen(optarg) >= sizeof meta_buf[0] || n_meta == MAX_META)
+          return cli_usage_error(VERB, "--meta wants KEY=VALUE (at most %d)", MAX_META);
+        snprintf(meta_buf[n_meta], sizeof meta_buf[0], "%s", optarg);
+        char *e = strchr(meta_buf[n_meta], '=');
+        *e = '\0';
+        meta_k[n_meta] = meta_buf[n_meta];
+        meta_v[n_meta] = e + 1;
+        n_meta++;
+        break;
+      }
+      case O_DUR:
+        if (pos_double(optarg, &v)) return cli_usage_error(VERB, "--duration-h must be > 0");
+        dur_s = v * 3600;
+        break;
+      case O_USAGE:
+        if (!cli_parse_double(optarg, &usage_f) || usage_f < 0 || usage_f > 1)
+          return cli_usage_error(VERB, "--gpu-usage must be 0..1");
+        break;
+      case O_UTIL:
+        if (!cli_parse_double(optarg, &util) || util <= 0 || util > 1)
+          return cli_usage_error(VERB, "--flops-utilization must be in (0, 1]");
+        break;
+      case O_PUE:
+        if (!cli_parse_double(optarg, &pue) || pue < 1) return cli_usage_error(VERB, "--pue must be >= 1");
+        break;
+      case O_CI:
+        if (!cli_parse_double(optarg, &ci) || ci < 0)
+          return cli_usage_error(VERB, "--carbon-intensity must be >= 0");
+        break;
+      case O_COUNTRY: country = optarg; break;
+      case O_JSON: json = true; break;
+      case 'h': usage(stdout); return DLE_EXIT_OK;
+      default: return cli_usage_error(VERB, "unknown option");
+    }
+  }
+  if (optind < argc) return cli_usage_error(VERB, "unexpected argument '%s'", argv[optind]);
+  if (!!onnx == !isnan(gflops)) return cli_usage_error(VERB, "give exactly one of --onnx and --gflops");
+  if (!gpu) return cli_usage_error(VERB, "--gpu is required");
+  if (isnan(epochs) || isnan(batch) || isnan(train) || isnan(val))
+    return cli_usage_error(VERB, "--epochs, --batch-size, --train-size and --val-size are required");
+  if (country && !isnan(ci)) return cli_usage_error(VERB, "give --carbon-intensity or --country, not both");
+
+  dle_error err = {0};
+  char ci_src[128] = "not given";
+  if (country) {
+    if (dle_carbon_lookup(country, &ci, &err)) return cli_fail(VERB, &err);
+    snprintf(ci_src, sizeof ci_src, "country %s (data/carbon_intensity.csv)", country);
+  } else if (!isnan(ci)) {
+    snprintf(ci_src, sizeof ci_src, "--carbon-intensity");
+  }
+  dle_gpu_spec spec;
+  if (dle_gpu_lookup(gpu, &spec, &err)) return cli_fail(VERB, &err);
+
+  char gflops_src[256];
+  if (onnx) {
+    dle_onnx_input_override ov;
+    size_t n_ov = 0;
+    memset(&ov, 0, sizeof ov);
+    if (img_h) {
+      ov.rank = 4;
+      ov.dims[0] = 1;
+      ov.dims[1] = 3;
+      ov.dims[2] = img_h;
+      ov.dims[3] = img_w;
+      n_ov = 1;
+    }
+    dle_onnx_report *r = NULL;
+    if (dle_onnx_analyze(onnx, n_ov ? &ov : NULL, n_ov, &r, &err)) return cli_fail(VERB, &err);
+    int64_t b = dle_onnx_report_batch(r);
+    int64_t dims[DLE_ONNX_MAX_RANK];
+    size_t rank = dle_onnx_report_input_shape(r, dims);
+    if (!img_h && rank == 4) {
+      img_h = (long)dims[2];
+      img_w = (long)dims[3];
+    }
+    gflops = (double)dle_onnx_report_flops(r) / 1e9 / (double)(b > 0 ? b : 1);
+    size_t unknown = dle_onnx_report_unknown_op_count(r);
+    snprintf(gflops_src, sizeof gflops_src, "counted from %s (2 x MACs per sample%s)", onnx,
+             unknown ? "; graph has unknown ops, count is a lower bound" : "");
+    dle_onnx_report_free(r);
+    if (!(gflops > 0)) {
+      err = (dle_error){DLE_ERANGE, ""};
+      snprintf(err.msg, sizeof err.msg, "%s: no FLOPs counted (no conv/linear/matmul work found)", onnx);
+      return cli_fail(VERB, &err);
+    }
+  } else {
+    snprintf(gflops_src, sizeof gflops_src, "--gflops");
+  }
+  if (!img_h) img_h = img_w = 224;
+
+  estimate est[4];
+  size_t n_est = 0;
+  char notes[1024] = "";
+
+  /* PRE */
+  if (model_path) {
+    dle_regress_model *m = NULL;
+    if (dle_regress_model_load(model_path, &m, &err)) return cli_fail(VERB, &err);
+    const char *tgt = dle_regress_model_target(m);
+    bool power = strcmp(tgt, "power") == 0;
+    if (!power && strcmp(tgt, "epoch_energy") != 0) {
+      dle_regress_model_free(m);
+      err = (dle_error){DLE_EINVAL, ""};
+      snprintf(err.msg, sizeof err.msg, "%s: target '%s' is neither power nor epoch_energy",
+               model_path, tgt);
+      return cli_fail(VERB, &err);
+    }
+    if (power && isnan(dur_s)) {
+      dle_regress_model_free(m);
+      return cli_usage_error(VERB, "%s predicts average power: give --duration-h, or fit an "
+                                   "epoch-energy model", model_path);
+    }
+    double num[DLE_PRE_N_NUM];
+    dle_pre_features(batch, (double)img_h, (double)img_w, train, val, gflops, ram, &spec, num);
+    size_t nn = dle_regress_model_num_count(m), ncat = dle_regress_model_cat_count(m);
+    double *mnum = calloc(nn ? nn : 1, sizeof *mnum);
+    const char **mcat = calloc(ncat ? ncat : 1, sizeof *mcat);
+    int rc = (!mnum || !mcat) ? dle_error_set(&err, DLE_ENOMEM, "out of memory") : DLE_OK;
+    char unused[256] = "", unseen[256] = "";
+    for (size_t j = 0; !rc && j < nn; j++) {
+      const char *name = dle_regress_model_num_name(m, j);
+      size_t k = 0;
+      while (k < DLE_PRE_N_NUM && strcmp(dle_pre_feature_name(k), name) != 0) k++;
+      if (k == DLE_PRE_N_NUM) {
+        rc = dle_error_set(&err, DLE_EINVAL, "%s: feature '%s' is not a PRE input", model_path, name);
+        break;
+      }
+      mnum[j] = num[k];
+      if (!dle_regress_model_num_used(m, j))
+        snprintf(unused + strlen(unused), sizeof unused - strlen(unused), "%s%s", unused[0] ? ", " : "", name);
+    }
+    for (size_t j = 0; !rc && j < ncat; j++) {
+      const char *name = dle_regress_model_cat_name(m, j);
+      for (size_t k = 0; k < n_meta; k++)
+        if (strcmp(meta_k[k], name) == 0) mcat[j] = meta_v[k];
+      bool seen = false;
+      for (size_t l = 0; mcat[j] && l < dle_regress_model_cat_level_count(m, j); l++)
+        seen = seen || strcmp(dle_regress_model_cat_level(m, j, l), mcat[j]) == 0;
+      if (!seen)
+        snprintf(unseen + strlen(unseen), sizeof unseen - strlen(unseen), "%s%s=%s", unseen[0] ? ", " : "",
+                 name, mcat[j] ? mcat[j] : "(not given)");
+    }
+    double y = NAN;
+    if (!rc) rc = dle_regress_model_predict(m, mnum, mcat, &y, &err);
+    dle_cv_scores cv;
+    bool have_cv = dle_regress_model_cv(m, NULL, &cv);
+    if (!rc) {
+      estimate *e = &est[n_est++];
+      e->name = "pre";
+      double mult = power ? dur_s : epochs;
+      e->energy_j = y * mult;
+      double u = have_cv ? cv.rmse * mult : NAN;
+      e->lower_j = e->energy_j - u;
+      e->upper_j = e->energy_j + u;
+      snprintf(e->inputs, sizeof e->inputs,
+               "%s model %s: %s %.4g %s x %s; GPU facts, GFLOPs, batch, image, sizes, RAM%s",
+               dle_regress_kind_name(dle_regress_model_kind(m)), model_path,
+               power ? "average power" : "epoch energy", y, dle_regress_model_target_unit(m),
+               power ? "--duration-h" : "epochs", ncat ? ", categoricals from --meta" : "");
+      snprintf(e->uncertainty, sizeof e->uncertainty, "unknown (model has no CV record)");
+      dle_regress_search_opts o;
+      if (have_cv && dle_regress_model_cv(m, &o, NULL))
+        snprintf(e->uncertainty, sizeof e->uncertainty, "+/- CV RMSE %.4g %s x %s (%d-fold, R2 %.3f)",
+                 cv.rmse, dle_regress_model_target_unit(m), power ? "duration" : "epochs", o.folds, cv.r2);
+      if (unused[0])
+        snprintf(notes + strlen(notes), sizeof notes - strlen(notes),
+                 "PRE ignores %s (constant in its training data).\n", unused);
+      if (unseen[0])
+        snprintf(notes + strlen(notes), sizeof notes - strlen(notes),
+                 "PRE saw no training run with %s: extrapolating (those one-hot inputs are 0).\n", unseen);
+    }
+    free(mnum);
+    free(mcat);
+    dle_regress_model_free(m);
+    if (rc) return cli_fail(VERB, &err);
+  }
+
+  dle_pre_baselines b;
+  if (dle_pre_baselines_compute(&spec, gflops, train, val, epochs, ram, usage_f, util, dur_s, &b, &err))
+    return cli_fail(VERB, &err);
+  const char *dur_src = isnan(dur_s) ? "flops duration" : "--duration-h";
+  estimate *e = &est[n_est++];
+  e->name = "flops";
+  e->energy_j = b.flops_j;
+  e->lower_j = b.flops_j / 1.5;
+  e->upper_j = b.flops_j * 2;
+  snprintf(e->inputs, sizeof e->inputs,
+           "GFLOPs, epochs, train/val size, peak FP32 %.4g TFLOP/s x utilization %.2f, TDP %g W",
+           spec.fp32_tflops, util, spec.tdp_w);
+  snprintf(e->uncertainty, sizeof e->uncertainty, "utilization x 1.5 .. / 2");
+  e = &est[n_est++];
+  e->name = "mlco2";
+  e->energy_j = b.mlco2_j;
+  e->lower_j = isnan(dur_s) ? b.mlco2_j / 1.5 : NAN;
+  e->upper_j = isnan(dur_s) ? b.mlco2_j * 2 : NAN;
+  snprintf(e->inputs, sizeof e->inputs, "TDP %g W x duration (%s)", spec.tdp_w, dur_src);
+  snprintf(e->uncertainty, sizeof e->uncertainty, "%s",
+           isnan(dur_s) ? "that of the flops duration" : "none stated (formula)");
+  e = &est[n_est++];
+  e->name = "ga";
+  e->energy_j = b.ga_j;
+  e->lower_j = isnan(dur_s) ? b.ga_j / 1.5 : NAN;
+  e->upper_j = isnan(dur_s) ? b.ga_j * 2 : NAN;
+  snprintf(e->inputs, sizeof e->inputs, "TDP %g W x usage %.2f + RAM %g GB x 0.3725 W/GB, duration (%s)",
+           spec.tdp_w, usage_f, ram, dur_src);
+  snprintf(e->uncertainty, sizeof e->uncertainty, "%s",
+           isnan(dur_s) ? "that of the flops duration" : "none stated (formula)");
+
+  if (json) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON *in = cJSON_AddObjectToObject(root, "inputs");
+    cJSON_AddStringToObject(in, "gpu", spec.name);
+    cJSON_AddNumberToObject(in, "gpu_tdp_w", spec.tdp_w);
+    cJSON_AddNumberToObject(in, "gpu_cuda_cores", spec.cuda_cores);
+    cJSON_AddNumberToObject(in, "gpu_memory_gb", spec.memory_gb);
+    cJSON_AddNumberToObject(in, "gpu_fp32_tflops", spec.fp32_tflops);
+    cJSON_AddNumberToObject(in, "gflops", gflops);
+    cJSON_AddStringToObject(in, "gflops_source", gflops_src);
+    cJSON_AddNumberToObject(in, "epochs", epochs);
+    cJSON_AddNumberToObject(in, "batch_size", batch);
+    cJSON_AddNumberToObject(in, "training_size", train);
+    cJSON_AddNumberToObject(in, "validation_size", val);
+    cJSON_AddNumberToObject(in, "image_h", (double)img_h);
+    cJSON_AddNumberToObject(in, "image_w", (double)img_w);
+    cJSON_AddNumberToObject(in, "host_ram_gb", ram);
+    cJSON_AddNumberToObject(in, "pue", pue);
+    if (isnan(ci))
+      cJSON_AddNullToObject(in, "carbon_g_per_kwh");
+    else
+      cJSON_AddNumberToObject(in, "carbon_g_per_kwh", ci);
+    cJSON_AddNumberToObject(root, "flops_duration_s", b.flops_duration_s);
+    cJSON_AddNumberToObject(root, "duration_s", b.duration_s);
+    cJSON *arr = cJSON_AddArrayToObject(root, "estimates");
+    for (size_t i = 0; i < n_est; i++) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddItemToArray(arr, o);
+      cJSON_AddStringToObject(o, "method", est[i].name);
+      cJSON_AddStringToObject(o, "kind", "modelled");
+      cJSON_AddNumberToObject(o, "energy_j", est[i].energy_j);
+      cJSON_AddNumberToObject(o, "facility_kwh", est[i].energy_j * pue / 3.6e6);
+      if (isfinite(est[i].lower_j)) {
+        cJSON_AddNumberToObject(o, "lower_j", est[i].lower_j);
+        cJSON_AddNumberToObject(o, "upper_j", est[i].upper_j);
+      }
+      if (isnan(ci))
+        cJSON_AddNullToObject(o, "emissions_g");
+      else
+        cJSON_AddNumberToObject(o, "emissions_g", est[i].energy_j * pue / 3.6e6 * ci);
+      cJSON_AddStringToObject(o, "inputs", est[i].inputs);
+      cJSON_AddStringToObject(o, "uncertainty", est[i].uncertainty);
+    }
+    if (notes[0]) cJSON_AddStringToObject(root, "notes", notes);
+    char *s = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!s) {
+      err = (dle_error){DLE_ENOMEM, "out of memory"};
+      return cli_fail(VERB, &err);
+    }
+    puts(s);
+    cJSON_free(s);
+    return DLE_EXIT_OK;
+  }
+  char dbuf[64];
+  cli_format_duration(b.flops_duration_s, dbuf, sizeof dbuf);
+  printf("Training plan: %g epochs, batch %g, %g train + %g validation images, image %ldx%ld\n",
+         epochs, batch, train, val, img_h, img_w);
+  printf("Model: %.4g GFLOP per sample forward (%s)\n", gflops, gflops_src);
+  printf("GPU: %s (catalogue: TDP %g W, %d CUDA cores, %g GB, %.4g TFLOP/s FP32)\n", spec.name,
+         spec.tdp_w, spec.cuda_cores, spec.memory_gb, spec.fp32_tflops);
+  printf("flops duration: %s (at %.0f%% of peak FP32)", dbuf, util * 100);
+  if (!isnan(dur_s)) {
+    cli_format_duration(dur_s, dbuf, sizeof dbuf);
+    printf("; planned duration: %s (--duration-h)", dbuf);
+  }
+  printf("\nPUE %g; ", pue);
+  if (isnan(ci))
+    printf("carbon intensity unknown (give --carbon-intensity or --country)\n\n");
+  else
+    printf("carbon intensity %g g CO2e/kWh (%s)\n\n", ci, ci_src);
+  printf("%-6s %-26s %-32s %12s\n", "method", "energy (modelled)", "range", "CO2e");
+  for (size_t i = 0; i < n_est; i++) {
+    char eb[64], rb[160], cb[32];
+    cli_format_energy(est[i].energy_j * pue, eb, sizeof eb);
+    if (isfinite(est[i].lower_j)) {
+      snprintf(rb, sizeof rb, "%.1f .. %.1f kJ", est[i].lower_j * pue / 1e3, est[i].upper_j * pue / 1e3);
+    } else {
+      snprintf(rb, sizeof rb, "-");
+    }
+    if (isnan(ci))
+      snprintf(cb, sizeof cb, "n/a");
+    else
+      snprintf(cb, sizeof cb, "%.1f g", est[i].energy_j * pue / 3.6e6 * ci);
+    printf("%-6s %-26s %-32s %12s\n", est[i].name, eb, rb, cb);
+    printf("       uses: %s\n       uncertainty: %s\n", est[i].inputs, est[i].uncertainty);
+  }
+  if (pue != 1) printf("\nEnergies include PUE %g (facility energy).\n", pue);
+  if (notes[0]) printf("\n%s", notes);
+  return DLE_EXIT_OK;
+}
+
+const dle_cli_verb dle_verb_predict = {"predict", "estimate a training run's energy before it starts (PRE + baselines)",
+                                       cmd_predict};
