@@ -1,0 +1,1002 @@
+/* report.c — the HTML report: sections, charts and tables (see report.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlenergy/energy.h"
+#include "dlenergy/fsutil.h"
+#include "dlenergy/report.h"
+#ifdef DLE_HAVE_STABILIZE
+#include "dlenergy/stabilize.h"
+#endif
+#ifdef DLE_HAVE_ESTIMATE
+#include "dlenergy/estimate.h"
+#endif
+#include "report_internal.h"
+
+void dle_report_options_init(dle_report_options *o) {
+  memset(o, 0, sizeof *o);
+  o->max_profiles = 12;
+  o->estimates = true;
+}
+
+static const char CSS[] =
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;"
+    "margin:0;background:#f6f7f9;color:#1d2330;line-height:1.45}"
+    "main{max-width:1180px;margin:0 auto;padding:20px 28px 60px}"
+    "header{background:#1d2330;color:#fff;padding:22px 28px}"
+    "header h1{margin:0 0 4px;font-size:1.55rem;font-weight:650}"
+    "header p{margin:0;color:#c9d1e0;font-size:.92rem}"
+    "section{background:#fff;border:1px solid #e2e5ea;border-radius:10px;padding:16px 22px;"
+    "margin:18px 0;box-shadow:0 1px 2px rgba(0,0,0,.04)}"
+    "h2{font-size:1.2rem;margin:2px 0 6px}h3{font-size:1rem;margin:14px 0 4px}"
+    "p.note{color:#566074;font-size:.88rem;margin:4px 0 10px}"
+    "ul.verdicts{margin:6px 0;padding-left:1.2em}ul.verdicts li{margin:3px 0}"
+    ".grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:14px}"
+    ".grid3{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}"
+    "figure{margin:0}figcaption{font-size:.85rem;color:#3b4456;margin:2px 0 0 4px}"
+    "svg.plot{width:100%;height:auto;display:block}"
+    "svg .area{fill:#fbfbfc;stroke:#c3c8d0}svg .grid{stroke:#e4e7ec;stroke-width:1}"
+    "svg text{font-family:inherit;fill:#2b3140}svg .tick{font-size:11px;fill:#566074}"
+    "svg .axis{font-size:12.5px;font-weight:600}svg .lbl{font-size:11.5px}"
+    "svg .title{font-size:13px;font-weight:650}"
+    "table{border-collapse:collapse;width:100%;font-size:.86rem;margin:6px 0 10px}"
+    "th,td{padding:4px 8px;border-bottom:1px solid #e6e8ec;text-align:right;vertical-align:top}"
+    "th{background:#f0f2f5;font-weight:600}td.l,th.l{text-align:left}"
+    "tr.sig td{background:#fff8e6}td.v{text-align:left;color:#2b3140}"
+    ".tag{display:inline-block;padding:0 6px;border-radius:8px;font-size:.78rem;"
+    "background:#e8f1f8;color:#0b4f7c;margin-left:4px}"
+    ".legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:.85rem;margin:4px 0}"
+    ".sw{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:5px;"
+    "vertical-align:-1px}"
+    "footer{color:#6b7383;font-size:.8rem;text-align:center;margin-top:24px}";
+
+/* ---------------------------------------------------------------- helpers */
+
+static void fmt_g(char *buf, size_t n, double v, int sig) {
+  if (!isfinite(v))
+    snprintf(buf, n, "n/a");
+  else
+    snprintf(buf, n, "%.*g", sig, v);
+}
+
+static void fmt_p(char *buf, size_t n, double p) {
+  if (!isfinite(p))
+    snprintf(buf, n, "n/a");
+  else if (p < 1e-4)
+    snprintf(buf, n, "%.1e", p);
+  else
+    snprintf(buf, n, "%.4f", p);
+}
+
+/* Colour of a group: by the level of its first grouping column. */
+typedef struct colour_map {
+  char *levels[8];
+  size_t n;
+} colour_map;
+
+static void first_level(const char *name, char *buf, size_t n) {
+  const char *sep = strstr(name, " / ");
+  size_t len = sep ? (size_t)(sep - name) : strlen(name);
+  if (len >= n) len = n - 1;
+  memcpy(buf, name, len);
+  buf[len] = '\0';
+}
+
+static const char *colour_of(colour_map *cm, const char *group) {
+  char lev[256];
+  first_level(group, lev, sizeof lev);
+  for (size_t i = 0; i < cm->n; i++)
+    if (strcmp(cm->levels[i], lev) == 0) return rp_palette[i];
+  if (cm->n < 7) {
+    cm->levels[cm->n] = strdup(lev);
+    if (cm->levels[cm->n]) return rp_palette[cm->n++];
+  }
+  return rp_palette[7];
+}
+
+static void colour_map_free(colour_map *cm) {
+  for (size_t i = 0; i < cm->n; i++) free(cm->levels[i]);
+  cm->n = 0;
+}
+
+static void legend(sbuf *b, colour_map *cm, const char *title) {
+  if (cm->n == 0) return;
+  sb_puts(b, "<div class=\"legend\">");
+  if (title) {
+    sb_puts(b, "<span><b>");
+    sb_esc(b, title);
+    sb_puts(b, ":</b></span>");
+  }
+  for (size_t i = 0; i < cm->n; i++) {
+    sb_printf(b, "<span><span class=\"sw\" style=\"background:%s\"></span>", rp_palette[i]);
+    sb_esc(b, cm->levels[i]);
+    sb_puts(b, "</span>");
+  }
+  sb_puts(b, "</div>\n");
+}
+
+/* ---------------------------------------------------------------- power profiles */
+
+typedef struct profile_run {
+  int64_t id;
+  char caption[512];
+} profile_run;
+
+static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const char *colour,
+                         dle_error *err_out) {
+  dle_error err = {0};
+  dle_trace tr = {0};
+  dle_epoch *ep = NULL;
+  size_t nep = 0;
+  if (dle_store_load_trace(st, pr->id, &tr, &err) != 0 ||
+      dle_store_load_epochs(st, pr->id, &ep, &nep, &err) != 0) {
+    sb_puts(b, "<figure><p class=\"note\">run ");
+    sb_printf(b, "%lld: ", (long long)pr->id);
+    sb_esc(b, err.msg);
+    sb_puts(b, "</p></figure>\n");
+    dle_trace_free(&tr);
+    free(ep);
+    if (err_out) *err_out = err;
+    return;
+  }
+  double tmax = 0, pmax = 0;
+  size_t valid = 0;
+  for (size_t i = 0; i < tr.n; i++)
+    if (isfinite(tr.t_s[i]) && isfinite(tr.gpu_power_w[i])) {
+      if (tr.t_s[i] > tmax) tmax = tr.t_s[i];
+      if (tr.gpu_power_w[i] > pmax) pmax = tr.gpu_power_w[i];
+      valid++;
+    }
+  bool minutes = tmax > 300;
+  double tdiv = minutes ? 60 : 1;
+  rp_plot p = {.w = 560, .h = 250, .left = 62, .right = 545, .top = 14, .bottom = 200};
+  rp_axis_fit(&p.x, 0, tmax / tdiv, p.left, p.right, true);
+  rp_axis_fit(&p.y, 0, pmax * 1.05, p.bottom, p.top, true);
+  char id[64], aria[600];
+  snprintf(id, sizeof id, "profile-%lld", (long long)pr->id);
+  snprintf(aria, sizeof aria, "GPU power over time, %s", pr->caption);
+  sb_puts(b, "<figure>");
+  rp_svg_open(b, id, p.w, p.h, aria);
+  rp_frame(b, &p, minutes ? "time since start (min)" : "time since start (s)",
+           "GPU power (W)", false, true);
+  /* Epoch boundaries. */
+  size_t drawn_ep = 0;
+  for (size_t k = 0; k < nep; k++) {
+    double te = ep[k].t_end_s;
+    if (!isfinite(te) || te > tmax) continue;
+    double x = rp_axis_px(&p.x, te / tdiv);
+    sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#9aa3b2\" "
+                 "stroke-width=\"0.7\" stroke-dasharray=\"2 3\"/>\n",
+              x, p.top, x, p.bottom);
+    drawn_ep++;
+  }
+  /* The series, averaged into at most ~900 buckets. */
+  if (valid > 0) {
+    size_t buckets = valid > 900 ? 900 : valid;
+    double per = (double)valid / (double)buckets;
+    sb_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.3\" "
+                 "stroke-linejoin=\"round\" points=\"", colour);
+    size_t vi = 0, bi = 0, cnt = 0;
+    double st_sum = 0, sp_sum = 0;
+    for (size_t i = 0; i < tr.n; i++) {
+      if (!isfinite(tr.t_s[i]) || !isfinite(tr.gpu_power_w[i])) continue;
+      st_sum += tr.t_s[i];
+      sp_sum += tr.gpu_power_w[i];
+      cnt++;
+      vi++;
+      if ((double)vi >= per * (double)(bi + 1) || vi == valid) {
+        sb_printf(b, "%.1f,%.1f ", rp_axis_px(&p.x, st_sum / (double)cnt / tdiv),
+                  rp_axis_px(&p.y, sp_sum / (double)cnt));
+        st_sum = sp_sum = 0;
+        cnt = 0;
+        bi++;
+      }
+    }
+    sb_puts(b, "\"/>\n");
+  }
+  char stab[160] = "";
+#ifdef DLE_HAVE_STABILIZE
+  {
+    dle_stabilize_opts so;
+    dle_stabilize_opts_init(&so);
+    dle_stabilize_result sr;
+    dle_error e2 = {0};
+    if (dle_stabilize_trace(&tr, NAN, ep, nep, &so, &sr, &e2) == 0 && isfinite(sr.t_s)) {
+      double x = rp_axis_px(&p.x, sr.t_s / tdiv);
+      sb_printf(b, "<line class=\"stab\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                   "stroke=\"#D55E00\" stroke-width=\"2\"/>\n",
+                x, p.top, x, p.bottom);
+      char when[64];
+      if (minutes)
+        snprintf(when, sizeof when, "%.1f min", sr.t_s / 60);
+      else
+        snprintf(when, sizeof when, "%.0f s", sr.t_s);
+      bool right = x < (p.left + p.right) / 2;
+      sb_printf(b, "<text class=\"lbl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" "
+                   "fill=\"#D55E00\" style=\"fill:#B34700\">stabilizes at %s</text>\n",
+                right ? x + 5 : x - 5, p.top + 14, right ? "start" : "end", when);
+      if (sr.epoch >= 0)
+        snprintf(stab, sizeof stab, "stabilizing point (matrix profile + FLUSS) at %s, in epoch %d",
+                 when, sr.epoch + 1);
+      else
+        snprintf(stab, sizeof stab, "stabilizing point (matrix profile + FLUSS) at %s", when);
+    } else {
+      snprintf(stab, sizeof stab, "no stabilizing point: %s", e2.msg[0] ? e2.msg : "not found");
+    }
+  }
+#else
+  snprintf(stab, sizeof stab, "stabilization detection not built");
+#endif
+  rp_svg_close(b);
+  sb_puts(b, "<figcaption>");
+  sb_esc(b, pr->caption);
+  sb_printf(b, " — %zu samples, %zu epoch boundaries (dashed); ", tr.n, drawn_ep);
+  sb_esc(b, stab);
+  sb_puts(b, " (measured power)</figcaption></figure>\n");
+  dle_trace_free(&tr);
+  free(ep);
+}
+
+static int cmp_profile(const void *a, const void *b) {
+  return strcmp(((const profile_run *)a)->caption, ((const profile_run *)b)->caption);
+}
+
+/* Picks the runs to draw: all when few, else per group the run nearest its median. */
+static int pick_profiles(const dle_report_options *o, const char *const *by, size_t n_by,
+                         const char *metric, profile_run **out, size_t *n_out, bool *sampled,
+                         dle_error *err) {
+  *out = NULL;
+  *n_out = 0;
+  *sampled = false;
+  dle_table *t = NULL;
+  int rc = dle_report_runs_table(o->store, NULL, o->runs, o->n_runs, &t, err);
+  if (rc) return rc;
+  size_t nr = dle_table_rows(t);
+  profile_run *pr = calloc(nr ? nr : 1, sizeof *pr);
+  char **keys = calloc(nr ? nr : 1, sizeof *keys);
+  double *val = calloc(nr ? nr : 1, sizeof *val);
+  if (!pr || !keys || !val) {
+    rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+    goto done;
+  }
+  long idc = dle_table_find_col(t, "run_id"), mc = dle_table_find_col(t, metric);
+  if (mc < 0) mc = dle_table_find_col(t, "gpu_energy_mj");
+  for (size_t r = 0; r < nr; r++) {
+    char key[400] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < n_by; i++) {
+      long c = dle_table_find_col(t, by[i]);
+      const char *v = c >= 0 ? dle_table_get(t, r, (size_t)c) : "";
+      int w = snprintf(key + off, sizeof key - off, "%s%s", i ? " / " : "", *v ? v : "(none)");
+      if (w > 0 && (size_t)w < sizeof key - off) off += (size_t)w;
+    }
+    keys[r] = strdup(key);
+    if (!keys[r]) {
+      rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+      goto done;
+    }
+    val[r] = mc >= 0 ? dle_table_get_double(t, r, (size_t)mc) : NAN;
+    pr[r].id = (int64_t)dle_table_get_double(t, r, (size_t)idc);
+    snprintf(pr[r].caption, sizeof pr[r].caption, "%s%srun %lld", key, *key ? ", " : "",
+             (long long)pr[r].id);
+  }
+  size_t maxp = o->max_profiles ? o->max_profiles : 12;
+  if (nr <= maxp) {
+    *n_out = nr;
+  } else {
+    *sampled = true;
+    size_t m = 0;
+    bool *done = calloc(nr, sizeof *done);
+    double *buf = malloc(nr * sizeof *buf);
+    if (!done || !buf) {
+      free(done);
+      free(buf);
+      rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+      goto done;
+    }
+    for (size_t r = 0; r < nr; r++) {
+      if (done[r]) continue;
+      size_t k = 0;
+      for (size_t q = r; q < nr; q++)
+        if (!done[q] && strcmp(keys[q], keys[r]) == 0 && isfinite(val[q])) buf[k++] = val[q];
+      double med;
+      dle_stats_describe(buf, k, &med, NULL, NULL, NULL);
+      size_t best = r;
+      double bd = INFINITY;
+      for (size_t q = r; q < nr; q++)
+        if (!done[q] && strcmp(keys[q], keys[r]) == 0) {
+          double d = isfinite(val[q]) && isfinite(med) ? fabs(val[q] - med) : 1e300;
+          if (d < bd) {
+            bd = d;
+            best = q;
+          }
+        }
+      for (size_t q = r; q < nr; q++)
+        if (strcmp(keys[q], keys[r]) == 0) done[q] = true;
+      if (m < maxp * 2) {
+        profile_run tmp = pr[best];
+        snprintf(tmp.caption, sizeof tmp.caption, "%s, run %lld (nearest the group median)",
+                 keys[r], (long long)pr[best].id);
+        pr[m++] = tmp;
+      }
+    }
+    free(done);
+    free(buf);
+    *n_out = m;
+  }
+  qsort(pr, *n_out, sizeof *pr, cmp_profile);
+  *out = pr;
+  pr = NULL;
+done:
+  if (keys)
+    for (size_t r = 0; r < nr; r++) free(keys[r]);
+  free(keys);
+  free(val);
+  free(pr);
+  dle_table_free(t);
+  return rc;
+}
+
+static void section_profiles(sbuf *b, const dle_report_options *o, const char *const *by,
+                             size_t n_by, const char *metric, colour_map *cm) {
+  sb_puts(b, "<section id=\"profiles\"><h2>Power profile of each run</h2>\n");
+  profile_run *pr = NULL;
+  size_t n = 0;
+  bool sampled = false;
+  dle_error err = {0};
+  if (pick_profiles(o, by, n_by, metric, &pr, &n, &sampled, &err) != 0) {
+    sb_puts(b, "<p class=\"note\">");
+    sb_esc(b, err.msg);
+    sb_puts(b, "</p></section>\n");
+    return;
+  }
+  sb_printf(b, "<p class=\"note\">GPU board power as sampled (measured), over time since the "
+               "run started. Dashed lines: epoch ends. Vermillion line: the stabilizing point "
+               "found by the matrix profile and FLUSS (m = 10, 2 regimes). %s</p>\n",
+            sampled ? "Many runs are selected: one run per group is drawn, the one whose "
+                      "metric is nearest the group median."
+                    : "");
+  sb_puts(b, "<div class=\"grid2\">\n");
+  for (size_t i = 0; i < n; i++) {
+    const char *cap = pr[i].caption;
+    draw_profile(b, o->store, &pr[i], colour_of(cm, cap), NULL);
+  }
+  sb_puts(b, "</div></section>\n");
+  free(pr);
+}
+
+/* ---------------------------------------------------------------- box plots */
+
+static void section_boxplots(sbuf *b, const dle_analysis *a, colour_map *cm) {
+  size_t k = a->n_groups;
+  double row = 30, top = 12, left = 250, right = 1060;
+  rp_plot p = {.w = 1100, .h = top + row * (double)k + 56, .left = left, .right = right,
+               .top = top};
+  p.bottom = top + row * (double)k;
+  double lo = INFINITY, hi = -INFINITY;
+  for (size_t g = 0; g < k; g++) {
+    if (a->groups[g].min < lo) lo = a->groups[g].min;
+    if (a->groups[g].max > hi) hi = a->groups[g].max;
+  }
+  rp_axis_fit(&p.x, lo, hi, left, right, true);
+  sb_puts(b, "<section id=\"boxplots\"><h2>");
+  sb_esc(b, a->metric_label);
+  sb_puts(b, " by group</h2>\n<p class=\"note\">Box: quartiles; bar: median; diamond: mean; "
+             "whiskers: the furthest run within 1.5 IQR; dots: runs beyond. Figures are "
+             "measured.</p>\n");
+  legend(b, cm, a->by[0]);
+  rp_svg_open(b, "boxplot", p.w, p.h, "box plots by group");
+  rp_frame(b, &p, a->metric_label, NULL, true, false);
+  for (size_t g = 0; g < k; g++) {
+    const dle_analysis_group *gr = &a->groups[g];
+    const char *col = colour_of(cm, gr->name);
+    double cy = top + row * ((double)g + 0.5);
+    sb_printf(b, "<text class=\"lbl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", left - 8, cy + 4);
+    sb_esc(b, gr->name);
+    sb_printf(b, " (n=%zu)</text>\n", gr->n);
+    double lw = gr->q1 - 1.5 * gr->iqr, hw = gr->q3 + 1.5 * gr->iqr, wl = gr->q1, wh = gr->q3;
+    for (size_t i = 0; i < gr->n; i++) {
+      if (gr->values[i] >= lw && gr->values[i] < wl) wl = gr->values[i];
+      if (gr->values[i] <= hw && gr->values[i] > wh) wh = gr->values[i];
+    }
+    double x1 = rp_axis_px(&p.x, gr->q1), x3 = rp_axis_px(&p.x, gr->q3);
+    sb_printf(b, "<g><title>");
+    sb_esc(b, gr->name);
+    sb_printf(b, ": median %.4g, IQR %.4g, n %zu</title>", gr->median, gr->iqr, gr->n);
+    sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\"/>",
+              rp_axis_px(&p.x, wl), cy, rp_axis_px(&p.x, wh), cy);
+    sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" "
+                 "fill-opacity=\"0.55\" stroke=\"%s\" stroke-width=\"1.2\"/>",
+              x1, cy - 9, fmax(x3 - x1, 1), 18.0, col, col);
+    double xm = rp_axis_px(&p.x, gr->median);
+    sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#111\" "
+                 "stroke-width=\"2.2\"/>", xm, cy - 9, xm, cy + 9);
+    double xa = rp_axis_px(&p.x, gr->mean);
+    sb_printf(b, "<path d=\"M%.1f %.1fl4 4l-4 4l-4 -4z\" fill=\"#fff\" stroke=\"#111\"/>", xa,
+              cy - 4);
+    for (size_t i = 0; i < gr->n; i++)
+      if (gr->values[i] < wl || gr->values[i] > wh)
+        sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\" fill=\"none\" stroke=\"%s\"/>",
+                  rp_axis_px(&p.x, gr->values[i]), cy, col);
+    sb_puts(b, "</g>\n");
+  }
+  rp_svg_close(b);
+  sb_puts(b, "</section>\n");
+}
+
+/* ---------------------------------------------------------------- scatter + Pareto */
+
+
+typedef struct { const dle_analysis *a; size_t g; } gref;
+
+static int cmp_gref(const void *x, const void *y) {
+  const gref *p = x, *q = y;
+  double u = p->a->groups[p->g].median, v = q->a->groups[q->g].median;
+  return (u > v) - (u < v);
+}
+
+static void section_pareto(sbuf *b, const dle_analysis *a, colour_map *cm) {
+  sb_puts(b, "<section id=\"pareto\"><h2>");
+  sb_esc(b, a->metric_label);
+  sb_puts(b, " vs ");
+  sb_esc(b, dle_report_metric_label(a->quality));
+  sb_puts(b, ", with the Pareto front</h2>\n");
+  double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+  for (size_t g = 0; g < a->n_groups; g++)
+    for (size_t i = 0; i < a->groups[g].n; i++) {
+      double x = a->groups[g].metric_by_row[i], y = a->groups[g].quality[i];
+      if (!isfinite(x) || !isfinite(y)) continue;
+      xlo = fmin(xlo, x);
+      xhi = fmax(xhi, x);
+      ylo = fmin(ylo, y);
+      yhi = fmax(yhi, y);
+    }
+  if (!isfinite(xlo)) {
+    sb_puts(b, "<p class=\"note\">No run has both values.</p></section>\n");
+    return;
+  }
+  sb_puts(b, "<p class=\"note\">Small dots: runs; large outlined markers: group medians. "
+             "The line joins the Pareto-efficient groups (no other group has both lower ");
+  sb_esc(b, a->metric_label);
+  sb_puts(b, " and higher ");
+  sb_esc(b, dle_report_metric_label(a->quality));
+  sb_puts(b, "). Measured values.</p>\n");
+  legend(b, cm, a->by[0]);
+  rp_plot p = {.w = 1100, .h = 430, .left = 80, .right = 1080, .top = 14, .bottom = 370};
+  rp_axis_fit(&p.x, xlo, xhi, p.left, p.right, true);
+  rp_axis_fit(&p.y, ylo, yhi, p.bottom, p.top, false);
+  rp_svg_open(b, "scatter-pareto", p.w, p.h, "energy versus quality scatter with Pareto front");
+  rp_frame(b, &p, a->metric_label, dle_report_metric_label(a->quality), true, true);
+  for (size_t g = 0; g < a->n_groups; g++) {
+    const char *col = colour_of(cm, a->groups[g].name);
+    for (size_t i = 0; i < a->groups[g].n; i++) {
+      double x = a->groups[g].metric_by_row[i], y = a->groups[g].quality[i];
+      if (!isfinite(x) || !isfinite(y)) continue;
+      sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\" fill-opacity=\"0.45\"/>",
+                rp_axis_px(&p.x, x), rp_axis_px(&p.y, y), col);
+    }
+    sb_puts(b, "\n");
+  }
+  /* Front: efficient groups by increasing metric, as a staircase. */
+  gref *fr = calloc(a->n_groups ? a->n_groups : 1, sizeof *fr);
+  size_t nf = 0;
+  for (size_t g = 0; fr && g < a->n_groups; g++)
+    if (a->groups[g].pareto) fr[nf++] = (gref){a, g};
+  if (fr && nf > 0) {
+    qsort(fr, nf, sizeof *fr, cmp_gref);
+    sb_puts(b, "<path fill=\"none\" stroke=\"#1d2330\" stroke-width=\"1.6\" d=\"");
+    for (size_t i = 0; i < nf; i++) {
+      const dle_analysis_group *gr = &a->groups[fr[i].g];
+      double x = rp_axis_px(&p.x, gr->median), y = rp_axis_px(&p.y, gr->quality_median);
+      if (i == 0)
+        sb_printf(b, "M%.1f %.1f", x, y);
+      else
+        sb_printf(b, "H%.1fV%.1f", x, y);
+    }
+    sb_puts(b, "\"/>\n");
+  }
+  for (size_t g = 0; g < a->n_groups; g++) {
+    const dle_analysis_group *gr = &a->groups[g];
+    if (!isfinite(gr->median) || !isfinite(gr->quality_median)) continue;
+    double x = rp_axis_px(&p.x, gr->median), y = rp_axis_px(&p.y, gr->quality_median);
+    sb_printf(b, "<g><title>");
+    sb_esc(b, gr->name);
+    sb_printf(b, ": median %.4g, median quality %.4f%s</title>", gr->median, gr->quality_median,
+              gr->pareto ? " (Pareto-efficient)" : "");
+    sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"11\" height=\"11\" fill=\"%s\" "
+                 "stroke=\"#111\" stroke-width=\"%s\" transform=\"rotate(45 %.1f %.1f)\"/>",
+              x - 5.5, y - 5.5, colour_of(cm, gr->name), gr->pareto ? "2" : "0.8", x, y);
+    if (gr->pareto) {
+      sb_printf(b, "<text class=\"lbl\" x=\"%.1f\" y=\"%.1f\" style=\"font-weight:600\">", x + 9,
+                y - 8);
+      sb_esc(b, gr->name);
+      sb_puts(b, "</text>");
+    }
+    sb_puts(b, "</g>\n");
+  }
+  free(fr);
+  rp_svg_close(b);
+  sb_puts(b, "</section>\n");
+}
+
+/* ---------------------------------------------------------------- tables */
+
+static void td_num(sbuf *b, double v, int sig) {
+  char buf[48];
+  fmt_g(buf, sizeof buf, v, sig);
+  sb_printf(b, "<td>%s</td>", buf);
+}
+
+static void td_p(sbuf *b, double p) {
+  char buf[48];
+  fmt_p(buf, sizeof buf, p);
+  sb_printf(b, "<td>%s</td>", buf);
+}
+
+static void section_tests(sbuf *b, const dle_analysis *a) {
+  sb_puts(b, "<section id=\"tests\"><h2>Is the difference real? Statistical tests</h2>\n");
+  sb_puts(b, "<ul class=\"verdicts\">");
+  const char *v[] = {a->verdict_normality, a->verdict_kruskal, a->verdict_interaction,
+                     a->verdict_saving};
+  for (size_t i = 0; i < 4; i++)
+    if (v[i][0]) {
+      sb_puts(b, "<li>");
+      sb_esc(b, v[i]);
+      sb_puts(b, "</li>");
+    }
+  if (!a->verdict_interaction[0] && a->interaction_note[0]) {
+    sb_puts(b, "<li>interaction not tested: ");
+    sb_esc(b, a->interaction_note);
+    sb_puts(b, "</li>");
+  }
+  sb_puts(b, "</ul>\n<h3>Groups</h3>\n<table id=\"table-groups\"><tr><th class=\"l\">group</th>"
+             "<th>n</th><th>median</th><th>mean</th><th>IQR</th><th>Shapiro–Wilk W</th>"
+             "<th>p</th>");
+  if (a->quality) {
+    sb_puts(b, "<th>median ");
+    sb_esc(b, a->quality);
+    sb_puts(b, "</th>");
+  }
+  sb_puts(b, "<th class=\"l\">verdict</th></tr>\n");
+  for (size_t g = 0; g < a->n_groups; g++) {
+    const dle_analysis_group *gr = &a->groups[g];
+    sb_puts(b, "<tr><td class=\"l\">");
+    sb_esc(b, gr->name);
+    if (gr->pareto && a->quality) sb_puts(b, "<span class=\"tag\">Pareto</span>");
+    sb_printf(b, "</td><td>%zu</td>", gr->n);
+    td_num(b, gr->median, 4);
+    td_num(b, gr->mean, 4);
+    td_num(b, gr->iqr, 3);
+    td_num(b, gr->shapiro_w, 4);
+    td_p(b, gr->shapiro_p);
+    if (a->quality) td_num(b, gr->quality_median, 4);
+    sb_puts(b, "<td class=\"v\">");
+    if (gr->shapiro_note[0])
+      sb_esc(b, gr->shapiro_note);
+    else
+      sb_puts(b, gr->shapiro_p < a->alpha ? "not normal" : "no evidence against normality");
+    sb_puts(b, "</td></tr>\n");
+  }
+  sb_puts(b, "</table>\n<h3>Across groups</h3>\n<table id=\"table-omnibus\"><tr><th class=\"l\">"
+             "test</th><th>statistic</th><th>p</th><th>effect size</th><th class=\"l\">"
+             "verdict</th></tr>\n");
+  sb_puts(b, "<tr><td class=\"l\">Levene (median-centred, Brown–Forsythe)</td>");
+  td_num(b, a->levene_w, 4);
+  td_p(b, a->levene_p);
+  sb_puts(b, "<td></td><td class=\"v\">");
+  sb_esc(b, a->levene_note[0] ? a->levene_note
+                              : (a->levene_p < a->alpha ? "variances differ" : "variances look equal"));
+  sb_puts(b, "</td></tr>\n<tr><td class=\"l\">Kruskal–Wallis H (tie-corrected)</td>");
+  td_num(b, a->kruskal_h, 5);
+  td_p(b, a->kruskal_p);
+  char e2[64];
+  fmt_g(e2, sizeof e2, a->kruskal_eta2, 3);
+  sb_printf(b, "<td>η² = %s</td><td class=\"v\">", e2);
+  sb_esc(b, a->verdict_kruskal);
+  sb_puts(b, "</td></tr>\n<tr><td class=\"l\">Interaction ");
+  if (a->n_by == 2) {
+    sb_esc(b, a->by[0]);
+    sb_puts(b, " × ");
+    sb_esc(b, a->by[1]);
+  }
+  sb_puts(b, " (aligned rank transform ANOVA)</td>");
+  td_num(b, a->interaction.f, 4);
+  td_p(b, a->interaction.p);
+  fmt_g(e2, sizeof e2, a->interaction.partial_eta2, 3);
+  sb_printf(b, "<td>partial η² = %s</td><td class=\"v\">", e2);
+  sb_esc(b, a->verdict_interaction[0] ? a->verdict_interaction : a->interaction_note);
+  sb_puts(b, "</td></tr>\n</table>\n");
+  if (a->n_pairs) {
+    sb_puts(b, "<h3>Pairs: Dunn's test (Holm-adjusted) and Cliff's delta</h3>\n"
+               "<table id=\"table-dunn\"><tr><th class=\"l\">pair</th><th>z</th><th>p (Holm)</th>"
+               "<th>Cliff's δ</th><th class=\"l\">magnitude</th><th class=\"l\">verdict</th></tr>\n");
+    for (size_t i = 0; i < a->n_pairs; i++) {
+      const dle_stats_pair *pr = &a->pairs[i];
+      char verdict[512];
+      dle_analysis_pair_verdict(a, pr, verdict, sizeof verdict);
+      sb_printf(b, "<tr%s><td class=\"l\">",
+                isfinite(pr->p_holm) && pr->p_holm < a->alpha ? " class=\"sig\"" : "");
+      sb_esc(b, a->groups[pr->a].name);
+      sb_puts(b, " vs ");
+      sb_esc(b, a->groups[pr->b].name);
+      sb_puts(b, "</td>");
+      td_num(b, pr->z, 4);
+      td_p(b, pr->p_holm);
+      td_num(b, pr->delta, 3);
+      sb_printf(b, "<td class=\"l\">%s</td><td class=\"v\">", pr->magnitude ? pr->magnitude : "");
+      sb_esc(b, verdict);
+      sb_puts(b, "</td></tr>\n");
+    }
+    sb_puts(b, "</table>\n");
+  }
+  if (a->n_corr) {
+    sb_puts(b, "<h3>Spearman correlation with ");
+    sb_esc(b, a->metric_label);
+    sb_puts(b, " (all runs)</h3>\n<table id=\"table-spearman\"><tr><th class=\"l\">column</th>"
+               "<th>n</th><th>ρ</th><th>p</th><th class=\"l\">verdict</th></tr>\n");
+    for (size_t i = 0; i < a->n_corr; i++) {
+      const dle_analysis_corr *c = &a->corr[i];
+      sb_puts(b, "<tr><td class=\"l\">");
+      sb_esc(b, dle_report_metric_label(c->column));
+      sb_printf(b, "</td><td>%zu</td>", c->n);
+      td_num(b, c->rho, 3);
+      td_p(b, c->p);
+      sb_puts(b, "<td class=\"v\">");
+      if (c->note[0]) {
+        sb_esc(b, c->note);
+      } else {
+        double r = fabs(c->rho);
+        const char *str = r >= 0.7 ? "strong" : (r >= 0.4 ? "moderate" : (r >= 0.1 ? "weak" : "no"));
+        sb_printf(b, "%s %s monotonic association%s", str,
+                  r < 0.1 ? "" : (c->rho > 0 ? "positive" : "negative"),
+                  c->p < a->alpha ? "" : " (not significant)");
+      }
+      sb_puts(b, "</td></tr>\n");
+    }
+    sb_puts(b, "</table>\n");
+  }
+  sb_puts(b, "</section>\n");
+}
+
+/* ---------------------------------------------------------------- estimates */
+
+#ifdef DLE_HAVE_ESTIMATE
+typedef struct est_run {
+  dle_trace tr;
+  dle_epoch *ep;
+  size_t nep;
+  dle_run_info info;
+  double tdp_w, gflops, spe, stab_t;
+  int epochs_total;
+} est_run;
+
+static double meta_num(const dle_kv *kv, size_t n, const char *k1, const char *k2) {
+  const char *v = dle_kv_get(kv, n, k1);
+  if (!v && k2) v = dle_kv_get(kv, n, k2);
+  if (!v || !*v) return NAN;
+  char *end;
+  double d = strtod(v, &end);
+  return *end == '\0' && isfinite(d) ? d : NAN;
+}
+
+static void est_input(const est_run *r, dle_estimate_input *in) {
+  dle_estimate_input_init(in);
+  in->trace = &r->tr;
+  in->epochs = r->ep;
+  in->n_epochs = r->nep;
+  in->run_complete = true;
+  in->epochs_total = r->epochs_total;
+  in->gpu_tdp_w = r->tdp_w;
+  in->gflops_forward = r->gflops;
+  in->samples_per_epoch = r->spe;
+  in->gpu_only = true;
+  in->start_s = r->stab_t;
+  in->pue = 1;
+}
+
+static void scatter_small(sbuf *b, const char *id, const char *title, const double *pred,
+                          const double *meas, size_t n, double rmse) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (size_t i = 0; i < n; i++) {
+    lo = fmin(lo, fmin(pred[i], meas[i]));
+    hi = fmax(hi, fmax(pred[i], meas[i]));
+  }
+  rp_plot p = {.w = 360, .h = 300, .left = 58, .right = 345, .top = 26, .bottom = 248};
+  rp_axis_fit(&p.x, lo / 1e6, hi / 1e6, p.left, p.right, true);
+  rp_axis_fit(&p.y, lo / 1e6, hi / 1e6, p.bottom, p.top, true);
+  p.y.lo = p.x.lo;
+  p.y.hi = p.x.hi;
+  p.y.step = p.x.step;
+  sb_puts(b, "<figure>");
+  rp_svg_open(b, id, p.w, p.h, title);
+  rp_frame(b, &p, "measured energy (MJ)", "predicted (MJ)", true, true);
+  sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
+               "stroke-dasharray=\"4 3\"/>\n",
+            p.left, p.bottom, p.right, p.top);
+  for (size_t i = 0; i < n; i++)
+    sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.2\" fill=\"#0072B2\" fill-opacity=\"0.6\"/>",
+              rp_axis_px(&p.x, meas[i] / 1e6), rp_axis_px(&p.y, pred[i] / 1e6));
+  sb_printf(b, "\n<text class=\"title\" x=\"%.1f\" y=\"16\">", p.left);
+  sb_esc(b, title);
+  sb_printf(b, " — RMSE %.3g MJ, n = %zu</text>\n", rmse / 1e6, n);
+  rp_svg_close(b);
+  sb_puts(b, "</figure>\n");
+}
+
+static void section_estimates(sbuf *b, const dle_report_options *o) {
+  size_t nr = 0;
+  est_run *runs = calloc(o->n_runs ? o->n_runs : 1, sizeof *runs);
+  if (!runs) return;
+  bool all_epochs = true;
+  for (size_t i = 0; i < o->n_runs; i++) {
+    est_run *r = &runs[nr];
+    dle_error e = {0};
+    if (dle_store_get_run(o->store, o->runs[i], &r->info, &e) != 0) continue;
+    if (dle_store_load_trace(o->store, o->runs[i], &r->tr, &e) != 0 || r->tr.n < 60) {
+      dle_trace_free(&r->tr);
+      continue;
+    }
+    if (dle_store_load_epochs(o->store, o->runs[i], &r->ep, &r->nep, &e) != 0) r->nep = 0;
+    dle_kv *kv = NULL;
+    size_t nkv = 0;
+    r->tdp_w = r->gflops = r->spe = NAN;
+    if (dle_store_get_meta(o->store, o->runs[i], &kv, &nkv, &e) == 0) {
+      r->tdp_w = meta_num(kv, nkv, "gpu_tdp_w", "gpu_max_power_limit_w");
+      r->gflops = meta_num(kv, nkv, "gflops", "forward_pass_gflop");
+      r->spe = meta_num(kv, nkv, "training_size", NULL);
+      double et = meta_num(kv, nkv, "epochs_total", "trained_epochs");
+      r->epochs_total = isfinite(et) ? (int)et : r->info.epochs_planned;
+      dle_kv_free(kv, nkv);
+    }
+    r->stab_t = NAN;
+#ifdef DLE_HAVE_STABILIZE
+    dle_stabilize_opts so;
+    dle_stabilize_opts_init(&so);
+    dle_stabilize_result sr;
+    if (dle_stabilize_trace(&r->tr, NAN, r->ep, r->nep, &so, &sr, &e) == 0) r->stab_t = sr.t_s;
+#endif
+    if (r->nep == 0) all_epochs = false;
+    nr++;
+  }
+  sb_puts(b, "<section id=\"estimates\"><h2>Estimates: predicted vs measured energy</h2>\n");
+  if (nr == 0) {
+    sb_puts(b, "<p class=\"note\">No selected run has a trace in the store.</p></section>\n");
+    free(runs);
+    return;
+  }
+  sb_printf(b, "<p class=\"note\">Each estimator predicts the run's total GPU energy "
+               "(modelled) from what it would know at its cut-off; the reference is the "
+               "measured trapezoid integral of the same trace. Dashed line: perfect "
+               "prediction. %zu runs with traces.</p>\n<div class=\"grid3\">\n", nr);
+  double *pred = malloc(nr * sizeof *pred), *meas = malloc(nr * sizeof *meas);
+  for (int m = 0; pred && meas && m < DLE_EST_COUNT; m++) {
+    size_t k = 0;
+    for (size_t i = 0; i < nr; i++) {
+      dle_estimate_input in;
+      est_input(&runs[i], &in);
+      dle_estimate_result res;
+      dle_error e = {0};
+      if (dle_estimate_project(&in, (dle_estimate_method)m, &res, &e) != 0) continue;
+      double mj;
+      if (dle_estimate_measured_j(&runs[i].tr, res.components, &mj, &e) != 0) continue;
+      if (!isfinite(res.total_j) || !isfinite(mj)) continue;
+      pred[k] = res.total_j;
+      meas[k] = mj;
+      k++;
+    }
+    if (k == 0) continue;
+    dle_estimate_errors er;
+    dle_error e = {0};
+    if (dle_estimate_errors_compute(pred, meas, k, &er, &e) != 0) continue;
+    char id[64];
+    snprintf(id, sizeof id, "estimate-%s", dle_estimate_method_name((dle_estimate_method)m));
+    scatter_small(b, id, dle_estimate_method_name((dle_estimate_method)m), pred, meas, k,
+                  er.rmse_j);
+  }
+  sb_puts(b, "</div>\n");
+  /* Error vs window length for step-power. */
+  static const double win_s[] = {30, 60, 120, 300, 600, 900};
+  static const int win_e[] = {1, 2, 3, 5, 8, 10};
+  size_t nw = 6;
+  double xs[6], ys[6];
+  size_t np = 0;
+  for (size_t w = 0; pred && meas && w < nw; w++) {
+    size_t k = 0;
+    for (size_t i = 0; i < nr; i++) {
+      dle_estimate_input in;
+      est_input(&runs[i], &in);
+      if (all_epochs)
+        in.window_epochs = win_e[w];
+      else
+        in.window_s = win_s[w];
+      dle_estimate_result res;
+      dle_error e = {0};
+      if (dle_estimate_project(&in, DLE_EST_STEP_POWER, &res, &e) != 0) continue;
+      double mj;
+      if (dle_estimate_measured_j(&runs[i].tr, res.components, &mj, &e) != 0 || !(mj > 0))
+        continue;
+      pred[k] = res.total_j;
+      meas[k] = mj;
+      k++;
+    }
+    dle_estimate_errors er;
+    dle_error e = {0};
+    if (k > 0 && dle_estimate_errors_compute(pred, meas, k, &er, &e) == 0 && isfinite(er.mape)) {
+      xs[np] = all_epochs ? win_e[w] : win_s[w] / 60;
+      ys[np] = er.mape * 100;
+      np++;
+    }
+  }
+  if (np > 0) {
+    rp_plot p = {.w = 700, .h = 300, .left = 70, .right = 680, .top = 30, .bottom = 248};
+    double ymax = 0;
+    for (size_t i = 0; i < np; i++) ymax = fmax(ymax, ys[i]);
+    rp_axis_fit(&p.x, 0, xs[np - 1], p.left, p.right, true);
+    rp_axis_fit(&p.y, 0, ymax * 1.1, p.bottom, p.top, true);
+    sb_puts(b, "<h3>Error vs window length (step-power)</h3><figure>");
+    rp_svg_open(b, "error-window", p.w, p.h, "mean absolute percentage error versus window");
+    rp_frame(b, &p, all_epochs ? "window (epochs)" : "window after the stabilizing point (min)",
+             "mean absolute error (%)", true, true);
+    sb_puts(b, "<polyline fill=\"none\" stroke=\"#D55E00\" stroke-width=\"2\" points=\"");
+    for (size_t i = 0; i < np; i++)
+      sb_printf(b, "%.1f,%.1f ", rp_axis_px(&p.x, xs[i]), rp_axis_px(&p.y, ys[i]));
+    sb_puts(b, "\"/>\n");
+    for (size_t i = 0; i < np; i++)
+      sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#D55E00\"><title>%.3g: "
+                   "%.2f %%</title></circle>\n",
+                rp_axis_px(&p.x, xs[i]), rp_axis_px(&p.y, ys[i]), xs[i], ys[i]);
+    rp_svg_close(b);
+    sb_puts(b, "<figcaption>Mean absolute percentage error of step-power over the runs "
+               "(modelled vs measured) as the averaging window grows.</figcaption></figure>\n");
+  }
+  sb_puts(b, "</section>\n");
+  free(pred);
+  free(meas);
+  for (size_t i = 0; i < nr; i++) {
+    dle_trace_free(&runs[i].tr);
+    free(runs[i].ep);
+  }
+  free(runs);
+}
+#endif
+
+/* ---------------------------------------------------------------- document */
+
+static void doc_open(sbuf *b, const char *title, const char *subtitle) {
+  sb_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+             "<title>");
+  sb_esc(b, title);
+  sb_printf(b, "</title><style>%s</style></head>\n<body>\n<header id=\"top\"><h1>", CSS);
+  sb_esc(b, title);
+  sb_puts(b, "</h1><p>");
+  sb_esc(b, subtitle);
+  sb_puts(b, "</p></header>\n<main>\n");
+}
+
+static void doc_close(sbuf *b) {
+  sb_puts(b, "<footer>Generated by dlenergy. Measured figures come from sensors (or the "
+             "imported logs); modelled figures from the estimators' formulas. Colours: "
+             "Okabe–Ito palette.</footer>\n</main></body></html>\n");
+}
+
+int dle_report_render(const dle_report_options *o, char **html, size_t *len, dle_error *err) {
+  *html = NULL;
+  if (len) *len = 0;
+  if (!o) return dle_error_set(err, DLE_EINVAL, "no report options");
+  if (!o->table && !(o->store && o->n_runs))
+    return dle_error_set(err, DLE_EINVAL, "nothing to report: no table and no runs");
+  const char *metric = o->metric ? o->metric : "gpu_energy_mj";
+  const char *quality = o->quality ? o->quality : "f1_score";
+  static const char *const def_by[] = {"architecture", "environment"};
+  const char *const *by = o->n_by ? o->by : def_by;
+  size_t n_by_in = o->n_by ? o->n_by : 2;
+  const char *use_by[8];
+  size_t n_by = 0;
+  for (size_t i = 0; i < n_by_in && n_by < 8; i++)
+    if (!o->table || dle_table_find_col(o->table, by[i]) >= 0) use_by[n_by++] = by[i];
+  dle_analysis *a = NULL;
+  int rc = 0;
+  if (o->table) {
+    if (n_by == 0)
+      return dle_error_set(err, DLE_ENOTFOUND, "none of the grouping columns is in the table");
+    static const char *const corr[] = {"forward_pass_gflop", "gpu_usage_pct",
+                                       "avg_gpu_temperature_c"};
+    dle_analysis_options ao = {.by = use_by,
+                               .n_by = n_by,
+                               .metric = metric,
+                               .metric_label = dle_report_metric_label(metric),
+                               .quality = quality,
+                               .corr = corr,
+                               .n_corr = 3,
+                               .alpha = o->alpha};
+    rc = dle_analyze(o->table, &ao, &a, err);
+    if (rc) return rc;
+  }
+  sbuf b = {0};
+  char sub[512];
+  if (a)
+    snprintf(sub, sizeof sub, "%zu runs in %zu groups, compared on %s. %s", a->n_rows,
+             a->n_groups, a->metric_label, a->verdict_kruskal);
+  else
+    snprintf(sub, sizeof sub, "%zu runs", o->n_runs);
+  doc_open(&b, o->title ? o->title : "dlenergy report", sub);
+  colour_map cm = {0};
+  if (a) {
+    /* Fix colours in group order so every chart agrees. */
+    for (size_t g = 0; g < a->n_groups; g++) colour_of(&cm, a->groups[g].name);
+    sb_puts(&b, "<section id=\"summary\"><h2>In short</h2><ul class=\"verdicts\">");
+    const char *v[] = {a->verdict_saving, a->verdict_kruskal, a->verdict_interaction,
+                       a->verdict_normality};
+    for (size_t i = 0; i < 4; i++)
+      if (v[i][0]) {
+        sb_puts(&b, "<li>");
+        sb_esc(&b, v[i]);
+        sb_puts(&b, "</li>");
+      }
+    if (a->quality) {
+      sb_puts(&b, "<li>Pareto-efficient configurations (lower ");
+      sb_esc(&b, a->metric_label);
+      sb_puts(&b, ", higher ");
+      sb_esc(&b, a->quality);
+      sb_puts(&b, "): ");
+      bool first = true;
+      for (size_t g = 0; g < a->n_groups; g++)
+        if (a->groups[g].pareto) {
+          if (!first) sb_puts(&b, "; ");
+          sb_esc(&b, a->groups[g].name);
+          first = false;
+        }
+      sb_puts(&b, "</li>");
+    }
+    if (a->n_dropped)
+      sb_printf(&b, "<li>%zu rows skipped: no numeric value for the metric.</li>", a->n_dropped);
+    sb_puts(&b, "</ul></section>\n");
+  }
+  if (o->store && o->n_runs) section_profiles(&b, o, use_by, n_by, metric, &cm);
+  if (a) {
+    section_boxplots(&b, a, &cm);
+    if (a->quality) section_pareto(&b, a, &cm);
+    section_tests(&b, a);
+  }
+#ifdef DLE_HAVE_ESTIMATE
+  if (o->store && o->n_runs && o->estimates) section_estimates(&b, o);
+#endif
+  doc_close(&b);
+  colour_map_free(&cm);
+  dle_analysis_free(a);
+  if (b.oom) {
+    sb_free(&b);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory rendering the report");
+  }
+  *html = b.p;
+  if (len) *len = b.len;
+  return 0;
+}
+
+int dle_report_write(const dle_report_options *o, const char *path, dle_error *err) {
+  char *html = NULL;
+  size_t len = 0;
+  int rc = dle_report_render(o, &html, &len, err);
+  if (rc) return rc;
+  rc = dle_write_file_atomic(path, html, len, err);
+  free(html);
+  return rc;
+}
+
+int dle_report_write_run(dle_store *st, int64_t run_id, const char *path, dle_error *err) {
+  dle_run_info info;
+  int rc = dle_store_get_run(st, run_id, &info, err);
+  if (rc) return rc;
+  dle_report_options o;
+  dle_report_options_init(&o);
+  char title[128];
+  snprintf(title, sizeof title, "dlenergy run %lld", (long long)run_id);
+  o.title = title;
+  o.store = st;
+  o.runs = &run_id;
+  o.n_runs = 1;
+  return dle_report_write(&o, path, err);
+}
