@@ -1,0 +1,300 @@
+/* cmd_show.c — `dlenergy show RUN`: one run's summary (energy per component with
+ * measured/modelled, emissions, metadata, per-epoch energy), as a table or JSON.
+ *
+ * show_run_json() and show_run_summary() are also used by cmd_list.c and
+ * cmd_import.c (the CLI links every cmd_*.c into one program), so that `list --json`
+ * elements, `show --json` and `import --json` carry the same fields. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "dlenergy/energy.h"
+#include "dlenergy/store.h"
+
+/* Shared with cmd_list.c / cmd_import.c. */
+int show_run_summary(dle_store *st, int64_t id, dle_run_info *info, dle_energy_summary *sum,
+                     size_t *n_epochs, dle_error *err);
+cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err);
+void show_add_number(cJSON *o, const char *key, double v);
+void show_format_wall(double wall_s, const char *source, char *buf, size_t n);
+
+void show_add_number(cJSON *o, const char *key, double v) {
+  if (isfinite(v))
+    cJSON_AddNumberToObject(o, key, v);
+  else
+    cJSON_AddNullToObject(o, key);
+}
+
+void show_format_wall(double wall_s, const char *source, char *buf, size_t n) {
+  if (!isfinite(wall_s)) {
+    snprintf(buf, n, "-");
+    return;
+  }
+  time_t t = (time_t)floor(wall_s);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char d[32];
+  strftime(d, sizeof d, "%Y-%m-%d %H:%M:%S", &tm);
+  /* Imported logs carry local time with no zone (read as UTC): say so. */
+  snprintf(buf, n, "%s%s", d, source && strcmp(source, "import") == 0 ? " (log time)" : " UTC");
+}
+
+static const char *figure_kind(const dle_energy_summary *s, int c) {
+  if (isnan(s->energy_j[c])) return "absent";
+  return s->measured[c] ? "measured" : "modelled";
+}
+
+int show_run_summary(dle_store *st, int64_t id, dle_run_info *info, dle_energy_summary *sum,
+                     size_t *n_epochs, dle_error *err) {
+  int rc = dle_store_get_run(st, id, info, err);
+  if (rc) return rc;
+  dle_trace t = {0};
+  rc = dle_store_load_trace(st, id, &t, err);
+  if (rc == DLE_OK) rc = dle_energy_summarize(&t, info, sum, err);
+  dle_trace_free(&t);
+  if (rc == DLE_OK && n_epochs) {
+    dle_epoch *ep = NULL;
+    size_t ne = 0;
+    rc = dle_store_load_epochs(st, id, &ep, &ne, err);
+    free(ep);
+    *n_epochs = ne;
+  }
+  return rc;
+}
+
+static cJSON *epochs_json(dle_store *st, int64_t id, dle_error *err) {
+  dle_trace t = {0};
+  dle_epoch *ep = NULL;
+  size_t ne = 0;
+  double *ej[DLE_COMP_COUNT] = {0};
+  cJSON *arr = NULL;
+  int rc = dle_store_load_epochs(st, id, &ep, &ne, err);
+  if (rc == DLE_OK) rc = dle_store_load_trace(st, id, &t, err);
+  for (int c = 0; rc == DLE_OK && c < DLE_COMP_COUNT; c++) {
+    ej[c] = calloc(ne ? ne : 1, sizeof(double));
+    if (!ej[c]) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+    if (rc == DLE_OK) rc = dle_energy_per_epoch(&t, ep, ne, (dle_component)c, ej[c], err);
+  }
+  if (rc == DLE_OK) arr = cJSON_CreateArray();
+  double prev_end = t.n ? t.t_s[0] : NAN;
+  for (size_t k = 0; arr && k < ne; k++) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "index", ep[k].index);
+    double b = isnan(ep[k].t_begin_s) ? prev_end : ep[k].t_begin_s;
+    double e = isnan(ep[k].t_end_s) ? (t.n ? t.t_s[t.n - 1] : NAN) : ep[k].t_end_s;
+    show_add_number(o, "t_begin_s", b);
+    show_add_number(o, "t_end_s", e);
+    cJSON_AddBoolToObject(o, "open", isnan(ep[k].t_end_s));
+    cJSON *en = cJSON_AddObjectToObject(o, "energy_j");
+    for (int c = 0; c < DLE_COMP_COUNT; c++)
+      show_add_number(en, dle_component_name((dle_component)c), ej[c][k]);
+    cJSON_AddStringToObject(o, "metrics", ep[k].metrics);
+    cJSON_AddItemToArray(arr, o);
+    prev_end = e;
+  }
+  for (int c = 0; c < DLE_COMP_COUNT; c++) free(ej[c]);
+  free(ep);
+  dle_trace_free(&t);
+  return arr;
+}
+
+cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err) {
+  dle_run_info info;
+  dle_energy_summary s;
+  size_t ne = 0;
+  if (show_run_summary(st, id, &info, &s, &ne, err)) return NULL;
+  dle_kv *kv = NULL;
+  size_t nkv = 0;
+  if (dle_store_get_meta(st, id, &kv, &nkv, err)) return NULL;
+  cJSON *o = cJSON_CreateObject();
+  if (!o) {
+    dle_kv_free(kv, nkv);
+    dle_error_set(err, DLE_ENOMEM, "out of memory");
+    return NULL;
+  }
+  cJSON_AddNumberToObject(o, "run_id", (double)id);
+  cJSON_AddStringToObject(o, "status", dle_run_status_str(info.status));
+  cJSON_AddStringToObject(o, "source", info.source);
+  cJSON_AddStringToObject(o, "host", info.host);
+  cJSON_AddStringToObject(o, "command", info.command);
+  show_add_number(o, "start_wall_s", info.start_wall_s);
+  show_add_number(o, "end_wall_s", info.end_wall_s);
+  show_add_number(o, "interval_s", info.interval_s);
+  cJSON_AddNumberToObject(o, "exit_code", info.exit_code);
+  cJSON_AddNumberToObject(o, "term_signal", info.term_signal);
+  show_add_number(o, "duration_s", s.duration_s);
+  cJSON_AddNumberToObject(o, "samples", (double)s.samples);
+  cJSON_AddNumberToObject(o, "epochs", (double)ne);
+  cJSON_AddNumberToObject(o, "epochs_planned", info.epochs_planned);
+  show_add_number(o, "gpu_energy_j", s.energy_j[DLE_COMP_GPU]);
+  show_add_number(o, "avg_gpu_power_w", s.avg_power_w[DLE_COMP_GPU]);
+  show_add_number(o, "gpu_counter_energy_j", s.gpu_counter_j);
+  cJSON *en = cJSON_AddObjectToObject(o, "energy_j");
+  cJSON *comp = cJSON_AddObjectToObject(o, "components");
+  for (int c = 0; c < DLE_COMP_COUNT; c++) {
+    const char *name = dle_component_name((dle_component)c);
+    show_add_number(en, name, s.energy_j[c]);
+    cJSON *co = cJSON_AddObjectToObject(comp, name);
+    show_add_number(co, "energy_j", s.energy_j[c]);
+    show_add_number(co, "avg_power_w", s.avg_power_w[c]);
+    cJSON_AddStringToObject(co, "figure", figure_kind(&s, c));
+    cJSON_AddStringToObject(co, "source", s.source[c]);
+  }
+  show_add_number(o, "total_energy_j", s.total_j);
+  cJSON_AddNumberToObject(o, "pue", s.pue);
+  show_add_number(o, "facility_energy_j", s.facility_j);
+  show_add_number(o, "carbon_g_per_kwh", s.carbon_g_per_kwh);
+  show_add_number(o, "emissions_g", s.emissions_g);
+  cJSON *meta = cJSON_AddObjectToObject(o, "meta");
+  for (size_t i = 0; i < nkv; i++) cJSON_AddStringToObject(meta, kv[i].key, kv[i].value);
+  dle_kv_free(kv, nkv);
+  if (with_epochs) {
+    cJSON *arr = epochs_json(st, id, err);
+    if (!arr) {
+      cJSON_Delete(o);
+      return NULL;
+    }
+    cJSON_AddItemToObject(o, "epoch_list", arr);
+  }
+  return o;
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "Usage: dlenergy show [--json] [--db PATH] RUN\n"
+          "Show one recorded or imported run: status, duration, energy per component\n"
+          "(measured by a sensor or modelled by a formula), PUE, emissions, metadata and\n"
+          "the energy of each epoch (split at the exact epoch boundaries).\n\n"
+          "RUN is a run id or 'last'.\n\n"
+          "Options:\n"
+          "  --json      one JSON object (the fields of 'import --json' plus status, epochs,\n"
+          "              energy_j per component, components{figure,source}, emissions_g,\n"
+          "              meta and epoch_list)\n"
+          "  --db PATH   run store (default $DLENERGY_DB or ./dlenergy.db)\n"
+          "  -h, --help  this help\n");
+}
+
+static void print_human(dle_store *st, int64_t id, const cJSON *o) {
+  dle_run_info info;
+  dle_energy_summary s;
+  size_t ne = 0;
+  if (show_run_summary(st, id, &info, &s, &ne, NULL)) return;
+  char when[64], dur[64], e[96];
+  show_format_wall(info.start_wall_s, info.source, when, sizeof when);
+  cli_format_duration(s.duration_s, dur, sizeof dur);
+  printf("Run %" PRId64 ": %s (%s)\n", id, dle_run_status_str(info.status), info.source);
+  if (info.command[0]) printf("  command    %s\n", info.command);
+  if (info.host[0]) printf("  host       %s\n", info.host);
+  printf("  started    %s\n", when);
+  printf("  duration   %s (%zu samples", dur, s.samples);
+  if (isfinite(info.interval_s) && info.interval_s > 0) printf(", every %.3g s", info.interval_s);
+  printf(")\n");
+  if (info.status == DLE_RUN_FAILED || info.status == DLE_RUN_KILLED)
+    printf("  exit       code %d, signal %d\n", info.exit_code, info.term_signal);
+  printf("  epochs     %zu", ne);
+  if (info.epochs_planned > 0) printf(" of %d planned", info.epochs_planned);
+  printf("\n\n  %-9s %-28s %10s  %-9s %s\n", "component", "energy", "avg power", "figure",
+         "source");
+  for (int c = 0; c < DLE_COMP_COUNT; c++) {
+    if (isnan(s.energy_j[c])) continue;
+    cli_format_energy(s.energy_j[c], e, sizeof e);
+    printf("  %-9s %-28s %8.1f W  %-9s %s\n", dle_component_name((dle_component)c), e,
+           s.avg_power_w[c], figure_kind(&s, c), s.source[c]);
+  }
+  cli_format_energy(s.total_j, e, sizeof e);
+  printf("  %-9s %-28s\n", "total", e);
+  if (!isnan(s.gpu_counter_j)) {
+    cli_format_energy(s.gpu_counter_j, e, sizeof e);
+    printf("  GPU energy counter (measured, NVML): %s\n", e);
+  }
+  if (s.pue != 1) {
+    cli_format_energy(s.facility_j, e, sizeof e);
+    printf("  facility (PUE %.2f, modelled): %s\n", s.pue, e);
+  }
+  if (!isnan(s.emissions_g))
+    printf("  emissions  %.1f g CO2e at %.4g g/kWh (modelled)\n", s.emissions_g,
+           s.carbon_g_per_kwh);
+  const cJSON *meta = cJSON_GetObjectItemCaseSensitive(o, "meta");
+  if (meta && meta->child) {
+    printf("\n  metadata\n");
+    for (const cJSON *m = meta->child; m; m = m->next)
+      printf("    %-24s %s\n", m->string, cJSON_IsString(m) ? m->valuestring : "");
+  }
+  const cJSON *eps = cJSON_GetObjectItemCaseSensitive(o, "epoch_list");
+  if (eps && eps->child) {
+    printf("\n  %6s %10s %10s %10s %14s %14s\n", "epoch", "begin s", "end s", "length s",
+           "GPU energy J", "total J");
+    for (const cJSON *ep = eps->child; ep; ep = ep->next) {
+      double b = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ep, "t_begin_s"));
+      double en = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ep, "t_end_s"));
+      const cJSON *ej = cJSON_GetObjectItemCaseSensitive(ep, "energy_j");
+      double g = NAN, tot = 0;
+      int any = 0;
+      for (int c = 0; c < DLE_COMP_COUNT; c++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(ej, dle_component_name((dle_component)c));
+        if (!cJSON_IsNumber(v)) continue;
+        if (c == DLE_COMP_GPU) g = v->valuedouble;
+        /* Same rule as the run total: modelled RAM only when no DRAM measurement. */
+        if (c == DLE_COMP_RAM && !isnan(s.energy_j[DLE_COMP_DRAM])) continue;
+        tot += v->valuedouble, any = 1;
+      }
+      printf("  %6d %10.2f %10.2f %10.2f %14.1f %14.1f%s\n",
+             (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ep, "index")), b, en,
+             en - b, g, any ? tot : NAN,
+             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ep, "open")) ? "  (open)" : "");
+    }
+  }
+}
+
+static int cmd_show(int argc, char **argv) {
+  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                       {"db", required_argument, NULL, 'd'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  bool json = false;
+  const char *db = NULL;
+  optind = 1;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+      case 'j': json = true; break;
+      case 'd': db = optarg; break;
+      case 'h': usage(stdout); return DLE_EXIT_OK;
+      default: return cli_usage_error("show", "unknown option");
+    }
+  }
+  if (optind != argc - 1) return cli_usage_error("show", "expected one RUN (an id or 'last')");
+  dle_error err;
+  dle_error_clear(&err);
+  dle_store *st = NULL;
+  if (dle_store_open(cli_db_path(db), &st, &err)) return cli_fail("show", &err);
+  int64_t id;
+  int status = DLE_EXIT_OK;
+  cJSON *o = NULL;
+  if (dle_store_resolve_run(st, argv[optind], &id, &err) ||
+      !(o = show_run_json(st, id, true, &err))) {
+    status = cli_fail("show", &err);
+  } else if (json) {
+    char *txt = cJSON_Print(o);
+    if (txt) {
+      puts(txt);
+      cJSON_free(txt);
+    } else {
+      dle_error_set(&err, DLE_ENOMEM, "out of memory printing JSON");
+      status = cli_fail("show", &err);
+    }
+  } else {
+    print_human(st, id, o);
+  }
+  cJSON_Delete(o);
+  dle_store_close(st);
+  return status;
+}
+
+const dle_cli_verb dle_verb_show = {"show", "show one run: energy per component, emissions, epochs",
+                                    cmd_show};

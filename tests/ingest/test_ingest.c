@@ -1,0 +1,460 @@
+/* Tests of the importers on small hand-made logs: both nvidia-smi header styles,
+ * unit strings and N/A values, timestamps, a cut final line, several GPUs, the psutil
+ * join, gzip (whole and truncated), each bad case, and a mutation fuzzer that must
+ * never crash (run under ASan+UBSan in CI). */
+#include <stdint.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "check.h"
+#include "dlenergy/energy.h"
+#include "dlenergy/ingest.h"
+
+static const char *FMT_A =
+    "timestamp,gpu_name,gpu_usage,gpu_memory_usage,gpu_total_memory,gpu_memory_used,"
+    "gpu_power_draw,gpu_max_power,gpu_temperature\n"
+    "2022-12-05 09:55:42.535,NVIDIA GeForce RTX 3090,0 %,0 %,24268 MiB,23573 MiB,119.17 W,350.00 W,55\n"
+    "2022-12-05 09:55:43.536,NVIDIA GeForce RTX 3090,10 %,5 %,24268 MiB,23573 MiB,120.50 W,350.00 W,56\n"
+    "2022-12-05 09:55:44.540,NVIDIA GeForce RTX 3090,99 %,40 %,24268 MiB,23600 MiB,300.99 W,350.00 W,60\n"
+    "2022-12-05 09:55:45.541,NVIDIA GeForce RTX 3090,100 %,41 %,24268 MiB,23600 MiB,310.01 W,350.00 W,61\n";
+
+static const char *FMT_B =
+    "timestamp, name, utilization.gpu [%], utilization.memory [%], memory.total [MiB], "
+    "memory.used [MiB], power.draw [W], power.max_limit [W], temperature.gpu\n"
+    "2022/12/05 09:55:42.535, NVIDIA GeForce RTX 3090, 0 %, 0 %, 24268 MiB, 23573 MiB, 119.17 W, 350.00 W, 55\n"
+    "2022/12/05 09:55:43.536, NVIDIA GeForce RTX 3090, 10 %, 5 %, 24268 MiB, 23573 MiB, 120.50 W, 350.00 W, 56\n"
+    "2022/12/05 09:55:44.540, NVIDIA GeForce RTX 3090, 99 %, 40 %, 24268 MiB, 23600 MiB, 300.99 W, 350.00 W, 60\n"
+    "2022/12/05 09:55:45.541, NVIDIA GeForce RTX 3090, 100 %, 41 %, 24268 MiB, 23600 MiB, 310.01 W, 350.00 W, 61\n";
+
+static int import_str(const char *gpu, const char *cpu, const dle_ingest_options *o,
+                      dle_import *imp, dle_error *e) {
+  return dle_import_nvidia_smi_buf(gpu, strlen(gpu), cpu, cpu ? strlen(cpu) : 0, o, imp, e);
+}
+
+static void test_timestamps(void) {
+  int64_t ns;
+  CHECK(dle_ingest_parse_timestamp("1970-01-01 00:00:00", 19, &ns) == 0 && ns == 0);
+  CHECK(dle_ingest_parse_timestamp("2000-03-01 00:00:00", 19, &ns) == 0 &&
+        ns == INT64_C(951868800) * 1000000000);
+  const char *a = "2022-12-05 09:55:42.535";
+  CHECK(dle_ingest_parse_timestamp(a, strlen(a), &ns) == 0 &&
+        ns == INT64_C(1670234142) * 1000000000 + 535000000);
+  int64_t ns2;
+  const char *b = "2022/12/05 09:55:42.535";
+  CHECK(dle_ingest_parse_timestamp(b, strlen(b), &ns2) == 0 && ns2 == ns);
+  const char *c = "2022-12-05T09:55:42.535000";
+  CHECK(dle_ingest_parse_timestamp(c, strlen(c), &ns2) == 0 && ns2 == ns);
+  const char *d = " 2023-02-24T11:51:45 ";
+  CHECK(dle_ingest_parse_timestamp(d, strlen(d), &ns2) == 0 &&
+        ns2 == INT64_C(1677239505) * 1000000000);
+  const char *leap = "2024-02-29 23:59:59.999999999";
+  CHECK(dle_ingest_parse_timestamp(leap, strlen(leap), &ns2) == 0 &&
+        ns2 == INT64_C(1709251199) * 1000000000 + 999999999);
+  const char *bad[] = {"2023-02-29 00:00:00", "2022-13-01 00:00:00", "2022-12-05 24:00:00",
+                       "2022-12-05 09:55", "2022-12-05 09:55:42.", "2022-12-05 09:55:42x",
+                       "2022.12.05 09:55:42", "2022-12/05 09:55:42", "garbage", "",
+                       "2022-12-05 09:5a:42"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    CHECK_MSG(dle_ingest_parse_timestamp(bad[i], strlen(bad[i]), &ns2) == DLE_EPARSE, "%s",
+              bad[i]);
+}
+
+static void test_values(void) {
+  double v;
+  const char *ok[] = {"119.17 W", "7.58 W", "0 %", "24268 MiB", "55", " 350.00 W ", "1e3", "-3.5"};
+  double want[] = {119.17, 7.58, 0, 24268, 55, 350, 1000, -3.5};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    CHECK_MSG(dle_ingest_parse_value(ok[i], strlen(ok[i]), 0, &v) == 0 && v == want[i],
+              "%s -> %.17g", ok[i], v);
+  }
+  /* Exactly strtod's rounding on many two-decimal watts. */
+  int same = 1;
+  for (int w = 0; w < 40000; w++) {
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%d.%02d W", w / 100, w % 100);
+    double s = strtod(buf, NULL);
+    if (dle_ingest_parse_value(buf, (size_t)n, 0, &v) != 0 || v != s) same = 0;
+  }
+  CHECK(same);
+  CHECK(dle_ingest_parse_value("119.17 W", 8, 1, &v) == 0 && v == 119);
+  CHECK(dle_ingest_parse_value("7.99 W", 6, 1, &v) == 0 && v == 7);
+  const char *na[] = {"[N/A]", "[Not Supported]", "N/A", "", "  ", "[Unknown Error]"};
+  for (size_t i = 0; i < sizeof na / sizeof na[0]; i++)
+    CHECK_MSG(dle_ingest_parse_value(na[i], strlen(na[i]), 0, &v) == 0 && isnan(v), "%s", na[i]);
+  const char *bad[] = {"W", "abc", "12 W x", "12W3", "1.2.3", "--1", ".", "12  W", "1e"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    CHECK_MSG(dle_ingest_parse_value(bad[i], strlen(bad[i]), 0, &v) == DLE_EPARSE, "%s", bad[i]);
+}
+
+static void test_formats(void) {
+  dle_import a, b;
+  dle_error e;
+  CHECK_OK(import_str(FMT_A, NULL, NULL, &a, &e), &e);
+  CHECK_OK(import_str(FMT_B, NULL, NULL, &b, &e), &e);
+  CHECK(a.n == 4 && b.n == 4);
+  for (size_t i = 0; i < a.n && i < b.n; i++) {
+    CHECK(a.samples[i].t_s == b.samples[i].t_s);
+    CHECK(a.samples[i].gpu[0].power_w == b.samples[i].gpu[0].power_w);
+    CHECK(a.samples[i].gpu[0].util_gpu_pct == b.samples[i].gpu[0].util_gpu_pct);
+    CHECK(a.samples[i].gpu[0].mem_used_mib == b.samples[i].gpu[0].mem_used_mib);
+    CHECK(a.samples[i].gpu[0].temp_c == b.samples[i].gpu[0].temp_c);
+  }
+  CHECK(a.samples[0].t_s == 0);
+  CHECK_NEAR(a.samples[3].t_s, 3.006, 1e-12);
+  CHECK(a.samples[2].gpu[0].power_w == 300.99 && a.samples[2].gpu[0].util_mem_pct == 40);
+  CHECK(a.samples[0].gpu[0].mem_total_mib == 24268);
+  CHECK(strcmp(a.gpu_name, "NVIDIA GeForce RTX 3090") == 0);
+  CHECK(a.gpu_max_power_limit_w == 350 && a.n_gpus == 1);
+  CHECK_NEAR(a.start_wall_s, 1670234142.535, 1e-6);
+  CHECK_NEAR(a.interval_s, 1.0025, 1e-9);
+  CHECK(a.stats.warnings == 0 && a.stats.gpu_lines == 4);
+  CHECK(isnan(a.samples[0].cpu_util_pct) && isnan(a.samples[0].ram_power_w));
+  dle_trace t = {0};
+  CHECK_OK(dle_import_to_trace(&a, &t, &e), &e);
+  double ej;
+  dle_energy_trapezoid_j(t.t_s, t.gpu_power_w, t.n, &ej);
+  double want = 1.001 * (119.17 + 120.50) / 2 + 1.004 * (120.50 + 300.99) / 2 +
+                1.001 * (300.99 + 310.01) / 2;
+  CHECK_REL(ej, want, 1e-12);
+  dle_trace_free(&t);
+  dle_import_free(&a);
+  dle_import_free(&b);
+
+  /* Integer mode and trimming. */
+  dle_ingest_options o;
+  dle_ingest_options_init(&o);
+  o.integer_values = 1;
+  o.skip_first = 1;
+  o.skip_last = 1;
+  CHECK_OK(import_str(FMT_B, NULL, &o, &a, &e), &e);
+  CHECK(a.n == 2 && a.stats.trimmed == 2);
+  CHECK(a.samples[0].gpu[0].power_w == 120 && a.samples[1].gpu[0].power_w == 300);
+  CHECK(a.samples[0].t_s == 0);
+  dle_import_free(&a);
+  o.skip_first = 2;
+  o.skip_last = 2;
+  CHECK(import_str(FMT_B, NULL, &o, &a, &e) == DLE_ERANGE);
+  CHECK(strstr(e.msg, "nothing is left") != NULL);
+
+  /* N/A power and extra / reordered columns, CRLF line ends. */
+  const char *na =
+      "temperature.gpu, power.draw [W], timestamp, clocks.sm [MHz]\r\n"
+      "40, [N/A], 2023/01/01 00:00:00.000, 1200 MHz\r\n"
+      "41, 100.00 W, 2023/01/01 00:00:01.000, [Not Supported]\r\n"
+      "42, 100.00 W, 2023/01/01 00:00:02.000, 1200 MHz\r\n";
+  CHECK_OK(import_str(na, NULL, NULL, &a, &e), &e);
+  CHECK(a.n == 3 && isnan(a.samples[0].gpu[0].power_w) && a.samples[2].gpu[0].temp_c == 42);
+  CHECK(a.stats.warnings == 0);
+  t = (dle_trace){0};
+  dle_import_to_trace(&a, &t, &e);
+  dle_trace_free(&t);
+  dle_import_free(&a);
+}
+
+static void test_cut_and_bad_lines(void) {
+  char buf[4096];
+  dle_import a;
+  dle_error e;
+  /* A final line with no LF is cut off: skipped with a counted warning... */
+  snprintf(buf, sizeof buf, "%s2022/12/05 09:55:46.541, NVIDIA GeForce RTX 3090, 100 %%, 4", FMT_B);
+  CHECK_OK(import_str(buf, NULL, NULL, &a, &e), &e);
+  CHECK(a.n == 4 && a.stats.gpu_cut_lines == 1 && a.stats.warnings == 1 && a.stats.gpu_lines == 5);
+  CHECK(strstr(a.stats.first_warning, "line 6") && strstr(a.stats.first_warning, "cut off"));
+  dle_import_free(&a);
+  /* ... even when all its fields parse (a cut "61" reads "6"). */
+  snprintf(buf, sizeof buf, "%s2022/12/05 09:55:46.541, NVIDIA GeForce RTX 3090, 100 %%, 41 %%, 24268 MiB, 23600 MiB, 310.01 W, 350.00 W, 6", FMT_B);
+  CHECK_OK(import_str(buf, NULL, NULL, &a, &e), &e);
+  CHECK(a.n == 4 && a.stats.gpu_cut_lines == 1);
+  dle_import_free(&a);
+  /* ... and it counts as a sample for --skip-last (the study's rule), silently. */
+  dle_ingest_options o;
+  dle_ingest_options_init(&o);
+  o.skip_last = 1;
+  CHECK_OK(import_str(buf, NULL, &o, &a, &e), &e);
+  CHECK(a.n == 4 && a.stats.warnings == 0 && a.stats.gpu_cut_lines == 0);
+  dle_import_free(&a);
+
+  /* Garbage, short lines, bad values, out-of-order and duplicate timestamps. */
+  const char *bad =
+      "timestamp, power.draw [W], index\n"
+      "2023/01/01 00:00:00.000, 100.00 W, 0\n"
+      "this is not a csv line\n"
+      "2023/01/01 00:00:01.000, 100.00 W\n"
+      "2023/01/01 00:00:01.500, abc W, 0\n"
+      "2023/01/01 00:00:02.000, 100.00 W, 0\n"
+      "2023/01/01 00:00:01.000, 100.00 W, 0\n"
+      "2023/01/01 00:00:02.000, 100.00 W, 0\n"
+      "\n"
+      "2023/13/01 00:00:03.000, 100.00 W, 0\n"
+      "2023/01/01 00:00:03.000, 100.00 W, 0\n";
+  CHECK_OK(import_str(bad, NULL, NULL, &a, &e), &e);
+  CHECK(a.n == 3);
+  CHECK(a.stats.gpu_bad_lines == 4 && a.stats.gpu_out_of_order == 1 && a.stats.gpu_duplicates == 1);
+  CHECK(a.stats.warnings == 6);
+  CHECK(strstr(a.stats.first_warning, "line 3") != NULL);
+  CHECK(a.samples[2].t_s == 3.0);
+  dle_import_free(&a);
+
+  /* Failures with clear messages. */
+  CHECK(import_str("", NULL, NULL, &a, &e) == DLE_EPARSE && strstr(e.msg, "empty"));
+  CHECK(import_str("timestamp, power.draw [W]\n", NULL, NULL, &a, &e) == DLE_EPARSE &&
+        strstr(e.msg, "no data lines"));
+  CHECK(import_str("2023/01/01 00:00:00.000, 100.00 W\n", NULL, NULL, &a, &e) == DLE_EPARSE &&
+        strstr(e.msg, "timestamp"));
+  CHECK(import_str("timestamp, name\n2023/01/01 00:00:00.000, x\n", NULL, NULL, &a, &e) ==
+            DLE_EPARSE && strstr(e.msg, "power.draw"));
+  CHECK(import_str("timestamp, power.draw\nfoo, bar\n", NULL, NULL, &a, &e) == DLE_EPARSE &&
+        strstr(e.msg, "no usable"));
+  CHECK(a.samples == NULL && a.n == 0);
+  CHECK(dle_import_nvidia_smi("/nonexistent/x.csv", NULL, NULL, &a, &e) == DLE_ENOTFOUND);
+}
+
+static void test_multi_gpu(void) {
+  dle_import a;
+  dle_error e;
+  /* Index column: a sample is a run of rows without a repeated device. */
+  const char *idx =
+      "timestamp, index, name, power.draw [W], power.max_limit [W]\n"
+      "2023/01/01 00:00:00.000, 0, A100, 100.00 W, 400.00 W\n"
+      "2023/01/01 00:00:00.002, 1, A100, 50.00 W, 400.00 W\n"
+      "2023/01/01 00:00:01.000, 0, A100, 110.00 W, 400.00 W\n"
+      "2023/01/01 00:00:01.003, 1, A100, 60.00 W, 400.00 W\n"
+      "2023/01/01 00:00:02.000, 1, A100, 70.00 W, 400.00 W\n"
+      "2023/01/01 00:00:02.001, 0, A100, 120.00 W, 400.00 W\n";
+  CHECK_OK(import_str(idx, NULL, NULL, &a, &e), &e);
+  CHECK(a.n == 3 && a.n_gpus == 2);
+  CHECK(a.samples[1].gpu[0].power_w == 110 && a.samples[1].gpu[1].power_w == 60);
+  CHECK(a.samples[2].gpu[0].power_w == 120 && a.samples[2].gpu[1].power_w == 70);
+  CHECK(a.samples[0].gpu[1].device_index == 1);
+  CHECK(a.gpu_max_power_limit_w == 800);
+  dle_trace t = {0};
+  CHECK_OK(dle_import_to_trace(&a, &t, &e), &e);
+  CHECK(t.gpu_power_w[1] == 170 && t.dev_power_w[1] && t.dev_power_w[1][2] == 70);
+  dle_trace_free(&t);
+  dle_import_free(&a);
+  /* No device column: rows sharing a timestamp are the GPUs of one sample. */
+  const char *ts =
+      "timestamp, power.draw [W]\n"
+      "2023/01/01 00:00:00.000, 100.00 W\n"
+      "2023/01/01 00:00:00.000, 50.00 W\n"
+      "2023/01/01 00:00:01.000, 110.00 W\n"
+      "2023/01/01 00:00:01.000, 60.00 W\n"
+      "2023/01/01 00:00:01.000, 61.00 W\n"
+      "2023/01/01 00:00:02.000, 120.00 W\n";
+  CHECK_OK(import_str(ts, NULL, NULL, &a, &e), &e);
+  CHECK(a.n == 3 && a.n_gpus == 2);
+  CHECK(a.samples[1].gpu[1].power_w == 60 && a.stats.gpu_duplicates == 1);
+  CHECK(a.samples[2].n_gpus == 1 && isnan(a.samples[2].gpu[1].power_w));
+  dle_import_free(&a);
+}
+
+static void test_cpu_join(void) {
+  const char *cpu =
+      "timestamp,cpu usage (%),memory usage (MB),temperature (Celsius)\n"
+      "2022-12-05T09:55:42.000000,0.0,1024.0,40.0\n"
+      "2022-12-05T09:55:43.900000,12.5,2048.0,41.0\n"
+      "2022-12-05T09:55:43.900000,12.5,2048.0,41.0\n"
+      "garbage\n"
+      "2022-12-05T09:55:47.000,50.0,4096.0,45.0";
+  dle_ingest_options o;
+  dle_ingest_options_init(&o);
+  o.cpu_tdp_w = 100;
+  dle_import a;
+  dle_error e;
+  CHECK_OK(import_str(FMT_A, cpu, &o, &a, &e), &e);
+  CHECK(a.n == 4);
+  /* 42.535 -> nearest 42.000 (0.535 s); 43.536 -> 43.900; 44.540 -> 43.900 (0.64 s);
+   * 45.541 -> none within 1 s (43.900 is 1.641 s away, 47.000 is 1.459 s): kept, NaN. */
+  CHECK(a.samples[0].rss_mib == 1024 && a.samples[1].cpu_util_pct == 12.5);
+  CHECK(a.samples[2].rss_mib == 2048);
+  CHECK(isnan(a.samples[3].cpu_util_pct) && isnan(a.samples[3].ram_power_w));
+  CHECK(a.stats.cpu_matched == 3 && a.stats.cpu_lines == 5);
+  CHECK(a.stats.cpu_out_of_order == 1 && a.stats.cpu_bad_lines == 1);
+  CHECK_NEAR(a.samples[1].ram_power_w, 0.375 * 2, 1e-15);
+  CHECK_NEAR(a.samples[1].cpu_power_w, 12.5, 1e-12);
+  dle_import_free(&a);
+  o.join_tolerance_s = 0.1;
+  CHECK_OK(import_str(FMT_A, cpu, &o, &a, &e), &e);
+  CHECK(a.stats.cpu_matched == 0 && a.n == 4);
+  dle_import_free(&a);
+  CHECK(import_str(FMT_A, "", NULL, &a, &e) == DLE_EPARSE && strstr(e.msg, "CPU log"));
+  CHECK(import_str(FMT_A, "cpu,mem\n1,2\n", NULL, &a, &e) == DLE_EPARSE &&
+        strstr(e.msg, "timestamp"));
+}
+
+static int write_gz(const char *path, const char *data, size_t n) {
+  gzFile f = gzopen(path, "wb9");
+  if (!f) return -1;
+  int w = gzwrite(f, data, (unsigned)n);
+  gzclose(f);
+  return w == (int)n ? 0 : -1;
+}
+
+static void test_gzip(void) {
+  char gz[] = "ingest_test.gpu.csv.gz", plain[] = "ingest_test.gpu.csv";
+  /* A longer log so that the compressed stream can be cut in the middle. */
+  size_t cap = 1 << 20, n = 0;
+  char *big = malloc(cap);
+  n += (size_t)snprintf(big, cap, "timestamp, power.draw [W]\n");
+  for (int i = 0; i < 5000; i++)
+    n += (size_t)snprintf(big + n, cap - n, "2023/01/01 %02d:%02d:%02d.%03d, %d.%02d W\n",
+                          i / 3600, (i / 60) % 60, i % 60, i % 1000, 50 + (i * 7919) % 250,
+                          (i * 31) % 100);
+  CHECK(write_gz(gz, big, n) == 0);
+  FILE *f = fopen(plain, "wb");
+  fwrite(big, 1, n, f);
+  fclose(f);
+  dle_import a, b;
+  dle_error e;
+  CHECK_OK(dle_import_nvidia_smi(gz, NULL, NULL, &a, &e), &e);
+  CHECK_OK(dle_import_nvidia_smi(plain, NULL, NULL, &b, &e), &e);
+  CHECK(a.n == 5000 && b.n == 5000 && a.stats.warnings == 0);
+  CHECK(a.n == b.n && memcmp(a.samples, b.samples, a.n * sizeof *a.samples) == 0);
+  dle_import_free(&b);
+  /* Truncated gzip: the data so far is used, with a counted warning. */
+  char *gzb = NULL;
+  size_t gzn = 0;
+  int tr = 0;
+  f = fopen(gz, "rb");
+  fseek(f, 0, SEEK_END);
+  gzn = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  gzb = malloc(gzn);
+  CHECK(fread(gzb, 1, gzn, f) == gzn);
+  fclose(f);
+  f = fopen(gz, "wb");
+  fwrite(gzb, 1, gzn / 2, f);
+  fclose(f);
+  char *raw = NULL;
+  size_t rawn = 0;
+  CHECK_OK(dle_ingest_read_file(gz, 0, &raw, &rawn, &tr, &e), &e);
+  CHECK(tr == 1 && rawn > 0 && rawn < n && memcmp(raw, big, rawn) == 0);
+  free(raw);
+  CHECK_OK(dle_import_nvidia_smi(gz, NULL, NULL, &b, &e), &e);
+  CHECK(b.stats.gzip_truncated == 1 && b.n > 100 && b.n < 5000);
+  CHECK(strstr(b.stats.first_warning, "gzip") != NULL);
+  CHECK(b.stats.warnings >= 1);
+  dle_import_free(&b);
+  /* Corrupted deflate data: a clear failure, never a crash. */
+  for (size_t i = gzn / 3; i < gzn / 3 + 64 && i < gzn; i++) gzb[i] ^= 0x5a;
+  f = fopen(gz, "wb");
+  fwrite(gzb, 1, gzn, f);
+  fclose(f);
+  int rc = dle_import_nvidia_smi(gz, NULL, NULL, &b, &e);
+  CHECK_MSG(rc == DLE_EPARSE || (rc == 0 && b.stats.warnings > 0), "rc %d", rc);
+  if (rc == 0) dle_import_free(&b);
+  else CHECK(strstr(e.msg, gz) != NULL);
+  dle_import_free(&a);
+  free(gzb);
+  free(big);
+  unlink(gz);
+  unlink(plain);
+}
+
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+static uint64_t next_rand(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+/* Mutation fuzzing: flips, deletions, insertions of separators, cuts. Every outcome
+ * must be a clean status; a success must hold sane, ordered samples. */
+static void test_fuzz(void) {
+  const char *seeds[] = {FMT_A, FMT_B};
+  const char alphabet[] = ",\n\r .:%W[]/-T0123456789";
+  char buf[2048];
+  int ok = 0, fail = 0, insane = 0;
+  for (int it = 0; it < 20000; it++) {
+    const char *seed = seeds[it & 1];
+    size_t n = strlen(seed);
+    memcpy(buf, seed, n);
+    int muts = 1 + (int)(next_rand() % 8);
+    for (int m = 0; m < muts && n > 1; m++) {
+      size_t pos = next_rand() % n;
+      switch (next_rand() % 4) {
+        case 0: buf[pos] = alphabet[next_rand() % (sizeof alphabet - 1)]; break;
+        case 1: buf[pos] = (char)(next_rand() & 0xff); break;
+        case 2: memmove(buf + pos, buf + pos + 1, n - pos - 1), n--; break;
+        case 3:
+          if (n + 1 < sizeof buf) {
+            memmove(buf + pos + 1, buf + pos, n - pos);
+            buf[pos] = alphabet[next_rand() % (sizeof alphabet - 1)];
+            n++;
+          }
+          break;
+      }
+    }
+    if (next_rand() % 5 == 0) n = next_rand() % (n + 1);
+    dle_ingest_options o;
+    dle_ingest_options_init(&o);
+    o.skip_first = next_rand() % 2;
+    o.skip_last = next_rand() % 2;
+    o.integer_values = (int)(next_rand() % 2);
+    dle_import a;
+    dle_error e;
+    e.msg[0] = '\0';
+    /* Exact-length buffer copy so that ASan sees any read past the end. */
+    char *exact = malloc(n ? n : 1);
+    memcpy(exact, buf, n);
+    int rc = dle_import_nvidia_smi_buf(exact, n, (it % 3) ? NULL : exact, n, &o, &a, &e);
+    if (rc == 0) {
+      ok++;
+      for (size_t i = 0; i < a.n; i++)
+        if (isnan(a.samples[i].t_s) || a.samples[i].t_s < 0 ||
+            (i && a.samples[i].t_s < a.samples[i - 1].t_s))
+          insane++;
+      dle_trace t = {0};
+      if (dle_import_to_trace(&a, &t, NULL) == 0) {
+        double ej;
+        if (dle_energy_trapezoid_j(t.t_s, t.gpu_power_w, t.n, &ej) != 0) insane++;
+      }
+      dle_trace_free(&t);
+      dle_import_free(&a);
+    } else {
+      fail++;
+      if (rc > 0 || e.msg[0] == '\0') insane++;
+    }
+    free(exact);
+  }
+  printf("fuzz: %d imported, %d refused with a message\n", ok, fail);
+  CHECK(insane == 0);
+  CHECK(ok > 1000 && fail > 100);
+}
+
+static void test_table(void) {
+  char path[] = "ingest_table.csv";
+  FILE *f = fopen(path, "w");
+  fputs("a,b, c\n1,2,3\n\n4,5\n", f);
+  fclose(f);
+  dle_csv_table *t = NULL;
+  dle_error e;
+  CHECK_OK(dle_csv_table_read(path, &t, &e), &e);
+  CHECK(dle_csv_table_rows(t) == 2 && dle_csv_table_cols(t) == 3);
+  CHECK(dle_csv_table_col(t, "c") == 2 && dle_csv_table_col(t, "z") == -1);
+  CHECK(strcmp(dle_csv_table_cell(t, 1, 1), "5") == 0 && strcmp(dle_csv_table_cell(t, 1, 2), "") == 0);
+  CHECK(dle_csv_table_cell(t, 2, 0) == NULL);
+  dle_csv_table_free(t);
+  f = fopen(path, "w");
+  fputs("a,b\n1,2,3\n", f);
+  fclose(f);
+  CHECK(dle_csv_table_read(path, &t, &e) == DLE_EPARSE && strstr(e.msg, "3 fields"));
+  f = fopen(path, "w");
+  fclose(f);
+  CHECK(dle_csv_table_read(path, &t, &e) == DLE_EPARSE);
+  unlink(path);
+}
+
+int main(void) {
+  test_timestamps();
+  test_values();
+  test_formats();
+  test_cut_and_bad_lines();
+  test_multi_gpu();
+  test_cpu_join();
+  test_gzip();
+  test_fuzz();
+  test_table();
+  return check_finish();
+}
