@@ -107,7 +107,8 @@ int dle_ingest_read_file(const char *path, size_t max_bytes, char **out, size_t 
 
 /* Parses "YYYY-MM-DD HH:MM:SS[.frac]", "YYYY/MM/DD ...", or with 'T' between date and
  * time, into nanoseconds since 1970-01-01 read as UTC. The whole [s, s+len) must be
- * the timestamp (surrounding spaces allowed). Up to 9 fraction digits. */
+ * the timestamp (surrounding spaces allowed). Up to 9 fraction digits (more are
+ * ignored); years 1970..2200 (DLE_EPARSE outside). */
 int dle_ingest_parse_timestamp(const char *s, size_t len, int64_t *out_ns);
 
 /* Parses an nvidia-smi value ("119.17 W", "0 %", "24268 MiB", "55", "[N/A]") into

@@ -478,6 +478,7 @@ static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t 
   else
     dle_ingest_options_init(&o);
   if (!(o.join_tolerance_s >= 0)) o.join_tolerance_s = 1.0;
+  if (o.join_tolerance_s > 1e6) o.join_tolerance_s = 1e6; /* keeps the ns arithmetic in range */
 
   gpu_parse g;
   memset(&g, 0, sizeof g);

@@ -50,6 +50,8 @@ int dle_ingest_parse_timestamp(const char *s, size_t len, int64_t *out_ns) {
   if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
       digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &sec))
     return DLE_EPARSE;
+  /* Keeps ns and differences of ns inside int64; logs outside these years are garbage. */
+  if (y < 1970 || y > 2200) return DLE_EPARSE;
   if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
     return DLE_EPARSE;
   int64_t frac_ns = 0;
@@ -134,10 +136,11 @@ int dle_ingest_parse_value(const char *s, size_t len, int integer_part, double *
     while (i < len && is_digit(s[i]) && exp10 < 400) exp10 = exp10 * 10 + (s[i++] - '0');
     if (eneg) exp10 = -exp10;
   }
-  /* Unit: one optional space then letters, '%' or '/' ("W", "%", "MiB", "MHz"). */
+  /* Unit: one space then letters, '%' or '/' ("W", "%", "MiB", "MHz"). */
   if (i < len) {
     size_t j = i;
-    if (s[j] == ' ') j++;
+    if (s[j] != ' ') return DLE_EPARSE;
+    j++;
     if (j == len) return DLE_EPARSE;
     for (; j < len; j++) {
       char c = s[j];
