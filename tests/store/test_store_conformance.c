@@ -6,6 +6,7 @@
  * and the fault seam (a failed commit loses only the uncommitted rows). */
 #include <inttypes.h>
 #include <stdint.h>
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -330,6 +331,26 @@ static void test_autocommit(void) {
   dle_store_close(r);
 }
 
+/* PostgreSQL only: an unreachable server and a newer schema are clear errors. */
+static void test_pg_errors(void) {
+  dle_error e = {0};
+  dle_store *st = NULL;
+  int rc = dle_store_open("postgresql://dle:secret@127.0.0.1:1/postgres?connect_timeout=5", &st,
+                          &e);
+  CHECK_MSG(rc == DLE_EIO && st == NULL, "rc %d: %s", rc, e.msg);
+  CHECK_MSG(strstr(e.msg, "cannot connect") && !strstr(e.msg, "secret"), "%s", e.msg);
+  PGconn *c = PQconnectdb(g_loc);
+  CHECK(PQstatus(c) == CONNECTION_OK);
+  PQclear(PQexec(c, "UPDATE schema_version SET version = 99"));
+  rc = dle_store_open(g_loc, &st, &e);
+  CHECK_MSG(rc == DLE_EDB && st == NULL, "rc %d", rc);
+  CHECK_MSG(strstr(e.msg, "schema version 99") && strstr(e.msg, "newer"), "%s", e.msg);
+  PQclear(PQexec(c, "UPDATE schema_version SET version = 1"));
+  PQfinish(c);
+  CHECK_OK(dle_store_open(g_loc, &st, &e), &e);
+  dle_store_close(st);
+}
+
 int main(int argc, char **argv) {
   const char *which = argc > 1 ? argv[1] : "sqlite";
   snprintf(g_tag, sizeof g_tag, "conformance-%ld", (long)getpid());
@@ -346,5 +367,6 @@ int main(int argc, char **argv) {
   test_roundtrip();
   test_fault();
   test_autocommit();
+  if (strcmp(which, "pg") == 0) test_pg_errors();
   return check_finish();
 }
