@@ -55,6 +55,7 @@
 #include "dlenergy/error.h"
 #include "dlenergy/sample.h"
 #include "dlenergy/stabilize.h"
+#include "dlenergy/store.h"
 #include "dlenergy/trace.h"
 
 #ifdef __cplusplus
@@ -143,6 +144,39 @@ typedef struct dle_estimate_errors {
 } dle_estimate_errors;
 int dle_estimate_errors_compute(const double *pred, const double *meas, size_t n,
                                 dle_estimate_errors *out, dle_error *err);
+
+/* Sets one input parameter from text, as the CLI options name them:
+ *   at-epoch K, epochs N (planned), stable-epoch S, window-epochs W, ct-epochs K,
+ *   window-seconds S, start-seconds S|auto, gpu-only (no value), tdp W, pue X,
+ *   host-ram-gb G, cpu-cores N, cpu-tdp W, gflops G, samples-per-epoch N,
+ *   peak-tflops T, utilization U (0..1], m M, regimes R, excl-factor F.
+ * DLE_EINVAL with a message for an unknown key or a bad value. */
+int dle_estimate_input_set(dle_estimate_input *in, const char *key, const char *value,
+                           dle_error *err);
+
+/* ---- a stored run as estimator input ---- */
+
+typedef struct dle_estimate_run {
+  dle_run_info info;
+  dle_trace trace;
+  dle_epoch *epochs;           /* ended epochs in order (open ones are left out) */
+  size_t n_epochs;
+  dle_kv *meta;
+  size_t n_meta;
+} dle_estimate_run;
+
+/* Loads a run's trace, epochs and metadata. Free with dle_estimate_run_free. */
+int dle_estimate_run_load(dle_store *st, int64_t run_id, dle_estimate_run *out,
+                          dle_error *err);
+void dle_estimate_run_free(dle_estimate_run *r);
+
+/* dle_estimate_input_init plus the run's facts: trace, epochs, run_complete (status
+ * is not "running"), epochs_total (metadata epochs_total, else the run's planned
+ * epochs), pue, and from metadata: gpu_tdp_w (else gpu_max_power_limit_w, else the
+ * catalogue TDP of gpu_name x GPUs), host_ram_gb, cpu_cores, cpu_tdp_w, gflops,
+ * samples_per_epoch (training_size), gpu_peak_flops (gpu_peak_tflops x 1e12, else the
+ * catalogue FP32 peak of gpu_name x GPUs). Unknown facts stay NaN/0. */
+void dle_estimate_input_from_run(dle_estimate_input *in, const dle_estimate_run *r);
 
 #ifdef __cplusplus
 }

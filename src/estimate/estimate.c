@@ -224,7 +224,7 @@ static double mean_col(const double *col, size_t n) {
 static int est_mlco2(ctx *c, dle_estimate_result *r) {
   double tdp = trace_tdp(c);
   if (!isfinite(tdp))
-    return dle_error_set(c->err, DLE_EINVAL, "mlco2 needs the GPU TDP (gpu_tdp_w / --tdp)");
+    return dle_error_set(c->err, DLE_EINVAL, "needs the GPU TDP (gpu_tdp_w / --tdp)");
   double d, dlo, dhi;
   char why[160];
   int rc = duration(c, 0, c->k, &d, &dlo, &dhi, why, sizeof why);
@@ -244,9 +244,9 @@ static int est_ga(ctx *c, dle_estimate_result *r) {
   const dle_estimate_input *in = c->in;
   double tdp = trace_tdp(c);
   if (!isfinite(tdp))
-    return dle_error_set(c->err, DLE_EINVAL, "ga needs the GPU TDP (gpu_tdp_w / --tdp)");
+    return dle_error_set(c->err, DLE_EINVAL, "needs the GPU TDP (gpu_tdp_w / --tdp)");
   double u = mean_col(c->tr->gpu_util_pct, c->n);
-  if (!isfinite(u)) return dle_error_set(c->err, DLE_EINVAL, "ga needs GPU utilization samples");
+  if (!isfinite(u)) return dle_error_set(c->err, DLE_EINVAL, "needs GPU utilization samples");
   double p = tdp * u / 100;
   int comps = DLE_EST_GPU;
   char extra[200] = "";
@@ -304,9 +304,9 @@ static int per_epoch_energy(ctx *c, int e, double *ej, double *dur) {
 static int est_carbontracker(ctx *c, dle_estimate_result *r) {
   int kk = c->in->carbontracker_k > 0 ? c->in->carbontracker_k : 1;
   if (c->time_mode)
-    return dle_error_set(c->err, DLE_EINVAL, "carbontracker needs epoch markers");
+    return dle_error_set(c->err, DLE_EINVAL, "needs epoch markers");
   if (c->k < kk)
-    return dle_error_set(c->err, DLE_ERANGE, "carbontracker needs %d completed epochs, have %d",
+    return dle_error_set(c->err, DLE_ERANGE, "needs %d completed epochs, have %d",
                          kk, c->k);
   if (c->N <= 0)
     return dle_error_set(c->err, DLE_EINVAL,
@@ -339,11 +339,11 @@ static int est_flops(ctx *c, dle_estimate_result *r) {
   double tdp = trace_tdp(c);
   if (!(in->gflops_forward > 0) || !(in->samples_per_epoch > 0) || !(in->gpu_peak_flops > 0))
     return dle_error_set(c->err, DLE_EINVAL,
-                         "flops needs forward GFLOPs, samples per epoch and the GPU's peak "
+                         "needs forward GFLOPs, samples per epoch and the GPU's peak "
                          "FLOP/s (gflops / --gflops, training_size, --peak-tflops)");
-  if (!isfinite(tdp)) return dle_error_set(c->err, DLE_EINVAL, "flops needs the GPU TDP");
+  if (!isfinite(tdp)) return dle_error_set(c->err, DLE_EINVAL, "needs the GPU TDP");
   if (c->N <= 0)
-    return dle_error_set(c->err, DLE_EINVAL, "flops needs the planned number of epochs");
+    return dle_error_set(c->err, DLE_EINVAL, "needs the planned number of epochs");
   double u = in->flops_utilization > 0 && in->flops_utilization <= 1 ? in->flops_utilization : 0.3;
   double flops = 3 * in->gflops_forward * 1e9 * in->samples_per_epoch * c->N;
   double tsec = flops / (in->gpu_peak_flops * u);
@@ -392,8 +392,7 @@ static int est_step_time(ctx *c, dle_estimate_method m, dle_estimate_result *r) 
   double start = in->start_s;
   char how[96];
   if (m == DLE_EST_STEP_ENERGY || m == DLE_EST_CARBONTRACKER)
-    return dle_error_set(c->err, DLE_EINVAL, "%s needs epoch markers",
-                         dle_estimate_method_name(m));
+    return dle_error_set(c->err, DLE_EINVAL, "needs epoch markers");
   if (isnan(start) || m == DLE_EST_STEP_AUTO) {
     /* search only where a whole window still fits before the cut-off */
     int rc = detect_start(c, c->t_cut - W, NULL, 0, &start, NULL);
@@ -448,7 +447,7 @@ static int est_step_epochs(ctx *c, dle_estimate_method m, dle_estimate_result *r
   if (m == DLE_EST_STEP_AUTO) {
     /* search only where w whole epochs still fit before the cut-off */
     if (c->k - w < 1)
-      return dle_error_set(c->err, DLE_ERANGE, "step-auto needs more than w = %d epochs", w);
+      return dle_error_set(c->err, DLE_ERANGE, "needs more than w = %d epochs", w);
     double ts;
     int ep_pos;
     int rc = detect_start(c, epoch_end(c, c->k - w - 1), in->epochs, (size_t)(c->k - w), &ts,
@@ -464,8 +463,8 @@ static int est_step_epochs(ctx *c, dle_estimate_method m, dle_estimate_result *r
   }
   if (s < 0) return dle_error_set(c->err, DLE_EINVAL, "stabilizing epoch %d < 0", s);
   if (c->k < s + w)
-    return dle_error_set(c->err, DLE_ERANGE, "%s needs %d completed epochs (s=%d, w=%d), have %d",
-                         dle_estimate_method_name(m), s + w, s, w, c->k);
+    return dle_error_set(c->err, DLE_ERANGE, "needs %d completed epochs (s=%d, w=%d), have %d",
+                         s + w, s, w, c->k);
   int rc = build_power(c, dle_estimate_method_components(m, in->gpu_only, false));
   if (rc) return rc;
   double ew = 0, dw = 0, pmn = INFINITY, pmx = -INFINITY, emn = INFINITY, emx = -INFINITY;

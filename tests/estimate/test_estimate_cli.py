@@ -1,0 +1,134 @@
+"""End-to-end test of `dlenergy estimate`, `evaluate` and `stabilize` on the runs that
+test_estimate_fixture writes; the expected joules are computed by hand in
+tests/estimate/test_estimate.c (trace A: 100->200 W ramp over the first 10 s, RAM 10 W)."""
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+BIN = os.environ["DLENERGY_BIN"]
+FIXTURE = sys.argv[1]
+DB = os.path.abspath("estimate_cli.db")
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL:", what, file=sys.stderr)
+
+
+def near(a, b, tol=1e-6):
+    return a is not None and b is not None and abs(a - b) <= tol * max(1.0, abs(b))
+
+
+def dle(*args, rc=0):
+    p = subprocess.run([BIN, *args, "--db", DB], capture_output=True, text=True)
+    check(p.returncode == rc, f"{args}: exit {p.returncode} (want {rc}): {p.stderr.strip()}")
+    return p
+
+
+def dle_json(*args):
+    p = dle(*args, "--json")
+    try:
+        return json.loads(p.stdout)
+    except json.JSONDecodeError:
+        check(False, f"{args}: not JSON: {p.stdout[:200]}")
+        return {}
+
+
+subprocess.run([FIXTURE, DB], check=True, capture_output=True)
+SW = ["--stable-epoch", "2", "--window-epochs", "3"]
+
+# Finished run with epochs: every method against hand-computed totals.
+o = dle_json("estimate", "1", "--method", "all", *SW)
+est = {e["method"]: e for e in o.get("estimates", [])}
+check(near(est["mlco2"]["total_j"], 36000), "mlco2 300 W x 120 s")
+check(near(est["mlco2"]["measured_j"], 23500), "mlco2 is compared with GPU energy")
+check(near(est["ga"]["total_j"], 18089.4), "ga (150 W + 2 GB x 0.3725) x 120 s")
+check(near(est["carbontracker"]["total_j"], 19200), "carbontracker 1600 J x 12")
+check(near(est["step-power"]["total_j"], 25200), "step-power 210 W x 120 s")
+check(near(est["step-power"]["measured_j"], 24700), "step-power is compared with GPU+RAM")
+check(est["step-power"]["components"] == "GPU+RAM", "step-power components")
+check(near(est["step-energy"]["total_j"], 24700), "step-energy 3700 + 6300 x 10 / 3")
+check("error" in est["flops"], "flops without FLOPs facts is an error entry")
+check(est["step-power"]["kind"] == "modelled", "estimates say modelled")
+
+# Human output names the method and the bound.
+p = dle("estimate", "1", "--method", "step-energy", *SW)
+check("step-energy" in p.stdout and "measured" in p.stdout, "text output")
+
+# Projection at epoch 5 of the finished run, and on the run still recording (6 of 12).
+o = dle_json("estimate", "1", "--method", "step-power", "--at-epoch", "5", *SW)
+e = o["estimates"][0]
+check(near(e["total_j"], 25200) and e["measured_j"] is None, "projection at epoch 5")
+o = dle_json("estimate", "3", "--method", "step-power,mlco2", *SW, "--tdp", "250")
+est = {e["method"]: e for e in o.get("estimates", [])}
+check(near(est["step-power"]["total_j"], 25200), "running run: 60 s + 6 x 10 s at 210 W")
+check(near(est["mlco2"]["total_j"], 250 * 120), "--tdp overrides")
+check(near(est["step-power"]["duration_s"], 120), "projected duration")
+
+# Time-window variant on the run without epochs.
+o = dle_json("estimate", "2", "--method", "step-power", "--window-seconds", "30",
+             "--start-seconds", "20")
+check(near(o["estimates"][0]["total_j"], 25200), "time window [20, 50] s")
+o = dle_json("estimate", "2", "--method", "step-power", "--window-seconds", "30",
+             "--start-seconds", "20", "--gpu-only")
+check(near(o["estimates"][0]["total_j"], 24000), "time window, GPU only")
+
+# evaluate: run 3 is still recording and skipped; step-energy cannot do run 2.
+o = dle_json("evaluate", "--methods", "mlco2,step-energy", *SW,
+             "--runs", "architecture=synthetic-a")
+m = {x["name"]: x for x in o.get("methods", [])}
+check(o.get("runs") == 1 and o.get("skipped_running") == 1, "runs counted")
+check(near(m["mlco2"]["rmse_j"], 12500) and m["mlco2"]["n"] == 1, "mlco2 rmse 36000-23500")
+check(near(m["mlco2"]["mape"], 12500 / 23500), "mape is a fraction")
+check(near(m["step-energy"]["rmse_j"], 0, 1e-6) and near(m["step-energy"]["mae_j"], 0, 1e-6),
+      "step-energy exact")
+for x in o.get("methods", []):
+    check(set(["name", "n", "rmse_j", "mae_j", "mape", "r2"]) <= set(x), "method keys")
+
+o = dle_json("evaluate", "--methods", "mlco2,step-energy", *SW, "--runs", "status=complete")
+m = {x["name"]: x for x in o.get("methods", [])}
+# run 4 has no TDP anywhere (no metadata, no power limit in its trace): skipped
+check(m["mlco2"]["n"] == 2 and m["mlco2"]["skipped"] == 1, "mlco2 over runs 1 and 2")
+check(m["step-energy"]["n"] == 2 and m["step-energy"]["skipped"] == 1, "step-energy needs epochs")
+
+# Sweep of the window size, CSV written atomically.
+dle("evaluate", "--runs", "architecture=synthetic-a", "--methods", "step-power",
+    "--sweep", "window", "--sweep-values", "1,2,3", "--stable-epoch", "2", "--csv", "sweep.csv")
+with open("sweep.csv", newline="") as f:
+    rows = list(csv.DictReader(f))
+sweep = [r for r in rows if r["sweep"] == "window"]
+check(len(sweep) == 3 and all(r["unit"] == "epochs" for r in sweep), "3 sweep rows")
+# step-power with window w from epoch 2: 210 W x 120 s for every w vs 24700 J measured
+for r in sweep:
+    check(near(float(r["rmse_j"]), 500), f"sweep w={r['value']}: 25200 - 24700")
+
+# stabilize: the warm-up ends at 180 s (end of epoch 2 of run 4)
+o = dle_json("stabilize", "4")
+check(abs(o.get("t_s", -1e9) - 180) <= 10, f"stabilizing point {o.get('t_s')}")
+check(o.get("epoch") in (2, 3), f"epoch {o.get('epoch')}")
+o = dle_json("estimate", "4", "--method", "step-auto")
+e = o["estimates"][0]
+check(e.get("stable_epoch") in (3, 4) and abs(e["total_j"] / (250.5 * 1800) - 1) < 0.01,
+      f"step-auto {e}")
+
+# Bad usage and failures.
+dle("estimate", "1", rc=2)
+dle("estimate", "1", "--method", "bogus", rc=2)
+dle("estimate", "1", "--method", "mlco2", "--at-epoch", "x", rc=2)
+dle("estimate", "99", "--method", "mlco2", rc=1)
+dle("estimate", "2", "--method", "step-energy", rc=1)
+dle("evaluate", "--sweep", "sideways", rc=2)
+dle("stabilize", rc=2)
+dle("stabilize", "1", "--m", "1", rc=2)
+for verb in ("estimate", "evaluate", "stabilize"):
+    p = subprocess.run([BIN, verb, "--help"], capture_output=True, text=True)
+    check(p.returncode == 0 and "Usage: dlenergy " + verb in p.stdout, f"{verb} --help")
+
+print("failures:", failures)
+sys.exit(1 if failures else 0)
