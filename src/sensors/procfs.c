@@ -1,11 +1,15 @@
 /* procfs.c — the monitored process tree from /proc: the root pid and every
  * descendant, their CPU time and resident memory.
  *
- * Discovery: every tree_rescan_s the whole <proc>/ directory is scanned and the
- * tree rebuilt from each process's ppid (field 4 of /proc/PID/stat). Between
- * rescans only the known members' stat files are re-read (kept open, pread at
- * offset 0), which keeps a 10 Hz tick to a few reads. A full scan every tick
- * would cost about one open/read/close per process on the machine.
+ * Discovery: every tree_rescan_s the <proc>/ directory is listed. Only pids
+ * not listed by the previous scan are new processes, and only their stat is
+ * read: a new process joins the tree when its parent is a member, or when it
+ * is in the root's session and the root leads that session (so workers whose
+ * parent already exited are still found). A process that was not a member
+ * cannot become one later (reparenting goes to init or a subreaper), so a
+ * steady-state rescan costs one directory listing, not a read per process.
+ * A member stays a member until it exits, even if reparented. Between rescans
+ * only the members' stat files are re-read (kept open, pread at offset 0).
  *
  * CPU time: per member, the increase of utime+stime since the previous read.
  * A member that started after the sensors were opened counts from zero (all its
@@ -46,14 +50,18 @@ struct dle_procfs {
   size_t n, cap;
   pid_t *pids;           /* member pids, for the tick */
   size_t pids_cap;
-  /* scan scratch */
-  pid_t *scan_pid, *scan_ppid;
-  double *scan_start;
-  size_t scan_cap;
+  bool root_leads_session; /* root is its session's leader */
+  /* pids listed by the previous scan (sorted) and by this one */
+  pid_t *seen, *cur;
+  size_t n_seen, seen_cap, cur_cap;
+  /* new pids of this scan not yet placed */
+  struct cand { pid_t pid, ppid, sid; double start; bool done; } *cand;
+  size_t cand_cap;
 };
 
 typedef struct stat_fields {
   pid_t ppid;
+  pid_t sid;             /* session id */
   double ticks;          /* utime + stime */
   double start_ticks;
   double rss_pages;
@@ -84,6 +92,7 @@ static int parse_stat(const char *buf, stat_fields *f) {
   }
   if (k < 22) return -1;
   f->ppid = (pid_t)vals[1];
+  f->sid = (pid_t)vals[3];
   f->ticks = vals[11] + vals[12];
   f->start_ticks = vals[19];
   f->rss_pages = vals[21];
@@ -153,9 +162,9 @@ void dle_procfs_close(dle_procfs *p) {
   drop_members(p);
   free(p->m);
   free(p->pids);
-  free(p->scan_pid);
-  free(p->scan_ppid);
-  free(p->scan_start);
+  free(p->seen);
+  free(p->cur);
+  free(p->cand);
   free(p);
 }
 
@@ -163,31 +172,12 @@ void dle_procfs_set_pid(dle_procfs *p, pid_t root) {
   if (p->root == root) return;
   drop_members(p);
   p->root = root;
+  p->root_leads_session = false;
+  p->n_seen = 0; /* read every process once again */
   p->need_scan = true;
 }
 
 int dle_procfs_logical_cpus(const dle_procfs *p) { return p->ncpu; }
-
-static int scan_push(dle_procfs *p, size_t *n, pid_t pid, pid_t ppid, double start) {
-  if (*n == p->scan_cap) {
-    size_t nc = p->scan_cap ? p->scan_cap * 2 : 512;
-    pid_t *a = realloc(p->scan_pid, nc * sizeof *a);
-    if (!a) return -1;
-    p->scan_pid = a;
-    pid_t *b = realloc(p->scan_ppid, nc * sizeof *b);
-    if (!b) return -1;
-    p->scan_ppid = b;
-    double *c = realloc(p->scan_start, nc * sizeof *c);
-    if (!c) return -1;
-    p->scan_start = c;
-    p->scan_cap = nc;
-  }
-  p->scan_pid[*n] = pid;
-  p->scan_ppid[*n] = ppid;
-  p->scan_start[*n] = start;
-  (*n)++;
-  return 0;
-}
 
 static member *find_member(dle_procfs *p, pid_t pid) {
   for (size_t i = 0; i < p->n; i++)
@@ -218,24 +208,50 @@ static int add_member(dle_procfs *p, pid_t pid, double start_ticks) {
    * starttime is truncated to whole clock ticks, so a process forked in the
    * same tick as the open (or the one before) reads as older than it is. */
   m->last_ticks = start_ticks >= floor(p->ref_boot_ticks) - 1 ? 0 : f.ticks;
+  if (pid == p->root) p->root_leads_session = f.sid == pid;
   return 0;
 }
 
-/* Rebuilds the member list from a scan of every process's ppid. */
+static int cmp_pid(const void *a, const void *b) {
+  pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+  return (x > y) - (x < y);
+}
+
+static bool grow(void **arr, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return true;
+  size_t nc = *cap ? *cap : 256;
+  while (nc < need) nc *= 2;
+  void *a = realloc(*arr, nc * elem);
+  if (!a) return false;
+  *arr = a;
+  *cap = nc;
+  return true;
+}
+
+/* Lists <proc>/, reads the stat of pids the previous scan did not list, and
+ * adds the new members. */
 static void rescan(dle_procfs *p) {
-  size_t n = 0;
   DIR *d = opendir(p->root_dir);
   if (!d) return;
+  size_t ncur = 0, ncand = 0;
   struct dirent *de;
-  char buf[1024];
   while ((de = readdir(d)) != NULL) {
     const char *s = de->d_name;
     if (*s < '1' || *s > '9') continue;
     char *end;
     long pid = strtol(s, &end, 10);
     if (*end) continue;
+    if (!grow((void **)&p->cur, &p->cur_cap, ncur + 1, sizeof *p->cur)) break;
+    p->cur[ncur++] = (pid_t)pid;
+  }
+  qsort(p->cur, ncur, sizeof *p->cur, cmp_pid);
+  char buf[1024];
+  for (size_t i = 0; i < ncur; i++) {
+    pid_t pid = p->cur[i];
+    if (p->n_seen && bsearch(&pid, p->seen, p->n_seen, sizeof pid, cmp_pid)) continue;
+    if (find_member(p, pid)) continue;
     char rel[64];
-    snprintf(rel, sizeof rel, "%ld/stat", pid);
+    snprintf(rel, sizeof rel, "%ld/stat", (long)pid);
     int fd = openat(dirfd(d), rel, O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
     ssize_t r = read(fd, buf, sizeof buf - 1);
@@ -244,44 +260,32 @@ static void rescan(dle_procfs *p) {
     buf[r] = '\0';
     stat_fields f;
     if (parse_stat(buf, &f) != 0) continue;
-    if (scan_push(p, &n, (pid_t)pid, f.ppid, f.start_ticks) != 0) break;
+    if (!grow((void **)&p->cand, &p->cand_cap, ncand + 1, sizeof *p->cand)) break;
+    p->cand[ncand++] = (struct cand){pid, f.ppid, f.sid, f.start_ticks, false};
   }
   closedir(d);
-  /* Mark the tree: root, then children of marked pids until nothing changes. */
-  char *in = calloc(n ? n : 1, 1);
-  if (!in) return;
-  bool root_found = false;
-  for (size_t i = 0; i < n; i++)
-    if (p->scan_pid[i] == p->root) in[i] = 1, root_found = true;
-  for (bool changed = root_found; changed;) {
+  /* Place the new pids: a parent may be listed after its child, so repeat
+   * until nothing changes. */
+  for (bool changed = true; changed;) {
     changed = false;
-    for (size_t i = 0; i < n; i++) {
-      if (in[i]) continue;
-      for (size_t j = 0; j < n; j++)
-        if (in[j] && p->scan_ppid[i] == p->scan_pid[j]) {
-          in[i] = 1;
-          changed = true;
-          break;
-        }
+    for (size_t i = 0; i < ncand; i++) {
+      struct cand *c = &p->cand[i];
+      if (c->done) continue;
+      bool in = c->pid == p->root || find_member(p, c->ppid) ||
+                (p->root_leads_session && c->sid == p->root);
+      if (!in) continue;
+      c->done = true;
+      changed = true;
+      if (add_member(p, c->pid, c->start) != 0) return;
     }
   }
-  /* Drop members no longer in the tree; add the new ones. */
-  size_t w = 0;
-  for (size_t i = 0; i < p->n; i++) {
-    bool keep = false;
-    for (size_t j = 0; j < n; j++)
-      if (in[j] && p->scan_pid[j] == p->m[i].pid && p->scan_start[j] == p->m[i].start_ticks) {
-        keep = true;
-        break;
-      }
-    if (keep) p->m[w++] = p->m[i];
-    else close(p->m[i].fd);
-  }
-  p->n = w;
-  for (size_t j = 0; j < n; j++)
-    if (in[j] && !find_member(p, p->scan_pid[j]))
-      if (add_member(p, p->scan_pid[j], p->scan_start[j]) != 0) break;
-  free(in);
+  pid_t *t = p->seen;
+  size_t tc = p->seen_cap;
+  p->seen = p->cur;
+  p->seen_cap = p->cur_cap;
+  p->n_seen = ncur;
+  p->cur = t;
+  p->cur_cap = tc;
 }
 
 void dle_procfs_read(dle_procfs *p, dle_tick *tick, dle_sample *out) {

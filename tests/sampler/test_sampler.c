@@ -21,16 +21,6 @@ static void no_sensors(dle_sampler_config *c) {
   c->sensors.enable_procfs = false;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n) {
-  qsort(v, n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* With deadlines start + k x I, the offset of tick k from its grid point is
  * only that tick's wake-up latency: it does not grow with k. A sampler that
  * slept I after each read would drift by (read + latency) per tick. */
@@ -66,30 +56,35 @@ static void test_no_drift(void) {
   }
   size_t nt = n - 1; /* the last sample is stop's, off the grid */
   const double I = c.interval_s;
+  /* Tick 0 is taken as the thread starts (its deadline), so sample i sits at
+   * grid point k_i plus its wake-up latency, which is >= 0. */
   double *off = malloc(nt * sizeof *off);
-  long prev_k = -1;
-  bool increasing = true;
   for (size_t i = 0; i < nt; i++) {
     double rel = buf[i].t_s - buf[0].t_s;
-    long k = lround(rel / I);
+    long k = (long)floor((rel + 0.05 * I) / I);
     off[i] = rel - k * I;
-    if (k <= prev_k) increasing = false;
-    prev_k = k;
     CHECK(!isnan(buf[i].wall_s) && buf[i].wall_s > 1.6e9);
     if (i) CHECK(buf[i].wall_s >= buf[i - 1].wall_s - 0.01);
+    if (i) CHECK(buf[i].t_s > buf[i - 1].t_s);
+    /* No bursts: after any tick the next deadline is in the future, so two
+     * ticks later at least one full interval has passed. */
+    if (i >= 2) CHECK_MSG(buf[i].t_s - buf[i - 2].t_s > I - 1e-6, "burst at sample %zu", i);
   }
-  CHECK(increasing); /* one sample per grid point at most: no bursts */
-  /* Grid points covered = samples + skipped deadlines. */
+  /* Grid points covered = samples + skipped deadlines (+-1 for the last
+   * tick's latency). */
   long k_last = lround((buf[nt - 1].t_s - buf[0].t_s) / I);
   CHECK_MSG(labs(k_last - (long)(nt - 1 + st.skipped_deadlines)) <= 1,
             "last grid index %ld, samples %zu, skipped %llu", k_last, nt,
             (unsigned long long)st.skipped_deadlines);
-  /* No drift: the typical offset at the end equals the one at the start. */
+  /* No drift: the promptest ticks sit on the grid at the end as at the start
+   * (a sampler sleeping I after each read would slide by read time + latency
+   * per tick). */
   size_t w = nt / 4;
-  double *a = malloc(w * sizeof *a), *b = malloc(w * sizeof *b);
-  memcpy(a, off, w * sizeof *a);
-  memcpy(b, off + nt - w, w * sizeof *b);
-  double m_first = median(a, w), m_last = median(b, w);
+  double m_first = INFINITY, m_last = INFINITY;
+  for (size_t i = 0; i < w; i++) {
+    m_first = fmin(m_first, off[i]);
+    m_last = fmin(m_last, off[nt - w + i]);
+  }
   CHECK_MSG(fabs(m_last - m_first) < 0.2 * I, "grid offset drifted from %.6f to %.6f s",
             m_first, m_last);
   /* t_s is relative to the caller's t0, taken before start. */
@@ -98,12 +93,10 @@ static void test_no_drift(void) {
   CHECK(buf[n - 1].t_s >= buf[n - 2].t_s);
   CHECK(st.cpu_time_s > 0);
   CHECK(st.max_read_s > 0);
-  printf("no-drift: %zu ticks, %llu late, %llu skipped, offset median first/last quarter "
+  printf("no-drift: %zu ticks, %llu late, %llu skipped, min grid offset first/last quarter "
          "%.3f/%.3f ms, sampler CPU %.4f s\n",
          nt, (unsigned long long)st.late_ticks, (unsigned long long)st.skipped_deadlines,
          m_first * 1e3, m_last * 1e3, st.cpu_time_s);
-  free(a);
-  free(b);
   free(off);
   dle_sampler_stop(s); /* idempotent */
   dle_sampler_destroy(s);
