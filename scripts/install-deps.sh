@@ -10,7 +10,7 @@ BUILD_PKGS=(
   liblapacke-dev liblapack-dev libsvm-dev libgsl-dev libcjson-dev libmicrohttpd-dev
 )
 TEST_PKGS=(
-  python3 python3-numpy python3-scipy python3-sklearn python3-pandas python3-psutil
+  python3 python3-numpy python3-scipy python3-sklearn python3-pandas python3-psutil python3-onnx
   postgresql postgresql-client prometheus chromium sqlite3 procps
 )
 DEMO_PKGS=(python3-torch)
