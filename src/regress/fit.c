@@ -227,13 +227,76 @@ static int fit_linear(const double *X, const double *y, size_t n, size_t d, doub
   return rc;
 }
 
-/* Kernel ridge on the squared-distance matrix D (n x n): dual = (exp(-gamma D) + alpha I)^-1 y. */
-static int fit_krr_dist(const double *D, const double *y, size_t n, double gamma, double alpha,
-                        double *K, double *dual, dle_error *err) {
-  for (size_t i = 0; i < n * n; i++) K[i] = exp(-gamma * D[i]);
-  for (size_t i = 0; i < n; i++) K[i * n + i] += alpha;
-  memcpy(dual, y, n * sizeof *dual);
-  return solve_spd(K, n, dual, err);
+/* Kernel ridge with identical training rows collapsed (exact). With u distinct
+ * rows x_1..x_u, counts c and per-row target sums s, the dual problem
+ * (K + alpha I) a = y of the n rows reduces, by the push-through identity, to
+ * (C K_u + alpha I) beta = s with beta_j = sum of a_i over the copies of x_j, and
+ * f(x) = sum_j beta_j k(x_j, x) is the same function. Solved in the symmetric form
+ * (C^1/2 K_u C^1/2 + alpha I) z = C^-1/2 s, beta = C^1/2 z (Cholesky; least squares
+ * when not positive definite). Repeated runs of one configuration (the study's
+ * 30 repetitions) make u much smaller than n; with no duplicates u = n. */
+typedef struct krr_uniq {
+  size_t u;
+  size_t *rep;    /* u representative row indices */
+  size_t *group;  /* n: distinct row of each row */
+  double *sqrt_c; /* u */
+  double *b;      /* u: C^-1/2 s */
+} krr_uniq;
+
+static void krr_uniq_free(krr_uniq *q) {
+  free(q->rep);
+  free(q->group);
+  free(q->sqrt_c);
+  free(q->b);
+  memset(q, 0, sizeof *q);
+}
+
+static bool rows_equal(const double *a, const double *b, size_t d) {
+  for (size_t j = 0; j < d; j++)
+    if (a[j] != b[j]) return false;
+  return true;
+}
+
+static int krr_uniq_build(const double *X, const double *y, size_t n, size_t d, krr_uniq *q,
+                          dle_error *err) {
+  memset(q, 0, sizeof *q);
+  q->rep = malloc(n * sizeof *q->rep);
+  q->group = malloc(n * sizeof *q->group);
+  q->sqrt_c = calloc(n, sizeof *q->sqrt_c);
+  q->b = calloc(n, sizeof *q->b);
+  if (!q->rep || !q->group || !q->sqrt_c || !q->b) {
+    krr_uniq_free(q);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++) {
+    size_t g = 0;
+    while (g < q->u && !rows_equal(X + q->rep[g] * d, X + i * d, d)) g++;
+    if (g == q->u) q->rep[q->u++] = i;
+    q->group[i] = g;
+    q->sqrt_c[g] += 1.0; /* counts for now */
+    q->b[g] += y[i];
+  }
+  for (size_t g = 0; g < q->u; g++) {
+    q->sqrt_c[g] = sqrt(q->sqrt_c[g]);
+    q->b[g] /= q->sqrt_c[g];
+  }
+  return DLE_OK;
+}
+
+/* Du: u x u squared distances of the distinct rows; S: u x u scratch; beta: u. */
+static int fit_krr_uniq(const krr_uniq *q, const double *Du, double gamma, double alpha,
+                        double *S, double *beta, dle_error *err) {
+  size_t u = q->u;
+  for (size_t i = 0; i < u; i++) {
+    for (size_t j = 0; j < i; j++)
+      S[i * u + j] = S[j * u + i] = q->sqrt_c[i] * q->sqrt_c[j] * exp(-gamma * Du[i * u + j]);
+    S[i * u + i] = q->sqrt_c[i] * q->sqrt_c[i] + alpha; /* exp(0) = 1 */
+  }
+  memcpy(beta, q->b, u * sizeof *beta);
+  int rc = solve_spd(S, u, beta, err);
+  if (rc == DLE_OK)
+    for (size_t i = 0; i < u; i++) beta[i] *= q->sqrt_c[i];
+  return rc;
 }
 
 static void silent_print(const char *s) { (void)s; }
@@ -403,22 +466,30 @@ static int fit_encoded(dle_regress_model *m, const double *X, const double *y, s
                       &m->intercept, err);
   }
   if (m->kind == DLE_REG_SVR) return fit_svr(X, y, n, d, &m->h, &m->n_sv, &m->sv, &m->dual, &m->rho, err);
-  double *D = malloc(n * n * sizeof *D);
-  double *K = malloc(n * n * sizeof *K);
-  m->dual = malloc(n * sizeof *m->dual);
-  m->sv = malloc(n * (d ? d : 1) * sizeof *m->sv);
-  if (!D || !K || !m->dual || !m->sv) {
+  krr_uniq q;
+  int rc = krr_uniq_build(X, y, n, d, &q, err);
+  if (rc) return rc;
+  size_t u = q.u;
+  double *D = malloc(u * u * sizeof *D);
+  double *S = malloc(u * u * sizeof *S);
+  m->dual = malloc(u * sizeof *m->dual);
+  m->sv = malloc(u * (d ? d : 1) * sizeof *m->sv);
+  if (!D || !S || !m->dual || !m->sv) {
     free(D);
-    free(K);
+    free(S);
+    krr_uniq_free(&q);
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
   }
-  for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j <= i; j++) D[i * n + j] = D[j * n + i] = sqdist(X + i * d, X + j * d, d);
-  int rc = fit_krr_dist(D, y, n, m->h.gamma, m->h.alpha, K, m->dual, err);
-  memcpy(m->sv, X, n * d * sizeof *X);
-  m->n_sv = n;
+  for (size_t i = 0; i < u; i++) {
+    memcpy(m->sv + i * d, X + q.rep[i] * d, d * sizeof *X);
+    for (size_t j = 0; j <= i; j++)
+      D[i * u + j] = D[j * u + i] = sqdist(X + q.rep[i] * d, X + q.rep[j] * d, d);
+  }
+  rc = fit_krr_uniq(&q, D, m->h.gamma, m->h.alpha, S, m->dual, err);
+  m->n_sv = u;
   free(D);
-  free(K);
+  free(S);
+  krr_uniq_free(&q);
   return rc;
 }
 
@@ -534,38 +605,50 @@ int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_r
     double *ytr = malloc(ntr * sizeof *ytr), *yte = malloc(nte * sizeof *yte);
     double *pred = malloc(nte * sizeof *pred);
     bool kernel = kind == DLE_REG_KRR;
-    double *Dtr = kernel ? malloc(ntr * ntr * sizeof *Dtr) : NULL;
-    double *Dte = kernel ? malloc(nte * ntr * sizeof *Dte) : NULL;
-    double *K = kernel ? malloc(ntr * ntr * sizeof *K) : NULL;
-    double *dual = kernel ? malloc(ntr * sizeof *dual) : NULL;
-    if (!Xtr || !Xte || !ytr || !yte || !pred || (kernel && (!Dtr || !Dte || !K || !dual))) {
+    krr_uniq q = {0};
+    double *Dtr = NULL, *Dte = NULL, *K = NULL, *dual = NULL;
+    if (!Xtr || !Xte || !ytr || !yte || !pred) {
       rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
     } else {
       enc_rows(&m.e, d, tr, ntr, Xtr);
       enc_rows(&m.e, d, te, nte, Xte);
       for (size_t i = 0; i < ntr; i++) ytr[i] = d->y[tr[i]];
       for (size_t i = 0; i < nte; i++) yte[i] = d->y[te[i]];
-      size_t dd = m.e.d;
-      if (kernel) {
-        /* Distances do not depend on the hyperparameters: computed once per fold. */
-        for (size_t i = 0; i < ntr; i++)
-          for (size_t j = 0; j <= i; j++)
-            Dtr[i * ntr + j] = Dtr[j * ntr + i] = sqdist(Xtr + i * dd, Xtr + j * dd, dd);
-        for (size_t i = 0; i < nte; i++)
-          for (size_t j = 0; j < ntr; j++) Dte[i * ntr + j] = sqdist(Xte + i * dd, Xtr + j * dd, dd);
+    }
+    size_t dd = m.e.d, u = 0;
+    if (!rc && kernel) {
+      /* Distinct rows and their distances do not depend on the hyperparameters:
+       * computed once per fold. */
+      rc = krr_uniq_build(Xtr, ytr, ntr, dd, &q, err);
+      u = q.u;
+      if (!rc) {
+        Dtr = malloc(u * u * sizeof *Dtr);
+        Dte = malloc(nte * u * sizeof *Dte);
+        K = malloc(u * u * sizeof *K);
+        dual = malloc(u * sizeof *dual);
+        if (!Dtr || !Dte || !K || !dual) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
       }
+      if (!rc) {
+        for (size_t i = 0; i < u; i++)
+          for (size_t j = 0; j <= i; j++)
+            Dtr[i * u + j] = Dtr[j * u + i] = sqdist(Xtr + q.rep[i] * dd, Xtr + q.rep[j] * dd, dd);
+        for (size_t i = 0; i < nte; i++)
+          for (size_t j = 0; j < u; j++) Dte[i * u + j] = sqdist(Xte + i * dd, Xtr + q.rep[j] * dd, dd);
+      }
+    }
+    if (!rc) {
       for (size_t hi = 0; hi < n_h; hi++) {
         if (bad[hi]) continue;
         m.h = h[hi];
         dle_error ferr;
         int frc;
         if (kernel) {
-          frc = fit_krr_dist(Dtr, ytr, ntr, m.h.gamma, m.h.alpha, K, dual, &ferr);
+          frc = fit_krr_uniq(&q, Dtr, m.h.gamma, m.h.alpha, K, dual, &ferr);
           if (frc == DLE_OK)
             for (size_t i = 0; i < nte; i++) {
               double s = 0;
-              const double *row = Dte + i * ntr;
-              for (size_t j = 0; j < ntr; j++) s += dual[j] * exp(-m.h.gamma * row[j]);
+              const double *row = Dte + i * u;
+              for (size_t j = 0; j < u; j++) s += dual[j] * exp(-m.h.gamma * row[j]);
               pred[i] = s;
             }
         } else {
@@ -600,6 +683,7 @@ int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_r
     free(Dte);
     free(K);
     free(dual);
+    krr_uniq_free(&q);
     dle_enc_free(&m.e);
     free(m.coef);
     free(m.sv);
