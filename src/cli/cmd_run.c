@@ -1,0 +1,1231 @@
+/* cmd_run.c — `dlenergy run [OPTIONS] -- CMD ARGS...`: run a training command and
+ * record its energy; and the recording loop it shares with `dlenergy attach`
+ * (see monitor.h). */
+#define _GNU_SOURCE /* pipe2 */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dlenergy/energy.h"
+#include "dlenergy/launch.h"
+#include "dlenergy/markers.h"
+#include "dlenergy/sampler.h"
+#include "dlenergy/sensors.h"
+#include "dlenergy/store.h"
+#include "monitor.h"
+
+/* ------------------------------------------------------------------ options */
+
+void monitor_opts_init(monitor_opts *o, const char *verb) {
+  memset(o, 0, sizeof *o);
+  o->verb = verb;
+  dle_sampler_config_init(&o->sampler);
+  o->pue = 1.0;
+  o->carbon_g_per_kwh = NAN;
+}
+
+bool monitor_valid_meta(const char *kv) {
+  const char *eq = strchr(kv, '=');
+  if (!eq || eq == kv) return false;
+  for (const char *p = kv; *p; p++)
+    if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') return false;
+  return true;
+}
+
+/* ------------------------------------------------------------------ signals */
+
+/* The handler only writes the signal number into a non-blocking self-pipe that the
+ * loop polls: everything else happens outside signal context. */
+static int g_sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig) {
+  int saved = errno;
+  unsigned char b = (unsigned char)sig;
+  ssize_t r = write(g_sig_pipe[1], &b, 1);
+  (void)r;
+  errno = saved;
+}
+
+static const int k_watched_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+enum { N_WATCHED = sizeof k_watched_signals / sizeof k_watched_signals[0] };
+
+typedef struct sig_state {
+  struct sigaction old[N_WATCHED];
+  bool installed[N_WATCHED];
+  struct sigaction old_pipe;
+  sigset_t child_default; /* what the child must find at SIG_DFL */
+} sig_state;
+
+static int signals_install(sig_state *ss, dle_error *err) {
+  if (pipe2(g_sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    return dle_error_set(err, DLE_EIO, "cannot create the signal pipe: %s", strerror(errno));
+  sigemptyset(&ss->child_default);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (int i = 0; i < N_WATCHED; i++) {
+    int sig = k_watched_signals[i];
+    ss->installed[i] = false;
+    if (sigaction(sig, NULL, &ss->old[i]) != 0) continue;
+    /* A signal ignored by whoever started us (nohup) stays ignored, for the child too. */
+    if (ss->old[i].sa_handler == SIG_IGN) continue;
+    if (sigaction(sig, &sa, NULL) == 0) {
+      ss->installed[i] = true;
+      sigaddset(&ss->child_default, sig);
+    }
+  }
+  /* A closed stdout must not kill us (the run would go unrecorded): EPIPE instead. */
+  struct sigaction ign;
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  sigaction(SIGPIPE, &ign, &ss->old_pipe);
+  if (ss->old_pipe.sa_handler != SIG_IGN) sigaddset(&ss->child_default, SIGPIPE);
+  return DLE_OK;
+}
+
+static void signals_restore(sig_state *ss) {
+  for (int i = 0; i < N_WATCHED; i++)
+    if (ss->installed[i]) sigaction(k_watched_signals[i], &ss->old[i], NULL);
+  sigaction(SIGPIPE, &ss->old_pipe, NULL);
+  for (int i = 0; i < 2; i++) {
+    if (g_sig_pipe[i] >= 0) close(g_sig_pipe[i]);
+    g_sig_pipe[i] = -1;
+  }
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static double mono_s(int64_t t0_ns) { return (double)(dle_monotonic_ns() - t0_ns) / 1e9; }
+
+static double wall_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Writes all of buf to fd, waiting (poll) when fd is non-blocking and full. */
+static int write_all_fd(int fd, const char *buf, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, buf, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        poll(&p, 1, 100);
+        continue;
+      }
+      return -1;
+    }
+    buf += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* argv joined for display, arguments with special characters single-quoted. */
+static void join_command(char *const *argv, char *out, size_t size) {
+  size_t len = 0;
+  out[0] = '\0';
+  for (size_t i = 0; argv && argv[i]; i++) {
+    const char *a = argv[i];
+    bool quote = !*a || strpbrk(a, " \t\n'\"\\$`*?[]{}()<>|&;!#~") != NULL;
+    int n = snprintf(out + len, size - len, "%s%s%s%s", i ? " " : "", quote ? "'" : "", a,
+                     quote ? "'" : "");
+    if (n < 0 || (size_t)n >= size - len) {
+      out[size - 1] = '\0';
+      return;
+    }
+    len += (size_t)n;
+  }
+}
+
+/* ------------------------------------------------------------------ the monitor */
+
+enum { DRAIN_BATCH = 128, READ_CHUNK = 65536, MAX_PENDING = 64 };
+
+typedef struct mon {
+  const monitor_opts *o;
+  bool attach;
+  dle_store *st;
+  int64_t run_id;
+  dle_run_info info;
+  char host[256];
+  dle_sampler *sampler;
+  dle_sensors_info sinfo;
+  int64_t t0_ns;
+  dle_trace trace;
+  dle_sample *buf;
+  dle_epoch *ep;
+  size_t n_ep, cap_ep;
+  int epochs_total;
+  int32_t pending[MAX_PENDING]; /* epochs whose live line waits for samples past their end */
+  size_t n_pending;
+  dle_marker_reader *mr;
+  int marker_fd, fifo_keep_fd;
+  char fifo_dir[PATH_MAX], fifo_path[PATH_MAX];
+  bool fifo_existed; /* --marker-fifo named an existing FIFO: leave it there */
+  dle_epoch_regex *rx[2]; /* stdout, stderr */
+  dle_child *child;
+  dle_proc_watch *watch;
+  bool store_failed;
+  bool warned_marker;
+  char *relay_buf;
+} mon;
+
+static void warnf(const mon *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warnf(const mon *m, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "dlenergy %s: ", m->o->verb);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+/* A failing store never stops the command: we say so once and stop recording. */
+static void store_check(mon *m, int rc, const dle_error *e) {
+  if (rc == DLE_OK || m->store_failed) return;
+  m->store_failed = true;
+  warnf(m, "recording stopped: %s (the command keeps running; this run's record is incomplete)",
+        e->msg);
+}
+
+static void set_meta(mon *m, const char *key, const char *value) {
+  if (m->store_failed || !value) return;
+  dle_error e;
+  store_check(m, dle_store_set_meta(m->st, m->run_id, key, value, &e), &e);
+}
+
+static void set_meta_num(mon *m, const char *key, double v) {
+  if (!isfinite(v)) return;
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.6g", v);
+  set_meta(m, key, buf);
+}
+
+/* Power column of the "memory" part of the total: measured DRAM when present, else
+ * the RAM model (the summary's rule). */
+static const double *mem_column(const mon *m) {
+  return strcmp(m->sinfo.dram_source, "rapl") == 0 ? m->trace.dram_power_w : m->trace.ram_power_w;
+}
+
+/* gpu + cpu + memory energy over [t0, t1] from the samples so far; NaN if none. */
+static double energy_between(const mon *m, double t0, double t1) {
+  const dle_trace *t = &m->trace;
+  if (t->n == 0 || !(t1 >= t0)) return NAN;
+  const double *cols[3] = {t->gpu_power_w, t->cpu_power_w, mem_column(m)};
+  double sum = 0;
+  bool any = false;
+  for (int c = 0; c < 3; c++) {
+    double j = NAN;
+    if (dle_energy_between_j(t->t_s, cols[c], t->n, t0, t1, &j) == DLE_OK && isfinite(j)) {
+      sum += j;
+      any = true;
+    }
+  }
+  return any ? sum : NAN;
+}
+
+/* "measured", "modelled" or "measured + modelled" for the parts of the total. */
+static const char *total_kind(const mon *m) {
+  const char *src[3] = {m->sinfo.gpu_source, m->sinfo.cpu_source,
+                        strcmp(m->sinfo.dram_source, "rapl") == 0 ? m->sinfo.dram_source
+                                                                  : m->sinfo.ram_source};
+  bool meas = false, model = false;
+  for (int i = 0; i < 3; i++) {
+    if (strcmp(src[i], "none") == 0 || !src[i][0]) continue;
+    if (dle_source_is_measured(src[i]))
+      meas = true;
+    else
+      model = true;
+  }
+  return meas && model ? "measured + modelled" : meas ? "measured" : "modelled";
+}
+
+static monitor_view make_view(const mon *m, double elapsed) {
+  monitor_view v;
+  memset(&v, 0, sizeof v);
+  v.run_id = m->run_id;
+  v.host = m->host;
+  v.info = &m->info;
+  v.sensors = &m->sinfo;
+  v.trace = &m->trace;
+  v.epochs = m->ep;
+  v.n_epochs = m->n_ep;
+  v.epochs_total = m->epochs_total;
+  v.elapsed_s = elapsed;
+  v.energy_so_far_j = m->trace.n ? energy_between(m, m->trace.t_s[0], elapsed) : NAN;
+  return v;
+}
+
+/* ---- epochs ---- */
+
+static size_t epoch_find(mon *m, int32_t index, bool create) {
+  size_t lo = 0, hi = m->n_ep;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (m->ep[mid].index < index)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo < m->n_ep && m->ep[lo].index == index) return lo;
+  if (!create) return SIZE_MAX;
+  if (m->n_ep == m->cap_ep) {
+    size_t cap = m->cap_ep ? m->cap_ep * 2 : 64;
+    dle_epoch *p = realloc(m->ep, cap * sizeof *p);
+    if (!p) return SIZE_MAX;
+    m->ep = p;
+    m->cap_ep = cap;
+  }
+  memmove(m->ep + lo + 1, m->ep + lo, (m->n_ep - lo) * sizeof *m->ep);
+  m->n_ep++;
+  dle_epoch *e = &m->ep[lo];
+  memset(e, 0, sizeof *e);
+  e->index = index;
+  e->t_begin_s = e->t_end_s = NAN;
+  return lo;
+}
+
+static void epoch_store(mon *m, const dle_epoch *e) {
+  if (m->store_failed) return;
+  dle_error err;
+  store_check(m, dle_store_put_epoch(m->st, m->run_id, e, &err), &err);
+}
+
+/* Metrics into the epoch's fixed field, whole pairs only. */
+static void copy_metrics(char *dst, size_t size, const char *text) {
+  size_t len = 0;
+  dst[0] = '\0';
+  const char *p = text;
+  while (*p) {
+    const char *sp = strchr(p, ' ');
+    size_t n = sp ? (size_t)(sp - p) : strlen(p);
+    if (len + (len ? 1 : 0) + n >= size) break;
+    if (len) dst[len++] = ' ';
+    memcpy(dst + len, p, n);
+    len += n;
+    dst[len] = '\0';
+    p += n;
+    while (*p == ' ') p++;
+  }
+}
+
+/* "812.3 J", "45.61 kJ", "1.234 MJ" (the live line stays short). */
+static void short_energy(double j, char *buf, size_t n) {
+  if (!isfinite(j))
+    snprintf(buf, n, "n/a");
+  else if (fabs(j) < 1e3)
+    snprintf(buf, n, "%.1f J", j);
+  else if (fabs(j) < 1e6)
+    snprintf(buf, n, "%.2f kJ", j / 1e3);
+  else
+    snprintf(buf, n, "%.3f MJ", j / 1e6);
+}
+
+static void print_epoch_line(mon *m, int32_t index) {
+  size_t pos = epoch_find(m, index, false);
+  if (pos == SIZE_MAX) return;
+  const dle_epoch *e = &m->ep[pos];
+  double begin = e->t_begin_s;
+  if (!isfinite(begin)) begin = pos > 0 && isfinite(m->ep[pos - 1].t_end_s) ? m->ep[pos - 1].t_end_s
+                                : (m->trace.n ? m->trace.t_s[0] : 0);
+  double ej = energy_between(m, begin, e->t_end_s);
+  monitor_view v = make_view(m, e->t_end_s);
+  v.epoch_pos = pos;
+  char extra[512] = "";
+  if (m->o->hooks.on_epoch) m->o->hooks.on_epoch(&v, m->o->hooks.user, extra, sizeof extra);
+  if (m->o->quiet) return;
+  char total[32] = "", ebuf[64], sobuf[64], dur[32];
+  if (m->epochs_total > 0) snprintf(total, sizeof total, "/%d", m->epochs_total);
+  short_energy(ej, ebuf, sizeof ebuf);
+  short_energy(v.energy_so_far_j, sobuf, sizeof sobuf);
+  cli_format_duration(e->t_end_s, dur, sizeof dur);
+  double mean_w = e->t_end_s > 0 ? v.energy_so_far_j / e->t_end_s : NAN;
+  fprintf(stderr, "dlenergy: epoch %" PRId32 "%s  %s this epoch  %s so far  mean %.1f W  "
+                  "elapsed %s  (%s)%s%s\n",
+          e->index, total, ebuf, sobuf, mean_w, dur, total_kind(m), extra[0] ? "  " : "", extra);
+}
+
+/* Prints the live lines whose epoch end the samples have reached (all when force). */
+static void flush_pending(mon *m, bool force) {
+  double last_t = m->trace.n ? m->trace.t_s[m->trace.n - 1] : -INFINITY;
+  size_t k = 0;
+  for (size_t i = 0; i < m->n_pending; i++) {
+    size_t pos = epoch_find(m, m->pending[i], false);
+    if (pos == SIZE_MAX) continue;
+    if (force || last_t >= m->ep[pos].t_end_s)
+      print_epoch_line(m, m->pending[i]);
+    else
+      m->pending[k++] = m->pending[i];
+  }
+  m->n_pending = k;
+}
+
+static void on_marker(const dle_marker_event *ev, void *user) {
+  mon *m = user;
+  switch (ev->kind) {
+    case DLE_MARKER_EPOCHS_TOTAL:
+      if (m->o->epochs_planned > 0) break; /* --epochs wins */
+      m->epochs_total = (int)ev->value;
+      m->info.epochs_planned = (int)ev->value;
+      set_meta_num(m, "epochs_total", (double)ev->value);
+      break;
+    case DLE_MARKER_EPOCH_BEGIN: {
+      size_t pos = epoch_find(m, (int32_t)ev->value, true);
+      if (pos == SIZE_MAX) break;
+      dle_epoch *e = &m->ep[pos];
+      if (isfinite(e->t_begin_s) && !isfinite(e->t_end_s)) break; /* already open */
+      e->t_begin_s = ev->t_s;
+      e->t_end_s = NAN;
+      e->metrics[0] = '\0';
+      epoch_store(m, e);
+      break;
+    }
+    case DLE_MARKER_EPOCH_END: {
+      size_t pos = epoch_find(m, (int32_t)ev->value, true);
+      if (pos == SIZE_MAX) break;
+      dle_epoch *e = &m->ep[pos];
+      if (isfinite(e->t_end_s)) break; /* already ended (e.g. seen on both streams) */
+      e->t_end_s = ev->t_s;
+      copy_metrics(e->metrics, sizeof e->metrics, ev->text);
+      epoch_store(m, e);
+      if (m->n_pending < MAX_PENDING)
+        m->pending[m->n_pending++] = e->index;
+      else
+        print_epoch_line(m, e->index);
+      break;
+    }
+    case DLE_MARKER_META: {
+      size_t pos = 0;
+      char key[128], value[DLE_MARKER_TEXT_MAX];
+      while (dle_marker_next_pair(ev->text, &pos, key, sizeof key, value, sizeof value))
+        set_meta(m, key, value);
+      break;
+    }
+  }
+}
+
+static void marker_warn_once(mon *m) {
+  if (m->warned_marker || m->o->quiet || !m->mr) return;
+  dle_marker_stats s;
+  dle_marker_reader_stats(m->mr, &s);
+  if (s.unknown + s.malformed + s.oversized == 0) return;
+  m->warned_marker = true;
+  warnf(m, "ignoring a marker line: %s (further ones are counted in the summary)", s.last_error);
+}
+
+/* Reads what the marker channel has now (bounded per call); false at end-of-file. */
+static bool read_markers(mon *m) {
+  char buf[8192];
+  for (int round = 0; round < 8; round++) {
+    ssize_t n = read(m->marker_fd, buf, sizeof buf);
+    if (n > 0) {
+      dle_marker_reader_feed(m->mr, buf, (size_t)n, mono_s(m->t0_ns), on_marker, m);
+      continue;
+    }
+    if (n == 0) return false;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN;
+  }
+  marker_warn_once(m);
+  return true;
+}
+
+/* Relays the child's output (which = 1 or 2) to ours and feeds the epoch regex.
+ * False at end-of-file. */
+static bool relay_output(mon *m, int which) {
+  int fd = which == 1 ? dle_child_stdout_fd(m->child) : dle_child_stderr_fd(m->child);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, m->relay_buf, READ_CHUNK);
+  if (n < 0) return errno == EAGAIN || errno == EINTR;
+  if (n == 0) {
+    dle_child_close_output(m->child, which);
+    return false;
+  }
+  if (write_all_fd(which == 1 ? STDOUT_FILENO : STDERR_FILENO, m->relay_buf, (size_t)n) != 0 &&
+      errno == EPIPE) {
+    /* Our own output is gone: the child gets EPIPE/SIGPIPE as it would have without us. */
+    dle_child_close_output(m->child, which);
+    return false;
+  }
+  dle_epoch_regex_feed(m->rx[which - 1], m->relay_buf, (size_t)n, mono_s(m->t0_ns), on_marker, m);
+  return true;
+}
+
+static void drain_samples(mon *m) {
+  for (;;) {
+    size_t n = 0;
+    dle_sampler_drain(m->sampler, m->buf, DRAIN_BATCH, &n);
+    if (n == 0) break;
+    dle_error e;
+    if (!m->store_failed)
+      store_check(m, dle_store_append_samples(m->st, m->run_id, m->buf, n, &e), &e);
+    for (size_t i = 0; i < n; i++) {
+      if (m->trace.n && m->buf[i].t_s < m->trace.t_s[m->trace.n - 1]) continue;
+      if (dle_trace_append(&m->trace, &m->buf[i], &e) != DLE_OK) break;
+      if (m->o->hooks.on_sample) m->o->hooks.on_sample(&m->buf[i], m->o->hooks.user);
+    }
+    if (n < DRAIN_BATCH) break;
+  }
+  flush_pending(m, false);
+}
+
+/* Returns the signals received since the last call (bit per signal number < 64). */
+static uint64_t take_signals(void) {
+  uint64_t got = 0;
+  unsigned char b[32];
+  ssize_t n;
+  while ((n = read(g_sig_pipe[0], b, sizeof b)) > 0)
+    for (ssize_t i = 0; i < n; i++)
+      if (b[i] < 64) got |= (uint64_t)1 << b[i];
+  return got;
+}
+
+static void record_static_meta(mon *m) {
+  const dle_sensors_info *s = &m->sinfo;
+  if (s->n_gpus > 0) {
+    char uuids[1024] = "";
+    size_t len = 0;
+    for (uint32_t i = 0; i < s->n_gpus; i++) {
+      int n = snprintf(uuids + len, sizeof uuids - len, "%s%s", i ? "," : "", s->gpu[i].uuid);
+      if (n < 0 || (size_t)n >= sizeof uuids - len) break;
+      len += (size_t)n;
+    }
+    set_meta(m, "gpu_name", s->gpu[0].name);
+    set_meta(m, "gpu_uuid", uuids);
+    set_meta_num(m, "gpu_count", s->n_gpus);
+    set_meta_num(m, "gpu_tdp_w", s->gpu[0].tdp_w);
+    set_meta_num(m, "gpu_power_limit_w", s->gpu[0].power_limit_w);
+    if (s->nvml_driver[0]) set_meta(m, "nvml_driver", s->nvml_driver);
+  }
+  set_meta_num(m, "host_ram_gb", s->host_ram_gb);
+  if (s->cpu_model[0]) set_meta(m, "cpu_model", s->cpu_model);
+  if (s->cpu_logical > 0) set_meta_num(m, "cpu_cores", s->cpu_logical);
+  set_meta_num(m, "cpu_tdp_w", s->cpu_tdp_w);
+  if (isfinite(s->cpu_tdp_w)) set_meta(m, "cpu_tdp_source", s->cpu_tdp_source);
+  set_meta_num(m, "ram_w_per_gb", s->ram_w_per_gb);
+  if (s->notes[0]) set_meta(m, "sensor_notes", s->notes);
+  if (m->o->country) set_meta(m, "country", m->o->country);
+  if (m->o->epochs_planned > 0) set_meta_num(m, "epochs_total", m->o->epochs_planned);
+  for (char **kv = m->o->meta; kv && *kv; kv++) {
+    char key[128];
+    const char *eq = strchr(*kv, '=');
+    size_t kl = (size_t)(eq - *kv) < sizeof key - 1 ? (size_t)(eq - *kv) : sizeof key - 1;
+    memcpy(key, *kv, kl);
+    key[kl] = '\0';
+    set_meta(m, key, eq + 1);
+  }
+}
+
+static void record_end_meta(mon *m) {
+  if (m->mr) {
+    dle_marker_stats s;
+    dle_marker_reader_stats(m->mr, &s);
+    set_meta_num(m, "marker_events", (double)s.events);
+    if (s.unknown + s.malformed + s.oversized) {
+      set_meta_num(m, "marker_lines_ignored", (double)(s.unknown + s.malformed + s.oversized));
+      set_meta(m, "marker_last_error", s.last_error);
+    }
+  }
+  dle_sensors_info s;
+  dle_sampler_get_info(m->sampler, &s);
+  char used[128] = "";
+  size_t len = 0;
+  for (uint32_t i = 0; i < s.n_gpus; i++)
+    if (s.gpu[i].used_by_tree) {
+      int n = snprintf(used + len, sizeof used - len, "%s%u", len ? "," : "", s.gpu[i].index);
+      if (n < 0 || (size_t)n >= sizeof used - len) break;
+      len += (size_t)n;
+    }
+  if (used[0]) set_meta(m, "gpus_used", used);
+  dle_sampler_stats ss;
+  dle_sampler_get_stats(m->sampler, &ss);
+  if (ss.dropped) set_meta_num(m, "samples_dropped", (double)ss.dropped);
+  if (ss.skipped_deadlines) set_meta_num(m, "sampler_skipped_deadlines", (double)ss.skipped_deadlines);
+  set_meta_num(m, "sampler_cpu_s", ss.cpu_time_s);
+}
+
+/* ---- summary ---- */
+
+static void summary_row(const char *name, double j, double w, const char *how) {
+  char e[64] = "-", p[32] = "";
+  if (isfinite(j)) cli_format_energy(j, e, sizeof e);
+  if (isfinite(w)) snprintf(p, sizeof p, "%.2f W", w);
+  fprintf(stderr, "  %-12s %-24s %-11s %s\n", name, e, p, how);
+}
+
+static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
+  dle_energy_summary sum;
+  dle_error e;
+  if (dle_energy_summarize(&m->trace, &m->info, &sum, &e) != DLE_OK) {
+    warnf(m, "no energy summary: %s", e.msg);
+    return;
+  }
+  char dur[32], how[160], end[96];
+  cli_format_duration(sum.duration_s, dur, sizeof dur);
+  if (m->attach)
+    snprintf(end, sizeof end, "%s", exited ? "process exited" : "detached");
+  else if (x->term_signal)
+    snprintf(end, sizeof end, "killed by signal %d (%s)", x->term_signal, strsignal(x->term_signal));
+  else
+    snprintf(end, sizeof end, "exit %d", x->exit_code);
+  size_t done = 0;
+  for (size_t i = 0; i < m->n_ep; i++) done += isfinite(m->ep[i].t_end_s);
+  char eps[48];
+  if (m->epochs_total > 0)
+    snprintf(eps, sizeof eps, "%zu of %d epochs", done, m->epochs_total);
+  else
+    snprintf(eps, sizeof eps, "%zu epochs", done);
+  fprintf(stderr, "\ndlenergy: run %" PRId64 " %s (%s): %s, %s, %zu samples every %.3g s\n",
+          m->run_id, dle_run_status_str(m->info.status), end, dur, eps, sum.samples,
+          m->info.interval_s);
+  fprintf(stderr, "  %-12s %-24s %-11s %s\n", "component", "energy", "mean power", "how");
+  static const char *names[DLE_COMP_COUNT] = {"GPU", "CPU", "DRAM", "RAM"};
+  for (int c = 0; c < DLE_COMP_COUNT; c++) {
+    const char *src = sum.source[c];
+    if (!isfinite(sum.energy_j[c]) && (strcmp(src, "none") == 0 || !src[0])) {
+      summary_row(names[c], NAN, NAN, "not available");
+      continue;
+    }
+    if (c == DLE_COMP_CPU && !sum.measured[c])
+      snprintf(how, sizeof how, "modelled (TDP %.0f W x utilization)", m->sinfo.cpu_tdp_w);
+    else if (c == DLE_COMP_RAM)
+      snprintf(how, sizeof how, "modelled (%.3g W/GB x resident memory)", m->sinfo.ram_w_per_gb);
+    else
+      snprintf(how, sizeof how, "%s (%s)", sum.measured[c] ? "measured" : "modelled", src);
+    summary_row(names[c], sum.energy_j[c], sum.avg_power_w[c], how);
+    if (c == DLE_COMP_GPU && isfinite(sum.gpu_counter_j))
+      summary_row("GPU counter", sum.gpu_counter_j, NAN, "measured (NVML energy counter)");
+  }
+  bool dram = isfinite(sum.energy_j[DLE_COMP_DRAM]);
+  snprintf(how, sizeof how, "%s: GPU + CPU + %s", total_kind(m), dram ? "DRAM" : "RAM");
+  summary_row("total", sum.total_j, sum.duration_s > 0 ? sum.total_j / sum.duration_s : NAN, how);
+  snprintf(how, sizeof how, "total x PUE %.2f", sum.pue);
+  summary_row("facility", sum.facility_j, NAN, how);
+  if (isfinite(sum.emissions_g)) {
+    char em[64];
+    snprintf(em, sizeof em, "%.4g g CO2e", sum.emissions_g);
+    snprintf(how, sizeof how, "modelled: %.4g g/kWh%s%s", sum.carbon_g_per_kwh,
+             m->o->country ? " in " : "", m->o->country ? m->o->country : "");
+    fprintf(stderr, "  %-12s %-24s %-11s %s\n", "emissions", em, "", how);
+  } else {
+    fprintf(stderr, "  %-12s %-24s %-11s %s\n", "emissions", "-", "",
+            "set --country or --carbon-intensity");
+  }
+  if (m->sinfo.notes[0]) fprintf(stderr, "  sensors: %s\n", m->sinfo.notes);
+  if (m->mr) {
+    dle_marker_stats s;
+    dle_marker_reader_stats(m->mr, &s);
+    uint64_t bad = s.unknown + s.malformed + s.oversized;
+    if (bad)
+      fprintf(stderr,
+              "  markers: %" PRIu64 " events, %" PRIu64 " lines ignored (%" PRIu64
+              " unknown verb, %" PRIu64 " malformed, %" PRIu64 " too long); last: %s\n",
+              s.events, bad, s.unknown, s.malformed, s.oversized, s.last_error);
+  }
+  dle_sampler_stats ss;
+  dle_sampler_get_stats(m->sampler, &ss);
+  if (ss.dropped)
+    fprintf(stderr, "  warning: %" PRIu64 " samples dropped (the recorder fell behind)\n",
+            ss.dropped);
+  if (m->store_failed)
+    fprintf(stderr, "  warning: the run store failed during the run; the record is incomplete\n");
+  else
+    fprintf(stderr, "  recorded in %s as run %" PRId64 "\n", m->o->db, m->run_id);
+  if (m->o->hooks.on_summary) {
+    monitor_view v = make_view(m, sum.duration_s);
+    v.finished = true;
+    m->o->hooks.on_summary(&v, m->o->hooks.user, stderr);
+  }
+}
+
+/* ---- setup ---- */
+
+static int open_attach_fifo(mon *m, dle_error *err) {
+  const char *path = m->o->fifo_path;
+  if (!path) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(m->fifo_dir, sizeof m->fifo_dir, "%s/dlenergy-attach-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(m->fifo_dir)) {
+      int rc = dle_error_set(err, DLE_EIO, "cannot create a folder for the marker FIFO: %s",
+                             strerror(errno));
+      m->fifo_dir[0] = '\0';
+      return rc;
+    }
+    snprintf(m->fifo_path, sizeof m->fifo_path, "%s/markers", m->fifo_dir);
+  } else {
+    snprintf(m->fifo_path, sizeof m->fifo_path, "%s", path);
+    struct stat st;
+    m->fifo_existed = lstat(path, &st) == 0;
+  }
+  return dle_marker_fifo_open(m->fifo_path, &m->marker_fd, &m->fifo_keep_fd, err);
+}
+
+static void attach_command(pid_t pid, char *out, size_t size) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
+  out[0] = '\0';
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, out, size - 1);
+  close(fd);
+  if (n <= 0) return;
+  for (ssize_t i = 0; i < n; i++)
+    if (out[i] == '\0') out[i] = ' ';
+  while (n > 0 && out[n - 1] == ' ') n--;
+  out[n] = '\0';
+}
+
+static void mon_free(mon *m) {
+  if (m->sampler) dle_sampler_destroy(m->sampler);
+  if (m->child) dle_child_free(m->child);
+  if (m->watch) dle_proc_watch_free(m->watch);
+  if (m->marker_fd >= 0 && m->attach && !m->fifo_existed) unlink(m->fifo_path);
+  if (m->marker_fd >= 0) close(m->marker_fd);
+  if (m->fifo_keep_fd >= 0) close(m->fifo_keep_fd);
+  if (m->fifo_dir[0]) rmdir(m->fifo_dir);
+  dle_marker_reader_free(m->mr);
+  for (int i = 0; i < 2; i++) dle_epoch_regex_free(m->rx[i]);
+  dle_trace_free(&m->trace);
+  free(m->ep);
+  free(m->buf);
+  free(m->relay_buf);
+  dle_store_close(m->st);
+}
+
+int monitor_main(const monitor_opts *o) {
+  mon M;
+  mon *m = &M;
+  memset(m, 0, sizeof *m);
+  m->o = o;
+  m->attach = o->argv == NULL;
+  m->marker_fd = m->fifo_keep_fd = -1;
+  m->epochs_total = o->epochs_planned;
+  dle_error e;
+  dle_error_clear(&e);
+  int status = DLE_EXIT_FAIL;
+  sig_state sigs;
+  bool sigs_on = false, started_hooks = false;
+  char env_fd[64], env_ino[64], env_run[64];
+
+  m->buf = malloc(DRAIN_BATCH * sizeof *m->buf);
+  m->relay_buf = malloc(READ_CHUNK);
+  if (!m->buf || !m->relay_buf) {
+    dle_error_set(&e, DLE_ENOMEM, "out of memory");
+    goto fail;
+  }
+  if (dle_marker_reader_new(&m->mr, &e) != DLE_OK) goto fail;
+  if (o->epoch_regex && !m->attach) {
+    for (int i = 0; i < 2; i++)
+      if (dle_epoch_regex_new(o->epoch_regex, &m->rx[i], &e) != DLE_OK) goto fail;
+  }
+  if (m->attach && dle_proc_watch_open(o->attach_pid, &m->watch, &e) != DLE_OK) goto fail;
+
+  /* Sensors first: a bad --gpus fails before anything is recorded or started. */
+  dle_sampler_config scfg = o->sampler;
+  scfg.sensors.root_pid = m->attach ? o->attach_pid : 0;
+  scfg.t0_ns = 0; /* = when dle_sampler_start runs */
+  if (dle_sampler_create(&scfg, &m->sampler, &e) != DLE_OK) goto fail;
+  dle_sampler_get_info(m->sampler, &m->sinfo);
+
+  if (dle_store_open(o->db, &m->st, &e) != DLE_OK) goto fail;
+  dle_run_info_init(&m->info);
+  snprintf(m->info.source, sizeof m->info.source, "%s", m->attach ? "attach" : "run");
+  if (gethostname(m->host, sizeof m->host) != 0) snprintf(m->host, sizeof m->host, "unknown");
+  m->host[sizeof m->host - 1] = '\0';
+  snprintf(m->info.host, sizeof m->info.host, "%s", m->host);
+  if (m->attach)
+    attach_command(o->attach_pid, m->info.command, sizeof m->info.command);
+  else
+    join_command(o->argv, m->info.command, sizeof m->info.command);
+  m->info.start_wall_s = wall_now_s();
+  m->info.interval_s = scfg.interval_s;
+  m->info.epochs_planned = o->epochs_planned;
+  m->info.pue = o->pue;
+  m->info.carbon_g_per_kwh = o->carbon_g_per_kwh;
+  snprintf(m->info.gpu_source, sizeof m->info.gpu_source, "%s", m->sinfo.gpu_source);
+  snprintf(m->info.cpu_source, sizeof m->info.cpu_source, "%s", m->sinfo.cpu_source);
+  snprintf(m->info.dram_source, sizeof m->info.dram_source, "%s", m->sinfo.dram_source);
+  snprintf(m->info.ram_source, sizeof m->info.ram_source, "%s", m->sinfo.ram_source);
+  if (dle_store_create_run(m->st, &m->info, &m->run_id, &e) != DLE_OK) goto fail;
+  m->info.id = m->run_id;
+  record_static_meta(m);
+  if (!m->store_failed && dle_store_commit(m->st, &e) != DLE_OK) goto fail;
+  if (m->store_failed) {
+    dle_error_set(&e, DLE_EDB, "cannot record the run in %s", o->db);
+    goto fail;
+  }
+
+  if (o->hooks.on_start) {
+    started_hooks = true;
+    monitor_view v = make_view(m, 0);
+    if (o->hooks.on_start(&v, o->hooks.user, &e) != 0) goto fail_recorded;
+  }
+  if (signals_install(&sigs, &e) != DLE_OK) goto fail_recorded;
+  sigs_on = true;
+
+  int marker_w = -1;
+  if (m->attach) {
+    if (open_attach_fifo(m, &e) != DLE_OK) goto fail_recorded;
+    set_meta(m, "marker_fifo", m->fifo_path);
+    if (!o->quiet)
+      fprintf(stderr,
+              "dlenergy attach: recording process %ld as run %" PRId64 " in %s; Ctrl-C stops.\n"
+              "dlenergy attach: epoch markers: start the script with DLENERGY_MARKER=%s or "
+              "write lines to that FIFO\n",
+              (long)o->attach_pid, m->run_id, o->db, m->fifo_path);
+  } else {
+    if (dle_marker_pipe(&m->marker_fd, &marker_w, &e) != DLE_OK) goto fail_recorded;
+    struct stat pst;
+    fstat(marker_w, &pst);
+    snprintf(env_fd, sizeof env_fd, "DLENERGY_MARKER_FD=%d", marker_w);
+    snprintf(env_ino, sizeof env_ino, "DLENERGY_MARKER_INO=%lu", (unsigned long)pst.st_ino);
+    snprintf(env_run, sizeof env_run, "DLENERGY_RUN_ID=%" PRId64, m->run_id);
+  }
+
+  /* t = 0: the sampler starts (its t0 is taken inside dle_sampler_start, a few
+   * microseconds after ours), then the command starts. */
+  m->t0_ns = dle_monotonic_ns();
+  if (dle_sampler_start(m->sampler, &e) != DLE_OK) {
+    if (!m->attach) close(marker_w);
+    goto fail_recorded;
+  }
+  if (!m->attach) {
+    const char *set[] = {env_fd, env_ino, env_run, NULL};
+    const char *unset[] = {"DLENERGY_MARKER", NULL};
+    dle_launch_opts lo = {.argv = o->argv,
+                          .marker_fd = marker_w,
+                          .capture_output = m->rx[0] != NULL,
+                          .env_set = set,
+                          .env_unset = unset,
+                          .sig_default = &sigs.child_default};
+    int rc = dle_child_spawn(&lo, &m->child, &e);
+    close(marker_w);
+    if (rc != DLE_OK) {
+      dle_sampler_stop(m->sampler);
+      status = rc == DLE_ENOTFOUND ? 127 : 126;
+      fprintf(stderr, "dlenergy %s: %s\n", o->verb, e.msg);
+      m->info.status = DLE_RUN_FAILED;
+      m->info.exit_code = status;
+      m->info.end_wall_s = wall_now_s();
+      set_meta(m, "error", e.msg);
+      if (!m->store_failed) store_check(m, dle_store_update_run(m->st, &m->info, &e), &e);
+      goto done;
+    }
+    dle_sampler_set_pid(m->sampler, dle_child_pid(m->child));
+  }
+
+  dle_exit_info x = {.exit_code = -1, .term_signal = 0, .core_dumped = false};
+  bool exited = false, detached = false;
+  int64_t next_drain = dle_monotonic_ns();
+  const int64_t drain_ns = 100000000;
+  for (;;) {
+    struct pollfd p[5];
+    int np = 0, i_sig, i_mark = -1, i_out = -1, i_err = -1, i_wait = -1;
+    p[np] = (struct pollfd){.fd = g_sig_pipe[0], .events = POLLIN};
+    i_sig = np++;
+    if (m->marker_fd >= 0) {
+      p[np] = (struct pollfd){.fd = m->marker_fd, .events = POLLIN};
+      i_mark = np++;
+    }
+    if (m->child && dle_child_stdout_fd(m->child) >= 0) {
+      p[np] = (struct pollfd){.fd = dle_child_stdout_fd(m->child), .events = POLLIN};
+      i_out = np++;
+    }
+    if (m->child && dle_child_stderr_fd(m->child) >= 0) {
+      p[np] = (struct pollfd){.fd = dle_child_stderr_fd(m->child), .events = POLLIN};
+      i_err = np++;
+    }
+    int wfd = m->child ? dle_child_wait_fd(m->child) : dle_proc_watch_fd(m->watch);
+    if (wfd >= 0) {
+      p[np] = (struct pollfd){.fd = wfd, .events = POLLIN};
+      i_wait = np++;
+    }
+    int64_t now = dle_monotonic_ns();
+    int timeout_ms = next_drain > now ? (int)((next_drain - now) / 1000000) + 1 : 0;
+    int r = poll(p, (nfds_t)np, timeout_ms);
+    if (r < 0 && errno != EINTR) {
+      warnf(m, "poll failed: %s", strerror(errno));
+      usleep(100000);
+    }
+    if (r > 0 && (p[i_sig].revents & POLLIN)) {
+      uint64_t got = take_signals();
+      for (int k = 0; k < N_WATCHED; k++) {
+        int sig = k_watched_signals[k];
+        if (!(got & ((uint64_t)1 << sig))) continue;
+        if (m->attach) {
+          detached = true; /* attach never signals the process it watches */
+        } else if (dle_child_signal(m->child, sig, &e) == DLE_OK) {
+          if (!o->quiet) warnf(m, "passed %s on to the command", strsignal(sig));
+        }
+      }
+    }
+    if (r > 0 && i_mark >= 0 && p[i_mark].revents) {
+      if (!read_markers(m) && !m->attach) {
+        close(m->marker_fd); /* every writer is gone */
+        m->marker_fd = -1;
+      }
+      marker_warn_once(m);
+    }
+    if (r > 0 && i_out >= 0 && p[i_out].revents) relay_output(m, 1);
+    if (r > 0 && i_err >= 0 && p[i_err].revents) relay_output(m, 2);
+    if (dle_monotonic_ns() >= next_drain) {
+      drain_samples(m);
+      next_drain = dle_monotonic_ns() + drain_ns;
+    }
+    if (detached) break;
+    if (m->attach) {
+      if ((i_wait >= 0 && p[i_wait].revents) || (i_wait < 0 && !dle_proc_watch_alive(m->watch)) ||
+          (i_wait >= 0 && !dle_proc_watch_alive(m->watch))) {
+        exited = true;
+        break;
+      }
+    } else if (i_wait < 0 || (r > 0 && p[i_wait].revents)) {
+      if (dle_child_try_wait(m->child, &exited, &x, &e) != DLE_OK) {
+        warnf(m, "%s", e.msg);
+        break;
+      }
+      if (exited) break;
+    }
+  }
+  double t_end = mono_s(m->t0_ns);
+
+  /* What the command said just before it ended. */
+  if (m->marker_fd >= 0) {
+    read_markers(m);
+    dle_marker_reader_finish(m->mr, t_end, on_marker, m);
+  }
+  dle_sampler_stop(m->sampler); /* takes the last sample at this instant */
+  drain_samples(m);
+  if (m->child) {
+    /* Relay the rest of its output: until end-of-file, or 1 s without any when a
+     * descendant still holds the pipe. */
+    int64_t quiet_since = dle_monotonic_ns();
+    while (dle_child_stdout_fd(m->child) >= 0 || dle_child_stderr_fd(m->child) >= 0) {
+      struct pollfd p[2];
+      int np = 0;
+      int fds[2] = {dle_child_stdout_fd(m->child), dle_child_stderr_fd(m->child)};
+      int which[2];
+      for (int k = 0; k < 2; k++)
+        if (fds[k] >= 0) {
+          p[np] = (struct pollfd){.fd = fds[k], .events = POLLIN};
+          which[np++] = k + 1;
+        }
+      int r = poll(p, (nfds_t)np, 100);
+      if (r > 0) {
+        for (int k = 0; k < np; k++)
+          if (p[k].revents) relay_output(m, which[k]);
+        quiet_since = dle_monotonic_ns();
+      } else if (dle_monotonic_ns() - quiet_since > 1000000000) {
+        break;
+      }
+    }
+    if (x.exit_code == 0 && x.term_signal == 0)
+      for (int k = 0; k < 2; k++)
+        if (m->rx[k]) dle_epoch_regex_close(m->rx[k], t_end, on_marker, m);
+  }
+  flush_pending(m, true);
+
+  if (m->attach) {
+    m->info.status = DLE_RUN_COMPLETE;
+    set_meta(m, "attach_end", exited ? "process exited" : "detached");
+    status = DLE_EXIT_OK;
+  } else {
+    m->info.exit_code = x.exit_code;
+    m->info.term_signal = x.term_signal;
+    m->info.status = x.term_signal ? DLE_RUN_KILLED
+                     : x.exit_code == 0 ? DLE_RUN_COMPLETE
+                                        : DLE_RUN_FAILED;
+    status = dle_exit_info_status(&x);
+  }
+  m->info.end_wall_s = wall_now_s();
+  m->info.epochs_planned = m->epochs_total;
+  record_end_meta(m);
+  if (!m->store_failed) store_check(m, dle_store_update_run(m->st, &m->info, &e), &e);
+  if (!m->store_failed) store_check(m, dle_store_commit(m->st, &e), &e);
+  if (!o->quiet) print_summary(m, &x, exited);
+  if (m->store_failed && status == 0) status = DLE_EXIT_FAIL;
+
+done:
+  if (sigs_on) signals_restore(&sigs);
+  if (started_hooks && o->hooks.on_finish) o->hooks.on_finish(o->hooks.user);
+  mon_free(m);
+  return status;
+
+fail_recorded:
+  /* The run is in the store but the command never started. */
+  m->info.status = DLE_RUN_FAILED;
+  m->info.end_wall_s = wall_now_s();
+  {
+    dle_error e2;
+    set_meta(m, "error", e.msg);
+    if (!m->store_failed) dle_store_update_run(m->st, &m->info, &e2);
+  }
+fail:
+  status = cli_fail(o->verb, &e);
+  goto done;
+}
+
+/* ------------------------------------------------------------------ options */
+
+enum {
+  OPT_DB = 256, OPT_INTERVAL, OPT_GPUS, OPT_NO_GPU, OPT_NO_RAPL, OPT_NO_CPU, OPT_CPU_TDP,
+  OPT_RAM_W, OPT_PUE, OPT_CARBON, OPT_COUNTRY, OPT_META, OPT_EPOCHS, OPT_QUIET,
+  OPT_EPOCH_REGEX, OPT_FIFO, OPT_HELP
+};
+
+bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_opts *o,
+                           int *usage_rc) {
+  double v;
+  dle_sensors_config *sc = &o->sampler.sensors;
+  *usage_rc = 0;
+  switch (opt) {
+    case OPT_DB: o->db = arg; return true;
+    case OPT_INTERVAL:
+      if (!cli_parse_double(arg, &v) || v < 0.001 || v > 3600)
+        *usage_rc = cli_usage_error(verb, "--interval wants seconds in 0.001..3600, not '%s'", arg);
+      o->sampler.interval_s = v;
+      return true;
+    case OPT_GPUS:
+      if (strcmp(arg, "none") == 0) {
+        sc->enable_nvml = false;
+      } else {
+        for (const char *p = arg; *p; p++)
+          if (!((*p >= '0' && *p <= '9') || *p == ',') && strcmp(arg, "all") != 0) {
+            *usage_rc = cli_usage_error(verb, "--gpus wants all, none or indices like 0,2; not '%s'", arg);
+            return true;
+          }
+        sc->gpus = arg;
+        sc->enable_nvml = true;
+      }
+      return true;
+    case OPT_NO_GPU: sc->enable_nvml = false; return true;
+    case OPT_NO_RAPL: sc->enable_rapl = false; return true;
+    case OPT_NO_CPU: sc->enable_procfs = false; return true;
+    case OPT_CPU_TDP:
+      if (!cli_parse_double(arg, &v) || v <= 0 || v > 10000)
+        *usage_rc = cli_usage_error(verb, "--cpu-tdp wants watts in (0, 10000], not '%s'", arg);
+      sc->cpu_tdp_w = v;
+      return true;
+    case OPT_RAM_W:
+      if (!cli_parse_double(arg, &v) || v < 0 || v > 100)
+        *usage_rc = cli_usage_error(verb, "--ram-w-per-gb wants W/GB in [0, 100], not '%s'", arg);
+      sc->ram_w_per_gb = v;
+      return true;
+    case OPT_PUE:
+      if (!cli_parse_double(arg, &v) || v < 1 || v > 10)
+        *usage_rc = cli_usage_error(verb, "--pue wants a number in [1, 10], not '%s'", arg);
+      o->pue = v;
+      return true;
+    case OPT_CARBON:
+      if (!cli_parse_double(arg, &v) || v < 0 || v > 5000)
+        *usage_rc = cli_usage_error(verb, "--carbon-intensity wants g/kWh in [0, 5000], not '%s'", arg);
+      o->carbon_g_per_kwh = v;
+      return true;
+    case OPT_COUNTRY: o->country = arg; return true;
+    case OPT_EPOCHS:
+      if (!cli_parse_int(arg, &o->epochs_planned) || o->epochs_planned < 1)
+        *usage_rc = cli_usage_error(verb, "--epochs wants a positive integer, not '%s'", arg);
+      return true;
+    case OPT_QUIET: o->quiet = true; return true;
+    default: return false;
+  }
+}
+
+#define MONITOR_LONG_OPTIONS                                              \
+  {"db", required_argument, NULL, OPT_DB},                                \
+  {"interval", required_argument, NULL, OPT_INTERVAL},                    \
+  {"gpus", required_argument, NULL, OPT_GPUS},                            \
+  {"no-gpu", no_argument, NULL, OPT_NO_GPU},                              \
+  {"no-rapl", no_argument, NULL, OPT_NO_RAPL},                            \
+  {"no-cpu", no_argument, NULL, OPT_NO_CPU},                              \
+  {"cpu-tdp", required_argument, NULL, OPT_CPU_TDP},                      \
+  {"ram-w-per-gb", required_argument, NULL, OPT_RAM_W},                   \
+  {"pue", required_argument, NULL, OPT_PUE},                              \
+  {"carbon-intensity", required_argument, NULL, OPT_CARBON},              \
+  {"country", required_argument, NULL, OPT_COUNTRY},                      \
+  {"meta", required_argument, NULL, OPT_META},                            \
+  {"epochs", required_argument, NULL, OPT_EPOCHS},                        \
+  {"quiet", no_argument, NULL, OPT_QUIET},                                \
+  {"help", no_argument, NULL, OPT_HELP}
+
+static const char k_common_help[] =
+    "  --db PATH|URI         run store (default $DLENERGY_DB or ./dlenergy.db)\n"
+    "  --interval S          sampling interval in seconds (default 0.1)\n"
+    "  --gpus all|none|0,2   NVIDIA GPUs to read through NVML (default all)\n"
+    "  --no-gpu, --no-rapl, --no-cpu\n"
+    "                        disable the NVML, RAPL or process-tree (CPU %, RSS) sensor\n"
+    "  --cpu-tdp W           CPU TDP per package for the modelled CPU power when RAPL\n"
+    "                        is absent (default: data/cpu_tdp.csv by CPU model)\n"
+    "  --ram-w-per-gb W      modelled RAM power per GB resident (default 0.375)\n"
+    "  --pue X               power usage effectiveness of the facility (default 1.0)\n"
+    "  --carbon-intensity G  grid carbon intensity in g CO2e/kWh\n"
+    "  --country CC          carbon intensity from the shipped table (e.g. ES)\n"
+    "  --meta KEY=VALUE      metadata for the run (repeatable)\n"
+    "  --epochs N            planned number of epochs\n"
+    "  --quiet               no live line and no summary\n";
+
+/* Shared by run and attach: collects --meta values, resolves --country. Returns -1
+ * to go on, else an exit status. */
+typedef struct meta_list {
+  char **v;
+  size_t n;
+} meta_list;
+
+static int meta_add(meta_list *ml, const char *verb, char *kv) {
+  if (!monitor_valid_meta(kv))
+    return cli_usage_error(verb, "--meta wants KEY=VALUE without spaces, not '%s'", kv);
+  char **p = realloc(ml->v, (ml->n + 2) * sizeof *p);
+  if (!p) {
+    dle_error e;
+    dle_error_set(&e, DLE_ENOMEM, "out of memory");
+    return cli_fail(verb, &e);
+  }
+  ml->v = p;
+  ml->v[ml->n++] = kv;
+  ml->v[ml->n] = NULL;
+  return -1;
+}
+
+static int resolve_country(monitor_opts *o) {
+  if (!o->country) return -1;
+  dle_carbon_info ci;
+  dle_error e;
+  if (dle_carbon_find(o->country, &ci, &e) != DLE_OK) return cli_fail(o->verb, &e);
+  if (isnan(o->carbon_g_per_kwh)) o->carbon_g_per_kwh = ci.g_per_kwh;
+  return -1;
+}
+
+static void run_usage(FILE *out) {
+  fprintf(out,
+          "Usage: dlenergy run [OPTIONS] -- COMMAND [ARGS...]\n"
+          "Runs COMMAND (no shell) and records the energy of its process tree: GPU (NVML),\n"
+          "CPU and DRAM (RAPL, or modelled), RAM (modelled), with epochs from markers.\n"
+          "Exits with the command's status (128 + N when killed by signal N; 127 when it\n"
+          "does not exist). SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to it.\n\n"
+          "Options:\n%s"
+          "  --epoch-regex RE      take epochs from the command's printed output (POSIX ERE;\n"
+          "                        group 1 = epoch, group 2 = total); 'keras' means\n"
+          "                        '" DLE_EPOCH_REGEX_KERAS "'. The output is then relayed\n"
+          "                        through dlenergy.\n\n"
+          "Epoch markers: the command gets DLENERGY_MARKER_FD, a pipe taking lines such as\n"
+          "'epoch_begin 3', 'epoch_end 3 loss=0.4', 'epochs_total 10', 'meta k=v'; see\n"
+          "clients/python/dlenergy_markers.py. The command's environment also has\n"
+          "DLENERGY_RUN_ID.\n",
+          k_common_help);
+}
+
+static int cmd_run(int argc, char **argv) {
+  static const struct option longopts[] = {
+      MONITOR_LONG_OPTIONS,
+      {"epoch-regex", required_argument, NULL, OPT_EPOCH_REGEX},
+      {NULL, 0, NULL, 0}};
+  monitor_opts o;
+  monitor_opts_init(&o, "run");
+  meta_list ml = {0};
+  int rc = -1;
+  optind = 1;
+  opterr = 0;
+  int c;
+  /* '+': stop at the first non-option, so the command's own options are left alone. */
+  while (rc < 0 && (c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    int urc = 0;
+    if (c == 'h' || c == OPT_HELP) {
+      run_usage(stdout);
+      rc = DLE_EXIT_OK;
+    } else if (c == OPT_META) {
+      rc = meta_add(&ml, "run", optarg);
+    } else if (c == OPT_EPOCH_REGEX) {
+      o.epoch_regex = optarg;
+    } else if (monitor_sensor_option("run", c, optarg, &o, &urc)) {
+      if (urc) rc = urc;
+    } else if (c == '?' && optopt) {
+      rc = cli_usage_error("run", "option '-%c' is not known", optopt);
+    } else {
+      rc = cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (rc < 0 && optind >= argc) rc = cli_usage_error("run", "no command given (dlenergy run [OPTIONS] -- COMMAND ...)");
+  if (rc < 0) rc = resolve_country(&o);
+  if (rc < 0 && o.epoch_regex) {
+    dle_epoch_regex *rx = NULL;
+    dle_error e;
+    if (dle_epoch_regex_new(o.epoch_regex, &rx, &e) != DLE_OK)
+      rc = cli_usage_error("run", "%s", e.msg);
+    dle_epoch_regex_free(rx);
+  }
+  if (rc < 0) {
+    o.db = cli_db_path(o.db);
+    o.meta = ml.v;
+    o.argv = argv + optind;
+    rc = monitor_main(&o);
+  }
+  free(ml.v);
+  return rc;
+}
+
+/* ---- attach (its verb file holds only the descriptor and usage) ---- */
+
+int monitor_attach_main(int argc, char **argv, void (*usage)(FILE *, const char *)) {
+  static const struct option longopts[] = {
+      MONITOR_LONG_OPTIONS,
+      {"marker-fifo", required_argument, NULL, OPT_FIFO},
+      {NULL, 0, NULL, 0}};
+  monitor_opts o;
+  monitor_opts_init(&o, "attach");
+  meta_list ml = {0};
+  int rc = -1;
+  optind = 1;
+  opterr = 0;
+  int c;
+  while (rc < 0 && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    int urc = 0;
+    if (c == 'h' || c == OPT_HELP) {
+      usage(stdout, k_common_help);
+      rc = DLE_EXIT_OK;
+    } else if (c == OPT_META) {
+      rc = meta_add(&ml, "attach", optarg);
+    } else if (c == OPT_FIFO) {
+      o.fifo_path = optarg;
+    } else if (monitor_sensor_option("attach", c, optarg, &o, &urc)) {
+      if (urc) rc = urc;
+    } else {
+      rc = cli_usage_error("attach", "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  int64_t pid = 0;
+  if (rc < 0 && optind != argc - 1)
+    rc = cli_usage_error("attach", "expected one process id");
+  else if (rc < 0 && (!cli_parse_int64(argv[optind], &pid) || pid <= 0 || pid > INT_MAX))
+    rc = cli_usage_error("attach", "'%s' is not a process id", argv[optind]);
+  if (rc < 0) rc = resolve_country(&o);
+  if (rc < 0) {
+    o.db = cli_db_path(o.db);
+    o.meta = ml.v;
+    o.attach_pid = (pid_t)pid;
+    rc = monitor_main(&o);
+  }
+  free(ml.v);
+  return rc;
+}
+
+const dle_cli_verb dle_verb_run = {"run", "run a training command and record its energy",
+                                   cmd_run};
