@@ -1,4 +1,4 @@
-/* Concurrent writers on one store: test_store_writers sqlite|pg [N]
+/* Concurrent writers on one store: test_store_writers sqlite|pg [N [fresh]]
  * N processes (default 8) each open the store, create a run, append samples in
  * uneven batches at ~100 Hz for ~2 s with a few epochs and metadata, mark the run
  * complete and report over a pipe how many samples they appended. Checks: every
@@ -108,12 +108,16 @@ int main(int argc, char **argv) {
   }
   char tag[64];
   snprintf(tag, sizeof tag, "writers-%ld", (long)getpid());
-  /* Create the schema once first, as the first `dlenergy run` would. */
+  /* "fresh": the writers race to create the schema of a new store themselves;
+   * otherwise it is created once first, as the first `dlenergy run` would. */
+  int fresh = argc > 3 && strcmp(argv[3], "fresh") == 0;
   dle_error e = {0};
   dle_store *st = NULL;
-  CHECK_OK(dle_store_open(loc, &st, &e), &e);
-  if (!st) return check_finish();
-  dle_store_close(st);
+  if (!fresh) {
+    CHECK_OK(dle_store_open(loc, &st, &e), &e);
+    if (!st) return check_finish();
+    dle_store_close(st);
+  }
 
   int fds[MAX_WRITERS];
   pid_t pids[MAX_WRITERS];
