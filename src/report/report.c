@@ -33,7 +33,8 @@ static const char CSS[] =
     "h2{font-size:1.2rem;margin:2px 0 6px}h3{font-size:1rem;margin:14px 0 4px}"
     "p.note{color:#566074;font-size:.88rem;margin:4px 0 10px}"
     "ul.verdicts{margin:6px 0;padding-left:1.2em}ul.verdicts li{margin:3px 0}"
-    ".grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:14px}"
+    ".grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:14px}"
+    ".narrow{max-width:760px}"
     ".grid3{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}"
     "figure{margin:0}figcaption{font-size:.85rem;color:#3b4456;margin:2px 0 0 4px}"
     "svg.plot{width:100%;height:auto;display:block}"
@@ -43,7 +44,8 @@ static const char CSS[] =
     "svg .title{font-size:13px;font-weight:650}"
     "table{border-collapse:collapse;width:100%;font-size:.86rem;margin:6px 0 10px}"
     "th,td{padding:4px 8px;border-bottom:1px solid #e6e8ec;text-align:right;vertical-align:top}"
-    "th{background:#f0f2f5;font-weight:600}td.l,th.l{text-align:left}"
+    "th{background:#f0f2f5;font-weight:600}td.l,th.l{text-align:left}td{white-space:nowrap}"
+    "td.v,td.l{white-space:normal}"
     "tr.sig td{background:#fff8e6}td.v{text-align:left;color:#2b3140}"
     ".tag{display:inline-block;padding:0 6px;border-radius:8px;font-size:.78rem;"
     "background:#e8f1f8;color:#0b4f7c;margin-left:4px}"
@@ -121,6 +123,7 @@ static void legend(sbuf *b, colour_map *cm, const char *title) {
 
 typedef struct profile_run {
   int64_t id;
+  char key[400];     /* group key (colour) */
   char caption[512];
 } profile_run;
 
@@ -151,7 +154,7 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
     }
   bool minutes = tmax > 300;
   double tdiv = minutes ? 60 : 1;
-  rp_plot p = {.w = 560, .h = 250, .left = 62, .right = 545, .top = 14, .bottom = 200};
+  rp_plot p = {.w = 520, .h = 240, .left = 60, .right = 505, .top = 14, .bottom = 190};
   rp_axis_fit(&p.x, 0, tmax / tdiv, p.left, p.right, true);
   rp_axis_fit(&p.y, 0, pmax * 1.05, p.bottom, p.top, true);
   char id[64], aria[600];
@@ -176,7 +179,7 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
   if (valid > 0) {
     size_t buckets = valid > 900 ? 900 : valid;
     double per = (double)valid / (double)buckets;
-    sb_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.3\" "
+    sb_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1\" "
                  "stroke-linejoin=\"round\" points=\"", colour);
     size_t vi = 0, bi = 0, cnt = 0;
     double st_sum = 0, sp_sum = 0;
@@ -232,7 +235,10 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
   rp_svg_close(b);
   sb_puts(b, "<figcaption>");
   sb_esc(b, pr->caption);
-  sb_printf(b, " — %zu samples, %zu epoch boundaries (dashed); ", tr.n, drawn_ep);
+  if (drawn_ep)
+    sb_printf(b, " — %zu samples, %zu epoch boundaries (dashed); ", tr.n, drawn_ep);
+  else
+    sb_printf(b, " — %zu samples, no epoch markers; ", tr.n);
   sb_esc(b, stab);
   sb_puts(b, " (measured power)</figcaption></figure>\n");
   dle_trace_free(&tr);
@@ -279,6 +285,7 @@ static int pick_profiles(const dle_report_options *o, const char *const *by, siz
     }
     val[r] = mc >= 0 ? dle_table_get_double(t, r, (size_t)mc) : NAN;
     pr[r].id = (int64_t)dle_table_get_double(t, r, (size_t)idc);
+    snprintf(pr[r].key, sizeof pr[r].key, "%s", key);
     snprintf(pr[r].caption, sizeof pr[r].caption, "%s%srun %lld", key, *key ? ", " : "",
              (long long)pr[r].id);
   }
@@ -360,11 +367,53 @@ static void section_profiles(sbuf *b, const dle_report_options *o, const char *c
                     : "");
   sb_puts(b, "<div class=\"grid2\">\n");
   for (size_t i = 0; i < n; i++) {
-    const char *cap = pr[i].caption;
-    draw_profile(b, o->store, &pr[i], colour_of(cm, cap), NULL);
+    draw_profile(b, o->store, &pr[i], colour_of(cm, pr[i].key), NULL);
   }
   sb_puts(b, "</div></section>\n");
   free(pr);
+}
+
+/* Energy per component of a few runs, each figure marked measured or modelled. */
+static void section_energy(sbuf *b, const dle_report_options *o) {
+  sb_puts(b, "<section id=\"energy\"><h2>Energy of each run</h2>\n<table id=\"table-energy\">"
+             "<tr><th class=\"l\">run</th><th>duration</th><th>samples</th>");
+  for (int c = 0; c < DLE_COMP_COUNT; c++)
+    sb_printf(b, "<th>%s energy (kJ)</th>", dle_component_name((dle_component)c));
+  sb_puts(b, "<th>total (kJ)</th><th>emissions (g CO2e)</th></tr>\n");
+  for (size_t i = 0; i < o->n_runs; i++) {
+    dle_run_info info;
+    dle_trace tr = {0};
+    dle_energy_summary es;
+    dle_error e = {0};
+    sb_printf(b, "<tr><td class=\"l\">%lld</td>", (long long)o->runs[i]);
+    if (dle_store_get_run(o->store, o->runs[i], &info, &e) != 0 ||
+        dle_store_load_trace(o->store, o->runs[i], &tr, &e) != 0 ||
+        dle_energy_summarize(&tr, &info, &es, &e) != 0) {
+      sb_puts(b, "<td class=\"v\" colspan=\"8\">");
+      sb_esc(b, e.msg);
+      sb_puts(b, "</td></tr>\n");
+      dle_trace_free(&tr);
+      continue;
+    }
+    sb_printf(b, "<td>%.1f min</td><td>%zu</td>", es.duration_s / 60, es.samples);
+    for (int c = 0; c < DLE_COMP_COUNT; c++) {
+      if (isfinite(es.energy_j[c]))
+        sb_printf(b, "<td>%.2f <span class=\"tag\">%s</span></td>", es.energy_j[c] / 1e3,
+                  es.measured[c] ? "measured" : "modelled");
+      else
+        sb_puts(b, "<td>n/a</td>");
+    }
+    sb_printf(b, "<td>%.2f</td>", es.total_j / 1e3);
+    if (isfinite(es.emissions_g))
+      sb_printf(b, "<td>%.1f <span class=\"tag\">modelled</span></td>", es.emissions_g);
+    else
+      sb_puts(b, "<td>n/a</td>");
+    sb_puts(b, "</tr>\n");
+    dle_trace_free(&tr);
+  }
+  sb_puts(b, "</table><p class=\"note\">Trapezoid integrals of the sampled power. Measured: "
+             "read from a sensor (NVML, nvidia-smi, RAPL); modelled: from a formula (RAM: "
+             "W per GB of resident memory; CPU without RAPL: TDP × utilization).</p></section>\n");
 }
 
 /* ---------------------------------------------------------------- box plots */
@@ -388,7 +437,7 @@ static void section_boxplots(sbuf *b, const dle_analysis *a, colour_map *cm) {
              "measured.</p>\n");
   legend(b, cm, a->by[0]);
   rp_svg_open(b, "boxplot", p.w, p.h, "box plots by group");
-  rp_frame(b, &p, a->metric_label, NULL, true, false);
+  rp_frame(b, &p, dle_report_metric_label(a->metric), NULL, true, false);
   for (size_t g = 0; g < k; g++) {
     const dle_analysis_group *gr = &a->groups[g];
     const char *col = colour_of(cm, gr->name);
@@ -437,11 +486,90 @@ static int cmp_gref(const void *x, const void *y) {
   return (u > v) - (u < v);
 }
 
+/* Group medians as diamonds and the Pareto staircase through the efficient ones. */
+static void draw_front(sbuf *b, const dle_analysis *a, const rp_plot *p, colour_map *cm,
+                       bool label_all) {
+  gref *fr = calloc(a->n_groups ? a->n_groups : 1, sizeof *fr);
+  size_t nf = 0;
+  for (size_t g = 0; fr && g < a->n_groups; g++)
+    if (a->groups[g].pareto && isfinite(a->groups[g].quality_median)) fr[nf++] = (gref){a, g};
+  if (fr && nf > 0) {
+    qsort(fr, nf, sizeof *fr, cmp_gref);
+    sb_puts(b, "<path class=\"front\" fill=\"none\" stroke=\"#1d2330\" stroke-width=\"1.8\" d=\"");
+    for (size_t i = 0; i < nf; i++) {
+      const dle_analysis_group *gr = &a->groups[fr[i].g];
+      double x = rp_axis_px(&p->x, gr->median), y = rp_axis_px(&p->y, gr->quality_median);
+      if (i == 0)
+        sb_printf(b, "M%.1f %.1f", x, y);
+      else
+        sb_printf(b, "H%.1fV%.1f", x, y);
+    }
+    sb_puts(b, "\"/>\n");
+  }
+  free(fr);
+  double lab[96][4]; /* occupied boxes (markers, then labels): x0, x1, y0, y1 */
+  size_t nlab = 0;
+  for (size_t g = 0; g < a->n_groups && nlab < 32; g++) {
+    const dle_analysis_group *gr = &a->groups[g];
+    if (!isfinite(gr->median) || !isfinite(gr->quality_median)) continue;
+    double x = rp_axis_px(&p->x, gr->median), y = rp_axis_px(&p->y, gr->quality_median);
+    lab[nlab][0] = x - 8;
+    lab[nlab][1] = x + 8;
+    lab[nlab][2] = y - 8;
+    lab[nlab][3] = y + 8;
+    nlab++;
+  }
+  for (size_t g = 0; g < a->n_groups; g++) {
+    const dle_analysis_group *gr = &a->groups[g];
+    if (!isfinite(gr->median) || !isfinite(gr->quality_median)) continue;
+    double x = rp_axis_px(&p->x, gr->median), y = rp_axis_px(&p->y, gr->quality_median);
+    sb_printf(b, "<g><title>");
+    sb_esc(b, gr->name);
+    sb_printf(b, ": median %.4g, median quality %.4f%s</title>", gr->median, gr->quality_median,
+              gr->pareto ? " (Pareto-efficient)" : "");
+    sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"11\" height=\"11\" fill=\"%s\" "
+                 "stroke=\"#111\" stroke-width=\"%s\" transform=\"rotate(45 %.1f %.1f)\"/>",
+              x - 5.5, y - 5.5, colour_of(cm, gr->name), gr->pareto ? "2" : "0.8", x, y);
+    if (gr->pareto || label_all) {
+      bool left = x > (p->left + p->right) * 0.7;
+      /* Greedy placement: the first of a few offsets whose box overlaps no label yet. */
+      double wlab = 6.4 * (double)strlen(gr->name), ly = y - 8;
+      double x0 = left ? x - 10 - wlab : x + 10, x1 = x0 + wlab;
+      static const double offs[] = {-8, 16, -22, 30, -36, 44, -50, 58};
+      for (size_t o = 0; o < sizeof offs / sizeof offs[0]; o++) {
+        double cy = y + offs[o];
+        bool clash = cy - 11 < p->top || cy > p->bottom;
+        for (size_t q = 0; q < nlab && !clash; q++)
+          if (x0 < lab[q][1] && x1 > lab[q][0] && cy - 11 < lab[q][3] && cy > lab[q][2])
+            clash = true;
+        if (!clash) {
+          ly = cy;
+          break;
+        }
+      }
+      if (nlab < 96) {
+        lab[nlab][0] = x0;
+        lab[nlab][1] = x1;
+        lab[nlab][2] = ly - 11;
+        lab[nlab][3] = ly;
+        nlab++;
+      }
+      sb_printf(b, "<text class=\"lbl\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\"%s>",
+                left ? x - 10 : x + 10, ly, left ? "end" : "start",
+                gr->pareto ? " style=\"font-weight:650\"" : "");
+      sb_esc(b, gr->name);
+      sb_puts(b, "</text>");
+    }
+    sb_puts(b, "</g>\n");
+  }
+}
+
 static void section_pareto(sbuf *b, const dle_analysis *a, colour_map *cm) {
+  const char *ql = dle_report_metric_label(a->quality);
   sb_puts(b, "<section id=\"pareto\"><h2>");
   sb_esc(b, a->metric_label);
   sb_puts(b, " vs ");
-  sb_esc(b, dle_report_metric_label(a->quality));
+  sb_esc(b, ql);
   sb_puts(b, ", with the Pareto front</h2>\n");
   double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
   for (size_t g = 0; g < a->n_groups; g++)
@@ -457,68 +585,83 @@ static void section_pareto(sbuf *b, const dle_analysis *a, colour_map *cm) {
     sb_puts(b, "<p class=\"note\">No run has both values.</p></section>\n");
     return;
   }
-  sb_puts(b, "<p class=\"note\">Small dots: runs; large outlined markers: group medians. "
-             "The line joins the Pareto-efficient groups (no other group has both lower ");
+  sb_puts(b, "<p class=\"note\">Left: every run (dots) and the group medians (diamonds). "
+             "Right: the group medians alone with their interquartile ranges (bars). The dark "
+             "line joins the Pareto-efficient groups (bold outline): no other group has both "
+             "lower ");
   sb_esc(b, a->metric_label);
   sb_puts(b, " and higher ");
-  sb_esc(b, dle_report_metric_label(a->quality));
-  sb_puts(b, "). Measured values.</p>\n");
+  sb_esc(b, ql);
+  sb_puts(b, ". Measured values.</p>\n");
   legend(b, cm, a->by[0]);
-  rp_plot p = {.w = 1100, .h = 430, .left = 80, .right = 1080, .top = 14, .bottom = 370};
+  sb_puts(b, "<div class=\"grid2\"><figure>");
+  rp_plot p = {.w = 540, .h = 400, .left = 62, .right = 525, .top = 14, .bottom = 345};
   rp_axis_fit(&p.x, xlo, xhi, p.left, p.right, true);
   rp_axis_fit(&p.y, ylo, yhi, p.bottom, p.top, false);
-  rp_svg_open(b, "scatter-pareto", p.w, p.h, "energy versus quality scatter with Pareto front");
-  rp_frame(b, &p, a->metric_label, dle_report_metric_label(a->quality), true, true);
+  rp_svg_open(b, "scatter-pareto", p.w, p.h, "metric versus quality, every run");
+  rp_frame(b, &p, dle_report_metric_label(a->metric), ql, true, true);
   for (size_t g = 0; g < a->n_groups; g++) {
     const char *col = colour_of(cm, a->groups[g].name);
     for (size_t i = 0; i < a->groups[g].n; i++) {
       double x = a->groups[g].metric_by_row[i], y = a->groups[g].quality[i];
       if (!isfinite(x) || !isfinite(y)) continue;
-      sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\" fill-opacity=\"0.45\"/>",
+      sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\" fill-opacity=\"0.5\"/>",
                 rp_axis_px(&p.x, x), rp_axis_px(&p.y, y), col);
     }
     sb_puts(b, "\n");
   }
-  /* Front: efficient groups by increasing metric, as a staircase. */
-  gref *fr = calloc(a->n_groups ? a->n_groups : 1, sizeof *fr);
-  size_t nf = 0;
-  for (size_t g = 0; fr && g < a->n_groups; g++)
-    if (a->groups[g].pareto) fr[nf++] = (gref){a, g};
-  if (fr && nf > 0) {
-    qsort(fr, nf, sizeof *fr, cmp_gref);
-    sb_puts(b, "<path fill=\"none\" stroke=\"#1d2330\" stroke-width=\"1.6\" d=\"");
-    for (size_t i = 0; i < nf; i++) {
-      const dle_analysis_group *gr = &a->groups[fr[i].g];
-      double x = rp_axis_px(&p.x, gr->median), y = rp_axis_px(&p.y, gr->quality_median);
-      if (i == 0)
-        sb_printf(b, "M%.1f %.1f", x, y);
-      else
-        sb_printf(b, "H%.1fV%.1f", x, y);
-    }
-    sb_puts(b, "\"/>\n");
-  }
+  draw_front(b, a, &p, cm, false);
+  rp_svg_close(b);
+  sb_puts(b, "<figcaption>Every run.</figcaption></figure>\n<figure>");
+  /* Zoom on the medians: axes span the medians (padded); IQR bars are clipped. */
+  double mxlo = INFINITY, mxhi = -INFINITY, mylo = INFINITY, myhi = -INFINITY;
   for (size_t g = 0; g < a->n_groups; g++) {
     const dle_analysis_group *gr = &a->groups[g];
-    if (!isfinite(gr->median) || !isfinite(gr->quality_median)) continue;
-    double x = rp_axis_px(&p.x, gr->median), y = rp_axis_px(&p.y, gr->quality_median);
-    sb_printf(b, "<g><title>");
-    sb_esc(b, gr->name);
-    sb_printf(b, ": median %.4g, median quality %.4f%s</title>", gr->median, gr->quality_median,
-              gr->pareto ? " (Pareto-efficient)" : "");
-    sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"11\" height=\"11\" fill=\"%s\" "
-                 "stroke=\"#111\" stroke-width=\"%s\" transform=\"rotate(45 %.1f %.1f)\"/>",
-              x - 5.5, y - 5.5, colour_of(cm, gr->name), gr->pareto ? "2" : "0.8", x, y);
-    if (gr->pareto) {
-      sb_printf(b, "<text class=\"lbl\" x=\"%.1f\" y=\"%.1f\" style=\"font-weight:600\">", x + 9,
-                y - 8);
-      sb_esc(b, gr->name);
-      sb_puts(b, "</text>");
-    }
-    sb_puts(b, "</g>\n");
+    if (!isfinite(gr->quality_median) || !isfinite(gr->median)) continue;
+    mxlo = fmin(mxlo, gr->median);
+    mxhi = fmax(mxhi, gr->median);
+    mylo = fmin(mylo, gr->quality_median);
+    myhi = fmax(myhi, gr->quality_median);
   }
-  free(fr);
+  double padx = (mxhi - mxlo) * 0.15, pady = (myhi - mylo) * 0.25;
+  if (!(padx > 0)) padx = fabs(mxhi) * 0.05 + 1e-9;
+  if (!(pady > 0)) pady = fabs(myhi) * 0.01 + 1e-9;
+  mxlo -= padx;
+  mxhi += padx;
+  mylo -= pady;
+  myhi += pady;
+  rp_plot z = p;
+  rp_axis_fit(&z.x, mxlo, mxhi, z.left, z.right, false);
+  rp_axis_fit(&z.y, mylo, myhi, z.bottom, z.top, false);
+  rp_svg_open(b, "pareto-medians", z.w, z.h, "group medians with interquartile ranges");
+  rp_frame(b, &z, dle_report_metric_label(a->metric), ql, true, true);
+  sb_printf(b, "<clipPath id=\"clip-medians\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+               "height=\"%.1f\"/></clipPath><g clip-path=\"url(#clip-medians)\">\n",
+            z.left, z.top, z.right - z.left, z.bottom - z.top);
+  for (size_t g = 0; g < a->n_groups; g++) {
+    const dle_analysis_group *gr = &a->groups[g];
+    double *tmp = malloc(gr->n * sizeof *tmp);
+    size_t k = 0;
+    for (size_t i = 0; tmp && i < gr->n; i++)
+      if (isfinite(gr->quality[i])) tmp[k++] = gr->quality[i];
+    double yq1, yq3;
+    dle_stats_describe(tmp, k, NULL, NULL, &yq1, &yq3);
+    free(tmp);
+    if (!isfinite(yq1) || !isfinite(gr->quality_median)) continue;
+    const char *col = colour_of(cm, gr->name);
+    double x = rp_axis_px(&z.x, gr->median), y = rp_axis_px(&z.y, gr->quality_median);
+    sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                 "stroke-width=\"2\" stroke-opacity=\"0.7\"/>",
+              rp_axis_px(&z.x, gr->q1), y, rp_axis_px(&z.x, gr->q3), y, col);
+    sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                 "stroke-width=\"2\" stroke-opacity=\"0.7\"/>\n",
+              x, rp_axis_px(&z.y, yq1), x, rp_axis_px(&z.y, yq3), col);
+  }
+  sb_puts(b, "</g>\n");
+  draw_front(b, a, &z, cm, a->n_groups <= 12);
   rp_svg_close(b);
-  sb_puts(b, "</section>\n");
+  sb_puts(b, "<figcaption>Group medians (zoomed), bars = interquartile ranges.</figcaption>"
+             "</figure></div></section>\n");
 }
 
 /* ---------------------------------------------------------------- tables */
@@ -835,7 +978,7 @@ static void section_estimates(sbuf *b, const dle_report_options *o) {
     for (size_t i = 0; i < np; i++) ymax = fmax(ymax, ys[i]);
     rp_axis_fit(&p.x, 0, xs[np - 1], p.left, p.right, true);
     rp_axis_fit(&p.y, 0, ymax * 1.1, p.bottom, p.top, true);
-    sb_puts(b, "<h3>Error vs window length (step-power)</h3><figure>");
+    sb_puts(b, "<h3>Error vs window length (step-power)</h3><figure class=\"narrow\">");
     rp_svg_open(b, "error-window", p.w, p.h, "mean absolute percentage error versus window");
     rp_frame(b, &p, all_epochs ? "window (epochs)" : "window after the stabilizing point (min)",
              "mean absolute error (%)", true, true);
@@ -917,14 +1060,18 @@ int dle_report_render(const dle_report_options *o, char **html, size_t *len, dle
   }
   sbuf b = {0};
   char sub[512];
-  if (a)
-    snprintf(sub, sizeof sub, "%zu runs in %zu groups, compared on %s. %s", a->n_rows,
+  if (a && a->n_groups >= 2)
+    snprintf(sub, sizeof sub, "%zu runs in %zu groups, compared on %s: %s", a->n_rows,
              a->n_groups, a->metric_label, a->verdict_kruskal);
+  else if (a)
+    snprintf(sub, sizeof sub, "%zu run%s", a->n_rows, a->n_rows == 1 ? "" : "s");
   else
     snprintf(sub, sizeof sub, "%zu runs", o->n_runs);
   doc_open(&b, o->title ? o->title : "dlenergy report", sub);
   colour_map cm = {0};
-  if (a) {
+  if (a && a->n_groups < 2) {
+    for (size_t g = 0; g < a->n_groups; g++) colour_of(&cm, a->groups[g].name);
+  } else if (a) {
     /* Fix colours in group order so every chart agrees. */
     for (size_t g = 0; g < a->n_groups; g++) colour_of(&cm, a->groups[g].name);
     sb_puts(&b, "<section id=\"summary\"><h2>In short</h2><ul class=\"verdicts\">");
@@ -956,10 +1103,12 @@ int dle_report_render(const dle_report_options *o, char **html, size_t *len, dle
     sb_puts(&b, "</ul></section>\n");
   }
   if (o->store && o->n_runs) section_profiles(&b, o, use_by, n_by, metric, &cm);
+  if (o->store && o->n_runs && o->n_runs <= (o->max_profiles ? o->max_profiles : 12))
+    section_energy(&b, o);
   if (a) {
     section_boxplots(&b, a, &cm);
     if (a->quality) section_pareto(&b, a, &cm);
-    section_tests(&b, a);
+    if (a->n_groups >= 2) section_tests(&b, a);
   }
 #ifdef DLE_HAVE_ESTIMATE
   if (o->store && o->n_runs && o->estimates) section_estimates(&b, o);

@@ -453,7 +453,12 @@ int dle_analyze(const dle_table *t, const dle_analysis_options *opt, dle_analysi
   size_t *row_group = NULL;
   a->alpha = opt->alpha > 0 && opt->alpha < 1 ? opt->alpha : 0.05;
   a->metric = xstrdup(opt->metric);
+  /* Verdicts read "lower GPU energy", so the label's " (unit)" suffix is dropped. */
   a->metric_label = xstrdup(opt->metric_label ? opt->metric_label : opt->metric);
+  if (a->metric_label) {
+    char *paren = strstr(a->metric_label, " (");
+    if (paren && paren != a->metric_label && strchr(paren, ')')) *paren = '\0';
+  }
   a->quality = qcol >= 0 ? xstrdup(opt->quality) : NULL;
   a->by = calloc(opt->n_by, sizeof *a->by);
   a->saving_from = a->saving_to = -1;

@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""The report of the study's five cloud architectures, rendered by headless Chromium.
+
+Imports the SEAA 2023 traces into a fresh run store, writes
+`dlenergy report --csv runs.csv --db STORE --runs environment_id=cloud --by architecture`,
+then has Chromium dump the DOM (the page parsed and every section and plot is there
+by id) and take a 1280-px-wide screenshot (a real PNG of that width), with console
+logging on: any console message, uncaught error or failed resource load fails the test.
+Skips (77) without chromium or the shared data."""
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+BIN = os.environ.get("DLENERGY_BIN", "dlenergy")
+SHARED = os.environ.get("DLE_SHARED_DIR", "")
+DATA = os.path.join(SHARED, "data", "seaa2023")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not os.path.exists(os.path.join(DATA, "runs.csv")):
+    print("SKIP: shared data absent")
+    sys.exit(77)
+if not os.access(CHROMIUM, os.X_OK):
+    print("SKIP: chromium not installed")
+    sys.exit(77)
+
+failures = 0
+
+
+def check(cond, msg):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL:", msg)
+
+
+def run(cmd, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        print("command failed:", " ".join(cmd), "\n", p.stdout[-2000:], p.stderr[-4000:])
+    return p
+
+
+work = tempfile.mkdtemp(prefix="dle_report_", dir=os.getcwd())
+db = os.path.join(work, "seaa.db")
+html = os.path.join(work, "report.html")
+png = os.path.join(os.getcwd(), "report_cloud.png")
+
+p = run([BIN, "import", "seaa2023", DATA, "--db", db])
+check(p.returncode == 0, "import seaa2023")
+p = run([BIN, "report", "--csv", os.path.join(DATA, "runs.csv"), "--db", db,
+         "--runs", "environment_id=cloud", "--by", "architecture",
+         "--title", "SEAA 2023: five architectures on the cloud RTX 3090", "-o", html])
+check(p.returncode == 0, "report exited %d" % p.returncode)
+text = open(html, encoding="utf-8").read() if os.path.exists(html) else ""
+
+SECTIONS = ["summary", "profiles", "energy", "boxplots", "pareto", "tests", "estimates"]
+PLOTS = ["boxplot", "scatter-pareto", "pareto-medians", "error-window",
+         "estimate-step-power", "estimate-mlco2"]
+TABLES = ["table-groups", "table-omnibus", "table-dunn", "table-spearman"]
+# Energy table only for <= 12 runs; the 150 cloud runs get one profile per group instead.
+SECTIONS.remove("energy")
+
+# The static file: self-contained, no scripts.
+check("<script" not in text, "the report contains a script")
+check(not re.search(r'(src|href)\s*=\s*"(https?:)?//', text), "the report links an external asset")
+profiles = re.findall(r'id="profile-(\d+)"', text)
+check(len(profiles) == 5, "one power profile per architecture: got %d" % len(profiles))
+for arch in ["mobilenet_v2", "nasnet_mobile", "resnet50", "vgg16", "xception"]:
+    check(arch in text, "architecture %s missing" % arch)
+check("Local ML" not in text, "the filter let a non-cloud run in")
+
+# Chromium: DOM after parsing, and a screenshot, with console logging.
+flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--enable-logging=stderr", "--v=0", "--hide-scrollbars"]
+url = "file://" + html
+prof1 = tempfile.mkdtemp(prefix="chromium-", dir=work)
+d = run([CHROMIUM, *flags, "--user-data-dir=" + prof1, "--dump-dom", url], timeout=180)
+dom = d.stdout
+check(d.returncode == 0 and "</html>" in dom, "chromium --dump-dom failed")
+for i in SECTIONS:
+    check(re.search(r'<section id="%s"' % i, dom), "section %s not in the DOM" % i)
+for i in PLOTS:
+    check(re.search(r'<svg id="%s"' % i, dom), "plot %s not in the DOM" % i)
+for i in TABLES:
+    check(re.search(r'<table id="%s"' % i, dom), "table %s not in the DOM" % i)
+for pid in profiles:
+    check('<svg id="profile-%s"' % pid in dom, "profile %s not in the DOM" % pid)
+check(len(re.findall(r"<svg ", dom)) >= 12, "fewer SVG plots than expected")
+
+prof2 = tempfile.mkdtemp(prefix="chromium-", dir=work)
+s = run([CHROMIUM, *flags, "--user-data-dir=" + prof2, "--screenshot=" + png,
+         "--window-size=1280,2700", url], timeout=180)
+check(s.returncode == 0 and os.path.exists(png), "chromium --screenshot failed")
+if os.path.exists(png):
+    with open(png, "rb") as f:
+        head = f.read(24)
+    check(head[:8] == b"\x89PNG\r\n\x1a\n", "screenshot is not a PNG")
+    w, h = struct.unpack(">II", head[16:24])
+    check(w == 1280 and h == 2700, "screenshot size %dx%d" % (w, h))
+    check(os.path.getsize(png) > 50000, "screenshot suspiciously small (blank page?)")
+
+bad = []
+for line in (d.stderr + s.stderr).splitlines():
+    if re.search(r"CONSOLE|Uncaught|Failed to load resource|net::ERR_", line):
+        bad.append(line)
+check(not bad, "browser reported errors:\n" + "\n".join(bad[:10]))
+
+if failures == 0:
+    shutil.rmtree(work, ignore_errors=True)
+print("report test: %d failures (screenshot %s)" % (failures, png))
+sys.exit(1 if failures else 0)
