@@ -71,9 +71,12 @@ typedef struct dle_ingest_stats {
   char first_warning[256];  /* "" when none */
 } dle_ingest_stats;
 
-/* The result of an import: samples in time order, ready for dle_store_append_samples. */
+struct dle_import_data; /* internal */
+
+/* The result of an import: n samples in time order, read with dle_import_sample(s)
+ * (e.g. in chunks for dle_store_append_samples) or dle_import_to_trace. */
 typedef struct dle_import {
-  dle_sample *samples;
+  struct dle_import_data *data;
   size_t n;
   uint32_t n_gpus;
   char gpu_name[128];           /* first device's name, "" when the log has none */
@@ -81,6 +84,7 @@ typedef struct dle_import {
                                    devices); NaN when absent */
   double start_wall_s;          /* wall_s of samples[0] (local time read as UTC) */
   int64_t start_wall_ns;        /* the same, exact */
+  double duration_s;            /* last minus first kept sample time */
   double interval_s;            /* median spacing of the kept samples; NaN when n < 2 */
   dle_ingest_stats stats;
 } dle_import;
@@ -97,6 +101,10 @@ int dle_import_nvidia_smi_buf(const char *gpu, size_t gpu_len, const char *cpu,
                               size_t cpu_len, const dle_ingest_options *opt, dle_import *out,
                               dle_error *err);
 void dle_import_free(dle_import *imp);
+/* Sample i (0 <= i < n) as a dle_sample; out need not be initialized. */
+int dle_import_sample(const dle_import *imp, size_t i, dle_sample *out);
+/* Samples first .. first+n-1 into out[0..n). */
+int dle_import_samples(const dle_import *imp, size_t first, size_t n, dle_sample *out);
 /* Appends the import's samples to a trace (zero-initialized or holding rows). */
 int dle_import_to_trace(const dle_import *imp, dle_trace *t, dle_error *err);
 

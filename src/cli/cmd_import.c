@@ -20,7 +20,7 @@
 cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err);
 void show_add_number(cJSON *o, const char *key, double v);
 
-enum { MAX_META = 256, SAMPLE_CHUNK = 2048 };
+enum { MAX_META = 256, SAMPLE_CHUNK = 512 };
 
 typedef struct import_opts {
   dle_ingest_options ing;
@@ -150,7 +150,7 @@ static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
   snprintf(info.command, sizeof info.command, "import nvidia-smi %s%s%s", gpu_path,
            cpu_path ? " --cpu " : "", cpu_path ? cpu_path : "");
   info.start_wall_s = imp.start_wall_s;
-  info.end_wall_s = imp.start_wall_s + imp.samples[imp.n - 1].t_s;
+  info.end_wall_s = imp.start_wall_s + imp.duration_s;
   info.interval_s = imp.interval_s;
   info.epochs_planned = epochs_planned;
   info.pue = o->pue;
@@ -164,10 +164,14 @@ static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
   rc = dle_store_create_run(st, &info, &id, err);
   if (rc) goto out;
   info.id = id;
+  dle_sample *chunk = malloc(SAMPLE_CHUNK * sizeof *chunk);
+  if (!chunk) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
   for (size_t i = 0; rc == DLE_OK && i < imp.n; i += SAMPLE_CHUNK) {
     size_t k = imp.n - i < SAMPLE_CHUNK ? imp.n - i : SAMPLE_CHUNK;
-    rc = dle_store_append_samples(st, id, imp.samples + i, k, err);
+    rc = dle_import_samples(&imp, i, k, chunk);
+    if (rc == DLE_OK) rc = dle_store_append_samples(st, id, chunk, k, err);
   }
+  free(chunk);
   char num[32];
   if (rc == DLE_OK && imp.gpu_name[0]) rc = dle_store_set_meta(st, id, "gpu_name", imp.gpu_name, err);
   if (rc == DLE_OK) {

@@ -452,15 +452,104 @@ static int cpu_parse_buf(cpu_log *c, const char *buf, size_t len, const char *la
 
 /* ---------------------------------------------------------------- assembling */
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
+enum { IG_POWER, IG_UTIL, IG_MUTIL, IG_MEMUSED, IG_MEMTOT, IG_TEMP, IG_LIMIT, IG_COUNT };
+
+/* One GPU's readings in one kept sample (the compact form of dle_gpu_sample). */
+typedef struct imp_gpu {
+  uint32_t slot, dev_index;
+  double v[IG_COUNT];
+} imp_gpu;
+
+/* The kept samples, as columns (about 100 bytes a sample instead of a 1.4 kB
+ * dle_sample: the import of a whole dataset stays in cache-friendly arrays). */
+struct dle_import_data {
+  int64_t *ns;                /* wall time, local read as UTC */
+  double *cpu_util, *rss;     /* joined CPU sample; NaN when none within tolerance */
+  uint32_t *first;            /* first imp_gpu of the sample */
+  uint8_t *count;             /* imp_gpu entries of the sample */
+  uint8_t *n_gpus;            /* dle_sample.n_gpus */
+  imp_gpu *g;
+  double ram_w_per_gb, cpu_tdp_w;
+};
+
+/* Median of x[0..n) by quickselect (reorders x). */
+static double select_kth(double *x, size_t n, size_t k) {
+  size_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    double pivot = x[lo + (hi - lo) / 2];
+    size_t i = lo, j = hi;
+    while (i <= j) {
+      while (x[i] < pivot) i++;
+      while (x[j] > pivot) j--;
+      if (i <= j) {
+        double t = x[i];
+        x[i] = x[j];
+        x[j] = t;
+        i++;
+        if (j == 0) break;
+        j--;
+      }
+    }
+    if (k <= j)
+      hi = j;
+    else if (k >= i)
+      lo = i;
+    else
+      return x[k];
+  }
+  return x[k];
+}
+
+static double median_inplace(double *x, size_t n) {
+  if (n % 2) return select_kth(x, n, n / 2);
+  double a = select_kth(x, n, n / 2 - 1);
+  double b = select_kth(x, n, n / 2);
+  return (a + b) / 2;
+}
+
+static void import_data_free(struct dle_import_data *D) {
+  if (!D) return;
+  free(D->ns);
+  free(D->cpu_util);
+  free(D->rss);
+  free(D->first);
+  free(D->count);
+  free(D->n_gpus);
+  free(D->g);
+  free(D);
 }
 
 void dle_import_free(dle_import *imp) {
   if (!imp) return;
-  free(imp->samples);
+  import_data_free(imp->data);
   memset(imp, 0, sizeof *imp);
+}
+
+int dle_import_sample(const dle_import *imp, size_t i, dle_sample *s) {
+  if (!imp || !s || !imp->data || i >= imp->n) return DLE_EINVAL;
+  const struct dle_import_data *D = imp->data;
+  dle_sample_clear(s);
+  s->t_s = (double)(D->ns[i] - imp->start_wall_ns) / 1e9;
+  s->wall_s = (double)D->ns[i] / 1e9;
+  s->n_gpus = D->n_gpus[i];
+  for (uint32_t j = 0; j < D->count[i]; j++) {
+    const imp_gpu *gi = &D->g[D->first[i] + j];
+    dle_gpu_sample *gs = &s->gpu[gi->slot];
+    gs->device_index = gi->dev_index;
+    gs->power_w = gi->v[IG_POWER];
+    gs->util_gpu_pct = gi->v[IG_UTIL];
+    gs->util_mem_pct = gi->v[IG_MUTIL];
+    gs->mem_used_mib = gi->v[IG_MEMUSED];
+    gs->mem_total_mib = gi->v[IG_MEMTOT];
+    gs->temp_c = gi->v[IG_TEMP];
+    gs->power_limit_w = gi->v[IG_LIMIT];
+  }
+  s->cpu_util_pct = D->cpu_util[i];
+  s->rss_mib = D->rss[i];
+  s->ram_power_w = dle_ram_power_w(s->rss_mib, D->ram_w_per_gb);
+  if (D->cpu_tdp_w > 0 && !isnan(s->cpu_util_pct))
+    s->cpu_power_w = D->cpu_tdp_w * s->cpu_util_pct / 100.0;
+  return DLE_OK;
 }
 
 static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t cpu_len,
@@ -544,14 +633,28 @@ static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t 
     k_devs = g.n_devs;
   }
 
-  out->samples = calloc(g1 - g0, sizeof *out->samples);
-  if (!out->samples && g1 > g0) {
-    rc = dle_error_set(err, DLE_ENOMEM, "out of memory for %zu samples", g1 - g0);
+  struct dle_import_data *D = calloc(1, sizeof *D);
+  out->data = D;
+  size_t cap_s = g1 - g0, cap_g = 0;
+  for (size_t k = g0; k < g1; k++) cap_g += groups[k].n;
+  if (D) {
+    D->ns = malloc(cap_s * sizeof *D->ns);
+    D->cpu_util = malloc(cap_s * sizeof *D->cpu_util);
+    D->rss = malloc(cap_s * sizeof *D->rss);
+    D->first = malloc(cap_s * sizeof *D->first);
+    D->count = malloc(cap_s * sizeof *D->count);
+    D->n_gpus = malloc(cap_s * sizeof *D->n_gpus);
+    D->g = malloc(cap_g * sizeof *D->g);
+    D->ram_w_per_gb = o.ram_w_per_gb;
+    D->cpu_tdp_w = o.cpu_tdp_w;
+  }
+  if (!D || !D->ns || !D->cpu_util || !D->rss || !D->first || !D->count || !D->n_gpus || !D->g) {
+    rc = dle_error_set(err, DLE_ENOMEM, "out of memory for %zu samples", cap_s);
     goto done;
   }
   int64_t last_ns = INT64_MIN, ns0 = 0;
   int64_t tol_ns = (int64_t)llround(o.join_tolerance_s * 1e9);
-  size_t cj = 0; /* CPU cursor */
+  size_t cj = 0, ng_used = 0; /* CPU cursor, GPU entries written */
   for (size_t k = g0; k < g1; k++) {
     const gpu_row *head = &g.rows[groups[k].first];
     if (head->state == ROW_CUT) {
@@ -589,44 +692,37 @@ static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t 
            "dropped)", glabel, head->line, rows_here, k_devs);
       rows_here = k_devs;
     }
-    dle_sample *s = &out->samples[out->n];
-    dle_sample_clear(s);
-    if (out->n == 0) ns0 = head->ns;
+    size_t i = out->n;
+    if (i == 0) ns0 = head->ns;
     last_ns = head->ns;
-    s->t_s = (double)(head->ns - ns0) / 1e9;
-    s->wall_s = (double)head->ns / 1e9;
+    D->ns[i] = head->ns;
+    D->first[i] = (uint32_t)ng_used;
+    D->count[i] = (uint8_t)rows_here;
     uint32_t n_gpus = 0;
+    double max_limit = 0;
+    int any_limit = 0;
     for (size_t j = 0; j < rows_here; j++) {
       const gpu_row *r = &g.rows[groups[k].first + j];
-      uint32_t slot = g.dev_col >= 0 ? (uint32_t)r->slot : (uint32_t)j;
-      dle_gpu_sample *gs = &s->gpu[slot];
-      gs->device_index = g.dev_col >= 0 ? r->dev_index : slot;
-      gs->power_w = r->v[GC_POWER];
-      gs->util_gpu_pct = r->v[GC_UTIL];
-      gs->util_mem_pct = r->v[GC_MUTIL];
-      gs->mem_used_mib = r->v[GC_MEMUSED];
-      gs->mem_total_mib = r->v[GC_MEMTOT];
-      gs->temp_c = r->v[GC_TEMP];
-      gs->power_limit_w = r->v[GC_LIMIT];
-      if (slot + 1 > n_gpus) n_gpus = slot + 1;
-      if (out->n == 0 && !out->gpu_name[0] && r->name_len)
+      imp_gpu *gi = &D->g[ng_used++];
+      gi->slot = g.dev_col >= 0 ? (uint32_t)r->slot : (uint32_t)j;
+      gi->dev_index = g.dev_col >= 0 ? r->dev_index : gi->slot;
+      gi->v[IG_POWER] = r->v[GC_POWER];
+      gi->v[IG_UTIL] = r->v[GC_UTIL];
+      gi->v[IG_MUTIL] = r->v[GC_MUTIL];
+      gi->v[IG_MEMUSED] = r->v[GC_MEMUSED];
+      gi->v[IG_MEMTOT] = r->v[GC_MEMTOT];
+      gi->v[IG_TEMP] = r->v[GC_TEMP];
+      gi->v[IG_LIMIT] = r->v[GC_LIMIT];
+      if (gi->slot + 1 > n_gpus) n_gpus = gi->slot + 1;
+      if (!isnan(r->v[GC_MAXLIMIT])) max_limit += r->v[GC_MAXLIMIT], any_limit = 1;
+      if (i == 0 && !out->gpu_name[0] && r->name_len)
         snprintf(out->gpu_name, sizeof out->gpu_name, "%.*s", (int)r->name_len, r->name);
     }
-    s->n_gpus = g.dev_col >= 0 ? k_devs : n_gpus;
-    if (out->n == 0) {
-      double sum = 0;
-      int any = 0;
-      for (uint32_t d = 0; d < s->n_gpus; d++) {
-        const gpu_row *r = NULL;
-        for (size_t j = 0; j < rows_here; j++) {
-          const gpu_row *rr = &g.rows[groups[k].first + j];
-          if ((g.dev_col >= 0 ? (uint32_t)rr->slot : (uint32_t)j) == d) r = rr;
-        }
-        if (r && !isnan(r->v[GC_MAXLIMIT])) sum += r->v[GC_MAXLIMIT], any = 1;
-      }
-      out->gpu_max_power_limit_w = any ? sum : NAN;
-    }
+    D->n_gpus[i] = (uint8_t)(g.dev_col >= 0 ? k_devs : n_gpus);
+    if (D->n_gpus[i] > out->n_gpus) out->n_gpus = D->n_gpus[i];
+    if (i == 0) out->gpu_max_power_limit_w = any_limit ? max_limit : NAN;
     /* Nearest CPU sample within the tolerance. */
+    D->cpu_util[i] = D->rss[i] = NAN;
     if (c.n) {
       while (cj + 1 < c.n && c.ns[cj + 1] <= head->ns) cj++;
       size_t best = cj;
@@ -637,11 +733,8 @@ static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t 
       }
       if (d0 <= tol_ns) {
         st->cpu_matched++;
-        s->cpu_util_pct = c.util[best];
-        s->rss_mib = c.rss[best];
-        s->ram_power_w = dle_ram_power_w(s->rss_mib, o.ram_w_per_gb);
-        if (o.cpu_tdp_w > 0 && !isnan(s->cpu_util_pct))
-          s->cpu_power_w = o.cpu_tdp_w * s->cpu_util_pct / 100.0;
+        D->cpu_util[i] = c.util[best];
+        D->rss[i] = c.rss[best];
       }
     }
     out->n++;
@@ -651,11 +744,9 @@ static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t 
                        st->first_warning[0] ? st->first_warning : "every line was skipped");
     goto done;
   }
-  out->n_gpus = 0;
-  for (size_t i = 0; i < out->n; i++)
-    if (out->samples[i].n_gpus > out->n_gpus) out->n_gpus = out->samples[i].n_gpus;
   out->start_wall_ns = ns0;
   out->start_wall_s = (double)ns0 / 1e9;
+  out->duration_s = (double)(last_ns - ns0) / 1e9;
   out->interval_s = NAN;
   if (out->n >= 2) {
     gaps = malloc((out->n - 1) * sizeof *gaps);
@@ -663,10 +754,8 @@ static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t 
       rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
       goto done;
     }
-    for (size_t i = 1; i < out->n; i++) gaps[i - 1] = out->samples[i].t_s - out->samples[i - 1].t_s;
-    qsort(gaps, out->n - 1, sizeof *gaps, cmp_double);
-    size_t m = out->n - 1;
-    out->interval_s = m % 2 ? gaps[m / 2] : (gaps[m / 2 - 1] + gaps[m / 2]) / 2;
+    for (size_t i = 1; i < out->n; i++) gaps[i - 1] = (double)(D->ns[i] - D->ns[i - 1]) / 1e9;
+    out->interval_s = median_inplace(gaps, out->n - 1);
   }
 done:
   free(g.rows);
@@ -715,8 +804,18 @@ int dle_import_nvidia_smi(const char *gpu_path, const char *cpu_path,
 int dle_import_to_trace(const dle_import *imp, dle_trace *t, dle_error *err) {
   if (!imp || !t) return dle_error_set(err, DLE_EINVAL, "missing argument");
   int rc = dle_trace_reserve(t, t->n + imp->n, err);
-  for (size_t i = 0; rc == DLE_OK && i < imp->n; i++) rc = dle_trace_append(t, &imp->samples[i], err);
+  dle_sample s; /* one reused sample: stays in cache */
+  for (size_t i = 0; rc == DLE_OK && i < imp->n; i++) {
+    dle_import_sample(imp, i, &s);
+    rc = dle_trace_append(t, &s, err);
+  }
   return rc;
+}
+
+int dle_import_samples(const dle_import *imp, size_t first, size_t n, dle_sample *out) {
+  if (!imp || (n && !out) || first > imp->n || n > imp->n - first) return DLE_EINVAL;
+  for (size_t i = 0; i < n; i++) dle_import_sample(imp, first + i, &out[i]);
+  return DLE_OK;
 }
 
 int dle_import_nvidia_smi_buf(const char *gpu, size_t gpu_len, const char *cpu,
