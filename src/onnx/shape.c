@@ -300,17 +300,26 @@ static oval *IN(rule_io *io, size_t i) { return i < io->nin ? io->in[i] : NULL; 
 /* Elementwise with numpy broadcasting; cost ops per output element. */
 static int elementwise(rule_io *io, unsigned cost, int fold_kind) {
   oval *o = io->out[0];
+  /* arity: unary 1, binary/comparison 2, variadic >= 1 (Where is checked by the caller) */
+  if (io->nin == 0 || !io->in[0]) return bad(io->c, "first input is missing", NULL);
+  if ((fold_kind == 1 || fold_kind == 2) && io->nin == 1 && strcmp(io->n->op_type, "Max") &&
+      strcmp(io->n->op_type, "Min") && strcmp(io->n->op_type, "Sum") &&
+      strcmp(io->n->op_type, "Mean"))
+    return bad(io->c, "expects two inputs", NULL);
   int r;
   int64_t d[DLE_ONNX_MAX_RANK];
   int rc = broadcast(io->c, io->in, io->nin, &r, d);
   if (rc) return rc;
-  int32_t dt = io->in[0] ? io->in[0]->dtype : 0;
+  int32_t dt = io->in[0]->dtype;
   if (fold_kind == 2) dt = ONNX__TENSOR_PROTO__DATA_TYPE__BOOL;         /* comparisons */
   if (fold_kind == 3 && io->nin > 1 && io->in[1]) dt = io->in[1]->dtype; /* Where */
   rc = set_shape(io->c, o, r, d, dt);
   if (rc) return rc;
   io->other = umul(io->c, elems(o), cost);
-  if (!all_const(io->in, io->nin) || !const_alloc(o, dtype_is_float(dt))) return 0;
+  /* Fold only the exact shapes of the formulas below: unary, binary, Where. */
+  bool foldable = io->nin == 1 || (io->nin == 2 && io->in[1]) ||
+                  (fold_kind == 3 && io->nin == 3 && io->in[1] && io->in[2]);
+  if (!foldable || !all_const(io->in, io->nin) || !const_alloc(o, dtype_is_float(dt))) return 0;
   const char *op = io->n->op_type;
   int64_t idx[DLE_ONNX_MAX_RANK] = {0};
   for (uint64_t i = 0; i < o->nelem; i++, next_index(r, d, idx)) {
