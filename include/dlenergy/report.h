@@ -31,6 +31,8 @@ extern "C" {
  * gpu_usage_pct, temperature -> avg_gpu_temperature_c, total -> total_energy_mj.
  * Any other name is returned unchanged (a raw column name). */
 const char *dle_report_metric_column(const char *name);
+/* name itself when t has such a column, else dle_report_metric_column(name). */
+const char *dle_report_resolve_column(const dle_table *t, const char *name);
 /* Axis label with unit for a column ("GPU energy (MJ)"); the column itself when unknown. */
 const char *dle_report_metric_label(const char *column);
 

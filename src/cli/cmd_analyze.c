@@ -45,7 +45,7 @@ static char *cols_split(const char *s, const char **out, size_t max, size_t *n) 
   if (!copy) return NULL;
   char *save = NULL;
   for (char *tok = strtok_r(copy, ",", &save); tok && *n < max; tok = strtok_r(NULL, ",", &save))
-    if (*tok) out[(*n)++] = dle_report_metric_column(tok);
+    if (*tok) out[(*n)++] = tok;
   return copy;
 }
 
@@ -70,7 +70,7 @@ static void print_text(const dle_analysis *a, const char *source) {
   printf("%s by ", a->metric_label);
   for (size_t i = 0; i < a->n_by; i++) printf("%s%s", i ? ", " : "", a->by[i]);
   printf(" — %zu runs in %zu groups from %s (measured)", a->n_rows, a->n_groups, source);
-  if (a->n_dropped) printf("; %zu rows skipped: no numeric %s", a->n_dropped, a->metric);
+  if (a->n_dropped) printf("; %zu row(s) skipped: no numeric %s", a->n_dropped, a->metric);
   printf("\n\n");
   size_t w = 5;
   for (size_t g = 0; g < a->n_groups; g++)
@@ -85,7 +85,10 @@ static void print_text(const dle_analysis *a, const char *source) {
     fmt_num(b4, sizeof b4, gr->shapiro_w);
     fmt_p(b5, sizeof b5, gr->shapiro_p);
     printf("%-*s %4zu %10s %10s %10s %8s %10s", (int)w, gr->name, gr->n, b1, b2, b3, b4, b5);
-    if (a->quality) printf("  %.4f%s", gr->quality_median, gr->pareto ? " *pareto" : "");
+    if (a->quality) {
+      fmt_num(b1, sizeof b1, gr->quality_median);
+      printf("  %7s%s", b1, gr->pareto ? " *pareto" : "");
+    }
     if (gr->shapiro_note[0]) printf("  (%s)", gr->shapiro_note);
     printf("\n");
   }
@@ -203,12 +206,14 @@ static int analyze_main(int argc, char **argv) {
     rc = dle_error_set(&err, DLE_ERANGE, "no runs selected%s%s", filter ? " by filter " : "",
                        filter ? filter : "");
   if (!rc) {
-    const char *mcol = dle_report_metric_column(metric);
+    /* Short names (energy, f1, ...) map to columns unless the table has that column. */
+    for (size_t i = 0; i < n_corr; i++) corrcols[i] = dle_report_resolve_column(sel, corrcols[i]);
+    const char *mcol = dle_report_resolve_column(sel, metric);
     dle_analysis_options o = {.by = bycols,
                               .n_by = n_by,
                               .metric = mcol,
                               .metric_label = dle_report_metric_label(mcol),
-                              .quality = dle_report_metric_column(quality),
+                              .quality = dle_report_resolve_column(sel, quality),
                               .corr = corrcols,
                               .n_corr = n_corr,
                               .alpha = alpha};

@@ -118,8 +118,8 @@ static int report_main(int argc, char **argv) {
     o.table = table;
     o.by = bycols;
     o.n_by = n_by;
-    o.metric = dle_report_metric_column(metric);
-    o.quality = dle_report_metric_column(quality);
+    o.metric = dle_report_resolve_column(table, metric);
+    o.quality = dle_report_resolve_column(table, quality);
     o.store = st;
     o.runs = ids;
     o.n_runs = n_ids;

@@ -31,6 +31,11 @@ const char *dle_report_metric_column(const char *name) {
   return name;
 }
 
+const char *dle_report_resolve_column(const dle_table *t, const char *name) {
+  if (t && name && dle_table_find_col(t, name) >= 0) return name;
+  return dle_report_metric_column(name);
+}
+
 const char *dle_report_metric_label(const char *column) {
   if (!column) return NULL;
   for (size_t i = 0; i < sizeof METRICS / sizeof METRICS[0]; i++)

@@ -395,10 +395,16 @@ static void verdicts(dle_analysis *a) {
   else
     snprintf(lev, sizeof lev, "%s (Levene p = %.3g)", eq_var ? "look equal" : "differ",
              a->levene_p);
-  snprintf(a->verdict_normality, sizeof a->verdict_normality,
-           "%s: %zu of %zu groups depart from normality (Shapiro-Wilk p < %.2g); variances %s",
-           a->parametric_ok ? "parametric tests are allowed" : "use non-parametric tests",
-           non_normal, a->n_groups, a->alpha, lev);
+  if (!any_shapiro)
+    snprintf(a->verdict_normality, sizeof a->verdict_normality,
+             "use non-parametric tests: normality untested (every group has fewer than 3 "
+             "values or no spread); variances %s", lev);
+  else
+    snprintf(a->verdict_normality, sizeof a->verdict_normality,
+             "%s: %zu of %zu groups depart from normality (Shapiro-Wilk p < %.2g); "
+             "variances %s",
+             a->parametric_ok ? "parametric tests are allowed" : "use non-parametric tests",
+             non_normal, a->n_groups, a->alpha, lev);
   if (isnan(a->kruskal_p))
     snprintf(a->verdict_kruskal, sizeof a->verdict_kruskal, "not tested: %s", a->kruskal_note);
   else if (a->kruskal_p < a->alpha)
@@ -409,7 +415,10 @@ static void verdicts(dle_analysis *a) {
     snprintf(a->verdict_kruskal, sizeof a->verdict_kruskal,
              "no evidence that the groups differ in %s (Kruskal-Wallis p = %.3g)",
              a->metric_label, a->kruskal_p);
-  if (a->saving_from >= 0) {
+  if (a->saving_from >= 0 && a->saving_from == a->saving_to) {
+    snprintf(a->verdict_saving, sizeof a->verdict_saving,
+             "no saving: every group has the same median %s", a->metric_label);
+  } else if (a->saving_from >= 0) {
     const dle_analysis_group *f = &a->groups[a->saving_from], *to = &a->groups[a->saving_to];
     char qbuf[128] = "";
     if (a->quality && isfinite(a->saving_quality_change))
@@ -503,7 +512,7 @@ int dle_analyze(const dle_table *t, const dle_analysis_options *opt, dle_analysi
     free(ben);
     free(eff);
   }
-  if (a->n_groups >= 2) {
+  if (a->n_groups >= 2 && a->groups[0].n > 0) {
     size_t hi = 0, lo = 0;
     for (size_t g = 1; g < a->n_groups; g++) {
       if (a->groups[g].median > a->groups[hi].median) hi = g;

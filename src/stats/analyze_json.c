@@ -12,7 +12,8 @@
 static cJSON *num(double v) {
   if (!isfinite(v)) return cJSON_CreateNull();
   char buf[40];
-  snprintf(buf, sizeof buf, "%.17g", v);
+  snprintf(buf, sizeof buf, "%.15g", v);
+  if (strtod(buf, NULL) != v) snprintf(buf, sizeof buf, "%.17g", v); /* shortest exact */
   return cJSON_CreateRaw(buf);
 }
 
