@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "dlenergy/energy.h"
+#include "dlenergy/exporter.h"
 #include "dlenergy/launch.h"
 #include "dlenergy/markers.h"
 #include "dlenergy/sampler.h"
@@ -183,6 +184,7 @@ typedef struct mon {
   dle_epoch_regex *rx[2]; /* stdout, stderr */
   dle_child *child;
   dle_proc_watch *watch;
+  dle_exporter *exporter;
   bool store_failed;
   bool warned_marker;
   char *relay_buf;
@@ -271,6 +273,7 @@ static monitor_view make_view(const mon *m, double elapsed) {
   v.epochs_total = m->epochs_total;
   v.elapsed_s = elapsed;
   v.energy_so_far_j = m->trace.n ? energy_between(m, m->trace.t_s[0], elapsed) : NAN;
+  v.exporter = m->exporter;
   return v;
 }
 
@@ -350,7 +353,12 @@ static void print_epoch_line(mon *m, int32_t index) {
   monitor_view v = make_view(m, e->t_end_s);
   v.epoch_pos = pos;
   char extra[512] = "";
-  if (m->o->hooks.on_epoch) m->o->hooks.on_epoch(&v, m->o->hooks.user, extra, sizeof extra);
+  for (size_t h = 0; h < m->o->n_hooks; h++) {
+    size_t len = strlen(extra);
+    if (m->o->hooks[h].on_epoch)
+      m->o->hooks[h].on_epoch(&v, m->o->hooks[h].user, extra + len, sizeof extra - len);
+  }
+  if (m->exporter) dle_exporter_set_epoch(m->exporter, e->index, m->epochs_total);
   if (m->o->quiet) return;
   char total[32] = "", ebuf[64], sobuf[64], dur[32];
   if (m->epochs_total > 0) snprintf(total, sizeof total, "/%d", m->epochs_total);
@@ -480,7 +488,9 @@ static void drain_samples(mon *m) {
     for (size_t i = 0; i < n; i++) {
       if (m->trace.n && m->buf[i].t_s < m->trace.t_s[m->trace.n - 1]) continue;
       if (dle_trace_append(&m->trace, &m->buf[i], &e) != DLE_OK) break;
-      if (m->o->hooks.on_sample) m->o->hooks.on_sample(&m->buf[i], m->o->hooks.user);
+      if (m->exporter) dle_exporter_add_sample(m->exporter, &m->buf[i]);
+      for (size_t h = 0; h < m->o->n_hooks; h++)
+        if (m->o->hooks[h].on_sample) m->o->hooks[h].on_sample(&m->buf[i], m->o->hooks[h].user);
     }
     if (n < DRAIN_BATCH) break;
   }
@@ -649,11 +659,10 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
     fprintf(stderr, "  warning: the run store failed during the run; the record is incomplete\n");
   else
     fprintf(stderr, "  recorded in %s as run %" PRId64 "\n", m->o->db, m->run_id);
-  if (m->o->hooks.on_summary) {
-    monitor_view v = make_view(m, sum.duration_s);
-    v.finished = true;
-    m->o->hooks.on_summary(&v, m->o->hooks.user, stderr);
-  }
+  monitor_view v = make_view(m, sum.duration_s);
+  v.finished = true;
+  for (size_t h = 0; h < m->o->n_hooks; h++)
+    if (m->o->hooks[h].on_summary) m->o->hooks[h].on_summary(&v, m->o->hooks[h].user, stderr);
 }
 
 /* ---- setup ---- */
@@ -774,10 +783,23 @@ int monitor_main(const monitor_opts *o) {
     goto fail;
   }
 
-  if (o->hooks.on_start) {
-    started_hooks = true;
+  if (o->metrics_listen) {
+    const char *src[4] = {m->sinfo.gpu_source, m->sinfo.cpu_source, m->sinfo.dram_source,
+                          m->sinfo.ram_source};
+    if (dle_exporter_create(m->run_id, m->host, src, &m->exporter, &e) != DLE_OK ||
+        dle_exporter_listen(m->exporter, o->metrics_listen, &e) != DLE_OK)
+      goto fail_recorded;
+    if (m->epochs_total > 0) dle_exporter_set_epoch(m->exporter, 0, m->epochs_total);
+    set_meta(m, "metrics_listen", o->metrics_listen);
+    if (!o->quiet)
+      warnf(m, "Prometheus metrics on port %d (--metrics-listen %s), path /metrics",
+            dle_exporter_port(m->exporter), o->metrics_listen);
+  }
+  started_hooks = true;
+  for (size_t h = 0; h < o->n_hooks; h++) {
     monitor_view v = make_view(m, 0);
-    if (o->hooks.on_start(&v, o->hooks.user, &e) != 0) goto fail_recorded;
+    if (o->hooks[h].on_start && o->hooks[h].on_start(&v, o->hooks[h].user, &e) != 0)
+      goto fail_recorded;
   }
   if (signals_install(&sigs, &e) != DLE_OK) goto fail_recorded;
   sigs_on = true;
@@ -809,7 +831,10 @@ int monitor_main(const monitor_opts *o) {
     goto fail_recorded;
   }
   if (!m->attach) {
-    const char *set[] = {env_fd, env_ino, env_run, NULL};
+    /* With --epoch-regex the output goes through a pipe: Python would then buffer it
+     * in 8 KB blocks and deliver "Epoch N/M" late, so it is made unbuffered. */
+    bool unbuf = m->rx[0] && !getenv("PYTHONUNBUFFERED");
+    const char *set[] = {env_fd, env_ino, env_run, unbuf ? "PYTHONUNBUFFERED=1" : NULL, NULL};
     const char *unset[] = {"DLENERGY_MARKER", NULL};
     dle_launch_opts lo = {.argv = o->argv,
                           .marker_fd = marker_w,
@@ -966,7 +991,10 @@ int monitor_main(const monitor_opts *o) {
 
 done:
   if (sigs_on) signals_restore(&sigs);
-  if (started_hooks && o->hooks.on_finish) o->hooks.on_finish(o->hooks.user);
+  if (started_hooks)
+    for (size_t h = 0; h < o->n_hooks; h++)
+      if (o->hooks[h].on_finish) o->hooks[h].on_finish(o->hooks[h].user);
+  dle_exporter_destroy(m->exporter);
   mon_free(m);
   return status;
 
@@ -989,7 +1017,7 @@ fail:
 enum {
   OPT_DB = 256, OPT_INTERVAL, OPT_GPUS, OPT_NO_GPU, OPT_NO_RAPL, OPT_NO_CPU, OPT_CPU_TDP,
   OPT_RAM_W, OPT_PUE, OPT_CARBON, OPT_COUNTRY, OPT_META, OPT_EPOCHS, OPT_QUIET,
-  OPT_EPOCH_REGEX, OPT_FIFO, OPT_HELP
+  OPT_EPOCH_REGEX, OPT_FIFO, OPT_METRICS, OPT_HELP
 };
 
 bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_opts *o,
@@ -1046,6 +1074,7 @@ bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_o
         *usage_rc = cli_usage_error(verb, "--epochs wants a positive integer, not '%s'", arg);
       return true;
     case OPT_QUIET: o->quiet = true; return true;
+    case OPT_METRICS: o->metrics_listen = arg; return true;
     default: return false;
   }
 }
@@ -1065,6 +1094,7 @@ bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_o
   {"meta", required_argument, NULL, OPT_META},                            \
   {"epochs", required_argument, NULL, OPT_EPOCHS},                        \
   {"quiet", no_argument, NULL, OPT_QUIET},                                \
+  {"metrics-listen", required_argument, NULL, OPT_METRICS},               \
   {"help", no_argument, NULL, OPT_HELP}
 
 static const char k_common_help[] =
@@ -1081,7 +1111,9 @@ static const char k_common_help[] =
     "  --country CC          carbon intensity from the shipped table (e.g. ES)\n"
     "  --meta KEY=VALUE      metadata for the run (repeatable)\n"
     "  --epochs N            planned number of epochs\n"
-    "  --quiet               no live line and no summary\n";
+    "  --quiet               no live line and no summary\n"
+    "  --metrics-listen ADDR serve Prometheus metrics of the live run on HOST:PORT\n"
+    "                        (\":PORT\" = loopback; port 0 picks a free one)\n";
 
 /* Shared by run and attach: collects --meta values, resolves --country. Returns -1
  * to go on, else an exit status. */
@@ -1172,6 +1204,10 @@ static int cmd_run(int argc, char **argv) {
       rc = cli_usage_error("run", "%s", e.msg);
     dle_epoch_regex_free(rx);
   }
+  if (rc < 0 && monitor_projection_hooks) {
+    int prc = monitor_projection_hooks(&o);
+    if (prc != 0) rc = prc;
+  }
   if (rc < 0) {
     o.db = cli_db_path(o.db);
     o.meta = ml.v;
@@ -1217,6 +1253,10 @@ int monitor_attach_main(int argc, char **argv, void (*usage)(FILE *, const char 
   else if (rc < 0 && (!cli_parse_int64(argv[optind], &pid) || pid <= 0 || pid > INT_MAX))
     rc = cli_usage_error("attach", "'%s' is not a process id", argv[optind]);
   if (rc < 0) rc = resolve_country(&o);
+  if (rc < 0 && monitor_projection_hooks) {
+    int prc = monitor_projection_hooks(&o);
+    if (prc != 0) rc = prc;
+  }
   if (rc < 0) {
     o.db = cli_db_path(o.db);
     o.meta = ml.v;

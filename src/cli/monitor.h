@@ -9,8 +9,10 @@
  * in-memory trace used for the live line, the summary and the hooks below
  * (about 150 bytes per sample: 5.4 MB per hour at 10 Hz).
  *
- * Hooks: the live line, the summary and live consumers (a metrics exporter, live
- * projections) plug in through monitor_opts.hooks without touching the loop. */
+ * Hooks: the live line, the summary and live consumers (the metrics exporter of
+ * --metrics-listen, live projections) plug in through monitor_opts.hooks without
+ * touching the loop. Live projections (the estimation methods) are wired through
+ * monitor_projection_hooks() below, which a verb file may define. */
 #ifndef DLE_CLI_MONITOR_H
 #define DLE_CLI_MONITOR_H
 
@@ -38,6 +40,8 @@ typedef struct monitor_view {
   double elapsed_s;                  /* run-relative time of the event */
   double energy_so_far_j;            /* gpu + cpu + memory up to elapsed_s (NaN if none) */
   bool finished;                     /* true in on_summary */
+  struct dle_exporter *exporter;     /* --metrics-listen's exporter, or NULL: projections
+                                        may publish with dle_exporter_set_projection */
 } monitor_view;
 
 typedef struct monitor_hooks {
@@ -58,6 +62,8 @@ typedef struct monitor_hooks {
   void (*on_finish)(void *user);
 } monitor_hooks;
 
+enum { MONITOR_MAX_HOOKS = 4 };
+
 typedef struct monitor_opts {
   const char *verb;                  /* "run" or "attach", for messages */
   const char *db;                    /* store location */
@@ -69,7 +75,9 @@ typedef struct monitor_opts {
   char **meta;                       /* "k=v" strings from --meta, NULL-terminated */
   const char *epoch_regex;           /* run only; NULL: no output capture */
   bool quiet;                        /* no live line, no summary */
-  monitor_hooks hooks;
+  const char *metrics_listen;        /* --metrics-listen HOST:PORT, or NULL */
+  monitor_hooks hooks[MONITOR_MAX_HOOKS]; /* called in order */
+  size_t n_hooks;
   /* run */
   char **argv;                       /* command (NULL for attach) */
   /* attach */
@@ -87,6 +95,13 @@ int monitor_main(const monitor_opts *o);
 /* The sensor options both verbs share; returns true when it consumed opt. */
 bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_opts *o,
                            int *usage_rc);
+
+/* Live projections for `dlenergy run`/`attach`: a verb file (e.g. the estimation
+ * one) may define this function; cmd_run.c declares it weak and, when it is linked
+ * in, calls it once the options are parsed so that it can append its hooks
+ * (o->hooks[o->n_hooks++] = ..., up to MONITOR_MAX_HOOKS). Returns 0, or an exit
+ * status to stop with. */
+int monitor_projection_hooks(monitor_opts *o) __attribute__((weak));
 
 /* `dlenergy attach` after its verb: parses its options (the shared ones, listed in
  * common_help for usage(), plus --marker-fifo) and runs monitor_main(). */

@@ -253,8 +253,6 @@ class RunTests(unittest.TestCase):
         time.sleep(1.5)  # epochs 1-2 are then older than the store's 1 s commit period
         proc.kill()
         kill_wall = time.time()
-        proc.stdout.close()
-        proc.stderr.close()
         proc.wait(timeout=TIMEOUT)
         self.assertEqual(proc.returncode, -signal.SIGKILL)
         # The child lives on in its own session and finishes normally (its markers to
@@ -264,6 +262,9 @@ class RunTests(unittest.TestCase):
             time.sleep(0.05)
         with open(done) as f:
             self.assertEqual(f.read(), "ok\n")
+        self.assertIn("epoch 6 done", proc.stdout.read())  # it printed to the end, too
+        proc.stdout.close()
+        proc.stderr.close()
         db = Db(self.db)
         self.assertEqual(db.c.execute("pragma integrity_check").fetchone()[0], "ok")
         r = db.run()
@@ -277,6 +278,35 @@ class RunTests(unittest.TestCase):
         self.assertEqual([e[0] for e in ep[:2]], [1, 2])
         self.assertIsNotNone(ep[1][2])
         db.close()
+
+    def test_metrics_listen(self):
+        import re
+        import urllib.request
+        full = [BIN, "run", "--db", self.db, "--no-gpu", "--cpu-tdp", "100", "--metrics-listen",
+                "127.0.0.1:0", "--"] + self.burner("--epochs", "1000", "--epoch-s", "0.1")
+        proc = subprocess.Popen(full, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            line = proc.stderr.readline()
+            port = int(re.search(r"metrics on port (\d+)", line).group(1))
+            self._wait_line(proc, "epoch 2 done")
+            bodies = []
+            for _ in range(2):
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=30) as r:
+                    bodies.append(r.read().decode())
+                time.sleep(0.3)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=TIMEOUT)
+        run_id = Db(self.db).run()["id"]
+        values = []
+        for body in bodies:
+            self.assertIn("# TYPE dlenergy_energy_joules_total counter", body)
+            m = re.search(r'dlenergy_energy_joules_total\{[^}]*component="cpu"[^}]*\} (\S+)', body)
+            self.assertIsNotNone(m, body)
+            self.assertIn('run_id="%d"' % run_id, m.group(0))
+            values.append(float(m.group(1)))
+        self.assertGreater(values[1], values[0])  # a live, growing counter
 
     @unittest.skipUnless(FAKE_NVML and os.path.exists(FAKE_NVML), "fake NVML not built")
     def test_gpu_run_with_fake_nvml(self):
