@@ -420,7 +420,13 @@ static void section_energy(sbuf *b, const dle_report_options *o) {
 
 static void section_boxplots(sbuf *b, const dle_analysis *a, colour_map *cm) {
   size_t k = a->n_groups;
-  double row = 30, top = 12, left = 250, right = 1060;
+  size_t maxlen = 0;
+  for (size_t g = 0; g < k; g++) {
+    size_t l = strlen(a->groups[g].name) + 8; /* + " (n=NN)" */
+    if (l > maxlen) maxlen = l;
+  }
+  /* Room for the longest label at ~6.6 px per character (11.5 px font). */
+  double row = 30, top = 12, left = fmin(fmax(120, 6.6 * (double)maxlen + 16), 560), right = 1080;
   rp_plot p = {.w = 1100, .h = top + row * (double)k + 56, .left = left, .right = right,
                .top = top};
   p.bottom = top + row * (double)k;
