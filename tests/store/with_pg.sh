@@ -61,6 +61,13 @@ if [ -z "$started" ]; then
 fi
 cd - >/dev/null
 
+# If this script is killed outright (a test timeout's SIGKILL skips the trap), a
+# watchdog still stops the server and removes its directory.
+parent=$$
+( while kill -0 "$parent" 2>/dev/null; do sleep 1; done
+  cd /tmp && $as_user "$bindir/pg_ctl" -D "$tmp/data" -m immediate stop >/dev/null 2>&1
+  rm -rf "$tmp" ) </dev/null >/dev/null 2>&1 &
+
 DLE_PG_URI="postgresql://dle@127.0.0.1:$port/postgres"
 export DLE_PG_URI
 set +e
