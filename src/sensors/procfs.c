@@ -8,6 +8,8 @@
  * parent already exited are still found). A process that was not a member
  * cannot become one later (reparenting goes to init or a subreaper), so a
  * steady-state rescan costs one directory listing, not a read per process.
+ * And the listing is skipped altogether while the last pid the kernel handed
+ * out (last field of <proc>/loadavg) has not changed: no process was created.
  * A member stays a member until it exits, even if reparented. Between rescans
  * only the members' stat files are re-read (kept open, pread at offset 0).
  *
@@ -41,6 +43,8 @@ struct dle_procfs {
   int64_t rescan_ns;
   int64_t last_scan_ns;
   bool need_scan;
+  int loadavg_fd;        /* <proc>/loadavg, whose last field is the last pid created */
+  long last_pid_seen;    /* at the previous listing; -1 = unknown */
   double clk_tck;
   double page_bytes;
   int ncpu;
@@ -128,8 +132,8 @@ static double boot_ticks_now(double clk_tck) {
 int dle_procfs_open(const char *proc_root, pid_t root, double rescan_s, dle_procfs **out,
                     dle_error *err) {
   *out = NULL;
-  if (!(rescan_s >= 0) || rescan_s > 3600)
-    return dle_error_set(err, DLE_EINVAL, "tree rescan interval %g s out of range 0..3600",
+  if (isnan(rescan_s) || rescan_s > 3600)
+    return dle_error_set(err, DLE_EINVAL, "tree rescan interval %g s out of range (<= 3600)",
                          rescan_s);
   dle_procfs *p = calloc(1, sizeof *p);
   if (!p) return dle_error_set(err, DLE_ENOMEM, "out of memory");
@@ -143,7 +147,11 @@ int dle_procfs_open(const char *proc_root, pid_t root, double rescan_s, dle_proc
   }
   closedir(d);
   p->root = root;
-  p->rescan_ns = (int64_t)(rescan_s * 1e9);
+  char la[1100];
+  snprintf(la, sizeof la, "%s/loadavg", p->root_dir);
+  p->loadavg_fd = open(la, O_RDONLY | O_CLOEXEC);
+  p->last_pid_seen = -1;
+  p->rescan_ns = rescan_s < 0 ? -1 : (int64_t)(rescan_s * 1e9); /* -1: discover once */
   p->need_scan = true;
   long t = sysconf(_SC_CLK_TCK);
   p->clk_tck = t > 0 ? (double)t : 100.0;
@@ -160,6 +168,7 @@ int dle_procfs_open(const char *proc_root, pid_t root, double rescan_s, dle_proc
 void dle_procfs_close(dle_procfs *p) {
   if (!p) return;
   drop_members(p);
+  if (p->loadavg_fd >= 0) close(p->loadavg_fd);
   free(p->m);
   free(p->pids);
   free(p->seen);
@@ -174,6 +183,7 @@ void dle_procfs_set_pid(dle_procfs *p, pid_t root) {
   p->root = root;
   p->root_leads_session = false;
   p->n_seen = 0; /* read every process once again */
+  p->last_pid_seen = -1;
   p->need_scan = true;
 }
 
@@ -228,9 +238,25 @@ static bool grow(void **arr, size_t *cap, size_t need, size_t elem) {
   return true;
 }
 
+/* The last pid created in this pid namespace, or -1 when unknown. */
+static long last_pid(const dle_procfs *p) {
+  if (p->loadavg_fd < 0) return -1;
+  char buf[128];
+  ssize_t r = pread(p->loadavg_fd, buf, sizeof buf - 1, 0);
+  if (r <= 0) return -1;
+  buf[r] = '\0';
+  const char *sp = strrchr(buf, ' ');
+  if (!sp) return -1;
+  char *end;
+  long v = strtol(sp + 1, &end, 10);
+  return end == sp + 1 ? -1 : v;
+}
+
 /* Lists <proc>/, reads the stat of pids the previous scan did not list, and
  * adds the new members. */
 static void rescan(dle_procfs *p) {
+  long lp = last_pid(p);
+  if (lp >= 0 && lp == p->last_pid_seen) return; /* nothing was created */
   DIR *d = opendir(p->root_dir);
   if (!d) return;
   size_t ncur = 0, ncand = 0;
@@ -279,6 +305,7 @@ static void rescan(dle_procfs *p) {
       if (add_member(p, c->pid, c->start) != 0) return;
     }
   }
+  p->last_pid_seen = lp;
   pid_t *t = p->seen;
   size_t tc = p->seen_cap;
   p->seen = p->cur;
@@ -296,7 +323,7 @@ void dle_procfs_read(dle_procfs *p, dle_tick *tick, dle_sample *out) {
     p->last_ns = tick->now_ns;
     return;
   }
-  if (p->need_scan || tick->now_ns - p->last_scan_ns >= p->rescan_ns) {
+  if (p->need_scan || (p->rescan_ns >= 0 && tick->now_ns - p->last_scan_ns >= p->rescan_ns)) {
     rescan(p);
     p->last_scan_ns = tick->now_ns;
     p->need_scan = false;
