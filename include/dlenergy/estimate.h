@@ -82,7 +82,8 @@ enum { DLE_EST_GPU = 1, DLE_EST_RAM = 2, DLE_EST_CPU = 4 };
 int dle_estimate_method_components(dle_estimate_method m, bool gpu_only, bool have_cpu_facts);
 
 typedef struct dle_estimate_input {
-  const dle_trace *trace;      /* required; samples after the cut-off are ignored */
+  const dle_trace *trace;      /* required; samples after the cut-off are ignored except
+                                  the first, which closes the interval straddling it */
   const dle_epoch *epochs;     /* completed epochs in order (may be NULL) */
   size_t n_epochs;
   int at_epoch;                /* cut-off after this many epochs (k); 0 = all given */

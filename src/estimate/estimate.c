@@ -153,6 +153,9 @@ static int setup(ctx *c, const dle_estimate_input *in, dle_error *err) {
   }
   size_t n = 0;
   while (n < t->n && t->t_s[n] <= c->t_cut) n++;
+  /* plus the first sample after the cut-off: it closes the interval that straddles it,
+   * so an epoch ending between two samples gets its energy interpolated up to its end */
+  if (n < t->n) n++;
   c->n = n;
   if (n < 2) return dle_error_set(err, DLE_ERANGE, "fewer than 2 samples before the cut-off");
   c->N = in->epochs_total > 0 ? in->epochs_total : (in->run_complete ? (int)in->n_epochs : 0);
