@@ -68,7 +68,7 @@ function(dle_finish_library)
   foreach(_m IN LISTS _mods)
     target_sources(dlenergy PRIVATE $<TARGET_OBJECTS:${_m}>)
   endforeach()
-  target_link_libraries(dlenergy PRIVATE ${_ext} Threads::Threads m dl)
+  target_link_libraries(dlenergy PUBLIC ${_ext} Threads::Threads m dl)
   target_include_directories(dlenergy PUBLIC
     "$<BUILD_INTERFACE:${CMAKE_SOURCE_DIR}/include>"
     "$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>")
