@@ -6,7 +6,13 @@
  * COPY gpu_samples, COMMIT) whenever the common layer's one-second rule or an
  * explicit commit asks, or the buffer passes 16 MiB. Runs, metadata and epochs
  * are written at once (autocommit). A failed batch is rolled back and reported
- * with the number of rows lost; committed rows are never touched. */
+ * with the number of rows lost; committed rows are never touched.
+ *
+ * A lost connection (server restart, network cut, idle timeout) is re-established
+ * once per failing call: a statement outside a transaction, or a whole sample batch,
+ * is then sent again. A batch whose COMMIT did reach the server before the link
+ * died cannot be stored twice: the retry fails on the (run_id, seq) key and the
+ * error says so. */
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <math.h>
@@ -30,6 +36,7 @@ typedef struct pg_store {
   pg_buf samples, gpus;
   int64_t seq_run; /* run whose next sample number is cached, -1 none */
   int64_t next_seq;
+  int in_tx;       /* inside BEGIN ... COMMIT: a lost connection is not retried */
 } pg_store;
 
 static const char *const PG_SCHEMA_V1[] = {
@@ -90,10 +97,18 @@ static int pg_fail(pg_store *s, const PGresult *res, const char *what, dle_error
 
 /* Runs sql with text parameters (NULL = SQL NULL); *out gets the result when the
  * caller wants rows. */
+static int pg_reconnect(pg_store *s);
+
 static int pg_run(pg_store *s, const char *sql, int n, const char *const *params,
                   const char *what, PGresult **out, dle_error *err) {
   PGresult *res = PQexecParams(s->conn, sql, n, NULL, params, NULL, NULL, 0);
   ExecStatusType t = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK && !s->in_tx &&
+      PQstatus(s->conn) == CONNECTION_BAD && pg_reconnect(s) == 0) {
+    PQclear(res);
+    res = PQexecParams(s->conn, sql, n, NULL, params, NULL, NULL, 0);
+    t = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  }
   if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
     int rc = pg_fail(s, res, what, err);
     PQclear(res);
@@ -108,6 +123,39 @@ static int pg_run(pg_store *s, const char *sql, int n, const char *const *params
 
 static int pg_exec(pg_store *s, const char *sql, const char *what, dle_error *err) {
   return pg_run(s, sql, 0, NULL, what, NULL, err);
+}
+
+/* Session settings every connection needs (again after a reconnect). */
+static int pg_session(pg_store *s, dle_error *err) {
+  /* Exact round trip of doubles on every server version. */
+  return pg_exec(s, "SET extra_float_digits = 3", "opening", err);
+}
+
+static int pg_reconnect(pg_store *s) {
+  PQreset(s->conn);
+  if (PQstatus(s->conn) != CONNECTION_OK) return -1;
+  s->in_tx = 0;
+  return pg_session(s, NULL) == DLE_OK ? 0 : -1;
+}
+
+static int pg_begin(pg_store *s, const char *what, dle_error *err) {
+  int rc = pg_exec(s, "BEGIN", what, err);
+  if (rc == DLE_OK) s->in_tx = 1;
+  return rc;
+}
+
+static int pg_end(pg_store *s, const char *what, dle_error *err) {
+  int rc = pg_exec(s, "COMMIT", what, err);
+  s->in_tx = 0;
+  return rc;
+}
+
+static void pg_rollback(pg_store *s) {
+  if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+    PGresult *r = PQexec(s->conn, "ROLLBACK");
+    PQclear(r);
+  }
+  s->in_tx = 0;
 }
 
 /* ---- text formatting of values ---- */
@@ -192,13 +240,9 @@ static int send_copy(pg_store *s, const char *sql, const pg_buf *b, const char *
   return rc;
 }
 
-static int pg_commit(dle_store *st, dle_error *err) {
-  pg_store *s = (pg_store *)st;
-  if (s->samples.len == 0) {
-    dle_store_mark_committed(st);
-    return DLE_OK;
-  }
-  int rc = pg_exec(s, "BEGIN", "starting a transaction", err);
+static int pg_send_batch(pg_store *s, dle_error *err) {
+  dle_store *st = &s->base;
+  int rc = pg_begin(s, "starting a transaction", err);
   if (!rc)
     rc = send_copy(s,
                    "COPY samples (run_id, seq, t_s, wall_s, cpu_util_pct, rss_mib, cpu_power_w,"
@@ -213,13 +257,22 @@ static int pg_commit(dle_store *st, dle_error *err) {
                    &s->gpus, "storing GPU samples", err);
   if (!rc && st->fault_hook && st->fault_hook(st->fault_ctx, "commit"))
     rc = pg_exec(s, "INSERT INTO dle_injected_fault VALUES (1)", "injected fault", err);
-  if (!rc) rc = pg_exec(s, "COMMIT", "committing", err);
+  if (!rc) rc = pg_end(s, "committing", err);
+  if (rc) pg_rollback(s);
+  return rc;
+}
+
+static int pg_commit(dle_store *st, dle_error *err) {
+  pg_store *s = (pg_store *)st;
+  if (s->samples.len == 0) {
+    dle_store_mark_committed(st);
+    return DLE_OK;
+  }
+  int rc = pg_send_batch(s, err);
+  if (rc && PQstatus(s->conn) == CONNECTION_BAD && pg_reconnect(s) == 0)
+    rc = pg_send_batch(s, err); /* the whole batch again on the new connection */
   if (rc) {
     size_t lost = st->pending;
-    if (PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
-      PGresult *r = PQexec(s->conn, "ROLLBACK");
-      PQclear(r);
-    }
     discard_batch(s);
     if (lost) dle_error_prefix(err, "%zu uncommitted rows discarded: ", lost);
     return rc;
@@ -232,7 +285,7 @@ static int pg_commit(dle_store *st, dle_error *err) {
 /* ---- schema ---- */
 
 static int pg_schema(pg_store *s, dle_error *err) {
-  int rc = pg_exec(s, "BEGIN", "starting a transaction", err);
+  int rc = pg_begin(s, "starting a transaction", err);
   if (!rc) rc = pg_exec(s, "SELECT pg_advisory_xact_lock(" PG_SCHEMA_LOCK ")", "locking", err);
   if (!rc)
     rc = pg_exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -263,9 +316,8 @@ static int pg_schema(pg_store *s, dle_error *err) {
     snprintf(sql, sizeof sql, "UPDATE schema_version SET version = %d", v + 1);
     if (!rc) rc = pg_exec(s, sql, "migrating the schema", err);
   }
-  if (!rc) return pg_exec(s, "COMMIT", "creating the schema", err);
-  PGresult *r = PQexec(s->conn, "ROLLBACK");
-  PQclear(r);
+  if (!rc) return pg_end(s, "creating the schema", err);
+  pg_rollback(s);
   return rc;
 }
 
@@ -471,14 +523,11 @@ static int pg_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
       "DELETE FROM gpu_samples WHERE run_id = $1::bigint",
       "DELETE FROM samples WHERE run_id = $1::bigint", "DELETE FROM epochs WHERE run_id = $1::bigint",
       "DELETE FROM meta WHERE run_id = $1::bigint", "DELETE FROM runs WHERE id = $1::bigint"};
-  rc = pg_exec(s, "BEGIN", "deleting a run", err);
+  rc = pg_begin(s, "deleting a run", err);
   for (size_t i = 0; !rc && i < sizeof sql / sizeof *sql; i++)
     rc = pg_run(s, sql[i], 1, p, "deleting a run", NULL, err);
-  if (!rc) rc = pg_exec(s, "COMMIT", "deleting a run", err);
-  if (rc && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
-    PGresult *r = PQexec(s->conn, "ROLLBACK");
-    PQclear(r);
-  }
+  if (!rc) rc = pg_end(s, "deleting a run", err);
+  if (rc) pg_rollback(s);
   s->seq_run = -1;
   return rc;
 }
@@ -719,7 +768,7 @@ static int pg_count(dle_store *st, int64_t run_id, int64_t *n, dle_error *err) {
 
 static void pg_close(dle_store *st) {
   pg_store *s = (pg_store *)st;
-  if (s->conn && PQstatus(s->conn) == CONNECTION_OK) pg_commit(st, NULL);
+  if (s->conn) pg_commit(st, NULL); /* reconnects once if the link was lost */
   PQfinish(s->conn);
   free(s->samples.p);
   free(s->gpus.p);
@@ -773,8 +822,7 @@ int dle_store_open_pg(const char *uri, dle_store **out, dle_error *err) {
     return rc;
   }
   PQsetNoticeProcessor(s->conn, quiet_notices, NULL); /* the library never prints */
-  /* Exact round trip of doubles on every server version. */
-  int rc = pg_exec(s, "SET extra_float_digits = 3", "opening", err);
+  int rc = pg_session(s, err);
   if (!rc) rc = pg_schema(s, err);
   if (rc) {
     PQfinish(s->conn);

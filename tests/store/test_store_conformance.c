@@ -351,6 +351,56 @@ static void test_pg_errors(void) {
   dle_store_close(st);
 }
 
+/* PostgreSQL only: the server drops the store's connection (as a restart or a
+ * network cut would); the next batch and the next statement reconnect and land. */
+static int drop_other_connections(void) {
+  PGconn *c = PQconnectdb(g_loc);
+  PGresult *r = PQexec(c,
+                       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                       " AND backend_type = 'client backend'");
+  int n = PQresultStatus(r) == PGRES_TUPLES_OK ? atoi(PQgetvalue(r, 0, 0)) : -1;
+  PQclear(r);
+  PQfinish(c);
+  usleep(200 * 1000);
+  return n;
+}
+
+static void test_pg_reconnect(void) {
+  dle_error e = {0};
+  dle_store *st = NULL;
+  CHECK_OK(dle_store_open(g_loc, &st, &e), &e);
+  if (!st) return;
+  int64_t id = write_run(st, "reconnect", &e);
+  dle_sample v[20];
+  for (uint32_t k = 0; k < 20; k++) fixture_sample(&v[k], k);
+  CHECK_OK(dle_store_append_samples(st, id, v, 5, &e), &e);
+  CHECK_OK(dle_store_commit(st, &e), &e);
+  CHECK(drop_other_connections() >= 1);
+  CHECK_OK(dle_store_append_samples(st, id, v + 5, 5, &e), &e);
+  CHECK_OK(dle_store_commit(st, &e), &e); /* a batch after the drop */
+  CHECK(drop_other_connections() >= 1);
+  CHECK_OK(dle_store_set_meta(st, id, "after", "drop", &e), &e); /* a statement after it */
+  CHECK_OK(dle_store_append_samples(st, id, v + 10, 10, &e), &e);
+  CHECK(drop_other_connections() >= 1);
+  dle_store_close(st); /* close's final batch after a drop */
+  st = NULL;
+  CHECK_OK(dle_store_open(g_loc, &st, &e), &e);
+  if (!st) return;
+  int64_t n = -1;
+  CHECK_OK(dle_store_count_samples(st, id, &n, &e), &e);
+  CHECK_MSG(n == 20, "%" PRId64 " of 20 samples after three dropped connections", n);
+  struct walk w = {0};
+  CHECK_OK(dle_store_foreach_sample(st, id, check_walk, &w, &e), &e);
+  CHECK(w.k == 20 && w.mismatches == 0);
+  dle_kv *kv = NULL;
+  size_t nkv = 0;
+  CHECK_OK(dle_store_get_meta(st, id, &kv, &nkv, &e), &e);
+  CHECK(dle_kv_get(kv, nkv, "after") != NULL);
+  dle_kv_free(kv, nkv);
+  dle_store_close(st);
+}
+
 int main(int argc, char **argv) {
   const char *which = argc > 1 ? argv[1] : "sqlite";
   snprintf(g_tag, sizeof g_tag, "conformance-%ld", (long)getpid());
@@ -367,6 +417,9 @@ int main(int argc, char **argv) {
   test_roundtrip();
   test_fault();
   test_autocommit();
-  if (strcmp(which, "pg") == 0) test_pg_errors();
+  if (strcmp(which, "pg") == 0) {
+    test_pg_errors();
+    test_pg_reconnect();
+  }
   return check_finish();
 }
