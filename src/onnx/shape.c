@@ -329,8 +329,9 @@ static int elementwise(rule_io *io, unsigned cost, int fold_kind) {
     if (io->nin == 1) {
       int64_t x = a->ci[ia];
       double f = a->cf[ia];
-      if (!strcmp(op, "Neg")) const_set(o, i, -x, -f, fl);
-      else if (!strcmp(op, "Abs")) const_set(o, i, x < 0 ? -x : x, fabs(f), fl);
+      int64_t nx = (int64_t)(0 - (uint64_t)x); /* wraps for INT64_MIN instead of UB */
+      if (!strcmp(op, "Neg")) const_set(o, i, nx, -f, fl);
+      else if (!strcmp(op, "Abs")) const_set(o, i, x < 0 ? nx : x, fabs(f), fl);
       else if (!strcmp(op, "Sqrt")) const_set(o, i, d2i(sqrt(f)), sqrt(f), fl);
       else if (!strcmp(op, "Floor")) const_set(o, i, x, floor(f), fl);
       else if (!strcmp(op, "Ceil")) const_set(o, i, x, ceil(f), fl);
@@ -790,7 +791,8 @@ static int rule_range(rule_io *io) {
   int rc = set_shape(io->c, o, 1, &n, a->dtype);
   if (rc || !const_alloc(o, a->is_float)) return rc;
   for (int64_t i = 0; i < n; i++)
-    const_set(o, (uint64_t)i, a->ci[0] + i * s->ci[0], st + (double)i * de, a->is_float);
+    const_set(o, (uint64_t)i, (int64_t)((uint64_t)a->ci[0] + (uint64_t)i * (uint64_t)s->ci[0]),
+              st + (double)i * de, a->is_float);
   return 0;
 }
 
@@ -965,7 +967,8 @@ static int rule_conv(rule_io *io, bool transpose) {
   uint64_t kprod = 1;
   for (int i = 0; i < nsp; i++) kprod = umul(io->c, kprod, (uint64_t)kernel[i]);
   if (!transpose) {
-    if (w->dims[1] * group != x->dims[1])
+    int64_t cin;
+    if (__builtin_mul_overflow(w->dims[1], group, &cin) || cin != x->dims[1])
       return bad(io->c, "weight channels x group differ from input channels", NULL);
     d[1] = w->dims[0];
     int rc = window_out(io, x, nsp, kernel, false, d + 2);
@@ -975,7 +978,8 @@ static int rule_conv(rule_io *io, bool transpose) {
     io->macs = umul(io->c, umul(io->c, elems(io->out[0]), (uint64_t)w->dims[1]), kprod);
   } else {
     if (w->dims[0] != x->dims[1]) return bad(io->c, "weight and input channels differ", NULL);
-    d[1] = w->dims[1] * group;
+    if (__builtin_mul_overflow(w->dims[1], group, &d[1]) || d[1] > (int64_t)DLE_ONNX_MAX_ELEMS)
+      return range_err(io->c, "dims overflow");
     const int64_t *st, *pa, *di, *op, *os;
     size_t nst = attr_ints(io->n, "strides", &st), npa = attr_ints(io->n, "pads", &pa),
            ndi = attr_ints(io->n, "dilations", &di), nop = attr_ints(io->n, "output_padding", &op),
@@ -985,12 +989,19 @@ static int rule_conv(rule_io *io, bool transpose) {
       int64_t pb = pa && npa == 2 * (size_t)nsp ? pa[i] : 0,
               pe = pa && npa == 2 * (size_t)nsp ? pa[i + nsp] : 0;
       int64_t opd = op && nop == (size_t)nsp ? op[i] : 0;
-      if (s <= 0 || dl <= 0 || s > INT32_MAX || dl > INT32_MAX || kernel[i] > INT32_MAX ||
-          llabs(pb) > INT32_MAX || llabs(pe) > INT32_MAX || llabs(opd) > INT32_MAX)
-        return bad(io->c, "bad strides/pads/dilations", NULL);
+      if (s <= 0 || dl <= 0 || s > INT32_MAX || dl > INT32_MAX || kernel[i] <= 0 ||
+          kernel[i] > INT32_MAX || pb < -INT32_MAX || pb > INT32_MAX || pe < -INT32_MAX ||
+          pe > INT32_MAX || opd < -INT32_MAX || opd > INT32_MAX)
+        return bad(io->c, "bad kernel/strides/pads/dilations", NULL);
       if (os && nos == (size_t)nsp) d[2 + i] = os[i];
       else if (os && nos == (size_t)x->rank) d[2 + i] = os[2 + i];
-      else d[2 + i] = s * (x->dims[2 + i] - 1) + opd + (kernel[i] - 1) * dl + 1 - pb - pe;
+      else {
+        int64_t span;
+        if (x->dims[2 + i] < 1 || __builtin_mul_overflow(s, x->dims[2 + i] - 1, &span) ||
+            span > (int64_t)DLE_ONNX_MAX_ELEMS)
+          return range_err(io->c, "empty input or output size overflows");
+        d[2 + i] = span + opd + (kernel[i] - 1) * dl + 1 - pb - pe;
+      }
       if (d[2 + i] < 0) return bad(io->c, "negative output size", NULL);
     }
     int rc = set_shape(io->c, io->out[0], x->rank, d, x->dtype);
@@ -1114,6 +1125,9 @@ static int rule_space_depth(rule_io *io, bool to_depth) {
   if (!x) return R_CANNOT;
   int64_t b = attr_i(io->n, "blocksize", 0);
   if (x->rank != 4 || b <= 0 || b > 65536) return bad(io->c, "needs rank 4 and blocksize > 0", NULL);
+  if (x->dims[1] > (int64_t)DLE_ONNX_MAX_ELEMS / (b * b) ||
+      x->dims[2] > (int64_t)DLE_ONNX_MAX_ELEMS / b || x->dims[3] > (int64_t)DLE_ONNX_MAX_ELEMS / b)
+    return range_err(io->c, "dims overflow");
   int64_t d[4] = {x->dims[0], 0, 0, 0};
   if (to_depth) {
     if (x->dims[2] % b || x->dims[3] % b) return bad(io->c, "size not divisible", NULL);

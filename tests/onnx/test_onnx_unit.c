@@ -574,6 +574,38 @@ static void test_malformed_graphs(void) {
   b_node(&b, "MatMul", "x,w", "y"); /* 2^66 MACs */
   CHECK(analyze(&b, NULL, 0, &r, &e) == DLE_ERANGE && strstr(e.msg, "overflow"));
   arena_free();
+  /* ConvTranspose whose output size overflows; a group that overflows C_in */
+  b_init(&b, 13);
+  int64_t tx[] = {1, 1, 1ll << 40}, tw[] = {1, 1, 3}, big_s[] = {1ll << 30};
+  b_input(&b, "x", 3, tx);
+  b_weight(&b, "w", 3, tw);
+  Onnx__NodeProto *ct = b_node(&b, "ConvTranspose", "x,w", "ct");
+  attr_ints(ct, "strides", big_s, 1);
+  CHECK(analyze(&b, NULL, 0, &r, &e) == DLE_ERANGE && strstr(e.msg, "ct"));
+  arena_free();
+  b_init(&b, 13);
+  int64_t gx[] = {1, 4, 8}, gw[] = {4, 1, 3};
+  b_input(&b, "x", 3, gx);
+  b_weight(&b, "w", 3, gw);
+  attr_int(b_node(&b, "Conv", "x,w", "cg"), "group", INT64_MAX);
+  CHECK(analyze(&b, NULL, 0, &r, &e) == DLE_EPARSE && strstr(e.msg, "channels"));
+  arena_free();
+  /* folding INT64_MIN through Neg/Abs and an overflowing Range stays defined */
+  b_init(&b, 13);
+  b_input(&b, "x", 2, x);
+  int64_t mn = INT64_MIN, zero = 0, lim = INT64_MAX, step = INT64_MAX / 2;
+  b_ints(&b, "mn", &mn, -1);
+  b_ints(&b, "lim", &lim, -1);
+  b_ints(&b, "step", &step, -1);
+  b_node(&b, "Neg", "mn", "ng");
+  b_node(&b, "Abs", "mn", "ab");
+  b_node(&b, "Range", "mn,lim,step", "rg"); /* 4 values; INT64_MIN + 3 * step wraps */
+  (void)zero;
+  r = NULL;
+  CHECK_OK(analyze(&b, NULL, 0, &r, &e), &e);
+  if (r) CHECK(node_shape_is(r, "rg", 1, (int64_t[]){4}));
+  dle_onnx_report_free(r);
+  arena_free();
   /* symbolic dims: batch assumed 1, others need an override */
   b_init(&b, 13);
   int64_t sd[] = {-1, 3, -1, 8};
