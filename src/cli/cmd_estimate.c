@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dlenergy/energy.h"
 #include "dlenergy/estimate.h"
 #include "dlenergy/store.h"
 
@@ -149,6 +150,7 @@ static int cmd_estimate(int argc, char **argv) {
            dle_run_status_str(run.info.status), run.n_epochs,
            in.at_epoch ? ", cut-off at an earlier epoch" : "");
   }
+  double carbon = run.info.carbon_g_per_kwh;
   int ok = 0, failed = 0;
   dle_error last = {0};
   for (int m = 0; m < DLE_EST_COUNT; m++) {
@@ -187,6 +189,7 @@ static int cmd_estimate(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "window_end_s", r.window_end_s);
       }
       cJSON_AddStringToObject(o, "components", comps_str(r.components));
+      if (isfinite(carbon)) cJSON_AddNumberToObject(o, "emissions_g", dle_emissions_g(r.total_j, carbon));
       cJSON_AddStringToObject(o, "assumptions", r.assumptions);
       if (isfinite(meas)) {
         cJSON_AddNumberToObject(o, "measured_j", meas);
@@ -201,6 +204,9 @@ static int cmd_estimate(int argc, char **argv) {
       cli_format_energy(r.lower_j, lo, sizeof lo);
       cli_format_energy(r.upper_j, hi, sizeof hi);
       printf("  %-14s %s  [%s .. %s]  %s\n", r.method, tot, lo, hi, comps_str(r.components));
+      if (isfinite(carbon))
+        printf("  %-14s emissions %.1f g CO2e at %.0f g/kWh (modelled)\n", "",
+               dle_emissions_g(r.total_j, carbon), carbon);
       if (isfinite(meas)) {
         cli_format_energy(meas, me, sizeof me);
         printf("  %-14s measured %s, error %+.1f%%\n", "", me, 100 * (r.total_j - meas) / meas);

@@ -239,7 +239,8 @@ static int est_mlco2(ctx *c, dle_estimate_result *r) {
   r->upper_j = tdp * dhi;
   r->components = DLE_EST_GPU;
   snprintf(r->assumptions, sizeof r->assumptions,
-           "E = TDP %.1f W x duration; %s; GPU only; bound from the epoch durations", tdp, why);
+           "E = TDP %.1f W x duration; %s; GPU only; %s", tdp, why,
+           c->complete ? "no spread (finished run)" : "bound from the epoch durations");
   return DLE_OK;
 }
 
