@@ -117,6 +117,30 @@ with tempfile.TemporaryDirectory() as tmp:
         else:
             check(False, f"predict runs.csv model: {err}")
 
+    # fit --db: a few traces imported into a fresh store with the PRE metadata;
+    # one run without gflops is skipped and counted.
+    traces = os.path.join(SHARED, "data", "seaa2023", "traces")
+    if os.path.isdir(traces):
+        db = os.path.join(tmp, "runs.db")
+        picks = [("cloud", "mobilenet_v2", "0.06402816", "00"), ("cloud", "mobilenet_v2", "0.06402816", "01"),
+                 ("cloud", "vgg16", "2.5", "00"), ("cloud", "vgg16", "2.5", "01"),
+                 ("local-v2", "vgg16", "2.5", "00")]
+        ok = True
+        for env, arch, gf, run_no in picks:
+            meta = ["--meta", f"architecture={arch}", "--meta", f"environment={env}",
+                    "--meta", "batch_size=32", "--meta", "training_size=23807",
+                    "--meta", "validation_size=10203", "--meta", "epochs_total=10"]
+            if run_no != "01" or arch != "vgg16":
+                meta += ["--meta", f"gflops={gf}"]
+            rc, _, err = run("import", "nvidia-smi",
+                             os.path.join(traces, env, arch, f"run-{run_no}.gpu.csv.gz"), "--db", db, *meta)
+            ok = ok and rc == 0
+        check(ok, f"import for fit --db: {err}")
+        rc, out, err = run("fit", "--target", "epoch-energy", "--model", "ridge", "--db", db,
+                           "--folds", "2", "--draws", "5", "-o", os.path.join(tmp, "db.json"), "--json")
+        r = json.loads(out) if rc == 0 else {}
+        check(rc == 0 and r.get("rows") == 4 and r.get("skipped_runs") == 1, f"fit --db: {err} {r}")
+
     onnx = os.path.join(SHARED, "data", "onnx", "resnet18-224.onnx")
     if os.path.exists(onnx):
         rc, out, err = run("predict", "--onnx", onnx, "--gpu", "T4", "--epochs", "1",
