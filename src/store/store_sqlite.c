@@ -774,6 +774,13 @@ int dle_store_open_sqlite(const char *path, dle_store **out, dle_error *err) {
     return rc;
   }
   sqlite3_extended_result_codes(s->db, 1);
+  if (sqlite3_db_readonly(s->db, "main") == 1) {
+    /* SQLite falls back to read-only silently when the file is not writable. */
+    rc = dle_error_set(err, DLE_EIO, "%s: the file is read-only (the run store must be writable)",
+                       path);
+    sq_close(&s->base);
+    return rc;
+  }
   rc = sq_pragmas(s, err);
   if (!rc) rc = sq_schema(s, err);
   if (!rc)
