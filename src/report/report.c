@@ -33,7 +33,7 @@ static const char CSS[] =
     "h2{font-size:1.2rem;margin:2px 0 6px}h3{font-size:1rem;margin:14px 0 4px}"
     "p.note{color:#566074;font-size:.88rem;margin:4px 0 10px}"
     "ul.verdicts{margin:6px 0;padding-left:1.2em}ul.verdicts li{margin:3px 0}"
-    ".grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:14px}"
+    ".grid2{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:14px}"
     ".narrow{max-width:760px}"
     ".grid3{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}"
     "figure{margin:0}figcaption{font-size:.85rem;color:#3b4456;margin:2px 0 0 4px}"
@@ -917,11 +917,20 @@ static void section_estimates(sbuf *b, const dle_report_options *o) {
   }
   sb_printf(b, "<p class=\"note\">Each estimator predicts the run's total GPU energy "
                "(modelled) from what it would know at its cut-off; the reference is the "
-               "measured trapezoid integral of the same trace. Dashed line: perfect "
-               "prediction. %zu runs with traces.</p>\n<div class=\"grid3\">\n", nr);
+               "measured trapezoid integral of the same trace%s. %zu run%s with traces.</p>\n"
+               "<div class=\"grid3\">\n",
+            nr > 1 ? " (dashed line: perfect prediction)" : "", nr, nr == 1 ? "" : "s");
   double *pred = malloc(nr * sizeof *pred), *meas = malloc(nr * sizeof *meas);
+  sbuf tab = {0}; /* per-method error table, after the scatters */
+  bool single = nr == 1;
+  sb_printf(&tab, "<table id=\"table-estimates\"><tr><th class=\"l\">method</th><th>runs</th>%s"
+                  "<th>RMSE (MJ)</th><th>MAE (MJ)</th><th>mean abs. error</th>"
+                  "<th class=\"l\">assumptions</th></tr>\n",
+            single ? "<th>predicted (MJ)</th><th>bounds (MJ)</th><th>measured (MJ)</th>" : "");
   for (int m = 0; pred && meas && m < DLE_EST_COUNT; m++) {
     size_t k = 0;
+    dle_estimate_result last;
+    memset(&last, 0, sizeof last);
     for (size_t i = 0; i < nr; i++) {
       dle_estimate_input in;
       est_input(&runs[i], &in);
@@ -933,18 +942,32 @@ static void section_estimates(sbuf *b, const dle_report_options *o) {
       if (!isfinite(res.total_j) || !isfinite(mj)) continue;
       pred[k] = res.total_j;
       meas[k] = mj;
+      last = res;
       k++;
     }
     if (k == 0) continue;
     dle_estimate_errors er;
     dle_error e = {0};
     if (dle_estimate_errors_compute(pred, meas, k, &er, &e) != 0) continue;
-    char id[64];
-    snprintf(id, sizeof id, "estimate-%s", dle_estimate_method_name((dle_estimate_method)m));
-    scatter_small(b, id, dle_estimate_method_name((dle_estimate_method)m), pred, meas, k,
-                  er.rmse_j);
+    const char *name = dle_estimate_method_name((dle_estimate_method)m);
+    if (!single) {
+      char id[64];
+      snprintf(id, sizeof id, "estimate-%s", name);
+      scatter_small(b, id, name, pred, meas, k, er.rmse_j);
+    }
+    sb_printf(&tab, "<tr><td class=\"l\">%s</td><td>%zu</td>", name, k);
+    if (single)
+      sb_printf(&tab, "<td>%.4g</td><td>%.4g – %.4g</td><td>%.4g</td>", pred[0] / 1e6,
+                last.lower_j / 1e6, last.upper_j / 1e6, meas[0] / 1e6);
+    sb_printf(&tab, "<td>%.3g</td><td>%.3g</td><td>%.1f %%</td><td class=\"v\">", er.rmse_j / 1e6,
+              er.mae_j / 1e6, 100 * er.mape);
+    sb_esc(&tab, single || k == 1 ? last.assumptions : "");
+    sb_puts(&tab, "</td></tr>\n");
   }
   sb_puts(b, "</div>\n");
+  sb_puts(&tab, "</table>\n");
+  if (!tab.oom) sb_puts(b, tab.p);
+  sb_free(&tab);
   /* Error vs window length for step-power. */
   static const double win_s[] = {30, 60, 120, 300, 600, 900};
   static const int win_e[] = {1, 2, 3, 5, 8, 10};
@@ -1072,7 +1095,7 @@ int dle_report_render(const dle_report_options *o, char **html, size_t *len, dle
   else if (a)
     snprintf(sub, sizeof sub, "%zu run%s", a->n_rows, a->n_rows == 1 ? "" : "s");
   else
-    snprintf(sub, sizeof sub, "%zu runs", o->n_runs);
+    snprintf(sub, sizeof sub, "%zu run%s from the run store", o->n_runs, o->n_runs == 1 ? "" : "s");
   doc_open(&b, o->title ? o->title : "dlenergy report", sub);
   colour_map cm = {0};
   if (a && a->n_groups < 2) {

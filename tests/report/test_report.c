@@ -146,7 +146,8 @@ static void test_store_report(void) {
     CHECK(strstr(html, "stroke-dasharray=\"2 3\"")); /* epoch boundaries drawn */
     CHECK(strstr(html, "measured") && strstr(html, "modelled"));
     CHECK(strstr(html, "<script") == NULL && strstr(html, "&lt;script&gt;"));
-    CHECK(strstr(html, "id=\"estimates\"") != NULL);
+    CHECK(strstr(html, "id=\"estimates\"") && strstr(html, "id=\"table-estimates\""));
+    CHECK(strstr(html, "step-energy") != NULL); /* epochs known: the epoch methods ran */
     /* The table built from the store has the computed columns. */
   }
   free(html);

@@ -74,7 +74,7 @@ text = open(html, encoding="utf-8").read() if os.path.exists(html) else ""
 SECTIONS = ["summary", "profiles", "energy", "boxplots", "pareto", "tests", "estimates"]
 PLOTS = ["boxplot", "scatter-pareto", "pareto-medians", "error-window",
          "estimate-step-power", "estimate-mlco2"]
-TABLES = ["table-groups", "table-omnibus", "table-dunn", "table-spearman"]
+TABLES = ["table-groups", "table-omnibus", "table-dunn", "table-spearman", "table-estimates"]
 # Energy table only for <= 12 runs; the 150 cloud runs get one profile per group instead.
 SECTIONS.remove("energy")
 
