@@ -212,7 +212,83 @@ static void test_channels(void) {
   rmdir(dir);
 }
 
+/* Random bytes and random mutations of valid lines, fed in random chunk sizes (a
+ * deterministic fuzz pass): never a crash, every line accounted for exactly once, and
+ * every event the reader gives re-parses to itself. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t)(rng_state >> 11);
+}
+
+static size_t fuzz_events;
+static int fuzz_bad;
+static void fuzz_cb(const dle_marker_event *ev, void *user) {
+  (void)user;
+  fuzz_events++;
+  if (ev->kind < DLE_MARKER_EPOCHS_TOTAL || ev->kind > DLE_MARKER_META || ev->value < 0 ||
+      ev->value > INT32_MAX || strlen(ev->text) >= sizeof ev->text)
+    fuzz_bad++;
+}
+
+static void test_fuzz(void) {
+  static const char *seeds[] = {"epochs_total 150", "epoch_begin 3", "epoch_end 3 loss=0.41 a=b",
+                                "meta architecture=resnet50 image=128x128", "epoch_end 0"};
+  enum { N = 1 << 20 };
+  char *buf = malloc(N);
+  size_t len = 0, newlines = 0;
+  while (len < N - 64) {
+    uint32_t r = rnd() % 4;
+    if (r == 0) { /* random bytes */
+      size_t n = 1 + rnd() % 40;
+      for (size_t i = 0; i < n; i++) buf[len++] = (char)(rnd() & 0xff);
+    } else { /* a valid line, perhaps mutated */
+      const char *sd = seeds[rnd() % 5];
+      size_t n = strlen(sd);
+      memcpy(buf + len, sd, n);
+      if (r == 1) buf[len + rnd() % n] = (char)(rnd() & 0xff);
+      len += n;
+      buf[len++] = '\n';
+    }
+  }
+  for (size_t i = 0; i < len; i++) newlines += buf[i] == '\n';
+  dle_marker_reader *rd = NULL;
+  dle_error e;
+  CHECK_OK(dle_marker_reader_new(&rd, &e), &e);
+  size_t pos = 0;
+  while (pos < len) {
+    size_t n = 1 + rnd() % 700;
+    if (n > len - pos) n = len - pos;
+    dle_marker_reader_feed(rd, buf + pos, n, 1.0, fuzz_cb, NULL);
+    pos += n;
+  }
+  dle_marker_stats st;
+  dle_marker_reader_stats(rd, &st);
+  CHECK(st.lines == newlines);
+  CHECK(st.bytes == len);
+  CHECK(st.events == fuzz_events);
+  CHECK(fuzz_bad == 0);
+  CHECK(st.events > 1000 && st.malformed + st.unknown > 1000);
+  CHECK(st.events + st.unknown + st.malformed + st.oversized <= st.lines);
+  dle_marker_reader_free(rd);
+  /* The parser alone on random short strings with embedded NULs. */
+  int odd = 0;
+  for (int i = 0; i < 200000; i++) {
+    char line[64];
+    size_t n = rnd() % sizeof line;
+    for (size_t k = 0; k < n; k++) line[k] = rnd() % 4 ? "epoch_ndbgi 0123=\t"[rnd() % 18] : (char)rnd();
+    dle_marker_event ev;
+    int rc = dle_marker_parse_line(line, n, &ev, NULL);
+    odd += !(rc == 0 || rc == DLE_EPARSE || rc == DLE_ENOTFOUND);
+  }
+  CHECK(odd == 0);
+  free(buf);
+}
+
 int main(void) {
+  test_fuzz();
   test_parse();
   test_reader();
   test_regex();
