@@ -87,6 +87,16 @@ for arch in ["mobilenet_v2", "nasnet_mobile", "resnet50", "vgg16", "xception"]:
     check(arch in text, "architecture %s missing" % arch)
 check("Local ML" not in text, "the filter let a non-cloud run in")
 
+# Every inline SVG is well-formed XML (escaping and tag balance).
+import xml.etree.ElementTree as ET
+svgs = re.findall(r"<svg .*?</svg>", text, flags=re.S)
+check(len(svgs) >= 12, "only %d SVG plots" % len(svgs))
+for i, svg in enumerate(svgs):
+    try:
+        ET.fromstring(svg)
+    except ET.ParseError as e:
+        check(False, "SVG %d is not well-formed: %s" % (i, e))
+
 # Chromium: DOM after parsing, and a screenshot, with console logging.
 flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
