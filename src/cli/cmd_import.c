@@ -108,11 +108,11 @@ static void abs_path(const char *p, char *buf, size_t n) {
     snprintf(buf, n, "%s", p);
 }
 
-/* Id of a run already imported from this GPU file, or 0. */
-static int64_t find_existing(dle_store *st, const char *gpu_abs) {
+/* Id of a run with this status already imported from this GPU file, or 0. */
+static int64_t find_existing(dle_store *st, const char *gpu_abs, const char *status) {
   if (strchr(gpu_abs, ',') || strchr(gpu_abs, '=')) return 0;
   char filter[PATH_MAX + 64];
-  snprintf(filter, sizeof filter, "source=import,source_gpu_file=%s", gpu_abs);
+  snprintf(filter, sizeof filter, "source=import,status=%s,source_gpu_file=%s", status, gpu_abs);
   int64_t *ids = NULL;
   size_t n = 0;
   int64_t id = 0;
@@ -130,13 +130,17 @@ static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
   abs_path(gpu_path, gpu_abs, sizeof gpu_abs);
   if (cpu_path) abs_path(cpu_path, cpu_abs, sizeof cpu_abs);
   if (!o->again) {
-    int64_t existing = find_existing(st, gpu_abs);
+    int64_t existing = find_existing(st, gpu_abs, "complete");
     if (existing) {
       res->run_id = existing;
       res->skipped_existing = true;
       return DLE_OK;
     }
   }
+  /* An import interrupted before it finished stays "running": replace it. */
+  for (int64_t stale; (stale = find_existing(st, gpu_abs, "running")) != 0;)
+    if (dle_store_delete_run(st, stale, err)) return dle_error_prefix(err, "removing the "
+                                                                      "unfinished import run %" PRId64 ": ", stale);
   dle_import imp;
   int rc = dle_import_nvidia_smi(gpu_path, cpu_path, &o->ing, &imp, err);
   if (rc) return rc;
@@ -145,7 +149,7 @@ static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
 
   dle_run_info info;
   dle_run_info_init(&info);
-  info.status = DLE_RUN_COMPLETE;
+  info.status = DLE_RUN_RUNNING; /* complete once every sample is stored */
   snprintf(info.source, sizeof info.source, "import");
   snprintf(info.command, sizeof info.command, "import nvidia-smi %s%s%s", gpu_path,
            cpu_path ? " --cpu " : "", cpu_path ? cpu_path : "");
@@ -164,6 +168,8 @@ static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
   rc = dle_store_create_run(st, &info, &id, err);
   if (rc) goto out;
   info.id = id;
+  rc = dle_store_set_meta(st, id, "source_gpu_file", gpu_abs, err);
+  if (rc == DLE_OK) rc = dle_store_commit(st, err);
   dle_sample *chunk = malloc(SAMPLE_CHUNK * sizeof *chunk);
   if (!chunk) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
   for (size_t i = 0; rc == DLE_OK && i < imp.n; i += SAMPLE_CHUNK) {
@@ -179,7 +185,6 @@ static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
     rc = dle_store_set_meta(st, id, "gpu_count", num, err);
   }
   if (rc == DLE_OK) rc = set_meta_num(st, id, "gpu_tdp_w", imp.gpu_max_power_limit_w, err);
-  if (rc == DLE_OK) rc = dle_store_set_meta(st, id, "source_gpu_file", gpu_abs, err);
   if (rc == DLE_OK && cpu_path) rc = dle_store_set_meta(st, id, "source_cpu_file", cpu_abs, err);
   if (rc == DLE_OK && cpu_path) rc = set_meta_num(st, id, "ram_w_per_gb", o->ing.ram_w_per_gb, err);
   if (rc == DLE_OK && o->ing.cpu_tdp_w > 0) rc = set_meta_num(st, id, "cpu_tdp_w", o->ing.cpu_tdp_w, err);
@@ -198,6 +203,7 @@ static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
     snprintf(key, sizeof key, "%.*s", (int)(eq - o->meta[i]), o->meta[i]);
     rc = dle_store_set_meta(st, id, key, eq + 1, err);
   }
+  info.status = DLE_RUN_COMPLETE;
   if (rc == DLE_OK) rc = dle_store_update_run(st, &info, err);
   if (rc == DLE_OK) rc = dle_store_commit(st, err);
   if (rc == DLE_OK) {
@@ -318,7 +324,7 @@ static int import_seaa(const char *dir, const import_opts *o) {
   }
   cJSON *root = o->json ? cJSON_CreateObject() : NULL;
   cJSON *runs = root ? cJSON_AddArrayToObject(root, "runs") : NULL;
-  size_t imported = 0, untraced = 0, existing = 0, warnings = 0, total_traced = 0;
+  size_t imported = 0, untraced = 0, existing = 0, warnings = 0, total_traced = 0, failed = 0;
   int64_t first_id = 0, last_id = 0;
   int status = DLE_EXIT_OK;
   bool tty = cli_stderr_is_tty() && !o->verbose;
@@ -363,9 +369,11 @@ static int import_seaa(const char *dir, const import_opts *o) {
     snprintf(cp, sizeof cp, "%s/%s", dir, c);
     import_result res;
     int rc = import_one(st, gp, c && *c ? cp : NULL, o, kv, n, epochs, &res, &err);
-    if (rc) {
-      status = cli_fail("import", &err);
-      break;
+    if (rc) { /* report, go on with the other runs, exit 1 at the end */
+      if (tty) fprintf(stderr, "\r%40s\r", "");
+      cli_fail("import", &err);
+      failed++;
+      continue;
     }
     if (res.skipped_existing) {
       existing++;
@@ -414,18 +422,22 @@ static int import_seaa(const char *dir, const import_opts *o) {
       cJSON_AddNumberToObject(root, "already_imported", (double)existing);
       cJSON_AddNumberToObject(root, "skipped_untraced", (double)untraced);
       cJSON_AddNumberToObject(root, "warnings", (double)warnings);
+      cJSON_AddNumberToObject(root, "failed", (double)failed);
       char *txt = cJSON_Print(root);
       if (txt) puts(txt);
       cJSON_free(txt);
     } else {
       printf("Imported %zu of %zu traced runs from %s", imported, total_traced, dir);
       if (imported) printf(" (run ids %" PRId64 "-%" PRId64 ")", first_id, last_id);
-      printf("; %zu already in the store, %zu rows of runs.csv have no trace; %zu warnings.\n",
+      printf("; %zu already in the store, %zu rows of runs.csv have no trace; %zu warnings",
              existing, untraced, warnings);
+      if (failed) printf("; %zu FAILED (see above)", failed);
+      printf(".\n");
       printf("GPU energy is measured (nvidia-smi power, trapezoid); RAM energy is modelled "
              "(%.4g W/GB of RSS).\n", o->ing.ram_w_per_gb);
     }
   }
+  if (status == DLE_EXIT_OK && failed) status = DLE_EXIT_FAIL;
   cJSON_Delete(root);
   dle_store_close(st);
   free(kv);

@@ -6,6 +6,7 @@ reads back through list/show with the energy the trapezoid rule gives."""
 import gzip
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -114,19 +115,52 @@ def main():
         check(o["warning_counts"]["gzip_truncated"] and 1000 < o["samples"] < 7200,
               f"truncated gzip: {o['samples']} samples")
 
+        # An import interrupted mid-way stays "running" and is replaced by the next one
+        # (simulated by flipping a finished run back to running in the SQLite store).
+        con = sqlite3.connect(db)
+        con.execute("UPDATE runs SET status = 0 WHERE id = ?", (rid,))
+        con.commit()
+        con.close()
+        o2 = json.loads(run("import", "nvidia-smi", good, "--cpu", cpu, "--meta",
+                            "architecture=tiny", "--carbon-intensity", "100", "--db", db,
+                            "--json").stdout)
+        check(o2["run_id"] != rid and o2["status"] == "complete", "stale import replaced")
+        run("show", str(rid), "--db", db, expect=1)
+        rid = o2["run_id"]
+
+        # seaa2023 batch: a missing trace is reported, the other runs still import, exit 1.
+        sd = os.path.join(d, "seaa")
+        os.makedirs(os.path.join(sd, "traces"))
+        with open(os.path.join(sd, "runs.csv"), "w") as f:
+            f.write("environment_id,architecture,run,trained_epochs,gpu_trace,cpu_trace\n")
+            f.write(f"x,tiny,0,5,{os.path.relpath(good, sd)},{os.path.relpath(cpu, sd)}\n")
+            f.write("x,tiny,1,5,traces/missing.gpu.csv.gz,traces/missing.cpu.csv.gz\n")
+            f.write("local,tiny,2,5,,\n")
+        p = run("import", "seaa2023", sd, "--db", os.path.join(d, "s.db"), "--json", expect=1,
+                contains="missing.gpu.csv.gz")
+        b = json.loads(p.stdout)
+        check(b["imported"] == 1 and b["failed"] == 1 and b["skipped_untraced"] == 1, f"batch {b}")
+        check(b["runs"][0]["samples"] == 4 and abs(b["runs"][0]["gpu_energy_j"] - 435) < 1e-9,
+              "batch trims 3+3 by default")  # 130..160 W over 3 s
+        sj = json.loads(run("show", "last", "--db", os.path.join(d, "s.db"), "--json").stdout)
+        check(sj["meta"]["architecture"] == "tiny" and sj["epochs_planned"] == 5 and
+              sj["meta"]["epochs_total"] == "5" and abs(sj["carbon_g_per_kwh"] - 232) < 1e-12,
+              "batch metadata and ES carbon default")
+
         # list / show.
         empty_db = os.path.join(d, "empty.db")
         check(json.loads(run("list", "--db", empty_db, "--json").stdout) == [], "empty list")
         run("list", "--db", empty_db, contains="0 runs")
         lst = json.loads(run("list", "--db", db, "--json").stdout)
-        check(len(lst) == 3 and lst[0]["run_id"] == rid, f"list has {len(lst)} runs")
+        check(len(lst) == 3 and rid in [x["run_id"] for x in lst], f"list has {len(lst)} runs")
         out = run("list", "--db", db).stdout
         check("STATUS" in out and "complete" in out and "3 runs" in out, "list table")
         s = run("show", str(rid), "--db", db).stdout
         check("measured" in s and "modelled" in s and "emissions" in s and "architecture" in s,
               "show text")
         sj = json.loads(run("show", str(rid), "--db", db, "--json").stdout)
-        check(sj["gpu_energy_j"] == lst[0]["gpu_energy_j"] and sj["epoch_list"] == [], "show json")
+        check(sj["gpu_energy_j"] == [x for x in lst if x["run_id"] == rid][0]["gpu_energy_j"]
+              and sj["epoch_list"] == [], "show json")
         run("show", "999", "--db", db, expect=1)
         run("show", "--db", db, expect=2)
         run("show", "abc", "--db", db, expect=1)
