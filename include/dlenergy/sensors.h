@@ -119,10 +119,10 @@ void dle_sensors_set_pid(dle_sensors *s, pid_t root_pid);
 
 /* Reads one sample at monotonic instant now_ns (CLOCK_MONOTONIC nanoseconds).
  * Fills out completely: sample fields the sensors do not provide are NaN; t_s
- * and wall_s are left for the caller (the sampler) to set. Rates are over the
- * time since the previous read: CPU % (since open for the first read), RAPL
- * power (NaN at the first read). Transient read failures give NaN readings,
- * not errors; the function fails only on invalid arguments. */
+ * and wall_s are left for the caller (the sampler) to set. Rates (CPU %,
+ * RAPL power) are over the time since the previous read, or since open for the
+ * first read. Transient read failures give NaN readings, not errors; the
+ * function fails only on invalid arguments. */
 int dle_sensors_read(dle_sensors *s, int64_t now_ns, dle_sample *out, dle_error *err);
 
 /* Monotonic clock in nanoseconds (CLOCK_MONOTONIC). */

@@ -144,6 +144,9 @@ static int rapl_open(const dle_sensors_config *cfg, void **state, dle_sensors_in
     dle_error_set(err, DLE_EUNSUPPORTED, "no RAPL package domain under %s", root);
     return DLE_SENSOR_ABSENT;
   }
+  /* Rates of the first read are over the time since open. */
+  st->last_ns = dle_monotonic_ns();
+  st->have_last = true;
   info->rapl_packages = pk;
   info->rapl_dram = dr;
   snprintf(info->cpu_source, sizeof info->cpu_source, "rapl");

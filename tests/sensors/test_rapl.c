@@ -72,29 +72,32 @@ static void test_counters_and_wrap(void) {
   CHECK(info.rapl_dram == 1);
 
   dle_sample smp;
-  /* Read 1 at t = 10 s: nothing changed yet; power needs a previous read. */
-  CHECK_OK(dle_sensors_read(s, 10000000000LL, &smp, &e), &e);
+  /* Times are ours to choose: the reads take now_ns from the caller. */
+  const int64_t base = dle_monotonic_ns() - 10000000000LL;
+  /* Read 1 at base + 10 s (= now): nothing changed since open: 0 W over
+   * the time since open. */
+  CHECK_OK(dle_sensors_read(s, base + 10000000000LL, &smp, &e), &e);
   CHECK_NEAR(smp.cpu_energy_counter_j, 0, 1e-12);
   CHECK_NEAR(smp.dram_energy_counter_j, 0, 1e-12);
-  CHECK(isnan(smp.cpu_power_w));
-  CHECK(isnan(smp.dram_power_w));
+  CHECK_NEAR(smp.cpu_power_w, 0, 1e-12);
+  CHECK_NEAR(smp.dram_power_w, 0, 1e-12);
   CHECK(isnan(smp.ram_power_w)); /* no procfs: no RAM model */
 
-  /* Read 2 at t = 12 s: package-0 +50000 uJ, package-1 +2 J, dram +250000 uJ. */
+  /* Read 2 at base + 12 s: package-0 +50000 uJ, package-1 +2 J, dram +250000 uJ. */
   put("intel-rapl:0", "energy_uj", "950000");
   put("intel-rapl:2", "energy_uj", "7000000");
   put("intel-rapl:0:0", "energy_uj", "250010");
-  CHECK_OK(dle_sensors_read(s, 12000000000LL, &smp, &e), &e);
+  CHECK_OK(dle_sensors_read(s, base + 12000000000LL, &smp, &e), &e);
   CHECK_NEAR(smp.cpu_energy_counter_j, 2.05, 1e-9);
   CHECK_NEAR(smp.cpu_power_w, 2.05 / 2, 1e-9);
   CHECK_NEAR(smp.dram_energy_counter_j, 0.25, 1e-9);
   CHECK_NEAR(smp.dram_power_w, 0.125, 1e-9);
 
-  /* Read 3 at t = 12.5 s: package-0 wraps (950000 -> max 1000000 -> 100000:
+  /* Read 3 at base + 12.5 s: package-0 wraps (950000 -> max 1000000 -> 100000:
    * +150000 uJ), dram wraps (250010 -> 500000 -> 10: +250000 uJ). */
   put("intel-rapl:0", "energy_uj", "100000");
   put("intel-rapl:0:0", "energy_uj", "10");
-  CHECK_OK(dle_sensors_read(s, 12500000000LL, &smp, &e), &e);
+  CHECK_OK(dle_sensors_read(s, base + 12500000000LL, &smp, &e), &e);
   CHECK_NEAR(smp.cpu_energy_counter_j, 2.2, 1e-9);
   CHECK_NEAR(smp.cpu_power_w, 0.15 / 0.5, 1e-9);
   CHECK_NEAR(smp.dram_energy_counter_j, 0.5, 1e-9);
@@ -103,12 +106,12 @@ static void test_counters_and_wrap(void) {
   /* Read 4: package-1 decreases without a known range: a reset, counted as 0
    * (never a negative or huge jump). */
   put("intel-rapl:2", "energy_uj", "100");
-  CHECK_OK(dle_sensors_read(s, 13500000000LL, &smp, &e), &e);
+  CHECK_OK(dle_sensors_read(s, base + 13500000000LL, &smp, &e), &e);
   CHECK_NEAR(smp.cpu_energy_counter_j, 2.2, 1e-9);
   CHECK_NEAR(smp.cpu_power_w, 0, 1e-9);
   /* ... and it counts again from its new value. */
   put("intel-rapl:2", "energy_uj", "1000100");
-  CHECK_OK(dle_sensors_read(s, 14500000000LL, &smp, &e), &e);
+  CHECK_OK(dle_sensors_read(s, base + 14500000000LL, &smp, &e), &e);
   CHECK_NEAR(smp.cpu_energy_counter_j, 3.2, 1e-9);
   CHECK_NEAR(smp.cpu_power_w, 1.0, 1e-9);
   dle_sensors_close(s);
