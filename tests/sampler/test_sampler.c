@@ -166,8 +166,8 @@ static void test_once_and_pid(void) {
   dle_sampler_destroy(NULL);
 }
 
-/* A long interval does not delay stop: the thread is woken, not waited out.
- * Only tick 0 and stop's sample exist. */
+/* A long interval does not delay stop: the thread is woken, not waited out
+ * (ctest's timeout catches the opposite). Only tick 0 and stop's sample exist. */
 static void test_stop_wakes(void) {
   dle_sampler_config c;
   no_sensors(&c);
@@ -179,14 +179,11 @@ static void test_stop_wakes(void) {
   CHECK_OK(dle_sampler_start(s, &e), &e);
   dle_sample x;
   while (!dle_sampler_latest(s, &x)) sleep_ms(1);
-  int64_t t0 = dle_monotonic_ns();
-  dle_sampler_stop(s);
-  int64_t t1 = dle_monotonic_ns();
+  dle_sampler_stop(s); /* were it to wait out the hour, the test would time out */
   dle_sampler_stats st;
   dle_sampler_get_stats(s, &st);
   CHECK(st.ticks == 2);
   CHECK(st.late_ticks == 0);
-  CHECK_MSG(t1 - t0 < 600LL * 1000000000LL, "stop waited %.1f s", (t1 - t0) / 1e9);
   dle_sampler_destroy(s);
 }
 
