@@ -216,8 +216,7 @@ static void describe_groups(dle_analysis *a) {
   }
 }
 
-static int run_group_tests(dle_analysis *a, const size_t *row_group, size_t nr,
-                           dle_error *err) {
+static int run_group_tests(dle_analysis *a, dle_error *err) {
   double *x = malloc(a->n_rows * sizeof *x);
   size_t *gi = malloc(a->n_rows * sizeof *gi);
   if (!x || !gi) {
@@ -233,8 +232,6 @@ static int run_group_tests(dle_analysis *a, const size_t *row_group, size_t nr,
       x[m] = a->groups[g].values[i];
       gi[m++] = g;
     }
-  (void)row_group;
-  (void)nr;
   dle_stats_groups sg = {x, gi, m, a->n_groups};
   dle_error e = {0};
   a->levene_w = a->levene_p = NAN;
@@ -485,7 +482,7 @@ int dle_analyze(const dle_table *t, const dle_analysis_options *opt, dle_analysi
   rc = build_groups(t, opt, a, bycols, mcol, qcol, &row_group, err);
   if (rc) goto fail;
   describe_groups(a);
-  rc = run_group_tests(a, row_group, dle_table_rows(t), err);
+  rc = run_group_tests(a, err);
   if (rc) goto fail;
   rc = run_interaction(t, a, bycols, row_group, err);
   if (rc) goto fail;
