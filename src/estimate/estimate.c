@@ -87,7 +87,9 @@ static double epoch_end(const ctx *c, int e) { return c->in->epochs[e].t_end_s; 
 
 static int energy_between(const ctx *c, double a, double b, double *out) {
   if (!(b >= a)) return dle_error_set(c->err, DLE_EINVAL, "window [%g, %g] s is empty", a, b);
-  if (dle_energy_between_j(c->tr->t_s, c->p, c->n, a, b, out) != 0 || isnan(*out))
+  if (dle_energy_between_j(c->tr->t_s, c->p, c->n, a, b, out) != 0)
+    return dle_error_set(c->err, DLE_EINVAL, "sample times go backwards before %.1f s", b);
+  if (isnan(*out))
     return dle_error_set(c->err, DLE_ERANGE, "no power samples in [%.1f, %.1f] s", a, b);
   return DLE_OK;
 }

@@ -297,7 +297,58 @@ static void test_errors_and_names(void) {
   CHECK(dle_estimate_project(&in, DLE_EST_MLCO2, &r, &e) == DLE_ERANGE); /* no trace */
 }
 
+static void test_input_set(void) {
+  dle_estimate_input in;
+  dle_estimate_input_init(&in);
+  dle_error e;
+  CHECK_OK(dle_estimate_input_set(&in, "at-epoch", "7", &e), &e);
+  CHECK(in.at_epoch == 7);
+  CHECK_OK(dle_estimate_input_set(&in, "peak-tflops", "35.5", &e), &e);
+  CHECK_NEAR(in.gpu_peak_flops, 35.5e12, 1);
+  CHECK_OK(dle_estimate_input_set(&in, "start-seconds", "120", &e), &e);
+  CHECK_NEAR(in.start_s, 120, 0);
+  CHECK_OK(dle_estimate_input_set(&in, "start-seconds", "auto", &e), &e);
+  CHECK(isnan(in.start_s));
+  CHECK_OK(dle_estimate_input_set(&in, "gpu-only", NULL, &e), &e);
+  CHECK(in.gpu_only);
+  CHECK_OK(dle_estimate_input_set(&in, "regimes", "2", &e), &e);
+  CHECK(in.stab.n_regimes == 2);
+  CHECK(dle_estimate_input_set(&in, "at-epoch", "1.5", &e) == DLE_EINVAL);
+  CHECK(dle_estimate_input_set(&in, "window-epochs", "0", &e) == DLE_EINVAL);
+  CHECK(dle_estimate_input_set(&in, "utilization", "2", &e) == DLE_EINVAL);
+  CHECK(dle_estimate_input_set(&in, "tdp", "nan", &e) == DLE_EINVAL);
+  CHECK(dle_estimate_input_set(&in, "colour", "red", &e) == DLE_EINVAL);
+  CHECK(strstr(e.msg, "colour") != NULL);
+  CHECK(in.at_epoch == 7); /* failed sets leave the input unchanged */
+}
+
+/* Times that go backwards give a clear error, not a silent number. */
+static void test_bad_trace(void) {
+  dle_trace tr = {0};
+  dle_epoch ep[12];
+  make_trace_a(&tr, ep, 12);
+  tr.t_s[30] = 5; /* backwards */
+  dle_estimate_input in;
+  dle_estimate_input_init(&in);
+  in.trace = &tr;
+  in.epochs = ep;
+  in.n_epochs = 12;
+  in.run_complete = true;
+  in.stable_epoch = 2;
+  in.window_epochs = 3;
+  dle_estimate_result r;
+  dle_error e;
+  CHECK(dle_estimate_project(&in, DLE_EST_STEP_POWER, &r, &e) == DLE_EINVAL);
+  CHECK(strstr(e.msg, "backwards") != NULL);
+  CHECK(isnan(r.total_j));
+  double mj;
+  CHECK(dle_estimate_measured_j(&tr, DLE_EST_GPU, &mj, &e) == DLE_EINVAL);
+  dle_trace_free(&tr);
+}
+
 int main(void) {
+  test_input_set();
+  test_bad_trace();
   test_complete_run();
   test_projection_at_epoch();
   test_time_window();
