@@ -11,9 +11,11 @@
  * And the listing is skipped altogether while the last pid the kernel handed
  * out (last field of <proc>/loadavg) has not changed: no process was created.
  * A member stays a member until it exits, even if reparented. Between rescans
- * only the members' stat files are re-read (kept open, pread at offset 0).
+ * only the members are read: on the real /proc their CPU-time clock
+ * (clock_getcpuclockid: ns resolution, where stat's utime+stime come in
+ * 10 ms ticks) and statm for RSS, through files kept open (pread at 0).
  *
- * CPU time: per member, the increase of utime+stime since the previous read.
+ * CPU time: per member, the increase of its CPU time since the previous read.
  * A member that started after the sensors were opened counts from zero (all its
  * CPU time belongs to the monitored period); one that already existed (attach)
  * counts from when it was first seen. A member's CPU time between the last read
@@ -33,7 +35,8 @@
 typedef struct member {
   pid_t pid;
   int fd;                /* <proc>/<pid>/stat, kept open */
-  double last_ticks;     /* utime+stime at the previous read */
+  clockid_t clk;         /* the process's CPU-time clock (real /proc only) */
+  double last_cpu_s;     /* CPU time (all threads) at the previous read */
   double start_ticks;    /* field 22: start time after boot, clock ticks */
 } member;
 
@@ -46,6 +49,9 @@ struct dle_procfs {
   int loadavg_fd;        /* <proc>/loadavg, whose last field is the last pid created */
   long last_pid_seen;    /* at the previous listing; -1 = unknown */
   double clk_tck;
+  bool use_cpu_clock;    /* the real /proc: CPU time from the process CPU clock
+                            (ns resolution, cheaper than formatting stat) and
+                            RSS from statm; a fake root: both from stat */
   double page_bytes;
   int ncpu;
   double ref_boot_ticks; /* sensors open instant, in boot-clock ticks */
@@ -147,6 +153,7 @@ int dle_procfs_open(const char *proc_root, pid_t root, double rescan_s, dle_proc
   }
   closedir(d);
   p->root = root;
+  p->use_cpu_clock = strcmp(p->root_dir, "/proc") == 0;
   char la[1100];
   snprintf(la, sizeof la, "%s/loadavg", p->root_dir);
   p->loadavg_fd = open(la, O_RDONLY | O_CLOEXEC);
@@ -195,6 +202,29 @@ static member *find_member(dle_procfs *p, pid_t pid) {
   return NULL;
 }
 
+/* CPU seconds and resident pages of a member; -1 once it is gone. */
+static int member_read(const dle_procfs *p, const member *m, double *cpu_s, double *rss_pages) {
+  if (p->use_cpu_clock) {
+    char buf[256];
+    ssize_t r = pread(m->fd, buf, sizeof buf - 1, 0); /* statm: size resident ... */
+    if (r <= 0) return -1;
+    buf[r] = '\0';
+    char *end;
+    strtod(buf, &end);
+    double res = strtod(end, NULL);
+    struct timespec ts;
+    if (clock_gettime(m->clk, &ts) != 0) return -1;
+    *cpu_s = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    *rss_pages = res;
+    return 0;
+  }
+  stat_fields f;
+  if (read_stat_fd(m->fd, &f) != 0) return -1;
+  *cpu_s = f.ticks / p->clk_tck;
+  *rss_pages = f.rss_pages;
+  return 0;
+}
+
 static int add_member(dle_procfs *p, pid_t pid, double start_ticks) {
   if (p->n == p->cap) {
     size_t nc = p->cap ? p->cap * 2 : 16;
@@ -210,14 +240,28 @@ static int add_member(dle_procfs *p, pid_t pid, double start_ticks) {
     close(fd);
     return 0;
   }
-  member *m = &p->m[p->n++];
-  m->pid = pid;
-  m->fd = fd;
-  m->start_ticks = start_ticks;
+  member m = {.pid = pid, .fd = fd, .start_ticks = start_ticks};
+  if (p->use_cpu_clock) {
+    close(fd);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%ld/statm", p->root_dir, (long)pid);
+    m.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (m.fd < 0) return 0;
+    if (clock_getcpuclockid(pid, &m.clk) != 0) {
+      close(m.fd);
+      return 0;
+    }
+  }
+  double cpu_s, rss;
+  if (member_read(p, &m, &cpu_s, &rss) != 0) {
+    close(m.fd);
+    return 0;
+  }
   /* Started after the sensors opened: all of its CPU time is ours to count.
    * starttime is truncated to whole clock ticks, so a process forked in the
    * same tick as the open (or the one before) reads as older than it is. */
-  m->last_ticks = start_ticks >= floor(p->ref_boot_ticks) - 1 ? 0 : f.ticks;
+  m.last_cpu_s = start_ticks >= floor(p->ref_boot_ticks) - 1 ? 0 : cpu_s;
+  p->m[p->n++] = m;
   if (pid == p->root) p->root_leads_session = f.sid == pid;
   return 0;
 }
@@ -329,18 +373,18 @@ void dle_procfs_read(dle_procfs *p, dle_tick *tick, dle_sample *out) {
     p->need_scan = false;
     tick->tree_rescanned = true;
   }
-  double dticks = 0, rss_pages = 0;
+  double dcpu_s = 0, rss_pages = 0;
   size_t w = 0;
   for (size_t i = 0; i < p->n; i++) {
     member *m = &p->m[i];
-    stat_fields f;
-    if (read_stat_fd(m->fd, &f) != 0) { /* exited (and reaped) */
+    double cpu_s, rss;
+    if (member_read(p, m, &cpu_s, &rss) != 0) { /* exited (and reaped) */
       close(m->fd);
       continue;
     }
-    if (f.ticks > m->last_ticks) dticks += f.ticks - m->last_ticks;
-    m->last_ticks = f.ticks;
-    rss_pages += f.rss_pages;
+    if (cpu_s > m->last_cpu_s) dcpu_s += cpu_s - m->last_cpu_s;
+    m->last_cpu_s = cpu_s;
+    rss_pages += rss;
     p->m[w++] = *m;
   }
   p->n = w;
@@ -356,7 +400,7 @@ void dle_procfs_read(dle_procfs *p, dle_tick *tick, dle_sample *out) {
   tick->tree_pids = p->pids;
   tick->n_tree_pids = np_;
   double dt = (double)(tick->now_ns - p->last_ns) / 1e9;
-  if (dt > 0) out->cpu_util_pct = dticks / p->clk_tck / dt / p->ncpu * 100.0;
+  if (dt > 0) out->cpu_util_pct = dcpu_s / dt / p->ncpu * 100.0;
   out->rss_mib = rss_pages * p->page_bytes / 1048576.0;
   p->last_ns = tick->now_ns;
 }
