@@ -151,14 +151,14 @@ static int analyze_main(int argc, char **argv) {
   const char *by = "architecture,environment", *metric = "energy", *quality = "f1";
   const char *corr = "gflops,usage,temperature", *csv = NULL, *filter = NULL, *db = NULL;
   double alpha = 0.05;
-  int json = 0, c;
+  int json = 0, quality_set = 0, c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
     case 'b': by = optarg; break;
     case 'm': metric = optarg; break;
-    case 'q': quality = optarg; break;
+    case 'q': quality = optarg; quality_set = 1; break;
     case 'c': corr = optarg; break;
     case 'C': csv = optarg; break;
     case 'r': filter = optarg; break;
@@ -217,7 +217,10 @@ static int analyze_main(int argc, char **argv) {
                               .corr = corrcols,
                               .n_corr = n_corr,
                               .alpha = alpha};
-    rc = dle_analyze(sel, &o, &a, &err);
+    if (quality_set && dle_table_find_col(sel, o.quality) < 0)
+      rc = dle_error_set(&err, DLE_ENOTFOUND, "no column '%s' for --quality", quality);
+    else
+      rc = dle_analyze(sel, &o, &a, &err);
   }
   if (rc) {
     status = cli_fail(VERB, &err);

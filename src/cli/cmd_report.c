@@ -43,7 +43,7 @@ static int report_main(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
   const char *filter = NULL, *csv = NULL, *db = NULL, *by = "architecture,environment";
   const char *metric = "energy", *quality = "f1", *title = NULL, *output = NULL;
-  int max_profiles = 12, estimates = 1, c;
+  int max_profiles = 12, estimates = 1, by_set = 0, quality_set = 0, c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
@@ -51,9 +51,9 @@ static int report_main(int argc, char **argv) {
     case 'r': filter = optarg; break;
     case 'C': csv = optarg; break;
     case 'd': db = optarg; break;
-    case 'b': by = optarg; break;
+    case 'b': by = optarg; by_set = 1; break;
     case 'm': metric = optarg; break;
-    case 'q': quality = optarg; break;
+    case 'q': quality = optarg; quality_set = 1; break;
     case 't': title = optarg; break;
     case 'M':
       if (!cli_parse_int(optarg, &max_profiles) || max_profiles < 1 || max_profiles > 1000)
@@ -111,6 +111,12 @@ static int report_main(int argc, char **argv) {
     else
       rc = dle_report_runs_table(st, NULL, ids, n_ids, &table, &err);
   }
+  /* Columns asked for explicitly must exist (the defaults are dropped when absent). */
+  for (size_t i = 0; !rc && by_set && i < n_by; i++)
+    if (dle_table_find_col(table, bycols[i]) < 0)
+      rc = dle_error_set(&err, DLE_ENOTFOUND, "no column '%s' to group by", bycols[i]);
+  if (!rc && quality_set && dle_table_find_col(table, dle_report_resolve_column(table, quality)) < 0)
+    rc = dle_error_set(&err, DLE_ENOTFOUND, "no column '%s' for --quality", quality);
   if (!rc) {
     dle_report_options o;
     dle_report_options_init(&o);

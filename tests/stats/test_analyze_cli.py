@@ -51,6 +51,7 @@ cases = [
     (["--csv", bad, "--runs", "architecture"], 1, "not column=value"),
     (["--csv", bad, "--metric", "nope"], 1, "no column 'nope'"),
     (["--csv", bad, "--by", "nope"], 1, "no column 'nope'"),
+    (["--csv", bad, "--quality", "nope"], 1, "no column 'nope' for --quality"),
     (["--csv", os.path.join(d, "missing.csv")], 1, "missing.csv"),
     (["--csv", bad, "--alpha", "2"], 2, "--alpha"),
     (["--csv", bad, "--bogus"], 2, "--bogus"),
