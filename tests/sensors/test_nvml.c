@@ -303,6 +303,35 @@ static void test_process_flag(const char *lib) {
   waitpid(child, NULL, 0);
 }
 
+/* "process I children": the fake reports the loading process's children, as
+ * the run tests use it; the child is the monitored root here. */
+static void test_process_children(void) {
+  pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  write_script("nvml_children.txt", "devices 2\nprocess 0 children\n");
+  dle_sensors_config c;
+  gpu_only(&c, lib_cur);
+  c.enable_procfs = true;
+  c.root_pid = child;
+  dle_sensors *s = NULL;
+  dle_error e;
+  CHECK_OK(dle_sensors_open(&c, &s, &e), &e);
+  if (s) {
+    dle_sample smp;
+    dle_sensors_read(s, dle_monotonic_ns(), &smp, &e);
+    dle_sensors_info info;
+    dle_sensors_get_info(s, &info);
+    CHECK(info.gpu[0].used_by_tree);
+    CHECK(!info.gpu[1].used_by_tree);
+    dle_sensors_close(s);
+  }
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+}
+
 static void test_bad_script(void) {
   write_script("nvml_bad.txt", "devices 2\npowr 0 0 1\n");
   dle_sensors_config c;
@@ -332,6 +361,7 @@ int main(void) {
   test_broken_and_missing();
   test_process_flag(lib_cur);
   test_process_flag(lib_old);
+  test_process_children();
   test_bad_script();
   return check_finish();
 }
