@@ -8,7 +8,8 @@
  * caller's t0 instant; wall_s is the Unix time of the same reading.
  *
  * The sampler only reads /proc (and NVML, powercap): it never signals, stops
- * or ptraces the monitored process. The consumer drains the ring without
+ * or ptraces the monitored process. Its thread blocks every signal, so
+ * process-directed signals always reach the caller's threads. The consumer drains the ring without
  * blocking the sampler for longer than a copy; when the ring is full the oldest
  * sample is dropped and counted.
  *

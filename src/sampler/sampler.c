@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -190,7 +191,14 @@ int dle_sampler_start(dle_sampler *s, dle_error *err) {
   if (s->started) return dle_error_set(err, DLE_ESTATE, "sampler already started");
   if (s->t0_ns == 0) s->t0_ns = dle_monotonic_ns();
   s->stop = false;
+  /* The thread starts with every signal blocked, so that signals meant for the
+   * process (SIGINT, SIGCHLD, ...) are always handled by the caller's threads,
+   * whether they use handlers, sigwait or signalfd. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   int rc = pthread_create(&s->thread, NULL, sampler_main, s);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (rc != 0)
     return dle_error_set(err, DLE_EIO, "cannot start the sampler thread: %s", strerror(rc));
   s->started = true;

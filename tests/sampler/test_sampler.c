@@ -3,6 +3,8 @@
  * sample, set_pid, sample_once, stats, bad configuration, and a run against
  * the fake NVML. Assertions are on the samples' relative timestamps and on
  * counters, never on how fast the machine is. */
+#include <pthread.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -187,6 +189,34 @@ static void test_stop_wakes(void) {
   dle_sampler_destroy(s);
 }
 
+/* The sampler thread blocks every signal: a SIGUSR1 sent to the process while
+ * the main thread blocks it stays pending for the main thread (a thread with
+ * it unblocked would have taken it and died of the default action). */
+static void test_signals_not_taken(void) {
+  dle_sampler_config c;
+  no_sensors(&c);
+  c.interval_s = 0.005;
+  dle_sampler *s = NULL;
+  dle_error e;
+  CHECK_OK(dle_sampler_create(&c, &s, &e), &e);
+  if (!s) return;
+  CHECK_OK(dle_sampler_start(s, &e), &e);
+  sigset_t usr1, old;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &usr1, &old);
+  kill(getpid(), SIGUSR1);
+  sleep_ms(50);
+  sigset_t pending;
+  sigpending(&pending);
+  CHECK(sigismember(&pending, SIGUSR1));
+  int sig = 0;
+  sigwait(&usr1, &sig);
+  CHECK(sig == SIGUSR1);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  dle_sampler_destroy(s);
+}
+
 static void test_bad_config(void) {
   dle_sampler_config c;
   no_sensors(&c);
@@ -261,6 +291,7 @@ int main(void) {
   test_ring_drops();
   test_once_and_pid();
   test_stop_wakes();
+  test_signals_not_taken();
   test_bad_config();
   test_with_fake_nvml();
   return check_finish();
