@@ -269,5 +269,32 @@ verify(["architecture", "environment"], "training_duration_h", "duration", rows)
 verify(["architecture"], "avg_gpu_power_w", "power", rows)
 cloud = [r for r in rows if r["environment_id"] == "cloud"]
 verify(["architecture"], "gpu_energy_mj", "gpu_energy_mj", cloud, ("--runs", "environment_id=cloud"))
+# Small groups exercise AS R94's other branches (n = 3, 4..5, 6..11, >= 12).
+import tempfile
+rng = np.random.RandomState(7)
+tmp = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, dir=os.getcwd())
+tmp.write("architecture,gpu_energy_mj,f1_score\n")
+sizes = [3, 4, 5, 6, 7, 9, 11, 12, 20]
+for gi, n in enumerate(sizes):
+    for v in rng.lognormal(0, 0.5, n):
+        tmp.write("g%02d_n%d,%r,0.9\n" % (gi, n, float(v)))
+tmp.close()
+small = analyze("--csv", tmp.name, "--by", "architecture", "--metric", "energy", "--corr", "")
+os.unlink(tmp.name)
+check([s_["n"] for s_ in small.get("shapiro", [])] == sizes, "small group sizes")
+rows_small = {}
+# Rebuild the values exactly as written (repr round-trips).
+rng = np.random.RandomState(7)
+for gi, n in enumerate(sizes):
+    rows_small["g%02d_n%d" % (gi, n)] = np.array([float(v) for v in rng.lognormal(0, 0.5, n)])
+for s_ in small.get("shapiro", []):
+    x = rows_small[s_["group"]]
+    w_ref, p_ref = shapiro_ref(x)
+    rel_eq(s_["w"], w_ref, 1e-6, "small-n shapiro W %s" % s_["group"])
+    rel_eq(s_["p"], p_ref, 1e-6, "small-n shapiro p %s" % s_["group"])
+    w_sp, p_sp = stats.shapiro(x)
+    rel_eq(s_["w"], float(w_sp), 1e-6, "small-n shapiro W vs scipy %s" % s_["group"])
+    rel_eq(s_["p"], float(p_sp), 1e-4, "small-n shapiro p vs scipy %s" % s_["group"])
+
 print("%d checks, %d failed" % (checks, failures))
 sys.exit(1 if failures else 0)
