@@ -326,8 +326,7 @@ static void nvml_read(void *state, const dle_tick *tick, dle_sample *out) {
       if (r == NVML_OK) o->power_limit_w = lim / 1000.0;
       else if (r == NVML_ERR_NOT_SUPPORTED) g->limit_ok = false;
     }
-    /* Process lists are costlier: only when the tree was re-discovered. */
-    if (tick->tree_rescanned && tick->n_tree_pids && !g->used_by_tree) check_procs(st, g, tick);
+    if (tick->check_gpu_procs && tick->n_tree_pids && !g->used_by_tree) check_procs(st, g, tick);
   }
 }
 

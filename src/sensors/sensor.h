@@ -23,6 +23,8 @@ typedef struct dle_tick {
   const pid_t *tree_pids;   /* monitored tree as last discovered (procfs), may be NULL */
   size_t n_tree_pids;
   bool tree_rescanned;      /* the tree was re-discovered this tick */
+  bool check_gpu_procs;     /* time to ask NVML which processes use the GPUs
+                               (about once a second: it costs more than a reading) */
 } dle_tick;
 
 enum { DLE_SENSOR_ABSENT = 1 };

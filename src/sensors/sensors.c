@@ -15,6 +15,8 @@ struct dle_sensors {
   dle_procfs *procfs;
   double cpu_tdp_total_w;  /* per-package TDP x packages; NaN when not modelled */
   double ram_w_per_gb;     /* NaN when not modelled */
+  int64_t last_proc_check_ns;
+  bool proc_checked;
 };
 
 int64_t dle_monotonic_ns(void) {
@@ -161,6 +163,11 @@ int dle_sensors_read(dle_sensors *s, int64_t now_ns, dle_sample *out, dle_error 
   dle_sample_clear(out);
   dle_tick tick = {.now_ns = now_ns};
   if (s->procfs) dle_procfs_read(s->procfs, &tick, out);
+  if (tick.tree_rescanned || !s->proc_checked || now_ns - s->last_proc_check_ns >= 1000000000) {
+    tick.check_gpu_procs = true;
+    s->last_proc_check_ns = now_ns;
+    s->proc_checked = true;
+  }
   if (s->nvml) dle_sensor_nvml.read(s->nvml, &tick, out);
   if (s->rapl) dle_sensor_rapl.read(s->rapl, &tick, out);
   if (!isnan(s->cpu_tdp_total_w) && !isnan(out->cpu_util_pct))
