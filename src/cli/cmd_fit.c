@@ -319,10 +319,13 @@ static int cmd_fit(int argc, char **argv) {
   cJSON *root = json ? cJSON_CreateObject() : NULL;
   cJSON *arr = root ? cJSON_AddArrayToObject(root, "models") : NULL;
   if (!rc && !json) {
+    char skip[96] = "";
+    if (skipped)
+      snprintf(skip, sizeof skip, " (%zu runs skipped: incomplete or missing PRE metadata)", skipped);
     printf("PRE fit: target %s (%s), %zu rows from %s%s; %d-fold CV%s, seed %" PRIu64 "\n",
            dle_pre_target_name(target), target == DLE_PRE_TARGET_POWER ? "W" : "J", n,
-           csv ? csv : cli_db_path(db), skipped ? " (some runs skipped)" : "", so.folds,
-           so.shuffle ? " (shuffled)" : " (in order)", so.seed);
+           csv ? csv : cli_db_path(db), skip, so.folds, so.shuffle ? " (shuffled)" : " (in order)",
+           so.seed);
     printf("%-7s %6s %-38s %8s %8s %11s %11s\n", "model", "draws", "best hyperparameters", "R2",
            "MAPE%", "RMSE", "MAE");
   }
