@@ -59,8 +59,8 @@ int main(int argc, char **argv) {
     }
     if (t < best_t) best_t = t;
   }
-  printf("{\"rows\": %zu, \"folds\": %d, \"draws\": %zu, \"repeats\": %d, \"seconds\": %.6f,\n",
-         n, o.folds, draws, repeats, best_t);
+  printf("{\"rows\": %zu, \"folds\": %d, \"draws\": %zu, \"repeats\": %d, \"seconds\": %.6f,\n", n,
+         o.folds, draws, repeats, best_t);
   printf(" \"best\": {\"alpha\": %.17g, \"gamma\": %.17g, \"r2\": %.17g, \"rmse\": %.17g},\n",
          r.best.alpha, r.best.gamma, r.cv.r2, r.cv.rmse);
   printf(" \"alpha\": [");

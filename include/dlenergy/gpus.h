@@ -18,16 +18,16 @@ extern "C" {
 #endif
 
 typedef struct dle_gpu_spec {
-  char name[96];              /* as NVML reports it ("NVIDIA GeForce RTX 3090") */
-  char aliases[256];          /* '|'-separated other spellings; may be empty */
-  char architecture[32];      /* "Ampere", "Hopper", ... */
+  char name[96];         /* as NVML reports it ("NVIDIA GeForce RTX 3090") */
+  char aliases[256];     /* '|'-separated other spellings; may be empty */
+  char architecture[32]; /* "Ampere", "Hopper", ... */
   int cuda_cores;
   double memory_gb;
   double memory_bandwidth_gbs;
-  double tdp_w;               /* board power (TDP / TGP) from the vendor */
-  double fp32_tflops;         /* peak FP32 at boost clock */
-  double tensor_fp16_tflops;  /* peak dense FP16/BF16 tensor, FP32 accumulate; NaN if none */
-  char source[192];           /* vendor document the row comes from */
+  double tdp_w;              /* board power (TDP / TGP) from the vendor */
+  double fp32_tflops;        /* peak FP32 at boost clock */
+  double tensor_fp16_tflops; /* peak dense FP16/BF16 tensor, FP32 accumulate; NaN if none */
+  char source[192];          /* vendor document the row comes from */
 } dle_gpu_spec;
 
 typedef struct dle_gpu_catalog dle_gpu_catalog;
@@ -45,8 +45,8 @@ const dle_gpu_spec *dle_gpu_catalog_at(const dle_gpu_catalog *cat, size_t i);
 /* Finds a board by name (see the header comment for the matching rules).
  * DLE_ENOTFOUND when nothing matches, DLE_EINVAL when ambiguous (message lists
  * the candidates). *out points into cat. */
-int dle_gpu_catalog_find(const dle_gpu_catalog *cat, const char *name,
-                         const dle_gpu_spec **out, dle_error *err);
+int dle_gpu_catalog_find(const dle_gpu_catalog *cat, const char *name, const dle_gpu_spec **out,
+                         dle_error *err);
 
 /* One-shot convenience: loads the shipped catalogue, finds name, copies the row. */
 int dle_gpu_lookup(const char *name, dle_gpu_spec *out, dle_error *err);

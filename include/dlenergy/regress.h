@@ -106,18 +106,18 @@ int dle_regress_fit(const dle_dataset *d, dle_regress_kind kind, const dle_regre
                     dle_regress_model **out, dle_error *err);
 
 typedef struct dle_regress_search_opts {
-  int folds;       /* default 5 */
-  bool shuffle;    /* default true */
-  uint64_t seed;   /* default 42: folds and draws */
-  size_t draws;    /* default 100 (linear: always 1) */
+  int folds;     /* default 5 */
+  bool shuffle;  /* default true */
+  uint64_t seed; /* default 42: folds and draws */
+  size_t draws;  /* default 100 (linear: always 1) */
 } dle_regress_search_opts;
 void dle_regress_search_opts_init(dle_regress_search_opts *o);
 
 typedef struct dle_regress_search_result {
   dle_regress_hyper best;
-  dle_cv_scores cv;      /* of the best draw */
-  size_t evaluated;      /* draws scored */
-  size_t failed;         /* draws that could not be fitted */
+  dle_cv_scores cv; /* of the best draw */
+  size_t evaluated; /* draws scored */
+  size_t failed;    /* draws that could not be fitted */
 } dle_regress_search_result;
 
 /* Randomized search (draws NULL: generated from opts->seed; else the n_draws given),
@@ -135,8 +135,8 @@ void dle_regress_model_free(dle_regress_model *m);
 
 /* Predicts from raw features: num in the model's numeric order, cat (may be NULL,
  * or hold NULL entries = unknown level) in its categorical order. */
-int dle_regress_model_predict(const dle_regress_model *m, const double *num,
-                              const char *const *cat, double *y, dle_error *err);
+int dle_regress_model_predict(const dle_regress_model *m, const double *num, const char *const *cat,
+                              double *y, dle_error *err);
 
 dle_regress_kind dle_regress_model_kind(const dle_regress_model *m);
 const char *dle_regress_model_target(const dle_regress_model *m);      /* "power", ... */
@@ -144,8 +144,7 @@ const char *dle_regress_model_target_unit(const dle_regress_model *m); /* "W", "
 dle_regress_hyper dle_regress_model_hyper(const dle_regress_model *m);
 size_t dle_regress_model_rows(const dle_regress_model *m); /* training rows */
 /* CV record; false when the model has none. */
-bool dle_regress_model_cv(const dle_regress_model *m, dle_regress_search_opts *o,
-                          dle_cv_scores *s);
+bool dle_regress_model_cv(const dle_regress_model *m, dle_regress_search_opts *o, dle_cv_scores *s);
 size_t dle_regress_model_num_count(const dle_regress_model *m);
 const char *dle_regress_model_num_name(const dle_regress_model *m, size_t i);
 bool dle_regress_model_num_used(const dle_regress_model *m, size_t i); /* not constant */
@@ -163,8 +162,7 @@ const char *dle_regress_model_cat_level(const dle_regress_model *m, size_t i, si
  * The reader checks everything (version, kinds, sizes, finite numbers, limits) and
  * fails with DLE_EPARSE and a message naming the field. */
 int dle_regress_model_to_json(const dle_regress_model *m, char **out, dle_error *err);
-int dle_regress_model_parse(const char *text, size_t len, dle_regress_model **out,
-                            dle_error *err);
+int dle_regress_model_parse(const char *text, size_t len, dle_regress_model **out, dle_error *err);
 int dle_regress_model_save(const dle_regress_model *m, const char *path, dle_error *err);
 int dle_regress_model_load(const char *path, dle_regress_model **out, dle_error *err);
 
@@ -209,9 +207,8 @@ void dle_pre_csv_opts_init(dle_pre_csv_opts *o);
  * architecture, environment_id (the categoricals), and avg_gpu_power_w (power) or
  * gpu_energy_mj and trained_epochs (epoch energy = gpu_energy_mj x 1e6 / trained_epochs).
  * GPU facts come from cat by gpu_model. */
-int dle_pre_dataset_from_csv(const char *path, dle_pre_target target,
-                             const dle_pre_csv_opts *opts, const dle_gpu_catalog *cat,
-                             dle_dataset **out, dle_error *err);
+int dle_pre_dataset_from_csv(const char *path, dle_pre_target target, const dle_pre_csv_opts *opts,
+                             const dle_gpu_catalog *cat, dle_dataset **out, dle_error *err);
 
 /* Baselines beside PRE (before training; all modelled):
  *   flops   duration = epochs x (3 x training_size + validation_size) x GFLOPs x 1e9 /
@@ -221,7 +218,7 @@ int dle_pre_dataset_from_csv(const char *path, dle_pre_target target,
  * duration_s NaN = use the flops duration. */
 typedef struct dle_pre_baselines {
   double flops_duration_s;
-  double duration_s;   /* the one mlco2/ga used */
+  double duration_s; /* the one mlco2/ga used */
   double flops_j, mlco2_j, ga_j;
 } dle_pre_baselines;
 int dle_pre_baselines_compute(const dle_gpu_spec *gpu, double gflops, double training_size,

@@ -97,9 +97,8 @@ static double meta_num(const dle_kv *kv, size_t n, const char *key) {
  * the forward GFLOPs, batch size and set sizes; targets from the measured GPU
  * energy (trapezoid) of the trace. Runs lacking something are skipped and counted. */
 static int dataset_from_store(const char *db, const char *filter, dle_pre_target target,
-                              double img_h, double img_w, double ram_gb,
-                              const dle_gpu_catalog *cat, dle_dataset **out, size_t *skipped,
-                              dle_error *err) {
+                              double img_h, double img_w, double ram_gb, const dle_gpu_catalog *cat,
+                              dle_dataset **out, size_t *skipped, dle_error *err) {
   *out = NULL;
   *skipped = 0;
   dle_store *st = NULL;
@@ -192,29 +191,55 @@ static cJSON *hyper_json(dle_regress_kind k, const dle_regress_hyper *h) {
 
 static void hyper_text(dle_regress_kind k, const dle_regress_hyper *h, char *buf, size_t n) {
   switch (k) {
-    case DLE_REG_RIDGE: snprintf(buf, n, "alpha=%.4g", h->alpha); break;
-    case DLE_REG_KRR: snprintf(buf, n, "alpha=%.4g gamma=%.4g", h->alpha, h->gamma); break;
+    case DLE_REG_RIDGE:
+      snprintf(buf, n, "alpha=%.4g", h->alpha);
+      break;
+    case DLE_REG_KRR:
+      snprintf(buf, n, "alpha=%.4g gamma=%.4g", h->alpha, h->gamma);
+      break;
     case DLE_REG_SVR:
       snprintf(buf, n, "C=%.4g epsilon=%.4g gamma=%.4g", h->c, h->epsilon, h->gamma);
       break;
-    default: snprintf(buf, n, "-"); break;
+    default:
+      snprintf(buf, n, "-");
+      break;
   }
 }
 
 static int cmd_fit(int argc, char **argv) {
-  enum { O_TARGET = 256, O_MODEL, O_CSV, O_DB, O_FILTER, O_SEED, O_DRAWS, O_FOLDS, O_NOSHUF,
-         O_PARAMS, O_FOLDFILE, O_IMAGE, O_RAM, O_JSON };
-  static const struct option opts[] = {
-      {"target", required_argument, NULL, O_TARGET}, {"model", required_argument, NULL, O_MODEL},
-      {"csv", required_argument, NULL, O_CSV},       {"db", required_argument, NULL, O_DB},
-      {"filter", required_argument, NULL, O_FILTER}, {"output", required_argument, NULL, 'o'},
-      {"seed", required_argument, NULL, O_SEED},     {"draws", required_argument, NULL, O_DRAWS},
-      {"folds", required_argument, NULL, O_FOLDS},   {"no-shuffle", no_argument, NULL, O_NOSHUF},
-      {"params", required_argument, NULL, O_PARAMS},
-      {"fold-file", required_argument, NULL, O_FOLDFILE},
-      {"image", required_argument, NULL, O_IMAGE},   {"ram-gb", required_argument, NULL, O_RAM},
-      {"json", no_argument, NULL, O_JSON},           {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  enum {
+    O_TARGET = 256,
+    O_MODEL,
+    O_CSV,
+    O_DB,
+    O_FILTER,
+    O_SEED,
+    O_DRAWS,
+    O_FOLDS,
+    O_NOSHUF,
+    O_PARAMS,
+    O_FOLDFILE,
+    O_IMAGE,
+    O_RAM,
+    O_JSON
+  };
+  static const struct option opts[] = {{"target", required_argument, NULL, O_TARGET},
+                                       {"model", required_argument, NULL, O_MODEL},
+                                       {"csv", required_argument, NULL, O_CSV},
+                                       {"db", required_argument, NULL, O_DB},
+                                       {"filter", required_argument, NULL, O_FILTER},
+                                       {"output", required_argument, NULL, 'o'},
+                                       {"seed", required_argument, NULL, O_SEED},
+                                       {"draws", required_argument, NULL, O_DRAWS},
+                                       {"folds", required_argument, NULL, O_FOLDS},
+                                       {"no-shuffle", no_argument, NULL, O_NOSHUF},
+                                       {"params", required_argument, NULL, O_PARAMS},
+                                       {"fold-file", required_argument, NULL, O_FOLDFILE},
+                                       {"image", required_argument, NULL, O_IMAGE},
+                                       {"ram-gb", required_argument, NULL, O_RAM},
+                                       {"json", no_argument, NULL, O_JSON},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   const char *target_s = NULL, *model_s = "krr", *csv = NULL, *db = NULL, *filter = NULL,
              *output = NULL, *params = NULL, *fold_file = NULL;
   bool json = false;
@@ -227,14 +252,27 @@ static int cmd_fit(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
     int64_t v;
     switch (c) {
-      case O_TARGET: target_s = optarg; break;
-      case O_MODEL: model_s = optarg; break;
-      case O_CSV: csv = optarg; break;
-      case O_DB: db = optarg; break;
-      case O_FILTER: filter = optarg; break;
-      case 'o': output = optarg; break;
+      case O_TARGET:
+        target_s = optarg;
+        break;
+      case O_MODEL:
+        model_s = optarg;
+        break;
+      case O_CSV:
+        csv = optarg;
+        break;
+      case O_DB:
+        db = optarg;
+        break;
+      case O_FILTER:
+        filter = optarg;
+        break;
+      case 'o':
+        output = optarg;
+        break;
       case O_SEED:
-        if (!cli_parse_int64(optarg, &v) || v < 0) return cli_usage_error(VERB, "bad --seed '%s'", optarg);
+        if (!cli_parse_int64(optarg, &v) || v < 0)
+          return cli_usage_error(VERB, "bad --seed '%s'", optarg);
         so.seed = (uint64_t)v;
         break;
       case O_DRAWS:
@@ -247,9 +285,15 @@ static int cmd_fit(int argc, char **argv) {
           return cli_usage_error(VERB, "--folds must be 2..1000");
         so.folds = (int)v;
         break;
-      case O_NOSHUF: so.shuffle = false; break;
-      case O_PARAMS: params = optarg; break;
-      case O_FOLDFILE: fold_file = optarg; break;
+      case O_NOSHUF:
+        so.shuffle = false;
+        break;
+      case O_PARAMS:
+        params = optarg;
+        break;
+      case O_FOLDFILE:
+        fold_file = optarg;
+        break;
       case O_IMAGE:
         if (parse_image(optarg, &co.image_h, &co.image_w))
           return cli_usage_error(VERB, "--image wants HxW, e.g. 128x128");
@@ -260,9 +304,14 @@ static int cmd_fit(int argc, char **argv) {
         co.host_ram_gb = g;
         break;
       }
-      case O_JSON: json = true; break;
-      case 'h': usage(stdout); return DLE_EXIT_OK;
-      default: return cli_usage_error(VERB, "unknown option");
+      case O_JSON:
+        json = true;
+        break;
+      case 'h':
+        usage(stdout);
+        return DLE_EXIT_OK;
+      default:
+        return cli_usage_error(VERB, "unknown option");
     }
   }
   if (optind < argc) return cli_usage_error(VERB, "unexpected argument '%s'", argv[optind]);
@@ -272,12 +321,14 @@ static int cmd_fit(int argc, char **argv) {
   if (dle_pre_target_parse(target_s, &target, &err)) return cli_usage_error(VERB, "%s", err.msg);
   bool all = strcmp(model_s, "all") == 0;
   dle_regress_kind kind = DLE_REG_KRR;
-  if (!all && dle_regress_kind_parse(model_s, &kind, &err)) return cli_usage_error(VERB, "%s", err.msg);
+  if (!all && dle_regress_kind_parse(model_s, &kind, &err))
+    return cli_usage_error(VERB, "%s", err.msg);
   if (!!csv == !!db) return cli_usage_error(VERB, "give exactly one of --csv and --db");
   if (filter && !db) return cli_usage_error(VERB, "--filter needs --db");
   dle_regress_hyper fixed;
   if (params && (all || parse_params(params, &fixed)))
-    return cli_usage_error(VERB, "--params wants one model and k=v pairs of alpha, gamma, c, epsilon");
+    return cli_usage_error(VERB,
+                           "--params wants one model and k=v pairs of alpha, gamma, c, epsilon");
   if (!output && !params) return cli_usage_error(VERB, "-o FILE is required");
 
   dle_gpu_catalog *cat = NULL;
@@ -321,7 +372,8 @@ static int cmd_fit(int argc, char **argv) {
   if (!rc && !json) {
     char skip[96] = "";
     if (skipped)
-      snprintf(skip, sizeof skip, " (%zu runs skipped: incomplete or missing PRE metadata)", skipped);
+      snprintf(skip, sizeof skip, " (%zu runs skipped: incomplete or missing PRE metadata)",
+               skipped);
     printf("PRE fit: target %s (%s), %zu rows from %s%s; %d-fold CV%s, seed %" PRIu64 "\n",
            dle_pre_target_name(target), target == DLE_PRE_TARGET_POWER ? "W" : "J", n,
            csv ? csv : cli_db_path(db), skip, so.folds, so.shuffle ? " (shuffled)" : " (in order)",
@@ -387,7 +439,8 @@ static int cmd_fit(int argc, char **argv) {
       cJSON_AddBoolToObject(root, "shuffle", so.shuffle);
       cJSON_AddNumberToObject(root, "seed", (double)so.seed);
       cJSON_AddStringToObject(root, "best", dle_regress_kind_name(dle_regress_model_kind(best)));
-      cJSON_AddStringToObject(root, "scores", "modelled: cross-validated means over folds; mape as a fraction");
+      cJSON_AddStringToObject(root, "scores",
+                              "modelled: cross-validated means over folds; mape as a fraction");
       if (output) cJSON_AddStringToObject(root, "output", output);
       char *s = cJSON_Print(root);
       if (s) puts(s);
@@ -407,5 +460,5 @@ static int cmd_fit(int argc, char **argv) {
   return rc ? cli_fail(VERB, &err) : DLE_EXIT_OK;
 }
 
-const dle_cli_verb dle_verb_fit = {"fit", "fit PRE regressors (power / epoch energy) and write a model",
-                                   cmd_fit};
+const dle_cli_verb dle_verb_fit = {
+    "fit", "fit PRE regressors (power / epoch energy) and write a model", cmd_fit};

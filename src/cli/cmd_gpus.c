@@ -62,8 +62,8 @@ static void print_row(const dle_gpu_spec *g) {
     snprintf(tensor, sizeof tensor, "%.1f", g->tensor_fp16_tflops);
   else
     snprintf(tensor, sizeof tensor, "-");
-  printf("%-28s %-12s %6d %6.0f %7.0f %5.0f %7.2f %8s\n", g->name, g->architecture,
-         g->cuda_cores, g->memory_gb, g->memory_bandwidth_gbs, g->tdp_w, g->fp32_tflops, tensor);
+  printf("%-28s %-12s %6d %6.0f %7.0f %5.0f %7.2f %8s\n", g->name, g->architecture, g->cuda_cores,
+         g->memory_gb, g->memory_bandwidth_gbs, g->tdp_w, g->fp32_tflops, tensor);
 }
 
 static int cmd_gpus(int argc, char **argv) {
@@ -77,10 +77,17 @@ static int cmd_gpus(int argc, char **argv) {
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
-      case 'j': json = true; break;
-      case 'c': catalog = optarg; break;
-      case 'h': usage(stdout); return DLE_EXIT_OK;
-      default: return cli_usage_error("gpus", "unknown option");
+      case 'j':
+        json = true;
+        break;
+      case 'c':
+        catalog = optarg;
+        break;
+      case 'h':
+        usage(stdout);
+        return DLE_EXIT_OK;
+      default:
+        return cli_usage_error("gpus", "unknown option");
     }
   }
   if (argc - optind > 1) return cli_usage_error("gpus", "at most one NAME");
@@ -126,5 +133,4 @@ static int cmd_gpus(int argc, char **argv) {
   return rc;
 }
 
-const dle_cli_verb dle_verb_gpus = {"gpus", "list the GPU catalogue or look a board up",
-                                    cmd_gpus};
+const dle_cli_verb dle_verb_gpus = {"gpus", "list the GPU catalogue or look a board up", cmd_gpus};

@@ -77,32 +77,49 @@ static int pos_double(const char *s, double *out) {
 }
 
 static int cmd_predict(int argc, char **argv) {
-  enum { O_ONNX = 256, O_GFLOPS, O_GPU, O_EPOCHS, O_BATCH, O_TRAIN, O_VAL, O_IMAGE, O_RAM,
-         O_MODEL, O_META, O_DUR, O_USAGE, O_UTIL, O_PUE, O_CI, O_COUNTRY, O_JSON };
-  static const struct option opts[] = {
-      {"onnx", required_argument, NULL, O_ONNX},
-      {"gflops", required_argument, NULL, O_GFLOPS},
-      {"gpu", required_argument, NULL, O_GPU},
-      {"epochs", required_argument, NULL, O_EPOCHS},
-      {"batch-size", required_argument, NULL, O_BATCH},
-      {"train-size", required_argument, NULL, O_TRAIN},
-      {"val-size", required_argument, NULL, O_VAL},
-      {"image", required_argument, NULL, O_IMAGE},
-      {"ram-gb", required_argument, NULL, O_RAM},
-      {"model", required_argument, NULL, O_MODEL},
-      {"meta", required_argument, NULL, O_META},
-      {"duration-h", required_argument, NULL, O_DUR},
-      {"gpu-usage", required_argument, NULL, O_USAGE},
-      {"flops-utilization", required_argument, NULL, O_UTIL},
-      {"pue", required_argument, NULL, O_PUE},
-      {"carbon-intensity", required_argument, NULL, O_CI},
-      {"country", required_argument, NULL, O_COUNTRY},
-      {"json", no_argument, NULL, O_JSON},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  enum {
+    O_ONNX = 256,
+    O_GFLOPS,
+    O_GPU,
+    O_EPOCHS,
+    O_BATCH,
+    O_TRAIN,
+    O_VAL,
+    O_IMAGE,
+    O_RAM,
+    O_MODEL,
+    O_META,
+    O_DUR,
+    O_USAGE,
+    O_UTIL,
+    O_PUE,
+    O_CI,
+    O_COUNTRY,
+    O_JSON
+  };
+  static const struct option opts[] = {{"onnx", required_argument, NULL, O_ONNX},
+                                       {"gflops", required_argument, NULL, O_GFLOPS},
+                                       {"gpu", required_argument, NULL, O_GPU},
+                                       {"epochs", required_argument, NULL, O_EPOCHS},
+                                       {"batch-size", required_argument, NULL, O_BATCH},
+                                       {"train-size", required_argument, NULL, O_TRAIN},
+                                       {"val-size", required_argument, NULL, O_VAL},
+                                       {"image", required_argument, NULL, O_IMAGE},
+                                       {"ram-gb", required_argument, NULL, O_RAM},
+                                       {"model", required_argument, NULL, O_MODEL},
+                                       {"meta", required_argument, NULL, O_META},
+                                       {"duration-h", required_argument, NULL, O_DUR},
+                                       {"gpu-usage", required_argument, NULL, O_USAGE},
+                                       {"flops-utilization", required_argument, NULL, O_UTIL},
+                                       {"pue", required_argument, NULL, O_PUE},
+                                       {"carbon-intensity", required_argument, NULL, O_CI},
+                                       {"country", required_argument, NULL, O_COUNTRY},
+                                       {"json", no_argument, NULL, O_JSON},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   const char *onnx = NULL, *gpu = NULL, *model_path = NULL, *country = NULL;
-  double gflops = NAN, epochs = NAN, batch = NAN, train = NAN, val = NAN, ram = 0,
-         dur_s = NAN, usage_f = 1.0, util = 0.3, pue = 1.0, ci = NAN;
+  double gflops = NAN, epochs = NAN, batch = NAN, train = NAN, val = NAN, ram = 0, dur_s = NAN,
+         usage_f = 1.0, util = 0.3, pue = 1.0, ci = NAN;
   long img_h = 0, img_w = 0;
   const char *meta_k[MAX_META], *meta_v[MAX_META];
   char meta_buf[MAX_META][256];
@@ -113,11 +130,15 @@ static int cmd_predict(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     double v;
     switch (c) {
-      case O_ONNX: onnx = optarg; break;
+      case O_ONNX:
+        onnx = optarg;
+        break;
       case O_GFLOPS:
         if (pos_double(optarg, &gflops)) return cli_usage_error(VERB, "--gflops must be > 0");
         break;
-      case O_GPU: gpu = optarg; break;
+      case O_GPU:
+        gpu = optarg;
+        break;
       case O_EPOCHS:
         if (pos_double(optarg, &epochs)) return cli_usage_error(VERB, "--epochs must be > 0");
         break;
@@ -135,12 +156,16 @@ static int cmd_predict(int argc, char **argv) {
         if (parse_image(optarg, &img_h, &img_w)) return cli_usage_error(VERB, "--image wants HxW");
         break;
       case O_RAM:
-        if (!cli_parse_double(optarg, &ram) || ram < 0) return cli_usage_error(VERB, "bad --ram-gb");
+        if (!cli_parse_double(optarg, &ram) || ram < 0)
+          return cli_usage_error(VERB, "bad --ram-gb");
         break;
-      case O_MODEL: model_path = optarg; break;
+      case O_MODEL:
+        model_path = optarg;
+        break;
       case O_META: {
         const char *eq = strchr(optarg, '=');
-        if (!eq || eq == optarg || !eq[1] || strlen(optarg) >= sizeof meta_buf[0] || n_meta == MAX_META)
+        if (!eq || eq == optarg || !eq[1] || strlen(optarg) >= sizeof meta_buf[0] ||
+            n_meta == MAX_META)
           return cli_usage_error(VERB, "--meta wants KEY=VALUE (at most %d)", MAX_META);
         snprintf(meta_buf[n_meta], sizeof meta_buf[0], "%s", optarg);
         char *e = strchr(meta_buf[n_meta], '=');
@@ -163,24 +188,35 @@ static int cmd_predict(int argc, char **argv) {
           return cli_usage_error(VERB, "--flops-utilization must be in (0, 1]");
         break;
       case O_PUE:
-        if (!cli_parse_double(optarg, &pue) || pue < 1) return cli_usage_error(VERB, "--pue must be >= 1");
+        if (!cli_parse_double(optarg, &pue) || pue < 1)
+          return cli_usage_error(VERB, "--pue must be >= 1");
         break;
       case O_CI:
         if (!cli_parse_double(optarg, &ci) || ci < 0)
           return cli_usage_error(VERB, "--carbon-intensity must be >= 0");
         break;
-      case O_COUNTRY: country = optarg; break;
-      case O_JSON: json = true; break;
-      case 'h': usage(stdout); return DLE_EXIT_OK;
-      default: return cli_usage_error(VERB, "unknown option");
+      case O_COUNTRY:
+        country = optarg;
+        break;
+      case O_JSON:
+        json = true;
+        break;
+      case 'h':
+        usage(stdout);
+        return DLE_EXIT_OK;
+      default:
+        return cli_usage_error(VERB, "unknown option");
     }
   }
   if (optind < argc) return cli_usage_error(VERB, "unexpected argument '%s'", argv[optind]);
-  if (!!onnx == !isnan(gflops)) return cli_usage_error(VERB, "give exactly one of --onnx and --gflops");
+  if (!!onnx == !isnan(gflops))
+    return cli_usage_error(VERB, "give exactly one of --onnx and --gflops");
   if (!gpu) return cli_usage_error(VERB, "--gpu is required");
   if (isnan(epochs) || isnan(batch) || isnan(train) || isnan(val))
-    return cli_usage_error(VERB, "--epochs, --batch-size, --train-size and --val-size are required");
-  if (country && !isnan(ci)) return cli_usage_error(VERB, "give --carbon-intensity or --country, not both");
+    return cli_usage_error(VERB,
+                           "--epochs, --batch-size, --train-size and --val-size are required");
+  if (country && !isnan(ci))
+    return cli_usage_error(VERB, "give --carbon-intensity or --country, not both");
 
   dle_error err = {0};
   char ci_src[128] = "not given";
@@ -222,7 +258,8 @@ static int cmd_predict(int argc, char **argv) {
     dle_onnx_report_free(r);
     if (!(gflops > 0)) {
       err = (dle_error){DLE_ERANGE, ""};
-      snprintf(err.msg, sizeof err.msg, "%s: no FLOPs counted (no conv/linear/matmul work found)", onnx);
+      snprintf(err.msg, sizeof err.msg, "%s: no FLOPs counted (no conv/linear/matmul work found)",
+               onnx);
       return cli_fail(VERB, &err);
     }
   } else {
@@ -249,8 +286,10 @@ static int cmd_predict(int argc, char **argv) {
     }
     if (power && isnan(dur_s)) {
       dle_regress_model_free(m);
-      return cli_usage_error(VERB, "%s predicts average power: give --duration-h, or fit an "
-                                   "epoch-energy model", model_path);
+      return cli_usage_error(VERB,
+                             "%s predicts average power: give --duration-h, or fit an "
+                             "epoch-energy model",
+                             model_path);
     }
     double num[DLE_PRE_N_NUM];
     dle_pre_features(batch, (double)img_h, (double)img_w, train, val, gflops, ram, &spec, num);
@@ -264,12 +303,14 @@ static int cmd_predict(int argc, char **argv) {
       size_t k = 0;
       while (k < DLE_PRE_N_NUM && strcmp(dle_pre_feature_name(k), name) != 0) k++;
       if (k == DLE_PRE_N_NUM) {
-        rc = dle_error_set(&err, DLE_EINVAL, "%s: feature '%s' is not a PRE input", model_path, name);
+        rc = dle_error_set(&err, DLE_EINVAL, "%s: feature '%s' is not a PRE input", model_path,
+                           name);
         break;
       }
       mnum[j] = num[k];
       if (!dle_regress_model_num_used(m, j))
-        snprintf(unused + strlen(unused), sizeof unused - strlen(unused), "%s%s", unused[0] ? ", " : "", name);
+        snprintf(unused + strlen(unused), sizeof unused - strlen(unused), "%s%s",
+                 unused[0] ? ", " : "", name);
     }
     for (size_t j = 0; !rc && j < ncat; j++) {
       const char *name = dle_regress_model_cat_name(m, j);
@@ -279,8 +320,8 @@ static int cmd_predict(int argc, char **argv) {
       for (size_t l = 0; mcat[j] && l < dle_regress_model_cat_level_count(m, j); l++)
         seen = seen || strcmp(dle_regress_model_cat_level(m, j, l), mcat[j]) == 0;
       if (!seen)
-        snprintf(unseen + strlen(unseen), sizeof unseen - strlen(unseen), "%s%s=%s", unseen[0] ? ", " : "",
-                 name, mcat[j] ? mcat[j] : "(not given)");
+        snprintf(unseen + strlen(unseen), sizeof unseen - strlen(unseen), "%s%s=%s",
+                 unseen[0] ? ", " : "", name, mcat[j] ? mcat[j] : "(not given)");
     }
     double y = NAN;
     if (!rc) rc = dle_regress_model_predict(m, mnum, mcat, &y, &err);
@@ -302,14 +343,16 @@ static int cmd_predict(int argc, char **argv) {
       snprintf(e->uncertainty, sizeof e->uncertainty, "unknown (model has no CV record)");
       dle_regress_search_opts o;
       if (have_cv && dle_regress_model_cv(m, &o, NULL))
-        snprintf(e->uncertainty, sizeof e->uncertainty, "+/- CV RMSE %.4g %s x %s (%d-fold, R2 %.3f)",
-                 cv.rmse, dle_regress_model_target_unit(m), power ? "duration" : "epochs", o.folds, cv.r2);
+        snprintf(e->uncertainty, sizeof e->uncertainty,
+                 "+/- CV RMSE %.4g %s x %s (%d-fold, R2 %.3f)", cv.rmse,
+                 dle_regress_model_target_unit(m), power ? "duration" : "epochs", o.folds, cv.r2);
       if (unused[0])
         snprintf(notes + strlen(notes), sizeof notes - strlen(notes),
                  "PRE ignores %s (constant in its training data).\n", unused);
       if (unseen[0])
         snprintf(notes + strlen(notes), sizeof notes - strlen(notes),
-                 "PRE saw no training run with %s: extrapolating (those one-hot inputs are 0).\n", unseen);
+                 "PRE saw no training run with %s: extrapolating (those one-hot inputs are 0).\n",
+                 unseen);
     }
     free(mnum);
     free(mcat);
@@ -318,7 +361,8 @@ static int cmd_predict(int argc, char **argv) {
   }
 
   dle_pre_baselines b;
-  if (dle_pre_baselines_compute(&spec, gflops, train, val, epochs, ram, usage_f, util, dur_s, &b, &err))
+  if (dle_pre_baselines_compute(&spec, gflops, train, val, epochs, ram, usage_f, util, dur_s, &b,
+                                &err))
     return cli_fail(VERB, &err);
   const char *dur_src = isnan(dur_s) ? "flops duration" : "--duration-h";
   estimate *e = &est[n_est++];
@@ -343,8 +387,9 @@ static int cmd_predict(int argc, char **argv) {
   e->energy_j = b.ga_j;
   e->lower_j = isnan(dur_s) ? b.ga_j / 1.5 : NAN;
   e->upper_j = isnan(dur_s) ? b.ga_j * 2 : NAN;
-  snprintf(e->inputs, sizeof e->inputs, "TDP %g W x usage %.2f + RAM %g GB x 0.3725 W/GB, duration (%s)",
-           spec.tdp_w, usage_f, ram, dur_src);
+  snprintf(e->inputs, sizeof e->inputs,
+           "TDP %g W x usage %.2f + RAM %g GB x 0.3725 W/GB, duration (%s)", spec.tdp_w, usage_f,
+           ram, dur_src);
   snprintf(e->uncertainty, sizeof e->uncertainty, "%s",
            isnan(dur_s) ? "that of the flops duration" : "none stated (formula)");
 
@@ -424,7 +469,8 @@ static int cmd_predict(int argc, char **argv) {
     char eb[64], rb[160], cb[32];
     cli_format_energy(est[i].energy_j * pue, eb, sizeof eb);
     if (isfinite(est[i].lower_j)) {
-      snprintf(rb, sizeof rb, "%.1f .. %.1f kJ", est[i].lower_j * pue / 1e3, est[i].upper_j * pue / 1e3);
+      snprintf(rb, sizeof rb, "%.1f .. %.1f kJ", est[i].lower_j * pue / 1e3,
+               est[i].upper_j * pue / 1e3);
     } else {
       snprintf(rb, sizeof rb, "-");
     }
@@ -440,5 +486,5 @@ static int cmd_predict(int argc, char **argv) {
   return DLE_EXIT_OK;
 }
 
-const dle_cli_verb dle_verb_predict = {"predict", "estimate a training run's energy before it starts (PRE + baselines)",
-                                       cmd_predict};
+const dle_cli_verb dle_verb_predict = {
+    "predict", "estimate a training run's energy before it starts (PRE + baselines)", cmd_predict};

@@ -95,14 +95,14 @@ static int parse_row(char *f[], dle_gpu_spec *r, size_t lineno, dle_error *err) 
   size_t cap[] = {sizeof r->name, sizeof r->aliases, sizeof r->architecture};
   for (int k = 0; k < 3; k++)
     if (!copy_field(dst[k], cap[k], f[k]))
-      return dle_error_set(err, DLE_EPARSE, "line %zu: %s longer than %zu bytes", lineno,
-                           what[k], cap[k] - 1);
+      return dle_error_set(err, DLE_EPARSE, "line %zu: %s longer than %zu bytes", lineno, what[k],
+                           cap[k] - 1);
   if (!r->name[0]) return dle_error_set(err, DLE_EPARSE, "line %zu: empty name", lineno);
   if (!copy_field(r->source, sizeof r->source, f[9]))
     return dle_error_set(err, DLE_EPARSE, "line %zu: source too long", lineno);
   double cores;
-  double *nums[] = {&cores,      &r->memory_gb,   &r->memory_bandwidth_gbs,
-                    &r->tdp_w,   &r->fp32_tflops, &r->tensor_fp16_tflops};
+  double *nums[] = {&cores,    &r->memory_gb,   &r->memory_bandwidth_gbs,
+                    &r->tdp_w, &r->fp32_tflops, &r->tensor_fp16_tflops};
   for (int k = 0; k < 6; k++) {
     bool optional = (k == 5);
     if (!parse_num(f[3 + k], optional, nums[k]) || (!optional && *nums[k] <= 0))
@@ -222,7 +222,9 @@ void dle_gpu_catalog_free(dle_gpu_catalog *cat) {
   free(cat);
 }
 
-size_t dle_gpu_catalog_count(const dle_gpu_catalog *cat) { return cat ? cat->n : 0; }
+size_t dle_gpu_catalog_count(const dle_gpu_catalog *cat) {
+  return cat ? cat->n : 0;
+}
 
 const dle_gpu_spec *dle_gpu_catalog_at(const dle_gpu_catalog *cat, size_t i) {
   return cat && i < cat->n ? &cat->rows[i] : NULL;
@@ -265,7 +267,9 @@ static bool any_spelling(const dle_gpu_spec *r, bool (*fn)(const char *, const v
   return false;
 }
 
-static bool eq_alias(const char *s, const void *ctx) { return strcasecmp(s, ctx) == 0; }
+static bool eq_alias(const char *s, const void *ctx) {
+  return strcasecmp(s, ctx) == 0;
+}
 static bool eq_norm(const char *s, const void *ctx) {
   char n[NORM_MAX];
   normalize(s, n, sizeof n);

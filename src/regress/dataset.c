@@ -12,8 +12,8 @@ bool dle_reg_valid_name(const char *s) {
   if (n == 0 || n >= DLE_REG_NAME_MAX) return false;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '.' || c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '.' || c == '-'))
       return false;
   }
   return true;
@@ -85,7 +85,8 @@ void dle_dataset_free(dle_dataset *d) {
 
 int dle_dataset_add(dle_dataset *d, const double *num, const char *const *cat, double y,
                     dle_error *err) {
-  if (!isfinite(y)) return dle_error_set(err, DLE_EINVAL, "row %zu: target is not finite", d->n + 1);
+  if (!isfinite(y))
+    return dle_error_set(err, DLE_EINVAL, "row %zu: target is not finite", d->n + 1);
   for (size_t j = 0; j < d->n_num; j++)
     if (!isfinite(num[j]))
       return dle_error_set(err, DLE_EINVAL, "row %zu: feature %s is not finite", d->n + 1,
@@ -118,7 +119,9 @@ int dle_dataset_add(dle_dataset *d, const double *num, const char *const *cat, d
   return DLE_OK;
 }
 
-size_t dle_dataset_rows(const dle_dataset *d) { return d ? d->n : 0; }
+size_t dle_dataset_rows(const dle_dataset *d) {
+  return d ? d->n : 0;
+}
 double dle_dataset_target(const dle_dataset *d, size_t row) {
   return d && row < d->n ? d->y[row] : NAN;
 }
@@ -135,7 +138,9 @@ void dle_rng_seed(dle_rng *r, uint64_t seed) {
   for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 uint64_t dle_rng_next(dle_rng *r) {
   uint64_t *s = r->s;
@@ -199,8 +204,11 @@ int dle_regress_draws(dle_regress_kind kind, uint64_t seed, size_t n, dle_regres
   for (size_t i = 0; i < n; i++) {
     dle_regress_hyper h = {NAN, NAN, NAN, NAN};
     switch (kind) {
-      case DLE_REG_LINEAR: break;
-      case DLE_REG_RIDGE: h.alpha = -0.1 * log(dle_rng_uniform_open(&r)); break;
+      case DLE_REG_LINEAR:
+        break;
+      case DLE_REG_RIDGE:
+        h.alpha = -0.1 * log(dle_rng_uniform_open(&r));
+        break;
       case DLE_REG_KRR:
         h.alpha = -0.01 * log(dle_rng_uniform_open(&r));
         h.gamma = -0.01 * log(dle_rng_uniform_open(&r));
@@ -210,7 +218,8 @@ int dle_regress_draws(dle_regress_kind kind, uint64_t seed, size_t n, dle_regres
         h.epsilon = -1.0 * log(dle_rng_uniform_open(&r));
         h.gamma = -0.01 * log(dle_rng_uniform_open(&r));
         break;
-      default: break;
+      default:
+        break;
     }
     out[i] = h;
   }
@@ -233,6 +242,5 @@ int dle_regress_kind_parse(const char *s, dle_regress_kind *out, dle_error *err)
     *out = DLE_REG_KRR;
     return DLE_OK;
   }
-  return dle_error_set(err, DLE_EINVAL, "unknown model '%s' (linear, ridge, krr, svr)",
-                       s ? s : "");
+  return dle_error_set(err, DLE_EINVAL, "unknown model '%s' (linear, ridge, krr, svr)", s ? s : "");
 }

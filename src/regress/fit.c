@@ -28,8 +28,7 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 /* Fits the encoder on rows idx[0..m) of d. */
-static int enc_fit(dle_enc *e, const dle_dataset *d, const size_t *idx, size_t m,
-                   dle_error *err) {
+static int enc_fit(dle_enc *e, const dle_dataset *d, const size_t *idx, size_t m, dle_error *err) {
   memset(e, 0, sizeof *e);
   e->n_num = d->n_num;
   e->n_cat = d->n_cat;
@@ -284,8 +283,8 @@ static int krr_uniq_build(const double *X, const double *y, size_t n, size_t d, 
 }
 
 /* Du: u x u squared distances of the distinct rows; S: u x u scratch; beta: u. */
-static int fit_krr_uniq(const krr_uniq *q, const double *Du, double gamma, double alpha,
-                        double *S, double *beta, dle_error *err) {
+static int fit_krr_uniq(const krr_uniq *q, const double *Du, double gamma, double alpha, double *S,
+                        double *beta, dle_error *err) {
   size_t u = q->u;
   for (size_t i = 0; i < u; i++) {
     for (size_t j = 0; j < i; j++)
@@ -299,12 +298,13 @@ static int fit_krr_uniq(const krr_uniq *q, const double *Du, double gamma, doubl
   return rc;
 }
 
-static void silent_print(const char *s) { (void)s; }
+static void silent_print(const char *s) {
+  (void)s;
+}
 
 /* epsilon-SVR with RBF kernel through libsvm; fills the model's support vectors. */
-static int fit_svr(const double *X, const double *y, size_t n, size_t d,
-                   const dle_regress_hyper *h, size_t *n_sv, double **sv, double **dual,
-                   double *rho, dle_error *err) {
+static int fit_svr(const double *X, const double *y, size_t n, size_t d, const dle_regress_hyper *h,
+                   size_t *n_sv, double **sv, double **dual, double *rho, dle_error *err) {
   struct svm_node *nodes = malloc(n * (d + 1) * sizeof *nodes);
   struct svm_node **rows = malloc(n * sizeof *rows);
   double *yy = malloc(n * sizeof *yy);
@@ -356,7 +356,8 @@ static int fit_svr(const double *X, const double *y, size_t n, size_t d,
       } else {
         for (size_t i = 0; i < l; i++) {
           for (const struct svm_node *nd = m->SV[i]; nd->index != -1; nd++)
-            if (nd->index >= 1 && (size_t)nd->index <= d) s[i * d + (size_t)nd->index - 1] = nd->value;
+            if (nd->index >= 1 && (size_t)nd->index <= d)
+              s[i * d + (size_t)nd->index - 1] = nd->value;
           c[i] = m->sv_coef[0][i];
         }
         *n_sv = l;
@@ -433,14 +434,20 @@ void dle_regress_model_free(dle_regress_model *m) {
 static int check_hyper(dle_regress_kind kind, const dle_regress_hyper *h, dle_error *err) {
   bool ok = true;
   switch (kind) {
-    case DLE_REG_LINEAR: break;
-    case DLE_REG_RIDGE: ok = isfinite(h->alpha) && h->alpha > 0; break;
-    case DLE_REG_KRR: ok = isfinite(h->alpha) && h->alpha > 0 && isfinite(h->gamma) && h->gamma > 0; break;
+    case DLE_REG_LINEAR:
+      break;
+    case DLE_REG_RIDGE:
+      ok = isfinite(h->alpha) && h->alpha > 0;
+      break;
+    case DLE_REG_KRR:
+      ok = isfinite(h->alpha) && h->alpha > 0 && isfinite(h->gamma) && h->gamma > 0;
+      break;
     case DLE_REG_SVR:
       ok = isfinite(h->c) && h->c > 0 && isfinite(h->epsilon) && h->epsilon >= 0 &&
            isfinite(h->gamma) && h->gamma > 0;
       break;
-    default: return dle_error_set(err, DLE_EINVAL, "bad model kind");
+    default:
+      return dle_error_set(err, DLE_EINVAL, "bad model kind");
   }
   if (!ok)
     return dle_error_set(err, DLE_EINVAL, "%s: hyperparameters must be finite and > 0",
@@ -465,7 +472,8 @@ static int fit_encoded(dle_regress_model *m, const double *X, const double *y, s
     return fit_linear(X, y, n, d, m->kind == DLE_REG_RIDGE ? m->h.alpha : 0.0, m->coef,
                       &m->intercept, err);
   }
-  if (m->kind == DLE_REG_SVR) return fit_svr(X, y, n, d, &m->h, &m->n_sv, &m->sv, &m->dual, &m->rho, err);
+  if (m->kind == DLE_REG_SVR)
+    return fit_svr(X, y, n, d, &m->h, &m->n_sv, &m->sv, &m->dual, &m->rho, err);
   krr_uniq q;
   int rc = krr_uniq_build(X, y, n, d, &q, err);
   if (rc) return rc;
@@ -570,7 +578,8 @@ int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_r
   size_t n = d->n;
   for (size_t i = 0; i < n; i++)
     if (fold_of_row[i] < 0 || fold_of_row[i] >= k)
-      return dle_error_set(err, DLE_EINVAL, "row %zu: fold %d outside 0..%d", i, fold_of_row[i], k - 1);
+      return dle_error_set(err, DLE_EINVAL, "row %zu: fold %d outside 0..%d", i, fold_of_row[i],
+                           k - 1);
   for (int f = 0; f < k; f++) {
     size_t cnt = 0;
     for (size_t i = 0; i < n; i++) cnt += fold_of_row[i] == f;
@@ -633,7 +642,8 @@ int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_r
           for (size_t j = 0; j <= i; j++)
             Dtr[i * u + j] = Dtr[j * u + i] = sqdist(Xtr + q.rep[i] * dd, Xtr + q.rep[j] * dd, dd);
         for (size_t i = 0; i < nte; i++)
-          for (size_t j = 0; j < u; j++) Dte[i * u + j] = sqdist(Xte + i * dd, Xtr + q.rep[j] * dd, dd);
+          for (size_t j = 0; j < u; j++)
+            Dte[i * u + j] = sqdist(Xte + i * dd, Xtr + q.rep[j] * dd, dd);
       }
     }
     if (!rc) {
@@ -799,8 +809,8 @@ int dle_regress_search(const dle_dataset *d, dle_regress_kind kind,
 
 /* ---------------- prediction and accessors ---------------- */
 
-int dle_regress_model_predict(const dle_regress_model *m, const double *num,
-                              const char *const *cat, double *y, dle_error *err) {
+int dle_regress_model_predict(const dle_regress_model *m, const double *num, const char *const *cat,
+                              double *y, dle_error *err) {
   if (!m || (!num && m->e.n_num)) return dle_error_set(err, DLE_EINVAL, "missing argument");
   for (size_t j = 0; j < m->e.n_num; j++)
     if (m->e.used[j] && !isfinite(num[j]))
@@ -814,11 +824,21 @@ int dle_regress_model_predict(const dle_regress_model *m, const double *num,
   return DLE_OK;
 }
 
-dle_regress_kind dle_regress_model_kind(const dle_regress_model *m) { return m->kind; }
-const char *dle_regress_model_target(const dle_regress_model *m) { return m->target; }
-const char *dle_regress_model_target_unit(const dle_regress_model *m) { return m->unit; }
-dle_regress_hyper dle_regress_model_hyper(const dle_regress_model *m) { return m->h; }
-size_t dle_regress_model_rows(const dle_regress_model *m) { return m->rows; }
+dle_regress_kind dle_regress_model_kind(const dle_regress_model *m) {
+  return m->kind;
+}
+const char *dle_regress_model_target(const dle_regress_model *m) {
+  return m->target;
+}
+const char *dle_regress_model_target_unit(const dle_regress_model *m) {
+  return m->unit;
+}
+dle_regress_hyper dle_regress_model_hyper(const dle_regress_model *m) {
+  return m->h;
+}
+size_t dle_regress_model_rows(const dle_regress_model *m) {
+  return m->rows;
+}
 bool dle_regress_model_cv(const dle_regress_model *m, dle_regress_search_opts *o,
                           dle_cv_scores *s) {
   if (!m->have_cv) return false;
@@ -826,14 +846,18 @@ bool dle_regress_model_cv(const dle_regress_model *m, dle_regress_search_opts *o
   if (s) *s = m->cvs;
   return true;
 }
-size_t dle_regress_model_num_count(const dle_regress_model *m) { return m->e.n_num; }
+size_t dle_regress_model_num_count(const dle_regress_model *m) {
+  return m->e.n_num;
+}
 const char *dle_regress_model_num_name(const dle_regress_model *m, size_t i) {
   return i < m->e.n_num ? m->num_names[i] : NULL;
 }
 bool dle_regress_model_num_used(const dle_regress_model *m, size_t i) {
   return i < m->e.n_num && m->e.used[i];
 }
-size_t dle_regress_model_cat_count(const dle_regress_model *m) { return m->e.n_cat; }
+size_t dle_regress_model_cat_count(const dle_regress_model *m) {
+  return m->e.n_cat;
+}
 const char *dle_regress_model_cat_name(const dle_regress_model *m, size_t i) {
   return i < m->e.n_cat ? m->cat_names[i] : NULL;
 }

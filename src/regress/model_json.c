@@ -30,7 +30,9 @@ static cJSON *num17(double v) {
   return cJSON_CreateRaw(buf);
 }
 
-static cJSON *num_or_null(double v) { return isfinite(v) ? num17(v) : cJSON_CreateNull(); }
+static cJSON *num_or_null(double v) {
+  return isfinite(v) ? num17(v) : cJSON_CreateNull();
+}
 
 static cJSON *array_of(const double *v, size_t n) {
   cJSON *a = cJSON_CreateArray();
@@ -53,8 +55,8 @@ int dle_regress_model_to_json(const dle_regress_model *m, char **out, dle_error 
   size_t d = m->e.d;
   bool lin = m->kind == DLE_REG_LINEAR || m->kind == DLE_REG_RIDGE;
   if ((lin && (!all_finite(m->coef, d) || !isfinite(m->intercept))) ||
-      (!lin && (!all_finite(m->sv, m->n_sv * d) || !all_finite(m->dual, m->n_sv) ||
-                !isfinite(m->rho))))
+      (!lin &&
+       (!all_finite(m->sv, m->n_sv * d) || !all_finite(m->dual, m->n_sv) || !isfinite(m->rho))))
     return dle_error_set(err, DLE_ERANGE, "the fitted model has non-finite coefficients");
   cJSON *o = cJSON_CreateObject();
   if (!o) return dle_error_set(err, DLE_ENOMEM, "out of memory");
@@ -96,7 +98,8 @@ int dle_regress_model_to_json(const dle_regress_model *m, char **out, dle_error 
   } else {
     cJSON *sv = cJSON_AddArrayToObject(o, "support");
     ok &= sv != NULL;
-    for (size_t i = 0; ok && i < m->n_sv; i++) ok &= cJSON_AddItemToArray(sv, array_of(m->sv + i * d, d));
+    for (size_t i = 0; ok && i < m->n_sv; i++)
+      ok &= cJSON_AddItemToArray(sv, array_of(m->sv + i * d, d));
     ok &= cJSON_AddItemToObject(o, "dual", array_of(m->dual, m->n_sv));
     ok &= cJSON_AddItemToObject(o, "rho", num17(m->rho));
   }
@@ -229,11 +232,13 @@ static int parse_obj(const cJSON *o, dle_regress_model *m, dle_error *err) {
   double ver;
   if (!get_num(o, "version", &ver, err, &rc)) return rc;
   if (ver != MODEL_VERSION)
-    return dle_error_set(err, DLE_EPARSE, "model file: version %g is not supported (this build reads version %d)",
+    return dle_error_set(err, DLE_EPARSE,
+                         "model file: version %g is not supported (this build reads version %d)",
                          ver, MODEL_VERSION);
   const char *kind = get_str(o, "kind", err, &rc);
   if (!kind) return rc;
-  if (dle_regress_kind_parse(kind, &m->kind, err)) return perr(err, "model file: unknown kind '%s'", kind);
+  if (dle_regress_kind_parse(kind, &m->kind, err))
+    return perr(err, "model file: unknown kind '%s'", kind);
   const char *t = get_str(o, "target", err, &rc);
   if (!t) return rc;
   if (!dle_reg_valid_name(t)) return perr(err, "model file: %s", "bad target name");
@@ -262,24 +267,28 @@ static int parse_obj(const cJSON *o, dle_regress_model *m, dle_error *err) {
   m->e.levels = calloc(nc ? nc : 1, sizeof *m->e.levels);
   m->e.n_num = nn;
   m->e.n_cat = nc;
-  if (!m->num_names || !m->cat_names || !m->e.mean || !m->e.scale || !m->e.used ||
-      !m->e.n_levels || !m->e.levels)
+  if (!m->num_names || !m->cat_names || !m->e.mean || !m->e.scale || !m->e.used || !m->e.n_levels ||
+      !m->e.levels)
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
   size_t j = 0;
   const cJSON *f;
   cJSON_ArrayForEach(f, nums) {
     const char *name = get_str(f, "name", err, &rc);
     if (!name) return rc;
-    if (!dle_reg_valid_name(name)) return perr(err, "model file: bad numeric feature name '%.64s'", name);
+    if (!dle_reg_valid_name(name))
+      return perr(err, "model file: bad numeric feature name '%.64s'", name);
     for (size_t k = 0; k < j; k++)
-      if (strcmp(m->num_names[k], name) == 0) return perr(err, "model file: duplicate feature '%s'", name);
+      if (strcmp(m->num_names[k], name) == 0)
+        return perr(err, "model file: duplicate feature '%s'", name);
     if (!(m->num_names[j] = strdup(name))) return dle_error_set(err, DLE_ENOMEM, "out of memory");
-    if (!get_num(f, "mean", &m->e.mean[j], err, &rc) || !get_num(f, "scale", &m->e.scale[j], err, &rc))
+    if (!get_num(f, "mean", &m->e.mean[j], err, &rc) ||
+        !get_num(f, "scale", &m->e.scale[j], err, &rc))
       return rc;
     if (!(m->e.scale[j] > 0)) return perr(err, "model file: scale of '%s' must be > 0", name);
     const cJSON *used = need(f, "used", err, &rc);
     if (!used) return rc;
-    if (!cJSON_IsBool(used)) return perr(err, "model file: 'used' of '%s' must be true or false", name);
+    if (!cJSON_IsBool(used))
+      return perr(err, "model file: 'used' of '%s' must be true or false", name);
     m->e.used[j] = cJSON_IsTrue(used);
     j++;
   }
@@ -287,11 +296,14 @@ static int parse_obj(const cJSON *o, dle_regress_model *m, dle_error *err) {
   cJSON_ArrayForEach(f, cats) {
     const char *name = get_str(f, "name", err, &rc);
     if (!name) return rc;
-    if (!dle_reg_valid_name(name)) return perr(err, "model file: bad categorical feature name '%.64s'", name);
+    if (!dle_reg_valid_name(name))
+      return perr(err, "model file: bad categorical feature name '%.64s'", name);
     for (size_t k = 0; k < nn; k++)
-      if (strcmp(m->num_names[k], name) == 0) return perr(err, "model file: duplicate feature '%s'", name);
+      if (strcmp(m->num_names[k], name) == 0)
+        return perr(err, "model file: duplicate feature '%s'", name);
     for (size_t k = 0; k < c; k++)
-      if (strcmp(m->cat_names[k], name) == 0) return perr(err, "model file: duplicate feature '%s'", name);
+      if (strcmp(m->cat_names[k], name) == 0)
+        return perr(err, "model file: duplicate feature '%s'", name);
     if (!(m->cat_names[c] = strdup(name))) return dle_error_set(err, DLE_ENOMEM, "out of memory");
     const cJSON *lv = need(f, "levels", err, &rc);
     if (!lv) return rc;
@@ -315,14 +327,17 @@ static int parse_obj(const cJSON *o, dle_regress_model *m, dle_error *err) {
     d += nl;
     c++;
   }
-  if (d == 0 || d > MAX_DIM) return perr(err, "model file: %s", "encoded dimension must be 1..16384");
+  if (d == 0 || d > MAX_DIM)
+    return perr(err, "model file: %s", "encoded dimension must be 1..16384");
   m->e.d = d;
 
   const cJSON *h = need(o, "hyper", err, &rc);
   if (!h) return rc;
   if (!cJSON_IsObject(h)) return perr(err, "model file: %s", "'hyper' must be an object");
-  bool ok = get_hyper(h, "alpha", m->kind == DLE_REG_RIDGE || m->kind == DLE_REG_KRR, &m->h.alpha, err, &rc) &&
-            get_hyper(h, "gamma", m->kind == DLE_REG_KRR || m->kind == DLE_REG_SVR, &m->h.gamma, err, &rc) &&
+  bool ok = get_hyper(h, "alpha", m->kind == DLE_REG_RIDGE || m->kind == DLE_REG_KRR, &m->h.alpha,
+                      err, &rc) &&
+            get_hyper(h, "gamma", m->kind == DLE_REG_KRR || m->kind == DLE_REG_SVR, &m->h.gamma,
+                      err, &rc) &&
             get_hyper(h, "c", m->kind == DLE_REG_SVR, &m->h.c, err, &rc) &&
             get_hyper(h, "epsilon", m->kind == DLE_REG_SVR, &m->h.epsilon, err, &rc);
   if (!ok) return rc;
@@ -330,7 +345,8 @@ static int parse_obj(const cJSON *o, dle_regress_model *m, dle_error *err) {
   if (m->kind == DLE_REG_LINEAR || m->kind == DLE_REG_RIDGE) {
     const cJSON *coef = need(o, "coef", err, &rc);
     if (!coef) return rc;
-    if (!(m->coef = malloc(d * sizeof *m->coef))) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+    if (!(m->coef = malloc(d * sizeof *m->coef)))
+      return dle_error_set(err, DLE_ENOMEM, "out of memory");
     if (!get_vec(coef, d, m->coef, "coef", err, &rc)) return rc;
     if (!get_num(o, "intercept", &m->intercept, err, &rc)) return rc;
   } else {
@@ -360,7 +376,8 @@ static int parse_obj(const cJSON *o, dle_regress_model *m, dle_error *err) {
   if (cv) {
     if (!cJSON_IsObject(cv)) return perr(err, "model file: %s", "'cv' must be an object");
     size_t folds = 0, draws = 0;
-    if (!get_size(cv, "folds", 1e6, &folds, err, &rc) || !get_size(cv, "draws", 1e6, &draws, err, &rc))
+    if (!get_size(cv, "folds", 1e6, &folds, err, &rc) ||
+        !get_size(cv, "draws", 1e6, &draws, err, &rc))
       return rc;
     if (folds < 2) return perr(err, "model file: %s", "cv.folds must be at least 2");
     const cJSON *sh = need(cv, "shuffle", err, &rc);
@@ -370,7 +387,8 @@ static int parse_obj(const cJSON *o, dle_regress_model *m, dle_error *err) {
     if (!seed) return rc;
     char *end = NULL;
     unsigned long long sv64 = strtoull(seed, &end, 10);
-    if (!seed[0] || *end || seed[0] == '-') return perr(err, "model file: %s", "cv.seed must be a decimal integer");
+    if (!seed[0] || *end || seed[0] == '-')
+      return perr(err, "model file: %s", "cv.seed must be a decimal integer");
     m->cvo = (dle_regress_search_opts){(int)folds, cJSON_IsTrue(sh), (uint64_t)sv64, draws};
     if (!get_num(cv, "r2", &m->cvs.r2, err, &rc) || !get_num(cv, "mape", &m->cvs.mape, err, &rc) ||
         !get_num(cv, "rmse", &m->cvs.rmse, err, &rc) || !get_num(cv, "mae", &m->cvs.mae, err, &rc))
@@ -382,8 +400,7 @@ static int parse_obj(const cJSON *o, dle_regress_model *m, dle_error *err) {
   return DLE_OK;
 }
 
-int dle_regress_model_parse(const char *text, size_t len, dle_regress_model **out,
-                            dle_error *err) {
+int dle_regress_model_parse(const char *text, size_t len, dle_regress_model **out, dle_error *err) {
   *out = NULL;
   if (!text) return dle_error_set(err, DLE_EINVAL, "no model text");
   cJSON *o = cJSON_ParseWithLength(text, len);

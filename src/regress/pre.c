@@ -10,10 +10,12 @@
 #include "regress_internal.h"
 
 static const char *const k_pre_names[DLE_PRE_N_NUM] = {
-    "batch_size", "image_h", "image_w",        "training_size", "validation_size",
+    "batch_size", "image_h",     "image_w",        "training_size", "validation_size",
     "gflops",     "host_ram_gb", "gpu_cuda_cores", "gpu_memory_gb", "gpu_tdp_w"};
 
-const char *dle_pre_feature_name(size_t i) { return i < DLE_PRE_N_NUM ? k_pre_names[i] : NULL; }
+const char *dle_pre_feature_name(size_t i) {
+  return i < DLE_PRE_N_NUM ? k_pre_names[i] : NULL;
+}
 
 const char *dle_pre_target_name(dle_pre_target t) {
   return t == DLE_PRE_TARGET_POWER ? "power" : "epoch-energy";
@@ -94,9 +96,8 @@ static bool num_field(const char *s, double *out) {
   return true;
 }
 
-int dle_pre_dataset_from_csv(const char *path, dle_pre_target target,
-                             const dle_pre_csv_opts *opts, const dle_gpu_catalog *cat,
-                             dle_dataset **out, dle_error *err) {
+int dle_pre_dataset_from_csv(const char *path, dle_pre_target target, const dle_pre_csv_opts *opts,
+                             const dle_gpu_catalog *cat, dle_dataset **out, dle_error *err) {
   *out = NULL;
   dle_pre_csv_opts o;
   dle_pre_csv_opts_init(&o);
@@ -121,13 +122,19 @@ int dle_pre_dataset_from_csv(const char *path, dle_pre_target target,
   if (!rc && (!line || split(line, &h) != 0))
     rc = dle_error_set(err, DLE_EPARSE, "no usable header line");
   enum { C_GPU, C_BATCH, C_TRAIN, C_VAL, C_GFLOP, C_ARCH, C_ENV, C_Y1, C_Y2, C_NEED };
-  const char *need[C_NEED] = {"gpu_model",     "batch_size", "training_size",
-                              "validation_size", "forward_pass_gflop", "architecture",
-                              "environment_id", power ? "avg_gpu_power_w" : "gpu_energy_mj",
+  const char *need[C_NEED] = {"gpu_model",
+                              "batch_size",
+                              "training_size",
+                              "validation_size",
+                              "forward_pass_gflop",
+                              "architecture",
+                              "environment_id",
+                              power ? "avg_gpu_power_w" : "gpu_energy_mj",
                               power ? "avg_gpu_power_w" : "trained_epochs"};
   int ci[C_NEED] = {0};
   for (int k = 0; !rc && k < C_NEED; k++)
-    if ((ci[k] = col(&h, need[k])) < 0) rc = dle_error_set(err, DLE_EPARSE, "no column '%s'", need[k]);
+    if ((ci[k] = col(&h, need[k])) < 0)
+      rc = dle_error_set(err, DLE_EPARSE, "no column '%s'", need[k]);
   int c_ih = col(&h, "image_h"), c_iw = col(&h, "image_w"), c_ram = col(&h, "host_ram_gb");
   size_t lineno = 1;
   const dle_gpu_spec *last = NULL;
@@ -199,8 +206,9 @@ int dle_pre_baselines_compute(const dle_gpu_spec *gpu, double gflops, double tra
   if (!(gflops > 0) || !(training_size > 0) || !(validation_size >= 0) || !(epochs > 0) ||
       !(flops_utilization > 0 && flops_utilization <= 1) || !(gpu_usage >= 0 && gpu_usage <= 1) ||
       !(host_ram_gb >= 0) || !isfinite(gflops * training_size * epochs))
-    return dle_error_set(err, DLE_EINVAL, "baselines need positive GFLOPs, sizes and epochs, "
-                                          "utilization in (0, 1] and usage in [0, 1]");
+    return dle_error_set(err, DLE_EINVAL,
+                         "baselines need positive GFLOPs, sizes and epochs, "
+                         "utilization in (0, 1] and usage in [0, 1]");
   if (!isnan(duration_s) && !(duration_s > 0 && isfinite(duration_s)))
     return dle_error_set(err, DLE_EINVAL, "duration must be positive");
   /* Training FLOPs: forward + backward (about 3 x forward) per training image,

@@ -19,19 +19,31 @@ static void test_shipped(void) {
     /* Peak FP32 = 2 FLOP x cores x clock: clocks of these boards lie in 0.9..2.7 GHz. */
     double ghz = g->fp32_tflops * 1e3 / (2.0 * g->cuda_cores);
     CHECK_MSG(ghz > 0.9 && ghz < 2.7, "%s implies %.2f GHz", g->name, ghz);
-    CHECK_MSG(isnan(g->tensor_fp16_tflops) || g->tensor_fp16_tflops > g->fp32_tflops,
-              "%s tensor", g->name);
+    CHECK_MSG(isnan(g->tensor_fp16_tflops) || g->tensor_fp16_tflops > g->fp32_tflops, "%s tensor",
+              g->name);
     CHECK_MSG(g->source[0] != '\0', "%s has no source", g->name);
   }
   /* The boards of the issue, by the names NVML reports. */
-  static const char *const nvml[] = {
-      "NVIDIA GeForce GTX 750 Ti", "NVIDIA GeForce GTX 1050", "NVIDIA GeForce GTX 1660",
-      "NVIDIA GeForce RTX 2080",   "NVIDIA GeForce RTX 3070", "NVIDIA GeForce RTX 3080",
-      "NVIDIA GeForce RTX 3090",   "NVIDIA GeForce RTX 4090", "Tesla P100-PCIE-16GB",
-      "Tesla V100-SXM2-16GB",      "Tesla T4",                "NVIDIA A10",
-      "NVIDIA A40",                "NVIDIA A100-SXM4-40GB",   "NVIDIA A100-SXM4-80GB",
-      "NVIDIA L4",                 "NVIDIA L40S",             "NVIDIA H100 PCIe",
-      "NVIDIA H100 80GB HBM3",     "NVIDIA H200"};
+  static const char *const nvml[] = {"NVIDIA GeForce GTX 750 Ti",
+                                     "NVIDIA GeForce GTX 1050",
+                                     "NVIDIA GeForce GTX 1660",
+                                     "NVIDIA GeForce RTX 2080",
+                                     "NVIDIA GeForce RTX 3070",
+                                     "NVIDIA GeForce RTX 3080",
+                                     "NVIDIA GeForce RTX 3090",
+                                     "NVIDIA GeForce RTX 4090",
+                                     "Tesla P100-PCIE-16GB",
+                                     "Tesla V100-SXM2-16GB",
+                                     "Tesla T4",
+                                     "NVIDIA A10",
+                                     "NVIDIA A40",
+                                     "NVIDIA A100-SXM4-40GB",
+                                     "NVIDIA A100-SXM4-80GB",
+                                     "NVIDIA L4",
+                                     "NVIDIA L40S",
+                                     "NVIDIA H100 PCIe",
+                                     "NVIDIA H100 80GB HBM3",
+                                     "NVIDIA H200"};
   for (size_t i = 0; i < sizeof nvml / sizeof nvml[0]; i++) {
     const dle_gpu_spec *g = NULL;
     CHECK_OK(dle_gpu_catalog_find(cat, nvml[i], &g, &e), &e);
@@ -68,15 +80,17 @@ static int parse(const char *text, dle_gpu_catalog **cat, dle_error *e) {
   return dle_gpu_catalog_parse(text, strlen(text), cat, e);
 }
 
-#define HDR \
+#define HDR                                                                                \
   "name,aliases,architecture,cuda_cores,memory_gb,memory_bandwidth_gbs,tdp_w,fp32_tflops," \
   "tensor_fp16_tflops,source\n"
 
 static void test_parser(void) {
   dle_error e;
   dle_gpu_catalog *cat = NULL;
-  CHECK_OK(parse("# comment\n\n" HDR "X 1,\"x1|X One\",Arch,128,4,100,50,1.5,,\"sheet, p. 2 \"\"a\"\"\"\r\n",
-                 &cat, &e), &e);
+  CHECK_OK(parse("# comment\n\n" HDR
+                 "X 1,\"x1|X One\",Arch,128,4,100,50,1.5,,\"sheet, p. 2 \"\"a\"\"\"\r\n",
+                 &cat, &e),
+           &e);
   if (cat) {
     CHECK(dle_gpu_catalog_count(cat) == 1);
     const dle_gpu_spec *g = dle_gpu_catalog_at(cat, 0);

@@ -203,8 +203,8 @@ static void test_search_and_file(void) {
     char *t = malloc(n);
     snprintf(t, n, "%.*s%s%s", (int)(p - json), json, bad[i].to, p + strlen(bad[i].from));
     int rc = dle_regress_model_parse(t, strlen(t), &m2, &e);
-    CHECK_MSG(rc == DLE_EPARSE && m2 == NULL && strstr(e.msg, bad[i].msg), "case %zu: rc %d: %s",
-              i, rc, e.msg);
+    CHECK_MSG(rc == DLE_EPARSE && m2 == NULL && strstr(e.msg, bad[i].msg), "case %zu: rc %d: %s", i,
+              rc, e.msg);
     free(t);
   }
   CHECK(dle_regress_model_parse("{", 1, &m2, &e) == DLE_EPARSE);
@@ -253,10 +253,11 @@ static void test_runs_csv(void) {
   dle_dataset_free(q);
   /* A GPU missing from the catalogue is a clear error naming the line. */
   char tmp[] = "runs_bad.csv";
-  const char *t = "gpu_model,batch_size,training_size,validation_size,forward_pass_gflop,"
-                  "architecture,environment_id,avg_gpu_power_w\n"
-                  "NVIDIA GeForce RTX 3090,32,100,10,1.5,vgg16,cloud,200\n"
-                  "Imaginary GPU 9000,32,100,10,1.5,vgg16,cloud,200\n";
+  const char *t =
+      "gpu_model,batch_size,training_size,validation_size,forward_pass_gflop,"
+      "architecture,environment_id,avg_gpu_power_w\n"
+      "NVIDIA GeForce RTX 3090,32,100,10,1.5,vgg16,cloud,200\n"
+      "Imaginary GPU 9000,32,100,10,1.5,vgg16,cloud,200\n";
   CHECK_OK(dle_write_file_atomic(tmp, t, strlen(t), &e), &e);
   CHECK(dle_pre_dataset_from_csv(tmp, DLE_PRE_TARGET_POWER, NULL, cat, &p, &e) == DLE_ENOTFOUND);
   CHECK(strstr(e.msg, "line 3") && strstr(e.msg, "Imaginary GPU 9000"));
