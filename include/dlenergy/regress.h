@@ -148,6 +148,8 @@ bool dle_regress_model_cv(const dle_regress_model *m, dle_regress_search_opts *o
 size_t dle_regress_model_num_count(const dle_regress_model *m);
 const char *dle_regress_model_num_name(const dle_regress_model *m, size_t i);
 bool dle_regress_model_num_used(const dle_regress_model *m, size_t i); /* not constant */
+/* Range of numeric feature i in the training rows; false when the file has none. */
+bool dle_regress_model_num_range(const dle_regress_model *m, size_t i, double *min, double *max);
 size_t dle_regress_model_cat_count(const dle_regress_model *m);
 const char *dle_regress_model_cat_name(const dle_regress_model *m, size_t i);
 size_t dle_regress_model_cat_level_count(const dle_regress_model *m, size_t i);
@@ -155,7 +157,8 @@ const char *dle_regress_model_cat_level(const dle_regress_model *m, size_t i, si
 
 /* Model file. JSON object:
  *   format "dlenergy-regress-model", version 1, kind, target, target_unit, rows,
- *   numeric [{name, mean, scale, used}], categorical [{name, levels[]}],
+ *   numeric [{name, mean, scale, used, min, max (optional: training range)}],
+ *   categorical [{name, levels[]}],
  *   hyper {alpha, gamma, c, epsilon} (the kind's own, finite and > 0),
  *   linear/ridge: coef[d], intercept; krr/svr: support[n][d], dual[n], rho,
  *   cv (optional) {folds, shuffle, seed, draws, r2, mape, rmse, mae}.

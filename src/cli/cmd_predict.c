@@ -269,7 +269,7 @@ static int cmd_predict(int argc, char **argv) {
 
   estimate est[4];
   size_t n_est = 0;
-  char notes[1024] = "";
+  char notes[2048] = "";
 
   /* PRE */
   if (model_path) {
@@ -297,7 +297,7 @@ static int cmd_predict(int argc, char **argv) {
     double *mnum = calloc(nn ? nn : 1, sizeof *mnum);
     const char **mcat = calloc(ncat ? ncat : 1, sizeof *mcat);
     int rc = (!mnum || !mcat) ? dle_error_set(&err, DLE_ENOMEM, "out of memory") : DLE_OK;
-    char unused[256] = "", unseen[256] = "";
+    char unused[256] = "", unseen[256] = "", outside[384] = "";
     for (size_t j = 0; !rc && j < nn; j++) {
       const char *name = dle_regress_model_num_name(m, j);
       size_t k = 0;
@@ -308,6 +308,12 @@ static int cmd_predict(int argc, char **argv) {
         break;
       }
       mnum[j] = num[k];
+      double lo, hi;
+      if (dle_regress_model_num_used(m, j) && dle_regress_model_num_range(m, j, &lo, &hi) &&
+          (mnum[j] < lo || mnum[j] > hi))
+        snprintf(outside + strlen(outside), sizeof outside - strlen(outside),
+                 "%s%s %.4g (trained on %.4g..%.4g)", outside[0] ? ", " : "", name, mnum[j], lo,
+                 hi);
       if (!dle_regress_model_num_used(m, j))
         snprintf(unused + strlen(unused), sizeof unused - strlen(unused), "%s%s",
                  unused[0] ? ", " : "", name);
@@ -349,6 +355,9 @@ static int cmd_predict(int argc, char **argv) {
       if (unused[0])
         snprintf(notes + strlen(notes), sizeof notes - strlen(notes),
                  "PRE ignores %s (constant in its training data).\n", unused);
+      if (outside[0])
+        snprintf(notes + strlen(notes), sizeof notes - strlen(notes),
+                 "PRE inputs outside its training range: %s: extrapolating.\n", outside);
       if (unseen[0])
         snprintf(notes + strlen(notes), sizeof notes - strlen(notes),
                  "PRE saw no training run with %s: extrapolating (those one-hot inputs are 0).\n",

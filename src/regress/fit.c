@@ -14,6 +14,8 @@
 void dle_enc_free(dle_enc *e) {
   if (!e) return;
   free(e->mean);
+  free(e->min);
+  free(e->max);
   free(e->scale);
   free(e->used);
   if (e->levels)
@@ -35,18 +37,28 @@ static int enc_fit(dle_enc *e, const dle_dataset *d, const size_t *idx, size_t m
   size_t nn = d->n_num ? d->n_num : 1, nc = d->n_cat ? d->n_cat : 1;
   e->mean = calloc(nn, sizeof *e->mean);
   e->scale = calloc(nn, sizeof *e->scale);
+  e->min = calloc(nn, sizeof *e->min);
+  e->max = calloc(nn, sizeof *e->max);
   e->used = calloc(nn, 1);
   e->n_levels = calloc(nc, sizeof *e->n_levels);
   e->levels = calloc(nc, sizeof *e->levels);
   const char **tmp = malloc((m ? m : 1) * sizeof *tmp);
-  if (!e->mean || !e->scale || !e->used || !e->n_levels || !e->levels || !tmp) {
+  if (!e->mean || !e->scale || !e->min || !e->max || !e->used || !e->n_levels || !e->levels ||
+      !tmp) {
     free(tmp);
     dle_enc_free(e);
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
   }
   for (size_t j = 0; j < d->n_num; j++) {
-    double s = 0;
-    for (size_t i = 0; i < m; i++) s += d->num[idx[i] * d->n_num + j];
+    double s = 0, lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < m; i++) {
+      double x = d->num[idx[i] * d->n_num + j];
+      s += x;
+      lo = x < lo ? x : lo;
+      hi = x > hi ? x : hi;
+    }
+    e->min[j] = lo;
+    e->max[j] = hi;
     double mean = s / (double)m, v = 0;
     for (size_t i = 0; i < m; i++) {
       double t = d->num[idx[i] * d->n_num + j] - mean;
@@ -851,6 +863,12 @@ size_t dle_regress_model_num_count(const dle_regress_model *m) {
 }
 const char *dle_regress_model_num_name(const dle_regress_model *m, size_t i) {
   return i < m->e.n_num ? m->num_names[i] : NULL;
+}
+bool dle_regress_model_num_range(const dle_regress_model *m, size_t i, double *min, double *max) {
+  if (i >= m->e.n_num || !isfinite(m->e.min[i]) || !isfinite(m->e.max[i])) return false;
+  *min = m->e.min[i];
+  *max = m->e.max[i];
+  return true;
 }
 bool dle_regress_model_num_used(const dle_regress_model *m, size_t i) {
   return i < m->e.n_num && m->e.used[i];

@@ -74,6 +74,10 @@ int dle_regress_model_to_json(const dle_regress_model *m, char **out, dle_error 
     ok &= ok && cJSON_AddStringToObject(f, "name", m->num_names[j]) != NULL;
     ok &= ok && cJSON_AddItemToObject(f, "mean", num17(m->e.mean[j]));
     ok &= ok && cJSON_AddItemToObject(f, "scale", num17(m->e.scale[j]));
+    if (isfinite(m->e.min[j]) && isfinite(m->e.max[j])) {
+      ok &= ok && cJSON_AddItemToObject(f, "min", num17(m->e.min[j]));
+      ok &= ok && cJSON_AddItemToObject(f, "max", num17(m->e.max[j]));
+    }
     ok &= ok && cJSON_AddBoolToObject(f, "used", m->e.used[j]) != NULL;
   }
   cJSON *cats = cJSON_AddArrayToObject(o, "categorical");
@@ -262,13 +266,15 @@ static int parse_obj(const cJSON *o, dle_regress_model *m, dle_error *err) {
   m->cat_names = calloc(nc ? nc : 1, sizeof *m->cat_names);
   m->e.mean = calloc(nn ? nn : 1, sizeof *m->e.mean);
   m->e.scale = calloc(nn ? nn : 1, sizeof *m->e.scale);
+  m->e.min = calloc(nn ? nn : 1, sizeof *m->e.min);
+  m->e.max = calloc(nn ? nn : 1, sizeof *m->e.max);
   m->e.used = calloc(nn ? nn : 1, 1);
   m->e.n_levels = calloc(nc ? nc : 1, sizeof *m->e.n_levels);
   m->e.levels = calloc(nc ? nc : 1, sizeof *m->e.levels);
   m->e.n_num = nn;
   m->e.n_cat = nc;
-  if (!m->num_names || !m->cat_names || !m->e.mean || !m->e.scale || !m->e.used || !m->e.n_levels ||
-      !m->e.levels)
+  if (!m->num_names || !m->cat_names || !m->e.mean || !m->e.scale || !m->e.min || !m->e.max ||
+      !m->e.used || !m->e.n_levels || !m->e.levels)
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
   size_t j = 0;
   const cJSON *f;
@@ -285,6 +291,14 @@ static int parse_obj(const cJSON *o, dle_regress_model *m, dle_error *err) {
         !get_num(f, "scale", &m->e.scale[j], err, &rc))
       return rc;
     if (!(m->e.scale[j] > 0)) return perr(err, "model file: scale of '%s' must be > 0", name);
+    /* Optional (files may omit it): the training range, for extrapolation notes. */
+    m->e.min[j] = m->e.max[j] = NAN;
+    if (cJSON_GetObjectItemCaseSensitive(f, "min") || cJSON_GetObjectItemCaseSensitive(f, "max")) {
+      if (!get_num(f, "min", &m->e.min[j], err, &rc) || !get_num(f, "max", &m->e.max[j], err, &rc))
+        return rc;
+      if (m->e.min[j] > m->e.max[j])
+        return perr(err, "model file: min of '%s' is above its max", name);
+    }
     const cJSON *used = need(f, "used", err, &rc);
     if (!used) return rc;
     if (!cJSON_IsBool(used))

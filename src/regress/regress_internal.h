@@ -24,6 +24,7 @@ struct dle_dataset {
 typedef struct dle_enc {
   size_t n_num, n_cat, d;
   double *mean, *scale;
+  double *min, *max; /* training range (NaN when a model file has none) */
   unsigned char *used;
   size_t *n_levels;
   char ***levels; /* levels[c][j], sorted */

@@ -180,6 +180,9 @@ static void test_search_and_file(void) {
     CHECK(y1 == y2);
     dle_cv_scores s2;
     CHECK(dle_regress_model_cv(m2, NULL, &s2) && s2.r2 == r.cv.r2);
+    double lo = 0, hi = 0; /* the toy grid: a in 0..3.5, b in -2..5.5 */
+    CHECK(dle_regress_model_num_range(m2, 0, &lo, &hi) && lo == 0 && hi == 3.5);
+    CHECK(dle_regress_model_num_range(m2, 1, &lo, &hi) && lo == -2 && hi == 5.5);
     dle_regress_model_free(m2);
     m2 = NULL;
   }
@@ -194,7 +197,8 @@ static void test_search_and_file(void) {
              {"\"dual\":\t[", "\"dual\":[1, ", "dual"},
              {"\"scale\":\t", "\"scale\":-", "scale"},
              {"\"target\":\t\"y\"", "\"target\":3", "target"},
-             {"[\"x\", \"y\"]", "[\"y\", \"x\"]", "sorted"}};
+             {"[\"x\", \"y\"]", "[\"y\", \"x\"]", "sorted"},
+             {"\"min\":\t0,", "\"min\":\t9,", "above its max"}};
   for (size_t i = 0; json && i < sizeof bad / sizeof bad[0]; i++) {
     const char *p = strstr(json, bad[i].from);
     CHECK_MSG(p != NULL, "pattern %s", bad[i].from);
