@@ -2,7 +2,9 @@
  * shape rules and MACs worked out by hand, constant folding of shape subgraphs,
  * input overrides, unknown ops, and malformed input (cycles, missing inputs,
  * absurd dims, truncated and random bytes) that must give a clear error. */
+#include <fcntl.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "dlenergy/onnx.h"
@@ -684,6 +686,16 @@ static void test_truncated_and_random(void) {
   CHECK(dle_onnx_analyze_buffer(NULL, 0, NULL, 0, &r, &e) == DLE_EPARSE && strstr(e.msg, "empty"));
   CHECK(dle_onnx_analyze("/nonexistent/model.onnx", NULL, 0, &r, &e) == DLE_ENOTFOUND);
   CHECK(dle_onnx_analyze(".", NULL, 0, &r, &e) == DLE_EIO);
+  /* A (sparse) file just over 2 GiB is refused up front, without reading it. */
+  int fd = open("onnx_too_big.onnx", O_CREAT | O_TRUNC | O_WRONLY, 0644);
+  CHECK(fd >= 0);
+  if (fd >= 0) {
+    CHECK(ftruncate(fd, (off_t)DLE_ONNX_MAX_FILE_BYTES + 1) == 0);
+    close(fd);
+    CHECK(dle_onnx_analyze("onnx_too_big.onnx", NULL, 0, &r, &e) == DLE_ERANGE &&
+          strstr(e.msg, "2 GiB") && r == NULL);
+    unlink("onnx_too_big.onnx");
+  }
 }
 
 /* A model embedding a large weight: the bytes are skipped, the dims still count,
