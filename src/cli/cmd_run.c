@@ -60,7 +60,10 @@ static void on_signal(int sig) {
   errno = saved;
 }
 
-static const int k_watched_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+/* The first four are passed on to the command; SIGTSTP/SIGCONT (run only) make Ctrl-Z
+ * and `fg` stop and resume the command with us, since it is not in our process group. */
+static const int k_watched_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGCONT};
+enum { N_FORWARDED = 4 };
 enum { N_WATCHED = sizeof k_watched_signals / sizeof k_watched_signals[0] };
 
 typedef struct sig_state {
@@ -70,7 +73,7 @@ typedef struct sig_state {
   sigset_t child_default; /* what the child must find at SIG_DFL */
 } sig_state;
 
-static int signals_install(sig_state *ss, dle_error *err) {
+static int signals_install(sig_state *ss, bool job_control, dle_error *err) {
   if (pipe2(g_sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
     return dle_error_set(err, DLE_EIO, "cannot create the signal pipe: %s", strerror(errno));
   sigemptyset(&ss->child_default);
@@ -82,6 +85,7 @@ static int signals_install(sig_state *ss, dle_error *err) {
   for (int i = 0; i < N_WATCHED; i++) {
     int sig = k_watched_signals[i];
     ss->installed[i] = false;
+    if (i >= N_FORWARDED && !job_control) continue;
     if (sigaction(sig, NULL, &ss->old[i]) != 0) continue;
     /* A signal ignored by whoever started us (nohup) stays ignored, for the child too. */
     if (ss->old[i].sa_handler == SIG_IGN) continue;
@@ -801,7 +805,7 @@ int monitor_main(const monitor_opts *o) {
     if (o->hooks[h].on_start && o->hooks[h].on_start(&v, o->hooks[h].user, &e) != 0)
       goto fail_recorded;
   }
-  if (signals_install(&sigs, &e) != DLE_OK) goto fail_recorded;
+  if (signals_install(&sigs, !m->attach, &e) != DLE_OK) goto fail_recorded;
   sigs_on = true;
 
   int marker_w = -1;
@@ -893,7 +897,7 @@ int monitor_main(const monitor_opts *o) {
     }
     if (r > 0 && (p[i_sig].revents & POLLIN)) {
       uint64_t got = take_signals();
-      for (int k = 0; k < N_WATCHED; k++) {
+      for (int k = 0; k < N_FORWARDED; k++) {
         int sig = k_watched_signals[k];
         if (!(got & ((uint64_t)1 << sig))) continue;
         if (m->attach) {
@@ -902,6 +906,14 @@ int monitor_main(const monitor_opts *o) {
           if (!o->quiet) warnf(m, "passed %s on to the command", strsignal(sig));
         }
       }
+      if (!m->attach && (got & ((uint64_t)1 << SIGTSTP))) {
+        /* Ctrl-Z: stop the command, then ourselves. SIGSTOP, since the kernel discards
+         * SIGTSTP sent to the command's group: a new session is an orphaned group. */
+        dle_child_signal(m->child, SIGSTOP, &e);
+        raise(SIGSTOP);
+        got |= (uint64_t)1 << SIGCONT;
+      }
+      if (!m->attach && (got & ((uint64_t)1 << SIGCONT))) dle_child_signal(m->child, SIGCONT, &e);
     }
     if (r > 0 && i_mark >= 0 && p[i_mark].revents) {
       if (!read_markers(m) && !m->attach) {

@@ -213,6 +213,35 @@ class RunTests(unittest.TestCase):
         r = Db(self.db).run()
         self.assertEqual((r["status"], r["term_signal"]), ("killed", signal.SIGTERM))
 
+    def test_ctrl_z_stops_and_fg_resumes_the_command(self):
+        def state(pid):
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0]
+
+        def wait_state(pid, want):
+            deadline = time.monotonic() + TIMEOUT
+            while time.monotonic() < deadline:
+                if (state(pid) == "T") == want:
+                    return True
+                time.sleep(0.02)
+            return False
+
+        proc = self._popen(["--quiet"], self.burner("--epochs", "1000", "--epoch-s", "0.1"))
+        try:
+            self._wait_line(proc, "ready")
+            with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
+                child = int(f.read().split()[0])
+            proc.send_signal(signal.SIGTSTP)
+            self.assertTrue(wait_state(child, True))      # the command is stopped...
+            self.assertTrue(wait_state(proc.pid, True))   # ...and so is dlenergy
+            proc.send_signal(signal.SIGCONT)
+            self.assertTrue(wait_state(proc.pid, False))
+            self.assertTrue(wait_state(child, False))     # both resume
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=TIMEOUT)
+        self.assertEqual(proc.returncode, 128 + signal.SIGTERM)
+
     def test_marker_flood(self):
         p = self.dle([], self.burner("--epochs", "2", "--epoch-s", "0.2", "--junk"))
         self.assertEqual(p.returncode, 0, p.stderr)
