@@ -130,6 +130,10 @@ static int cmd_list(int argc, char **argv) {
       show_format_wall(info.start_wall_s, info.source, when, sizeof when);
       cli_format_duration(s.duration_s, dur, sizeof dur);
       run_label(st, &info, label, sizeof label);
+      /* One line per run: control characters become spaces, long labels are cut. */
+      for (char *q = label; *q; q++)
+        if ((unsigned char)*q < 0x20) *q = ' ';
+      if (strlen(label) > 60) memcpy(label + 57, "...", 4);
       char g[32], t[32];
       kj(s.energy_j[DLE_COMP_GPU], g, sizeof g);
       kj(s.total_j, t, sizeof t);

@@ -188,7 +188,13 @@ static void print_human(dle_store *st, int64_t id, const cJSON *o) {
   show_format_wall(info.start_wall_s, info.source, when, sizeof when);
   cli_format_duration(s.duration_s, dur, sizeof dur);
   printf("Run %" PRId64 ": %s (%s)\n", id, dle_run_status_str(info.status), info.source);
-  if (info.command[0]) printf("  command    %s\n", info.command);
+  if (info.command[0]) {
+    char cmd[sizeof info.command];
+    snprintf(cmd, sizeof cmd, "%s", info.command);
+    for (char *q = cmd; *q; q++)
+      if ((unsigned char)*q < 0x20) *q = ' ';
+    printf("  command    %s\n", cmd);
+  }
   if (info.host[0]) printf("  host       %s\n", info.host);
   printf("  started    %s\n", when);
   printf("  duration   %s (%zu samples", dur, s.samples);
@@ -243,9 +249,18 @@ static void print_human(dle_store *st, int64_t id, const cJSON *o) {
         if (c == DLE_COMP_RAM && !isnan(s.energy_j[DLE_COMP_DRAM])) continue;
         tot += v->valuedouble, any = 1;
       }
-      printf("  %6d %10.2f %10.2f %10.2f %14.1f %14.1f%s\n",
+      char gs[32], ts[32];
+      if (isnan(g))
+        snprintf(gs, sizeof gs, "-");
+      else
+        snprintf(gs, sizeof gs, "%.1f", g);
+      if (!any)
+        snprintf(ts, sizeof ts, "-");
+      else
+        snprintf(ts, sizeof ts, "%.1f", tot);
+      printf("  %6d %10.2f %10.2f %10.2f %14s %14s%s\n",
              (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ep, "index")), b, en,
-             en - b, g, any ? tot : NAN,
+             en - b, gs, ts,
              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ep, "open")) ? "  (open)" : "");
     }
   }
