@@ -183,6 +183,8 @@ static const struct {
     {"memory.total", GC_MEMTOT}, {"gpu_total_memory", GC_MEMTOT},
     {"memory.used", GC_MEMUSED}, {"gpu_memory_used", GC_MEMUSED},
     {"power.draw", GC_POWER}, {"gpu_power_draw", GC_POWER},
+    /* Newer drivers split power.draw into an instantaneous and a 1 s average reading. */
+    {"power.draw.instant", GC_POWER}, {"power.draw.average", GC_POWER},
     {"power.limit", GC_LIMIT}, {"enforced.power.limit", GC_LIMIT},
     {"power.max_limit", GC_MAXLIMIT}, {"gpu_max_power", GC_MAXLIMIT},
     {"temperature.gpu", GC_TEMP}, {"gpu_temperature", GC_TEMP},

@@ -147,6 +147,15 @@ static void test_formats(void) {
   CHECK(import_str(FMT_B, NULL, &o, &a, &e) == DLE_ERANGE);
   CHECK(strstr(e.msg, "nothing is left") != NULL);
 
+  /* Newer drivers' power.draw.instant, --format=csv,nounits values. */
+  const char *inst =
+      "timestamp, power.draw.instant [W], utilization.gpu [%]\n"
+      "2023/01/01 00:00:00.000, 100.5, 7\n"
+      "2023/01/01 00:00:01.000, 101.5, 8\n";
+  CHECK_OK(import_str(inst, NULL, NULL, &a, &e), &e);
+  CHECK(a.n == 2 && S(&a, 1)->gpu[0].power_w == 101.5 && S(&a, 1)->gpu[0].util_gpu_pct == 8);
+  dle_import_free(&a);
+
   /* N/A power and extra / reordered columns, CRLF line ends. */
   const char *na =
       "temperature.gpu, power.draw [W], timestamp, clocks.sm [MHz]\r\n"
