@@ -167,6 +167,26 @@ class RunTests(unittest.TestCase):
         self.assertIn("not found", db.meta(r["id"])["error"])
         self.assertIn("dlenergy-test-no-such-command --flag", r["command"])
 
+    def test_child_gets_only_stdio_and_the_marker_fd(self):
+        # Every descriptor dlenergy holds (store, sensors, sockets, pipes) is close-on-exec.
+        for extra in ([], ["--epoch-regex", "keras", "--metrics-listen", "127.0.0.1:0"]):
+            probe = ("import os\n"
+                     "def is_open(fd):\n"
+                     "    try:\n"
+                     "        os.fstat(fd)\n"
+                     "        return True\n"
+                     "    except OSError:\n"
+                     "        return False\n"
+                     "print(' '.join(str(fd) for fd in range(256) if is_open(fd)))\n"
+                     "print(os.environ['DLENERGY_MARKER_FD'])\n")
+            e = env(DLENERGY_NVML_LIB=FAKE_NVML) if FAKE_NVML else env()
+            p = subprocess.run([BIN, "run", "--db", self.db, "--quiet"] + extra +
+                               ["--", PY, "-S", "-c", probe], env=e, capture_output=True,
+                               text=True, timeout=TIMEOUT)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            fds, marker = p.stdout.splitlines()
+            self.assertEqual(fds.split(), ["0", "1", "2", marker], extra)
+
     def test_usage_errors(self):
         for args in (["--interval", "0"], ["--pue", "0.5"], ["--meta", "novalue"],
                      ["--epoch-regex", "no group"], ["--gpus", "x"], ["--bogus"]):
