@@ -69,14 +69,30 @@ enum { N_WATCHED = sizeof k_watched_signals / sizeof k_watched_signals[0] };
 typedef struct sig_state {
   struct sigaction old[N_WATCHED];
   bool installed[N_WATCHED];
-  struct sigaction old_pipe;
+  struct sigaction old_pipe, old_xfsz;
+  bool ignoring;
   sigset_t child_default; /* what the child must find at SIG_DFL */
 } sig_state;
+
+/* First thing: signals that must not kill the recorder. SIGPIPE (a closed stdout:
+ * EPIPE instead) and SIGXFSZ (a file-size limit: EFBIG, reported as a store error). */
+static void signals_ignore_early(sig_state *ss) {
+  memset(ss, 0, sizeof *ss);
+  sigemptyset(&ss->child_default);
+  struct sigaction ign;
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  sigaction(SIGPIPE, &ign, &ss->old_pipe);
+  sigaction(SIGXFSZ, &ign, &ss->old_xfsz);
+  if (ss->old_pipe.sa_handler != SIG_IGN) sigaddset(&ss->child_default, SIGPIPE);
+  if (ss->old_xfsz.sa_handler != SIG_IGN) sigaddset(&ss->child_default, SIGXFSZ);
+  ss->ignoring = true;
+}
 
 static int signals_install(sig_state *ss, bool job_control, dle_error *err) {
   if (pipe2(g_sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
     return dle_error_set(err, DLE_EIO, "cannot create the signal pipe: %s", strerror(errno));
-  sigemptyset(&ss->child_default);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
@@ -94,20 +110,16 @@ static int signals_install(sig_state *ss, bool job_control, dle_error *err) {
       sigaddset(&ss->child_default, sig);
     }
   }
-  /* A closed stdout must not kill us (the run would go unrecorded): EPIPE instead. */
-  struct sigaction ign;
-  memset(&ign, 0, sizeof ign);
-  ign.sa_handler = SIG_IGN;
-  sigemptyset(&ign.sa_mask);
-  sigaction(SIGPIPE, &ign, &ss->old_pipe);
-  if (ss->old_pipe.sa_handler != SIG_IGN) sigaddset(&ss->child_default, SIGPIPE);
   return DLE_OK;
 }
 
 static void signals_restore(sig_state *ss) {
   for (int i = 0; i < N_WATCHED; i++)
     if (ss->installed[i]) sigaction(k_watched_signals[i], &ss->old[i], NULL);
-  sigaction(SIGPIPE, &ss->old_pipe, NULL);
+  if (ss->ignoring) {
+    sigaction(SIGPIPE, &ss->old_pipe, NULL);
+    sigaction(SIGXFSZ, &ss->old_xfsz, NULL);
+  }
   for (int i = 0; i < 2; i++) {
     if (g_sig_pipe[i] >= 0) close(g_sig_pipe[i]);
     g_sig_pipe[i] = -1;
@@ -189,7 +201,9 @@ typedef struct mon {
   dle_child *child;
   dle_proc_watch *watch;
   dle_exporter *exporter;
+  bool started; /* the command runs (or the attached process is being recorded) */
   bool store_failed;
+  char store_msg[DLE_ERRMSG_MAX];
   bool warned_marker;
   char *relay_buf;
 } mon;
@@ -208,8 +222,10 @@ static void warnf(const mon *m, const char *fmt, ...) {
 static void store_check(mon *m, int rc, const dle_error *e) {
   if (rc == DLE_OK || m->store_failed) return;
   m->store_failed = true;
-  warnf(m, "recording stopped: %s (the command keeps running; this run's record is incomplete)",
-        e->msg);
+  snprintf(m->store_msg, sizeof m->store_msg, "%s", e->msg);
+  if (m->started)
+    warnf(m, "recording stopped: %s (the command keeps running; this run's record is incomplete)",
+          e->msg);
 }
 
 static void set_meta(mon *m, const char *key, const char *value) {
@@ -736,7 +752,8 @@ int monitor_main(const monitor_opts *o) {
   dle_error_clear(&e);
   int status = DLE_EXIT_FAIL;
   sig_state sigs;
-  bool sigs_on = false, started_hooks = false;
+  signals_ignore_early(&sigs);
+  bool started_hooks = false;
   char env_fd[64], env_ino[64], env_run[64];
 
   m->buf = malloc(DRAIN_BATCH * sizeof *m->buf);
@@ -783,7 +800,7 @@ int monitor_main(const monitor_opts *o) {
   record_static_meta(m);
   if (!m->store_failed && dle_store_commit(m->st, &e) != DLE_OK) goto fail;
   if (m->store_failed) {
-    dle_error_set(&e, DLE_EDB, "cannot record the run in %s", o->db);
+    dle_error_set(&e, DLE_EDB, "cannot record the run: %s", m->store_msg);
     goto fail;
   }
 
@@ -806,7 +823,6 @@ int monitor_main(const monitor_opts *o) {
       goto fail_recorded;
   }
   if (signals_install(&sigs, !m->attach, &e) != DLE_OK) goto fail_recorded;
-  sigs_on = true;
 
   int marker_w = -1;
   if (m->attach) {
@@ -861,6 +877,7 @@ int monitor_main(const monitor_opts *o) {
     }
     dle_sampler_set_pid(m->sampler, dle_child_pid(m->child));
   }
+  m->started = true;
 
   dle_exit_info x = {.exit_code = -1, .term_signal = 0, .core_dumped = false};
   bool exited = false, detached = false;
@@ -1002,12 +1019,12 @@ int monitor_main(const monitor_opts *o) {
   if (m->store_failed && status == 0) status = DLE_EXIT_FAIL;
 
 done:
-  if (sigs_on) signals_restore(&sigs);
   if (started_hooks)
     for (size_t h = 0; h < o->n_hooks; h++)
       if (o->hooks[h].on_finish) o->hooks[h].on_finish(o->hooks[h].user);
   dle_exporter_destroy(m->exporter);
-  mon_free(m);
+  mon_free(m); /* closes the store: still under our SIGXFSZ/SIGPIPE dispositions */
+  signals_restore(&sigs);
   return status;
 
 fail_recorded:

@@ -187,6 +187,39 @@ class RunTests(unittest.TestCase):
             fds, marker = p.stdout.splitlines()
             self.assertEqual(fds.split(), ["0", "1", "2", marker], extra)
 
+    def test_store_full_mid_run(self):
+        # A file-size limit stands in for a full disk: the store's writes fail with EFBIG
+        # (dlenergy ignores SIGXFSZ). Before the command starts that is a clear error and
+        # the command is not run; during the run, recording stops with a message, the
+        # command runs to its end, and dlenergy exits 1 instead of the command's 0.
+        import resource
+        seen_mid_run = False
+        for limit in (30000, 60000, 100000, 150000, 250000, 400000):
+            for f in os.listdir(self.tmp.name):
+                os.unlink(os.path.join(self.tmp.name, f))
+
+            def cap(limit=limit):
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+            p = subprocess.run([BIN, "run", "--db", self.db, "--no-gpu", "--cpu-tdp", "100",
+                                "--interval", "0.01", "--"] +
+                               self.burner("--epochs", "6", "--epoch-s", "0.5"),
+                               env=env(), capture_output=True, text=True, timeout=TIMEOUT,
+                               preexec_fn=cap)
+            self.assertNotIn("Sanitizer", p.stderr)
+            if "ready" not in p.stdout:  # failed while recording the run's start
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertIn("dlenergy run: ", p.stderr)
+                self.assertIn("error", p.stderr)
+                continue
+            self.assertIn("epoch 6 done", p.stdout)  # the command ran to its end
+            if "recording stopped" in p.stderr:
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertIn("the run store failed during the run", p.stderr)
+                seen_mid_run = True
+                break
+            self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(seen_mid_run, "no limit made the store fail during the run")
+
     def test_usage_errors(self):
         for args in (["--interval", "0"], ["--pue", "0.5"], ["--meta", "novalue"],
                      ["--epoch-regex", "no group"], ["--gpus", "x"], ["--bogus"]):
@@ -201,6 +234,13 @@ class RunTests(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         self.assertIn("Usage: dlenergy run", p.stdout)
         self.assertFalse(os.path.exists(self.db))  # nothing was recorded
+        marker = os.path.join(self.tmp.name, "ran")
+        p = subprocess.run([BIN, "run", "--db", "/nonexistent/dir/x.db", "--no-gpu", "--",
+                            "touch", marker], capture_output=True, text=True, env=env(),
+                           timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("/nonexistent/dir/x.db", p.stderr)
+        self.assertFalse(os.path.exists(marker))  # not started when it cannot be recorded
 
     def _popen(self, args, cmd):
         full = [BIN, "run", "--db", self.db, "--no-gpu", "--cpu-tdp", "100"] + args + ["--"] + cmd
