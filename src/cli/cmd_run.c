@@ -277,7 +277,7 @@ static const char *total_kind(const mon *m) {
     else
       model = true;
   }
-  return meas && model ? "measured + modelled" : meas ? "measured" : "modelled";
+  return meas && model ? "measured + modelled" : meas ? "measured" : model ? "modelled" : "no sensor";
 }
 
 static monitor_view make_view(const mon *m, double elapsed) {
@@ -386,9 +386,11 @@ static void print_epoch_line(mon *m, int32_t index) {
   short_energy(v.energy_so_far_j, sobuf, sizeof sobuf);
   cli_format_duration(e->t_end_s, dur, sizeof dur);
   double mean_w = e->t_end_s > 0 ? v.energy_so_far_j / e->t_end_s : NAN;
-  fprintf(stderr, "dlenergy: epoch %" PRId32 "%s  %s this epoch  %s so far  mean %.1f W  "
+  char mbuf[32] = "n/a";
+  if (isfinite(mean_w)) snprintf(mbuf, sizeof mbuf, "%.1f W", mean_w);
+  fprintf(stderr, "dlenergy: epoch %" PRId32 "%s  %s this epoch  %s so far  mean %s  "
                   "elapsed %s  (%s)%s%s\n",
-          e->index, total, ebuf, sobuf, mean_w, dur, total_kind(m), extra[0] ? "  " : "", extra);
+          e->index, total, ebuf, sobuf, mbuf, dur, total_kind(m), extra[0] ? "  " : "", extra);
 }
 
 /* Prints the live lines whose epoch end the samples have reached (all when force). */
@@ -622,7 +624,7 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
   if (m->epochs_total > 0)
     snprintf(eps, sizeof eps, "%zu of %d epochs", done, m->epochs_total);
   else
-    snprintf(eps, sizeof eps, "%zu epochs", done);
+    snprintf(eps, sizeof eps, "%zu epoch%s", done, done == 1 ? "" : "s");
   fprintf(stderr, "\ndlenergy: run %" PRId64 " %s (%s): %s, %s, %zu samples every %.3g s\n",
           m->run_id, dle_run_status_str(m->info.status), end, dur, eps, sum.samples,
           m->info.interval_s);
