@@ -12,7 +12,8 @@ import signal
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.environ["DLE_SOURCE_DIR"], "clients", "python"))
+sys.path.insert(0, os.path.join(os.environ.get("DLE_SOURCE_DIR") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", ".."), "clients", "python"))
 import dlenergy_markers as dle  # noqa: E402
 
 
