@@ -1,5 +1,6 @@
 /* cmd_estimate.c — `dlenergy estimate RUN --method M`: project one run's total energy
- * with one or more estimators (see include/dlenergy/estimate.h). */
+ * with one or more estimators (see include/dlenergy/estimate.h); and the live
+ * projections of `dlenergy run` / `attach` (monitor_projection_hooks, at the end). */
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <math.h>
@@ -9,7 +10,9 @@
 #include "cli.h"
 #include "dlenergy/energy.h"
 #include "dlenergy/estimate.h"
+#include "dlenergy/exporter.h"
 #include "dlenergy/store.h"
+#include "monitor.h"
 
 static const char *const VERB = "estimate";
 
@@ -232,3 +235,210 @@ static int cmd_estimate(int argc, char **argv) {
 const dle_cli_verb dle_verb_estimate = {"estimate",
                                         "project a run's total energy (STEP and baselines)",
                                         cmd_estimate};
+
+/* ---- live projections in `dlenergy run` / `attach` ----
+ * After every epoch: carbontracker, step-power, step-energy, mlco2 and ga (GPU/host facts
+ * from the sensors) project the total from what is known; the epoch line shows the
+ * STEP power projection once its window is complete (carbontracker's before), with its
+ * bound and emissions; the exporter gets every method. step-auto is left out: its
+ * matrix profile would stall the recording loop for long runs. At the end the summary
+ * lists each method's projection at each epoch against the measured total. The state
+ * is this process's one run (CLI-level, not library state).
+ * $DLENERGY_PROJECTION tunes them with the estimate options as key=value pairs
+ * ("stable-epoch=3,window-epochs=2,gpu-only"), or "off" disables them. */
+
+static const dle_estimate_method live_methods[] = {DLE_EST_CARBONTRACKER, DLE_EST_STEP_POWER,
+                                                   DLE_EST_STEP_ENERGY, DLE_EST_MLCO2,
+                                                   DLE_EST_GA};
+enum { N_LIVE = sizeof live_methods / sizeof *live_methods, LIVE_MAX_ROWS = 30 };
+
+typedef struct live_row {
+  int32_t epoch;
+  double total_j[N_LIVE];
+} live_row;
+
+enum { LIVE_MAX_PARAMS = 16 };
+
+static struct {
+  char params[512]; /* $DLENERGY_PROJECTION, validated; kept across runs of the struct */
+  live_row *rows;
+  size_t n, cap;
+  int comps[N_LIVE];
+  double tdp_w, host_ram_gb, cpu_tdp_w, carbon, pue;
+  int cpu_cores;
+} live;
+
+/* Applies "key=value,key,..." (estimate option names) to in; validated when err. */
+static int apply_params(const char *list, dle_estimate_input *in, dle_error *err) {
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", list);
+  char *save = NULL;
+  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(t, '=');
+    if (eq) *eq = '\0';
+    int rc = dle_estimate_input_set(in, t, eq ? eq + 1 : NULL, err);
+    if (rc) return rc;
+  }
+  return DLE_OK;
+}
+
+static int live_start(const monitor_view *v, void *user, dle_error *err) {
+  (void)user, (void)err;
+  free(live.rows);
+  char params[sizeof live.params];
+  memcpy(params, live.params, sizeof params);
+  memset(&live, 0, sizeof live);
+  memcpy(live.params, params, sizeof params);
+  double tdp = 0;
+  int have = 0;
+  for (uint32_t g = 0; v->sensors && g < v->sensors->n_gpus; g++)
+    if (isfinite(v->sensors->gpu[g].tdp_w)) tdp += v->sensors->gpu[g].tdp_w, have = 1;
+  live.tdp_w = have ? tdp : NAN;
+  live.host_ram_gb = v->sensors ? v->sensors->host_ram_gb : NAN;
+  live.cpu_cores = v->sensors ? v->sensors->cpu_logical : 0;
+  live.cpu_tdp_w = v->sensors && isfinite(v->sensors->cpu_tdp_w)
+                       ? v->sensors->cpu_tdp_w * (v->sensors->cpu_packages > 0 ? v->sensors->cpu_packages : 1)
+                       : NAN;
+  live.carbon = v->info ? v->info->carbon_g_per_kwh : NAN;
+  live.pue = v->info && v->info->pue >= 1 ? v->info->pue : 1;
+  return DLE_OK;
+}
+
+static void live_input(const monitor_view *v, size_t n_epochs, dle_estimate_input *in) {
+  dle_estimate_input_init(in);
+  in->trace = v->trace;
+  in->epochs = v->epochs;
+  in->n_epochs = n_epochs;
+  in->epochs_total = v->epochs_total;
+  in->gpu_tdp_w = live.tdp_w;
+  in->host_ram_gb = live.host_ram_gb;
+  in->cpu_cores = live.cpu_cores;
+  in->cpu_tdp_w = live.cpu_tdp_w;
+  in->pue = live.pue;
+  apply_params(live.params, in, NULL);
+}
+
+static void live_epoch(const monitor_view *v, void *user, char *extra, size_t extra_size) {
+  (void)user;
+  size_t n_ep = v->epoch_pos + 1;
+  if (!v->trace || n_ep > v->n_epochs) return;
+  for (size_t e = 0; e < n_ep; e++)
+    if (!isfinite(v->epochs[e].t_end_s)) return; /* an earlier epoch is still open */
+  if (live.n == live.cap) {
+    size_t cap = live.cap ? live.cap * 2 : 32;
+    live_row *r = realloc(live.rows, cap * sizeof *r);
+    if (!r) return;
+    live.rows = r, live.cap = cap;
+  }
+  live_row *row = &live.rows[live.n++];
+  row->epoch = v->epochs[v->epoch_pos].index;
+  dle_estimate_input in;
+  live_input(v, n_ep, &in);
+  dle_estimate_result shown;
+  bool have_shown = false;
+  for (int i = 0; i < N_LIVE; i++) {
+    dle_estimate_result r;
+    dle_error e;
+    row->total_j[i] = NAN;
+    if (dle_estimate_project(&in, live_methods[i], &r, &e) != 0) continue;
+    row->total_j[i] = r.total_j;
+    live.comps[i] |= r.components;
+    if (v->exporter) dle_exporter_set_projection(v->exporter, r.method, r.total_j);
+    if (live_methods[i] == DLE_EST_STEP_POWER ||
+        (live_methods[i] == DLE_EST_CARBONTRACKER && !have_shown))
+      shown = r, have_shown = true;
+  }
+  if (!have_shown || extra_size == 0) return;
+  char tot[64], lo[64], hi[64], em[64] = "";
+  cli_format_energy(shown.total_j, tot, sizeof tot);
+  cli_format_energy(shown.lower_j, lo, sizeof lo);
+  cli_format_energy(shown.upper_j, hi, sizeof hi);
+  for (char *b = lo; b; b = b == lo ? hi : NULL) { /* the bounds without the kWh part */
+    char *cut = strchr(b, '(');
+    if (cut) cut[-1] = '\0';
+  }
+  if (isfinite(live.carbon))
+    snprintf(em, sizeof em, ", %.3g g CO2e", dle_emissions_g(shown.total_j, live.carbon));
+  snprintf(extra, extra_size, "projected %s [%s .. %s] by %s (modelled%s)", tot, lo, hi,
+           shown.method, em);
+}
+
+static void live_summary(const monitor_view *v, void *user, FILE *out) {
+  (void)user;
+  if (live.n == 0 || !v->trace) return;
+  double meas[N_LIVE];
+  bool any = false;
+  for (int i = 0; i < N_LIVE; i++) {
+    dle_error e;
+    meas[i] = NAN;
+    if (live.comps[i] && dle_estimate_measured_j(v->trace, live.comps[i], &meas[i], &e) == 0) {
+      if (live_methods[i] == DLE_EST_GA) meas[i] *= live.pue;
+      any = true;
+    }
+  }
+  if (!any) return;
+  fprintf(out, "\nProjected totals made at each epoch (modelled) vs the measured total:\n");
+  fprintf(out, "  %-8s", "epoch");
+  for (int i = 0; i < N_LIVE; i++)
+    if (live.comps[i]) fprintf(out, " %22s", dle_estimate_method_name(live_methods[i]));
+  fprintf(out, "\n  %-8s", "measured");
+  for (int i = 0; i < N_LIVE; i++) {
+    if (!live.comps[i]) continue;
+    char b[64], c[80];
+    cli_format_energy(meas[i], b, sizeof b);
+    char *cut = strchr(b, '(');
+    if (cut) cut[-1] = '\0';
+    snprintf(c, sizeof c, "%s %s", b, live.comps[i] == DLE_EST_GPU ? "GPU" : "+RAM");
+    fprintf(out, " %22s", c);
+  }
+  fputc('\n', out);
+  size_t step = live.n > LIVE_MAX_ROWS ? (live.n + LIVE_MAX_ROWS - 1) / LIVE_MAX_ROWS : 1;
+  for (size_t r = 0; r < live.n; r++) {
+    if (r % step != 0 && r + 1 != live.n) continue;
+    fprintf(out, "  %-8d", live.rows[r].epoch);
+    for (int i = 0; i < N_LIVE; i++) {
+      if (!live.comps[i]) continue;
+      double p = live.rows[r].total_j[i];
+      char b[64], c[80];
+      if (!isfinite(p)) {
+        fprintf(out, " %22s", "-");
+        continue;
+      }
+      cli_format_energy(p, b, sizeof b);
+      char *cut = strchr(b, '(');
+      if (cut) cut[-1] = '\0';
+      if (isfinite(meas[i]) && meas[i] > 0)
+        snprintf(c, sizeof c, "%s %+.1f%%", b, 100 * (p - meas[i]) / meas[i]);
+      else
+        snprintf(c, sizeof c, "%s", b);
+      fprintf(out, " %22s", c);
+    }
+    fputc('\n', out);
+  }
+  if (step > 1) fprintf(out, "  (every %zu-th epoch and the last shown)\n", step);
+}
+
+static void live_finish(void *user) {
+  (void)user;
+  free(live.rows);
+  memset(&live, 0, sizeof live);
+}
+
+int monitor_projection_hooks(monitor_opts *o) {
+  const char *env = getenv("DLENERGY_PROJECTION");
+  if (env && strcmp(env, "off") == 0) return 0;
+  if (env && *env) {
+    dle_estimate_input probe;
+    dle_estimate_input_init(&probe);
+    dle_error err = {0};
+    if (strlen(env) >= sizeof live.params)
+      return cli_usage_error(o->verb, "DLENERGY_PROJECTION is too long");
+    if (apply_params(env, &probe, &err))
+      return cli_usage_error(o->verb, "DLENERGY_PROJECTION: %s", err.msg);
+    snprintf(live.params, sizeof live.params, "%s", env);
+  }
+  if (o->n_hooks >= MONITOR_MAX_HOOKS) return 0; /* no room: run without projections */
+  monitor_hooks h = {NULL, live_start, NULL, live_epoch, live_summary, live_finish};
+  o->hooks[o->n_hooks++] = h;
+  return 0;
+}

@@ -10,10 +10,13 @@ and samples (GPU only; TDP = the fake's 350 W limit; usage = its 50 %):
   step-power     250 W x D(window epochs)      (s = 3, w = 2)
   step-energy    E(start .. epoch 3) + 250 W x window duration x (N - s) / w
 where D(epochs) = elapsed to the end of epoch k + (N - k) x their mean duration, and the
-measured duration once the run is over (k = N)."""
+measured duration once the run is over (k = N). The live line of `dlenergy run` must show
+the same projection after each epoch (STEP once its window is complete, carbontracker
+before) and the summary must list the projections per epoch."""
 import json
 import math
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -59,16 +62,31 @@ db = os.path.join(tmp, "e2e.db")
 script = os.path.join(tmp, "nvml.txt")
 with open(script, "w") as f:
     f.write("power 0 0 50000\npower 0 1.5 250000\nutil 0 50 20\nprocess 0 children\n")
-env = dict(os.environ, DLENERGY_NVML_LIB=FAKE, FAKE_NVML_SCRIPT=script)
+# the live projections of `dlenergy run` use the same s, w and GPU-only setting
+env = dict(os.environ, DLENERGY_NVML_LIB=FAKE, FAKE_NVML_SCRIPT=script,
+           DLENERGY_PROJECTION=f"stable-epoch={S},window-epochs={W},gpu-only")
 for k in ("DLENERGY_DB", "DLENERGY_MARKER_FD", "DLENERGY_MARKER"):
     env.pop(k, None)
-p = subprocess.run([BIN, "run", "--db", db, "--interval", "0.05", "--no-rapl", "--quiet",
+p = subprocess.run([BIN, "run", "--db", db, "--interval", "0.05", "--no-rapl",
                     "--epochs", str(N), "--", "/usr/bin/python3",
                     os.path.join(HERE, "epochs_child.py"), str(N), str(EPOCH_S)],
                    env=env, capture_output=True, text=True, timeout=120)
 if p.returncode != 0:
     print(p.stdout, p.stderr)
     sys.exit(1)
+
+# Live epoch lines: "dlenergy: epoch E/8 ... projected 1.21 kJ (...) [...] by METHOD"
+UNIT = {"J": 1.0, "kJ": 1e3, "MJ": 1e6}
+live = {}
+for line in p.stderr.splitlines():
+    mt = re.match(r"dlenergy: epoch (\d+)/%d .*projected ([0-9.]+) (J|kJ|MJ)\b.* by (\S+)" % N,
+                  line)
+    if mt:
+        live[int(mt.group(1)) + 1] = (mt.group(4), float(mt.group(2)) * UNIT[mt.group(3)])
+check(len(live) == N, f"{len(live)} live projections in:\n{p.stderr}")
+check(all(live[k][0] == ("step-power" if k >= S + W else "carbontracker") for k in live),
+      f"live methods {live}")
+check("Projected totals made at each epoch" in p.stderr, "summary table of projections")
 
 c = sqlite3.connect(db)
 run_id = c.execute("select max(id) from runs").fetchone()[0]
@@ -124,6 +142,9 @@ for k in range(1, N + 1):
         check(near(g, v), f"epoch {k} {m}: got {g}, by hand {v}")
         checked += 1
     check("error" in got["flops"], "flops has no FLOPs facts here")
+    if k in live:  # the live line showed the same projection (printed to 3 digits)
+        m, v = live[k]
+        check(near(v, got[m]["total_j"], 6e-3), f"live epoch {k} {m}: {v} vs {got[m]['total_j']}")
     if k == N:  # the finished run is compared with its measured GPU energy
         meas = between(t, pw, t0, t_last)
         check(near(got["step-energy"]["measured_j"], meas), "measured GPU energy")
