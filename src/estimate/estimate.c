@@ -183,7 +183,7 @@ static int duration(const ctx *c, int e0, int e1, double *d, double *dlo, double
     snprintf(why, whylen, "measured duration %.0f s", *d);
     return DLE_OK;
   }
-  if (c->time_mode)
+  if (c->k == 0)
     return dle_error_set(c->err, DLE_ERANGE,
                          "a run without epochs can only be estimated once it is over "
                          "(its total duration is unknown before)");
@@ -427,7 +427,7 @@ static int est_step_time(ctx *c, dle_estimate_method m, dle_estimate_result *r) 
   }
   double d, dlo, dhi;
   char why[160];
-  if ((rc = duration(c, 0, 0, &d, &dlo, &dhi, why, sizeof why))) return rc;
+  if ((rc = duration(c, 0, c->k, &d, &dlo, &dhi, why, sizeof why))) return rc;
   double pm = ew / len;
   r->mean_power_w = pm;
   r->duration_s = d;

@@ -167,6 +167,17 @@ static void test_projection_at_epoch(void) {
   in.at_epoch = 1;
   r = run(&in, DLE_EST_CARBONTRACKER, 0);
   CHECK_NEAR(r.total_j, 19200, 1e-6);
+  /* a time window on a run with epochs that is still going: projected duration too;
+   * GPU+RAM over [20, 50] = 210 W x (50 s + 7 x 10 s) */
+  in.at_epoch = 5;
+  in.window_s = 30;
+  in.start_s = 20;
+  r = run(&in, DLE_EST_STEP_POWER, 0);
+  CHECK_NEAR(r.total_j, 25200, 1e-6);
+  r = run(&in, DLE_EST_MLCO2, 0);
+  CHECK_NEAR(r.total_j, 36000, 1e-6);
+  in.window_s = 0;
+  in.start_s = NAN;
   /* unknown N: no projection */
   in.epochs_total = 0;
   in.at_epoch = 6;
