@@ -9,8 +9,10 @@
  *   - a crash or `kill -9` of dlenergy leaves the training running (no SIGHUP from the
  *     terminal either); it has no controlling terminal (stdin/stdout still work).
  * Every descriptor the caller opened with O_CLOEXEC stays closed in the child; only
- * marker_fd (same number) and, when capture_output is set, the new stdout/stderr pipes
- * cross over.
+ * marker_fd and, when capture_output is set, the new stdout/stderr pipes cross over.
+ * The marker descriptor gets the lowest number >= 3 that is free in the child (closed
+ * or close-on-exec here; usually 3), so that shells whose redirections take one digit
+ * (dash: `echo epoch_end 1 >&3`) can use it.
  *
  * The library never installs signal handlers; the caller decides which signals the
  * child must find at their default disposition (sig_default). */
@@ -29,7 +31,9 @@ extern "C" {
 
 typedef struct dle_launch_opts {
   char *const *argv;            /* NULL-terminated; argv[0] searched in PATH */
-  int marker_fd;                /* inherited by the child under the same number; -1: none */
+  int marker_fd;                /* inherited by the child (see above); -1: none */
+  const char *marker_env;       /* when set, "NAME=<its number in the child>" is added to
+                                   the child's environment (e.g. "DLENERGY_MARKER_FD") */
   bool capture_output;          /* child stdout/stderr become non-blocking pipes to read */
   bool same_process_group;      /* false (default): own session and process group */
   const char *const *env_set;   /* "KEY=VALUE" entries added/replacing in the environment */
@@ -55,6 +59,8 @@ typedef struct dle_child dle_child;
 int dle_child_spawn(const dle_launch_opts *opts, dle_child **out, dle_error *err);
 
 pid_t dle_child_pid(const dle_child *c);
+/* The marker descriptor's number in the child, or -1. */
+int dle_child_marker_fd(const dle_child *c);
 /* Read ends of the captured output (non-blocking, close-on-exec), or -1. The child
  * owns them: use dle_child_close_output() rather than close(). */
 int dle_child_stdout_fd(const dle_child *c);

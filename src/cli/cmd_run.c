@@ -756,7 +756,7 @@ int monitor_main(const monitor_opts *o) {
   sig_state sigs;
   signals_ignore_early(&sigs);
   bool started_hooks = false;
-  char env_fd[64], env_ino[64], env_run[64];
+  char env_ino[64], env_run[64];
 
   m->buf = malloc(DRAIN_BATCH * sizeof *m->buf);
   m->relay_buf = malloc(READ_CHUNK);
@@ -840,7 +840,6 @@ int monitor_main(const monitor_opts *o) {
     if (dle_marker_pipe(&m->marker_fd, &marker_w, &e) != DLE_OK) goto fail_recorded;
     struct stat pst;
     fstat(marker_w, &pst);
-    snprintf(env_fd, sizeof env_fd, "DLENERGY_MARKER_FD=%d", marker_w);
     snprintf(env_ino, sizeof env_ino, "DLENERGY_MARKER_INO=%lu", (unsigned long)pst.st_ino);
     snprintf(env_run, sizeof env_run, "DLENERGY_RUN_ID=%" PRId64, m->run_id);
   }
@@ -856,10 +855,11 @@ int monitor_main(const monitor_opts *o) {
     /* With --epoch-regex the output goes through a pipe: Python would then buffer it
      * in 8 KB blocks and deliver "Epoch N/M" late, so it is made unbuffered. */
     bool unbuf = m->rx[0] && !getenv("PYTHONUNBUFFERED");
-    const char *set[] = {env_fd, env_ino, env_run, unbuf ? "PYTHONUNBUFFERED=1" : NULL, NULL};
+    const char *set[] = {env_ino, env_run, unbuf ? "PYTHONUNBUFFERED=1" : NULL, NULL};
     const char *unset[] = {"DLENERGY_MARKER", NULL};
     dle_launch_opts lo = {.argv = o->argv,
                           .marker_fd = marker_w,
+                          .marker_env = "DLENERGY_MARKER_FD",
                           .capture_output = m->rx[0] != NULL,
                           .env_set = set,
                           .env_unset = unset,
@@ -1191,8 +1191,9 @@ static void run_usage(FILE *out) {
           "                        through dlenergy.\n\n"
           "Epoch markers: the command gets DLENERGY_MARKER_FD, a pipe taking lines such as\n"
           "'epoch_begin 3', 'epoch_end 3 loss=0.4', 'epochs_total 10', 'meta k=v'; see\n"
-          "clients/python/dlenergy_markers.py. The command's environment also has\n"
-          "DLENERGY_RUN_ID.\n",
+          "clients/python/dlenergy_markers.py, or from a shell:\n"
+          "  echo 'epoch_end 3 loss=0.4' >&$DLENERGY_MARKER_FD\n"
+          "The command's environment also has DLENERGY_RUN_ID.\n",
           k_common_help);
 }
 

@@ -22,6 +22,7 @@ struct dle_child {
   bool own_group;
   bool reaped;
   int out_fd, err_fd, pidfd;
+  int marker_child_fd;
 };
 
 int dle_exit_info_status(const dle_exit_info *x) {
@@ -55,19 +56,34 @@ static bool listed(const char *entry, const char *const *list) {
   return false;
 }
 
-/* environ minus env_unset and the names env_set redefines, plus env_set. The strings
- * are borrowed; only the array is allocated. */
-static char **build_env(const dle_launch_opts *o) {
+/* environ minus env_unset and the names env_set (and extra) redefine, plus env_set and
+ * extra. The strings are borrowed; only the array is allocated. */
+static char **build_env(const dle_launch_opts *o, const char *extra) {
   size_t n = 0, k = 0;
   for (char **e = environ; e && *e; e++) n++;
   for (size_t i = 0; o->env_set && o->env_set[i]; i++) n++;
-  char **env = calloc(n + 1, sizeof *env);
+  char **env = calloc(n + 2, sizeof *env);
   if (!env) return NULL;
+  const char *extra_list[] = {extra, NULL};
   for (char **e = environ; e && *e; e++)
-    if (!listed(*e, o->env_unset) && !listed(*e, o->env_set)) env[k++] = *e;
-  for (size_t i = 0; o->env_set && o->env_set[i]; i++) env[k++] = (char *)o->env_set[i];
+    if (!listed(*e, o->env_unset) && !listed(*e, o->env_set) && !(extra && listed(*e, extra_list)))
+      env[k++] = *e;
+  for (size_t i = 0; o->env_set && o->env_set[i]; i++)
+    if (!(extra && listed(o->env_set[i], extra_list))) env[k++] = (char *)o->env_set[i];
+  if (extra) env[k++] = (char *)extra;
   env[k] = NULL;
   return env;
+}
+
+/* The lowest descriptor >= 3 that will be free in the child: closed here, or
+ * close-on-exec (exec closes it, and the dup2 of the file actions replaces it first).
+ * Descriptors the caller left inheritable are never taken. */
+static int child_fd_for(int fd) {
+  for (int k = 3; k < fd; k++) {
+    int flags = fcntl(k, F_GETFD);
+    if ((flags < 0 && errno == EBADF) || (flags >= 0 && (flags & FD_CLOEXEC))) return k;
+  }
+  return fd;
 }
 
 int dle_child_spawn(const dle_launch_opts *o, dle_child **out, dle_error *err) {
@@ -76,7 +92,7 @@ int dle_child_spawn(const dle_launch_opts *o, dle_child **out, dle_error *err) {
     return dle_error_set(err, DLE_EINVAL, "no command to run");
   dle_child *c = calloc(1, sizeof *c);
   if (!c) return dle_error_set(err, DLE_ENOMEM, "out of memory");
-  c->out_fd = c->err_fd = c->pidfd = -1;
+  c->out_fd = c->err_fd = c->pidfd = c->marker_child_fd = -1;
   c->own_group = !o->same_process_group;
   int outp[2] = {-1, -1}, errp[2] = {-1, -1};
   char **env = NULL;
@@ -90,7 +106,17 @@ int dle_child_spawn(const dle_launch_opts *o, dle_child **out, dle_error *err) {
     rc = dle_error_set(err, DLE_EIO, "cannot create output pipes: %s", strerror(errno));
     goto fail;
   }
-  if (!(env = build_env(o))) {
+  char marker_var[128] = "";
+  if (o->marker_fd >= 0) {
+    c->marker_child_fd = child_fd_for(o->marker_fd);
+    if (o->marker_env &&
+        snprintf(marker_var, sizeof marker_var, "%s=%d", o->marker_env, c->marker_child_fd) >=
+            (int)sizeof marker_var) {
+      rc = dle_error_set(err, DLE_EINVAL, "marker variable name too long");
+      goto fail;
+    }
+  }
+  if (!(env = build_env(o, marker_var[0] ? marker_var : NULL))) {
     rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
     goto fail;
   }
@@ -103,9 +129,10 @@ int dle_child_spawn(const dle_launch_opts *o, dle_child **out, dle_error *err) {
         (e = posix_spawn_file_actions_adddup2(&fa, errp[1], STDERR_FILENO)) != 0)
       goto spawn_setup_fail;
   }
-  /* dup2 onto itself clears FD_CLOEXEC in the child only (glibc >= 2.29, POSIX 2024). */
+  /* After the stdout/stderr dup2s (a pipe end the marker lands on is already copied).
+   * dup2 onto itself clears FD_CLOEXEC in the child only (glibc >= 2.29, POSIX 2024). */
   if (o->marker_fd >= 0 &&
-      (e = posix_spawn_file_actions_adddup2(&fa, o->marker_fd, o->marker_fd)) != 0)
+      (e = posix_spawn_file_actions_adddup2(&fa, o->marker_fd, c->marker_child_fd)) != 0)
     goto spawn_setup_fail;
   short flags = POSIX_SPAWN_SETSIGMASK;
   sigset_t none;
@@ -154,6 +181,7 @@ fail:
 }
 
 pid_t dle_child_pid(const dle_child *c) { return c->pid; }
+int dle_child_marker_fd(const dle_child *c) { return c->marker_child_fd; }
 int dle_child_stdout_fd(const dle_child *c) { return c->out_fd; }
 int dle_child_stderr_fd(const dle_child *c) { return c->err_fd; }
 int dle_child_wait_fd(const dle_child *c) { return c->reaped ? -1 : c->pidfd; }

@@ -81,25 +81,36 @@ static void test_marker_fd_and_cloexec(void) {
   int r = -1, w = -1;
   CHECK_OK(dle_marker_pipe(&r, &w, &e), &e);
   int other = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  char env1[64], script[256];
-  snprintf(env1, sizeof env1, "DLENERGY_MARKER_FD=%d", w);
-  /* The child writes a marker through the inherited fd and reports which of our
-   * descriptors it can see. */
+  int fds[3] = {w, r, other};
+  char script[512];
+  /* The child (dash: one-digit redirections only) writes a marker through the inherited
+   * descriptor and reports which of our descriptor numbers are open in it. */
   snprintf(script, sizeof script,
            "echo epoch_begin 1 >&$DLENERGY_MARKER_FD;"
-           " for f in %d %d %d; do [ -e /proc/self/fd/$f ] && echo open $f || echo closed $f; done;"
+           " for f in %d %d %d $DLENERGY_MARKER_FD; do"
+           " [ -e /proc/self/fd/$f ] && echo open $f || echo closed $f; done;"
            " echo \"marker=${DLENERGY_MARKER:-unset} keep=$DLE_TEST_KEEP\"; echo err >&2",
            w, r, other);
-  char *argv[] = {"sh", "-c", script, NULL};
-  const char *set[] = {env1, NULL};
+  char *argv[] = {"/bin/sh", "-c", script, NULL};
+  const char *set[] = {"DLENERGY_MARKER_FD=999", NULL}; /* replaced by marker_env's value */
   const char *unset[] = {"DLENERGY_MARKER", NULL};
   setenv("DLENERGY_MARKER", "/stale/fifo", 1);
   setenv("DLE_TEST_KEEP", "yes", 1);
-  dle_launch_opts o = {.argv = argv, .marker_fd = w, .capture_output = true,
-                       .env_set = set, .env_unset = unset};
+  dle_launch_opts o = {.argv = argv, .marker_fd = w, .marker_env = "DLENERGY_MARKER_FD",
+                       .capture_output = true, .env_set = set, .env_unset = unset};
   dle_child *c = NULL;
   CHECK_OK(dle_child_spawn(&o, &c, &e), &e);
   if (!c) return;
+  int cfd = dle_child_marker_fd(c);
+  /* The lowest number >= 3 free in the child (3 when this test is started with only
+   * stdio; a harness may hand us more inheritable descriptors). */
+  int want = 3;
+  while (want < w) {
+    int fl = fcntl(want, F_GETFD);
+    if (fl < 0 || (fl & FD_CLOEXEC)) break;
+    want++;
+  }
+  CHECK_MSG(cfd == want && cfd <= r, "marker fd in the child: %d, expected %d", cfd, want);
   /* Our copy of the write end stays close-on-exec in the parent. */
   CHECK(fcntl(w, F_GETFD) & FD_CLOEXEC);
   close(w);
@@ -109,10 +120,13 @@ static void test_marker_fd_and_cloexec(void) {
   dle_exit_info x;
   CHECK_OK(dle_child_wait(c, &x, &e), &e);
   CHECK(x.exit_code == 0);
-  char expect[256];
-  snprintf(expect, sizeof expect, "open %d\nclosed %d\nclosed %d\nmarker=unset keep=yes\n", w, r,
-           other);
-  CHECK_MSG(strcmp(out, expect) == 0, "child printed '%s'", out);
+  char expect[256] = "";
+  size_t len = 0;
+  for (int i = 0; i < 3; i++)
+    len += (size_t)snprintf(expect + len, sizeof expect - len, "%s %d\n",
+                            fds[i] == cfd ? "open" : "closed", fds[i]);
+  snprintf(expect + len, sizeof expect - len, "open %d\nmarker=unset keep=yes\n", cfd);
+  CHECK_MSG(strcmp(out, expect) == 0, "child printed '%s', expected '%s'", out, expect);
   CHECK(strcmp(err_text, "err\n") == 0);
   char buf[64];
   ssize_t n = read(r, buf, sizeof buf - 1);
@@ -121,6 +135,21 @@ static void test_marker_fd_and_cloexec(void) {
   close(r);
   close(other);
   unsetenv("DLENERGY_MARKER");
+
+  /* An inheritable descriptor of the caller is never taken over. */
+  int keep = open("/dev/null", O_RDONLY); /* no O_CLOEXEC: meant for the child */
+  CHECK_OK(dle_marker_pipe(&r, &w, &e), &e);
+  char *argv2[] = {"true", NULL};
+  dle_launch_opts o2 = {.argv = argv2, .marker_fd = w};
+  CHECK_OK(dle_child_spawn(&o2, &c, &e), &e);
+  if (c) {
+    CHECK(dle_child_marker_fd(c) != keep && dle_child_marker_fd(c) >= 3);
+    CHECK_OK(dle_child_wait(c, &x, &e), &e);
+    dle_child_free(c);
+  }
+  close(keep);
+  close(r);
+  close(w);
 }
 
 static void test_signals_and_group(void) {
