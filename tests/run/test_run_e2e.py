@@ -220,6 +220,20 @@ class RunTests(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
         self.assertTrue(seen_mid_run, "no limit made the store fail during the run")
 
+    def test_markers_from_a_posix_shell(self):
+        script = ("echo epochs_total 2 >&$DLENERGY_MARKER_FD; "
+                  "echo epoch_begin 1 >&$DLENERGY_MARKER_FD; sleep 0.2; "
+                  "echo 'epoch_end 1 loss=1.5' >&$DLENERGY_MARKER_FD")
+        p = self.dle(["--quiet"], ["/bin/sh", "-c", script])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        db = Db(self.db)
+        r = db.run()
+        self.assertEqual(r["epochs_planned"], 2)
+        ep = db.epochs(r["id"])
+        db.close()
+        self.assertEqual([(e[0], e[3]) for e in ep], [(1, "loss=1.5")])
+        self.assertLess(ep[0][1], ep[0][2])
+
     def test_usage_errors(self):
         for args in (["--interval", "0"], ["--pue", "0.5"], ["--meta", "novalue"],
                      ["--epoch-regex", "no group"], ["--gpus", "x"], ["--bogus"]):
