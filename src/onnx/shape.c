@@ -653,13 +653,14 @@ static int rule_slice(rule_io *io) {
       if (s > dim) s = dim;
       if (e > dim) e = dim;
       if (e < 0) e = 0;
-      d[a] = e > s ? (e - s + p - 1) / p : 0;
+      d[a] = e > s ? (e - s - 1) / p + 1 : 0; /* no overflow for steps near INT64_MAX */
     } else {
       if (s > dim - 1) s = dim - 1;
       if (e > dim - 1) e = dim - 1;
       if (e < -1) e = -1;
       if (s < 0) s = dim == 0 ? -1 : s;
-      d[a] = s > e ? (s - e + (-p) - 1) / (-p) : 0;
+      uint64_t q = (uint64_t)0 - (uint64_t)p; /* |p|, defined for INT64_MIN too */
+      d[a] = s > e ? (int64_t)((uint64_t)(s - e - 1) / q + 1) : 0;
     }
     start[a] = s;
     step[a] = p;

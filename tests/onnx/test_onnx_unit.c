@@ -426,6 +426,13 @@ static void test_shape_folding(void) {
   b_ints(&b, "rax", rax, 1);
   b_ints(&b, "rsp", rsp, 1);
   b_node(&b, "Slice", "x,rst,ren,rax,rsp", "rsl");  /* 5 -> idx 4,2,0: 3 */
+  /* extreme steps take one element, without overflow */
+  int64_t z0[] = {0}, smax[] = {INT64_MAX}, smin[] = {INT64_MIN};
+  b_ints(&b, "z0", z0, 1);
+  b_ints(&b, "smax", smax, 1);
+  b_ints(&b, "smin", smin, 1);
+  b_node(&b, "Slice", "x,z0,smax,ax,smax", "slmax"); /* [2,1,4,5] */
+  b_node(&b, "Slice", "x,rst,smin,ax,smin", "slmin"); /* [2,1,4,5] */
   /* slicing the folded shape: shp[1:3] = [3,4] */
   int64_t s1[] = {1}, e3[] = {3};
   b_ints(&b, "s1", s1, 1);
@@ -464,6 +471,8 @@ static void test_shape_folding(void) {
     CHECK(node_shape_is(r, "ex", 3, (int64_t[]){2, 4, 5}));
     CHECK(node_shape_is(r, "sl", 4, (int64_t[]){2, 1, 4, 5}));
     CHECK(node_shape_is(r, "rsl", 4, (int64_t[]){2, 3, 4, 3}));
+    CHECK(node_shape_is(r, "slmax", 4, (int64_t[]){2, 1, 4, 5}));
+    CHECK(node_shape_is(r, "slmin", 4, (int64_t[]){2, 1, 4, 5}));
     CHECK(node_shape_is(r, "r2", 3, (int64_t[]){10, 3, 4}));
     CHECK(node_shape_is(r, "tr", 3, (int64_t[]){10, 4, 3}));
     CHECK(node_shape_is(r, "fl", 2, (int64_t[]){2, 60}));
