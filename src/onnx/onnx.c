@@ -236,6 +236,7 @@ static int analyze_model(const Onnx__ModelProto *m, const dle_onnx_input_overrid
   onnx_ctx c = {r->opset, err, "", false};
   /* Value table sized for every name the graph can define. */
   vtab t = {0};
+  vtab hint = {0}; /* static shapes the file states (value_info, outputs), by name */
   size_t total = g->n_input + g->n_initializer;
   for (size_t i = 0; i < g->n_node; i++) total += g->node[i]->n_output;
   t.cap = total + 1;
@@ -481,6 +482,37 @@ static int analyze_model(const Onnx__ModelProto *m, const dle_onnx_input_overrid
     goto done;
   }
 
+  /* Shapes stated in the file, used only where no rule applies (unknown ops). */
+  hint.cap = g->n_value_info + g->n_output + 1;
+  hint.nslot = 16;
+  while (hint.nslot < 2 * hint.cap) hint.nslot <<= 1;
+  hint.v = calloc(hint.cap, sizeof *hint.v);
+  hint.slot = calloc(hint.nslot, sizeof *hint.slot);
+  if (!hint.v || !hint.slot) {
+    rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (size_t j = 0; j < g->n_value_info + g->n_output; j++) {
+    const Onnx__ValueInfoProto *vi =
+        j < g->n_value_info ? g->value_info[j] : g->output[j - g->n_value_info];
+    int rk = 0;
+    int64_t dd[DLE_ONNX_MAX_RANK];
+    int32_t dt = 0;
+    const char *sym;
+    if (!vi->name || !*vi->name || vi_shape(vi, &rk, dd, &dt, &sym) != 0) continue;
+    bool ok = true;
+    uint64_t ne = 1;
+    for (int q = 0; q < rk; q++)
+      if (dd[q] < 0 || __builtin_mul_overflow(ne, (uint64_t)dd[q], &ne) || ne > DLE_ONNX_MAX_ELEMS)
+        ok = false;
+    oval *h = ok ? vt_add(&hint, vi->name, &dup) : NULL; /* first statement wins */
+    if (!h) continue;
+    h->shaped = true;
+    h->rank = rk;
+    memcpy(h->dims, dd, sizeof dd);
+    h->dtype = dt;
+  }
+
   /* Inference in topological order. */
   oval *ins[64], *outs[64];
   for (size_t oi = 0; oi < g->n_node; oi++) {
@@ -513,29 +545,12 @@ static int analyze_model(const Onnx__ModelProto *m, const dle_onnx_input_overrid
       /* Fall back on value_info / graph outputs for static shapes. */
       for (size_t k = 0; k < nout; k++) {
         if (!out[k] || out[k]->shaped) continue;
-        const Onnx__ValueInfoProto *vi = NULL;
-        for (size_t j = 0; j < g->n_value_info && !vi; j++)
-          if (g->value_info[j]->name && strcmp(g->value_info[j]->name, out[k]->name) == 0)
-            vi = g->value_info[j];
-        for (size_t j = 0; j < g->n_output && !vi; j++)
-          if (g->output[j]->name && strcmp(g->output[j]->name, out[k]->name) == 0)
-            vi = g->output[j];
-        int rk;
-        int64_t dd[DLE_ONNX_MAX_RANK];
-        int32_t dt = 0;
-        const char *sym;
-        if (!vi || vi_shape(vi, &rk, dd, &dt, &sym) != 0) continue;
-        bool ok = true;
-        uint64_t ne = 1;
-        for (int q = 0; q < rk; q++)
-          if (dd[q] < 0 || __builtin_mul_overflow(ne, (uint64_t)dd[q], &ne) ||
-              ne > DLE_ONNX_MAX_ELEMS)
-            ok = false;
-        if (!ok) continue;
+        const oval *h = vt_find(&hint, out[k]->name);
+        if (!h) continue;
         out[k]->shaped = true;
-        out[k]->rank = rk;
-        memcpy(out[k]->dims, dd, sizeof dd);
-        out[k]->dtype = dt;
+        out[k]->rank = h->rank;
+        memcpy(out[k]->dims, h->dims, sizeof h->dims);
+        out[k]->dtype = h->dtype;
       }
     }
     if (in != ins) free(in);
@@ -577,6 +592,7 @@ static int analyze_model(const Onnx__ModelProto *m, const dle_onnx_input_overrid
   }
 done:
   vt_free(&t);
+  vt_free(&hint);
   free(order);
   free(indeg);
   return rc;
