@@ -20,6 +20,8 @@
  *   step-power     mean GPU (+ RAM) power over the window of w epochs starting at
  *                  epoch s (s epochs before it) x total duration
  *   step-energy    energy from the start to epoch s + window energy x (N - s) / w
+ *                  (the window spans the begin of epoch s to the end of epoch s+w-1,
+ *                  time between epoch markers included)
  *   step-auto      step-power with s = the first epoch after the detected
  *                  stabilizing point (matrix profile + FLUSS, stabilize.h)
  *
@@ -133,8 +135,12 @@ typedef struct dle_estimate_result {
 int dle_estimate_project(const dle_estimate_input *in, dle_estimate_method m,
                          dle_estimate_result *out, dle_error *err);
 
-/* Trapezoid energy of the given components over the whole trace (NaN samples of a
- * component are skipped; RAM = ram_power_w, CPU = cpu_power_w). */
+/* Trapezoid energy of the given components over the whole trace: RAM = ram_power_w,
+ * CPU = cpu_power_w. The primary component (GPU when in components, else CPU) leaves a
+ * gap where it is NaN; a missing RAM or secondary CPU reading counts as 0 W.
+ * A trace with no GPU power at all (a CPU-only run) is modelled by the GPU-based
+ * methods (carbontracker, step-*) with its CPU (+RAM) power instead; their result's
+ * components then say DLE_EST_CPU. */
 int dle_estimate_measured_j(const dle_trace *trace, int components, double *out_j,
                             dle_error *err);
 

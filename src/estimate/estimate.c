@@ -94,26 +94,42 @@ static int energy_between(const ctx *c, double a, double b, double *out) {
   return DLE_OK;
 }
 
-/* Combined power: GPU plus RAM/CPU when asked and the trace has them (a missing
- * RAM/CPU reading counts as 0 W; a missing GPU reading leaves a gap). */
+/* Combined power of the components in comps at sample i. The primary component (GPU
+ * when in comps, else CPU) leaves a gap where it is NaN; a missing RAM (or secondary
+ * CPU) reading counts as 0 W. */
+static double combined_w(const dle_trace *t, size_t i, int comps) {
+  double v;
+  if (comps & DLE_EST_GPU) {
+    v = t->gpu_power_w[i];
+    if ((comps & DLE_EST_CPU) && isfinite(t->cpu_power_w[i])) v += t->cpu_power_w[i];
+  } else {
+    v = t->cpu_power_w[i];
+  }
+  if ((comps & DLE_EST_RAM) && isfinite(t->ram_power_w[i])) v += t->ram_power_w[i];
+  return v;
+}
+
+/* Power series of the components a method wants that the trace has. A trace with no
+ * GPU power at all (a CPU-only run) is modelled with its CPU power instead. */
 static int build_power(ctx *c, int want) {
   const dle_trace *t = c->tr;
-  int have_ram = 0, have_cpu = 0;
+  int have_gpu = 0, have_ram = 0, have_cpu = 0;
   for (size_t i = 0; i < c->n; i++) {
+    if (isfinite(t->gpu_power_w[i])) have_gpu = 1;
     if (isfinite(t->ram_power_w[i])) have_ram = 1;
     if (isfinite(t->cpu_power_w[i])) have_cpu = 1;
   }
-  c->comps = DLE_EST_GPU | ((want & DLE_EST_RAM) && have_ram ? DLE_EST_RAM : 0) |
-             ((want & DLE_EST_CPU) && have_cpu ? DLE_EST_CPU : 0);
+  if (have_gpu)
+    c->comps = DLE_EST_GPU | ((want & DLE_EST_CPU) && have_cpu ? DLE_EST_CPU : 0);
+  else if (have_cpu)
+    c->comps = DLE_EST_CPU;
+  else
+    return dle_error_set(c->err, DLE_ERANGE, "the trace has no GPU or CPU power");
+  if ((want & DLE_EST_RAM) && have_ram) c->comps |= DLE_EST_RAM;
   free(c->p);
   c->p = malloc((c->n ? c->n : 1) * sizeof *c->p);
   if (!c->p) return dle_error_set(c->err, DLE_ENOMEM, "out of memory");
-  for (size_t i = 0; i < c->n; i++) {
-    double v = t->gpu_power_w[i];
-    if ((c->comps & DLE_EST_RAM) && isfinite(t->ram_power_w[i])) v += t->ram_power_w[i];
-    if ((c->comps & DLE_EST_CPU) && isfinite(t->cpu_power_w[i])) v += t->cpu_power_w[i];
-    c->p[i] = v;
-  }
+  for (size_t i = 0; i < c->n; i++) c->p[i] = combined_w(t, i, c->comps);
   return DLE_OK;
 }
 
@@ -122,6 +138,8 @@ static const char *comps_str(int comps) {
     case DLE_EST_GPU: return "GPU";
     case DLE_EST_GPU | DLE_EST_RAM: return "GPU+RAM";
     case DLE_EST_GPU | DLE_EST_CPU: return "GPU+CPU";
+    case DLE_EST_CPU: return "CPU";
+    case DLE_EST_CPU | DLE_EST_RAM: return "CPU+RAM";
     default: return "GPU+RAM+CPU";
   }
 }
@@ -478,10 +496,16 @@ static int est_step_epochs(ctx *c, dle_estimate_method m, dle_estimate_result *r
     double ej, de;
     if ((rc = per_epoch_energy(c, e, &ej, &de))) return rc;
     if (!(de > 0)) return dle_error_set(c->err, DLE_EPARSE, "epoch %d has no duration", e);
-    ew += ej, dw += de;
     pmn = fmin(pmn, ej / de), pmx = fmax(pmx, ej / de);
     emn = fmin(emn, ej), emx = fmax(emx, ej);
   }
+  /* The window is the whole span from the start of epoch s to the end of epoch
+   * s+w-1, so time between one epoch's end and the next one's begin marker (e.g.
+   * validation outside the markers) is part of the energy that is scaled up. */
+  double wa = epoch_begin(c, s), wb = epoch_end(c, s + w - 1);
+  if ((rc = energy_between(c, wa, wb, &ew))) return rc;
+  dw = wb - wa;
+  if (!(dw > 0)) return dle_error_set(c->err, DLE_EPARSE, "the window has no duration");
   double d, dlo, dhi;
   char why[160];
   if ((rc = duration(c, s, s + w, &d, &dlo, &dhi, why, sizeof why))) return rc;
@@ -551,16 +575,13 @@ int dle_estimate_measured_j(const dle_trace *trace, int components, double *out_
   if (!trace || !out_j) return dle_error_set(err, DLE_EINVAL, "measured: NULL argument");
   double *p = malloc((trace->n ? trace->n : 1) * sizeof *p);
   if (!p) return dle_error_set(err, DLE_ENOMEM, "out of memory");
-  for (size_t i = 0; i < trace->n; i++) {
-    double v = trace->gpu_power_w[i];
-    if ((components & DLE_EST_RAM) && isfinite(trace->ram_power_w[i])) v += trace->ram_power_w[i];
-    if ((components & DLE_EST_CPU) && isfinite(trace->cpu_power_w[i])) v += trace->cpu_power_w[i];
-    p[i] = v;
-  }
+  for (size_t i = 0; i < trace->n; i++) p[i] = combined_w(trace, i, components);
   int rc = dle_energy_trapezoid_j(trace->t_s, p, trace->n, out_j);
   free(p);
   if (rc) return dle_error_set(err, DLE_EINVAL, "measured: times go backwards");
-  if (isnan(*out_j)) return dle_error_set(err, DLE_ERANGE, "measured: no GPU power samples");
+  if (isnan(*out_j))
+    return dle_error_set(err, DLE_ERANGE, "measured: no %s power samples",
+                         components & DLE_EST_GPU ? "GPU" : "CPU");
   return DLE_OK;
 }
 

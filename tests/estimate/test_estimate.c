@@ -308,6 +308,47 @@ static void test_errors_and_names(void) {
   CHECK(dle_estimate_project(&in, DLE_EST_MLCO2, &r, &e) == DLE_ERANGE); /* no trace */
 }
 
+/* A CPU-only run (no GPU power anywhere): the STEP methods use CPU (+RAM) power. */
+static void test_cpu_only(void) {
+  dle_trace tr = {0};
+  dle_error e;
+  for (int i = 0; i <= 60; i++) {
+    dle_sample s;
+    dle_sample_clear(&s);
+    s.t_s = i;
+    s.cpu_power_w = i < 10 ? 20 + 2.0 * i : 40; /* ramp to 40 W over the first epoch */
+    s.ram_power_w = 1;
+    dle_trace_append(&tr, &s, &e);
+  }
+  dle_epoch ep[6];
+  for (int k = 0; k < 6; k++) {
+    ep[k].index = k;
+    ep[k].t_begin_s = 10.0 * k;
+    ep[k].t_end_s = 10.0 * (k + 1);
+    ep[k].metrics[0] = 0;
+  }
+  dle_estimate_input in;
+  dle_estimate_input_init(&in);
+  in.trace = &tr;
+  in.epochs = ep;
+  in.n_epochs = 6;
+  in.run_complete = true;
+  in.stable_epoch = 1;
+  in.window_epochs = 2;
+  /* 41 W (CPU 40 + RAM 1) x 60 s; measured CPU+RAM: epoch 0 = 300 + 10, then 5 x 410 */
+  dle_estimate_result r = run(&in, DLE_EST_STEP_POWER, 0);
+  CHECK_NEAR(r.total_j, 41 * 60, 1e-9);
+  CHECK(r.components == (DLE_EST_CPU | DLE_EST_RAM));
+  double mj;
+  CHECK_OK(dle_estimate_measured_j(&tr, r.components, &mj, &e), &e);
+  CHECK_NEAR(mj, 310 + 5 * 410, 1e-9);
+  r = run(&in, DLE_EST_STEP_ENERGY, 0);
+  CHECK_NEAR(r.total_j, 310 + 5 * 410, 1e-9);
+  CHECK(dle_estimate_measured_j(&tr, DLE_EST_GPU, &mj, &e) == DLE_ERANGE);
+  run(&in, DLE_EST_MLCO2, DLE_EINVAL); /* no GPU, no TDP */
+  dle_trace_free(&tr);
+}
+
 static void test_input_set(void) {
   dle_estimate_input in;
   dle_estimate_input_init(&in);
@@ -358,6 +399,7 @@ static void test_bad_trace(void) {
 }
 
 int main(void) {
+  test_cpu_only();
   test_input_set();
   test_bad_trace();
   test_complete_run();

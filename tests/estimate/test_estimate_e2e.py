@@ -139,7 +139,7 @@ for k in range(1, N + 1):
               f"no STEP projection before epoch {S + W}")
     for m, v in want.items():
         g = got[m].get("total_j")
-        check(near(g, v), f"epoch {k} {m}: got {g}, by hand {v}")
+        check(near(g, v), f"epoch {k} {m}: got {g}, by hand {v} ({got[m].get('assumptions')})")
         checked += 1
     check("error" in got["flops"], "flops has no FLOPs facts here")
     if k in live:  # the live line showed the same projection (printed to 3 digits)
