@@ -388,7 +388,7 @@ static void live_summary(const monitor_view *v, void *user, FILE *out) {
     cli_format_energy(meas[i], b, sizeof b);
     char *cut = strchr(b, '(');
     if (cut) cut[-1] = '\0';
-    snprintf(c, sizeof c, "%s %s", b, live.comps[i] == DLE_EST_GPU ? "GPU" : "+RAM");
+    snprintf(c, sizeof c, "%s %s", b, comps_str(live.comps[i]));
     fprintf(out, " %22s", c);
   }
   fputc('\n', out);
