@@ -140,7 +140,10 @@ int main(int argc, char **argv) {
   pid_t busy = fork();
   if (busy == 0) {
     volatile double x = 0;
-    for (;;) x += 1e-9;
+    for (;;) {
+      x += 1e-9;
+      (void)x;
+    }
   }
   const double rates[] = {1, 10, 100};
   const double secs[] = {10, 5, 5};
