@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "dlenergy/energy.h"
 #include "dlenergy/exporter.h"
+#include "dlenergy/report.h"
 #include "dlenergy/launch.h"
 #include "dlenergy/markers.h"
 #include "dlenergy/sampler.h"
@@ -1019,6 +1020,15 @@ int monitor_main(const monitor_opts *o) {
   if (!m->store_failed) store_check(m, dle_store_commit(m->st, &e), &e);
   if (!o->quiet) print_summary(m, &x, exited);
   if (m->store_failed && status == 0) status = DLE_EXIT_FAIL;
+  if (o->report_path && !m->store_failed) {
+    /* The single-run report, from what the store now holds (same as `dlenergy report`). */
+    if (dle_report_write_run(m->st, m->run_id, o->report_path, &e) == DLE_OK) {
+      if (!o->quiet) fprintf(stderr, "  report written to %s\n", o->report_path);
+    } else {
+      fprintf(stderr, "dlenergy %s: report not written: %s\n", o->verb, e.msg);
+      if (status == 0) status = DLE_EXIT_FAIL;
+    }
+  }
 
 done:
   if (started_hooks)
@@ -1048,7 +1058,7 @@ fail:
 enum {
   OPT_DB = 256, OPT_INTERVAL, OPT_GPUS, OPT_NO_GPU, OPT_NO_RAPL, OPT_NO_CPU, OPT_CPU_TDP,
   OPT_RAM_W, OPT_PUE, OPT_CARBON, OPT_COUNTRY, OPT_META, OPT_EPOCHS, OPT_QUIET,
-  OPT_EPOCH_REGEX, OPT_FIFO, OPT_METRICS, OPT_HELP
+  OPT_EPOCH_REGEX, OPT_FIFO, OPT_METRICS, OPT_REPORT, OPT_HELP
 };
 
 bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_opts *o,
@@ -1106,6 +1116,7 @@ bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_o
       return true;
     case OPT_QUIET: o->quiet = true; return true;
     case OPT_METRICS: o->metrics_listen = arg; return true;
+    case OPT_REPORT: o->report_path = arg; return true;
     default: return false;
   }
 }
@@ -1126,6 +1137,7 @@ bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_o
   {"epochs", required_argument, NULL, OPT_EPOCHS},                        \
   {"quiet", no_argument, NULL, OPT_QUIET},                                \
   {"metrics-listen", required_argument, NULL, OPT_METRICS},               \
+  {"report", required_argument, NULL, OPT_REPORT},                        \
   {"help", no_argument, NULL, OPT_HELP}
 
 static const char k_common_help[] =
@@ -1144,7 +1156,8 @@ static const char k_common_help[] =
     "  --epochs N            planned number of epochs\n"
     "  --quiet               no live line and no summary\n"
     "  --metrics-listen ADDR serve Prometheus metrics of the live run on HOST:PORT\n"
-    "                        (\":PORT\" = loopback; port 0 picks a free one)\n";
+    "                        (\":PORT\" = loopback; port 0 picks a free one)\n"
+    "  --report FILE         write the run's self-contained HTML report at the end\n";
 
 /* Shared by run and attach: collects --meta values, resolves --country. Returns -1
  * to go on, else an exit status. */

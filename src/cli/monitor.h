@@ -76,6 +76,7 @@ typedef struct monitor_opts {
   const char *epoch_regex;           /* run only; NULL: no output capture */
   bool quiet;                        /* no live line, no summary */
   const char *metrics_listen;        /* --metrics-listen HOST:PORT, or NULL */
+  const char *report_path;           /* --report FILE: single-run HTML report at the end */
   monitor_hooks hooks[MONITOR_MAX_HOOKS]; /* called in order */
   size_t n_hooks;
   /* run */

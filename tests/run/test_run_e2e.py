@@ -140,6 +140,25 @@ class RunTests(unittest.TestCase):
         self.assertRegex(p.stderr, r"CPU +\S+ k?J.*modelled \(TDP 100 W")
         self.assertIn("ready", p.stdout)  # the child's stdout is its own (no regex)
 
+    def test_report_at_end(self):
+        html = os.path.join(self.tmp.name, "run.html")
+        p = self.dle(["--report", html], self.burner("--epochs", "3", "--epoch-s", "0.3"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("report written to " + html, p.stderr)
+        with open(html, encoding="utf-8") as f:
+            page = f.read()
+        run_id = Db(self.db).run()["id"]
+        self.assertTrue(page.startswith("<!DOCTYPE html>"), page[:80])
+        self.assertIn("<svg", page)
+        self.assertNotIn("<script", page)
+        self.assertIn("run %d" % run_id, page)
+        # An unwritable report path: the run is still recorded, dlenergy says why and fails.
+        bad = os.path.join(self.tmp.name, "no-such-dir", "r.html")
+        p = self.dle(["--quiet", "--report", bad], self.burner("--epochs", "1", "--epoch-s", "0.1"))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("report not written", p.stderr)
+        self.assertEqual(Db(self.db).run()["status"], "complete")
+
     def test_exit_code_propagated(self):
         p = self.dle(["--quiet"], self.burner("--epochs", "1", "--epoch-s", "0.1", "--exit", "3"))
         self.assertEqual(p.returncode, 3)
