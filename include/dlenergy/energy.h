@@ -81,6 +81,10 @@ typedef struct dle_energy_summary {
   double facility_j;                       /* total_j x pue */
   double carbon_g_per_kwh;                 /* NaN when unknown */
   double emissions_g;                      /* facility kWh x carbon; NaN when unknown */
+  uint32_t n_devices;                      /* GPUs in the trace (multi-GPU attribution) */
+  uint32_t device_index[DLE_MAX_GPUS];     /* NVML index of each */
+  double device_energy_j[DLE_MAX_GPUS];    /* trapezoid of each GPU's power; NaN if none */
+  double device_avg_power_w[DLE_MAX_GPUS];
 } dle_energy_summary;
 
 /* Summarizes a run's trace. info may be NULL (sources then "unknown", pue 1, carbon

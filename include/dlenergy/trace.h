@@ -31,7 +31,8 @@ typedef struct dle_trace {
   double *cpu_power_w;
   double *dram_power_w;
   double *ram_power_w;
-  double *dev_power_w[DLE_MAX_GPUS]; /* per device; NULL for devices never seen */
+  double *dev_power_w[DLE_MAX_GPUS]; /* per device slot; NULL for slots never seen */
+  uint32_t dev_index[DLE_MAX_GPUS];  /* NVML index of the device in each slot */
 } dle_trace;
 
 /* Zero-initialize with `dle_trace t = {0};` then append. */

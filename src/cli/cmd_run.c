@@ -587,7 +587,8 @@ static void record_end_meta(mon *m) {
       if (n < 0 || (size_t)n >= sizeof used - len) break;
       len += (size_t)n;
     }
-  if (used[0]) set_meta(m, "gpus_used", used);
+  /* "none": GPUs were watched but the process tree ran on none of them. */
+  if (s.n_gpus) set_meta(m, "gpus_used", used[0] ? used : "none");
   dle_sampler_stats ss;
   dle_sampler_get_stats(m->sampler, &ss);
   if (ss.dropped) set_meta_num(m, "samples_dropped", (double)ss.dropped);
@@ -644,6 +645,21 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
     else
       snprintf(how, sizeof how, "%s (%s)", sum.measured[c] ? "measured" : "modelled", src);
     summary_row(names[c], sum.energy_j[c], sum.avg_power_w[c], how);
+    if (c == DLE_COMP_GPU && sum.n_devices > 1) {
+      /* Multi-GPU attribution: each device, and whether the process tree used it. */
+      dle_sensors_info si;
+      dle_sampler_get_info(m->sampler, &si);
+      for (uint32_t d = 0; d < sum.n_devices; d++) {
+        char label[32];
+        const char *use = "";
+        for (uint32_t k = 0; k < si.n_gpus; k++)
+          if (si.gpu[k].index == sum.device_index[d])
+            use = si.gpu[k].used_by_tree ? ", used by the run" : ", not used by the run";
+        snprintf(label, sizeof label, " GPU %u", sum.device_index[d]);
+        snprintf(how, sizeof how, "measured (%s%s)", src, use);
+        summary_row(label, sum.device_energy_j[d], sum.device_avg_power_w[d], how);
+      }
+    }
     if (c == DLE_COMP_GPU && isfinite(sum.gpu_counter_j))
       summary_row("GPU counter", sum.gpu_counter_j, NAN, "measured (NVML energy counter)");
   }

@@ -103,6 +103,41 @@ static cJSON *epochs_json(dle_store *st, int64_t id, dle_error *err) {
   return arr;
 }
 
+/* Is NVML index idx in the comma-separated list ("0,2")? */
+static bool index_listed(const char *list, uint32_t idx) {
+  for (const char *p = list; p && *p;) {
+    char *end = NULL;
+    unsigned long v = strtoul(p, &end, 10);
+    if (end == p) break;
+    if (v == idx) return true;
+    p = *end == ',' ? end + 1 : end;
+  }
+  return false;
+}
+
+/* Multi-GPU attribution: energy per device, whether the monitored process tree
+ * ran on it (NVML compute processes, meta gpus_used), and the energy of those. */
+static void add_devices_json(cJSON *o, const dle_energy_summary *s, const char *used) {
+  cJSON *arr = cJSON_AddArrayToObject(o, "gpus");
+  double used_j = 0;
+  int any_used = 0;
+  for (uint32_t d = 0; d < s->n_devices; d++) {
+    cJSON *g = cJSON_CreateObject();
+    cJSON_AddNumberToObject(g, "index", s->device_index[d]);
+    show_add_number(g, "energy_j", s->device_energy_j[d]);
+    show_add_number(g, "avg_power_w", s->device_avg_power_w[d]);
+    if (used) {
+      bool u = index_listed(used, s->device_index[d]);
+      cJSON_AddBoolToObject(g, "used_by_run", u);
+      if (u && !isnan(s->device_energy_j[d])) used_j += s->device_energy_j[d], any_used = 1;
+    } else {
+      cJSON_AddNullToObject(g, "used_by_run");
+    }
+    cJSON_AddItemToArray(arr, g);
+  }
+  show_add_number(o, "gpu_energy_used_j", any_used ? used_j : NAN);
+}
+
 cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err) {
   dle_run_info info;
   dle_energy_summary s;
@@ -150,6 +185,7 @@ cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err
   show_add_number(o, "facility_energy_j", s.facility_j);
   show_add_number(o, "carbon_g_per_kwh", s.carbon_g_per_kwh);
   show_add_number(o, "emissions_g", s.emissions_g);
+  add_devices_json(o, &s, dle_kv_get(kv, nkv, "gpus_used"));
   cJSON *meta = cJSON_AddObjectToObject(o, "meta");
   for (size_t i = 0; i < nkv; i++) cJSON_AddStringToObject(meta, kv[i].key, kv[i].value);
   dle_kv_free(kv, nkv);
@@ -177,6 +213,24 @@ static void usage(FILE *out) {
           "              meta and epoch_list)\n"
           "  --db PATH   run store (default $DLENERGY_DB or ./dlenergy.db)\n"
           "  -h, --help  this help\n");
+}
+
+/* One line per GPU under the gpu component when there are several. */
+static void print_devices(const cJSON *o, const dle_energy_summary *s) {
+  const cJSON *gpus = cJSON_GetObjectItemCaseSensitive(o, "gpus");
+  if (s->n_devices < 2 || !gpus) return;
+  char e[96];
+  for (const cJSON *g = gpus->child; g; g = g->next) {
+    double gj = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "energy_j"));
+    double gw = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "avg_power_w"));
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(g, "used_by_run");
+    char label[32];
+    snprintf(label, sizeof label, " gpu %d",
+             (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "index")));
+    cli_format_energy(gj, e, sizeof e);
+    printf("  %-9s %-28s %8.1f W  %-9s %s\n", label, e, gw, "measured",
+           cJSON_IsTrue(u) ? "used by the run" : cJSON_IsFalse(u) ? "not used by the run" : "");
+  }
 }
 
 static void print_human(dle_store *st, int64_t id, const cJSON *o) {
@@ -211,6 +265,7 @@ static void print_human(dle_store *st, int64_t id, const cJSON *o) {
     cli_format_energy(s.energy_j[c], e, sizeof e);
     printf("  %-9s %-28s %8.1f W  %-9s %s\n", dle_component_name((dle_component)c), e,
            s.avg_power_w[c], figure_kind(&s, c), s.source[c]);
+    if (c == DLE_COMP_GPU) print_devices(o, &s);
   }
   cli_format_energy(s.total_j, e, sizeof e);
   printf("  %-9s %-28s\n", "total", e);

@@ -60,6 +60,7 @@ int dle_trace_append(dle_trace *t, const dle_sample *s, dle_error *err) {
       t->dev_power_w[g] = col;
     }
     t->dev_power_w[g][i] = gs->power_w;
+    t->dev_index[g] = gs->device_index;
   }
   if (ng > t->n_gpus) t->n_gpus = ng;
   t->t_s[i] = s->t_s;

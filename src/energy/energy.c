@@ -155,6 +155,15 @@ double dle_emissions_g(double energy_j, double g_per_kwh) {
   return energy_j / 3.6e6 * g_per_kwh;
 }
 
+/* Mean of the non-NaN values; NaN when there are none. */
+static double mean_valid(const double *p, size_t n) {
+  double sum = 0;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!isnan(p[i])) sum += p[i], k++;
+  return k ? sum / (double)k : NAN;
+}
+
 int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
                          dle_energy_summary *out, dle_error *err) {
   if (!t || !out) return dle_error_set(err, DLE_EINVAL, "energy summary: missing argument");
@@ -178,11 +187,7 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
       if (rc)
         return dle_error_set(err, rc, "energy summary: sample times go backwards (%s)",
                              comp_names[c]);
-      double sum = 0;
-      size_t k = 0;
-      for (size_t i = 0; i < t->n; i++)
-        if (!isnan(p[i])) sum += p[i], k++;
-      out->avg_power_w[c] = sum / (double)k;
+      out->avg_power_w[c] = mean_valid(p, t->n);
       snprintf(out->source[c], sizeof out->source[c], "%s",
                src[c][0] && strcmp(src[c], "none") != 0 ? src[c] : "unknown");
       out->measured[c] = dle_source_is_measured(out->source[c]);
@@ -211,6 +216,17 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
         last = t->gpu_energy_counter_j[i];
       }
     if (!isnan(first)) out->gpu_counter_j = last - first;
+  }
+  out->n_devices = t->n_gpus;
+  for (uint32_t d = 0; d < t->n_gpus && d < DLE_MAX_GPUS; d++) {
+    const double *p = t->dev_power_w[d];
+    out->device_index[d] = t->dev_index[d];
+    out->device_energy_j[d] = out->device_avg_power_w[d] = NAN;
+    if (!p || !column_has_data(p, t->n)) continue;
+    if (dle_energy_trapezoid_j(t->t_s, p, t->n, &out->device_energy_j[d]))
+      return dle_error_set(err, DLE_EINVAL, "energy summary: sample times go backwards (gpu %u)",
+                           t->dev_index[d]);
+    out->device_avg_power_w[d] = mean_valid(p, t->n);
   }
   out->pue = info && isfinite(info->pue) && info->pue >= 1 ? info->pue : 1.0;
   out->facility_j = out->total_j * out->pue;

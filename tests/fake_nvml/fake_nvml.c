@@ -21,6 +21,9 @@
  *   temp I C                   temperature (default 60)
  *   limit I ENFORCED_MW MAX_MW enforced limit and max limit = TDP (default 350000 350000)
  *   process I PID              a compute process running on device I
+ *   process I cmdline TEXT     every process whose command line (arguments joined
+ *                              by spaces) contains TEXT runs on device I (for
+ *                              torchrun-style trees: "process 1 cmdline --rank=1")
  *   process I children         every direct child of the process that loaded
  *                              the library runs on device I (for launch tests)
  *   driver TEXT                driver version string (default "999.99-fake")
@@ -76,6 +79,7 @@ typedef struct fk_dev {
   int nproc;
   unsigned proc[FK_MAX_PROC];
   int proc_children;
+  char proc_cmdline[128];
 } fk_dev;
 
 typedef fk_dev *nvmlDevice_t;
@@ -209,8 +213,10 @@ static int load_script(const char *path) {
     } else if (strcmp(key, "process") == 0) {
       unsigned pid;
       if (strncmp(arg, "children", 8) == 0) d->proc_children = 1;
+      else if (strncmp(arg, "cmdline ", 8) == 0 && arg[8])
+        snprintf(d->proc_cmdline, sizeof d->proc_cmdline, "%s", arg + 8);
       else if (sscanf(arg, "%u", &pid) == 1 && d->nproc < FK_MAX_PROC) d->proc[d->nproc++] = pid;
-      else rc = bad(path, lineno, "process I PID|children");
+      else rc = bad(path, lineno, "process I PID|children|cmdline TEXT");
     } else {
       rc = bad(path, lineno, "unknown directive");
     }
@@ -377,7 +383,7 @@ int nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t d, unsigned int *m
 static int list_procs(const fk_dev *d, unsigned *out, int cap) {
   int n = 0;
   for (int i = 0; i < d->nproc && n < cap; i++) out[n++] = d->proc[i];
-  if (!d->proc_children) return n;
+  if (!d->proc_children && !d->proc_cmdline[0]) return n;
   DIR *dir = opendir("/proc");
   if (!dir) return n;
   struct dirent *de;
@@ -394,8 +400,21 @@ static int list_procs(const fk_dev *d, unsigned *out, int cap) {
     const char *p = strrchr(buf, ')');
     char state;
     long ppid;
-    if (p && sscanf(p + 1, " %c %ld", &state, &ppid) == 2 && ppid == self)
-      out[n++] = (unsigned)strtoul(de->d_name, NULL, 10);
+    int match = d->proc_children && p && sscanf(p + 1, " %c %ld", &state, &ppid) == 2 &&
+                ppid == self;
+    if (!match && d->proc_cmdline[0]) {
+      snprintf(path, sizeof path, "/proc/%s/cmdline", de->d_name);
+      f = fopen(path, "r");
+      if (f) {
+        r = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        for (size_t k = 0; k < r; k++)
+          if (buf[k] == '\0') buf[k] = ' ';
+        buf[r] = '\0';
+        match = strstr(buf, d->proc_cmdline) != NULL;
+      }
+    }
+    if (match) out[n++] = (unsigned)strtoul(de->d_name, NULL, 10);
   }
   closedir(dir);
   return n;
