@@ -12,17 +12,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks
+
 DLE = os.environ["DLENERGY_BIN"]
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
+check = Checks(file=sys.stderr)
 
 
 def runs(db):
@@ -113,8 +107,8 @@ def main():
     bad = subprocess.run([DLE, "bench", os.path.join(tmp, "missing.json"), "--db", db],
                          capture_output=True, text=True)
     check(bad.returncode == 1 and "missing.json" in bad.stderr, "missing plan: " + bad.stderr)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print("%d passed, %d failed" % (check.passed, check.failed))
+    return 1 if check.failed else 0
 
 
 if __name__ == "__main__":

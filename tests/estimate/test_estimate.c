@@ -32,6 +32,17 @@ static void make_trace_a(dle_trace *tr, dle_epoch *ep, int n_ep) {
   }
 }
 
+/* Trace A with 12 epochs as the estimator's input, STEP's stable epoch 2 and window 3. */
+static void input_trace_a(dle_estimate_input *in, dle_trace *tr, dle_epoch ep[12]) {
+  make_trace_a(tr, ep, 12);
+  dle_estimate_input_init(in);
+  in->trace = tr;
+  in->epochs = ep;
+  in->n_epochs = 12;
+  in->stable_epoch = 2;
+  in->window_epochs = 3;
+}
+
 static dle_estimate_result run(const dle_estimate_input *in, dle_estimate_method m, int want_rc) {
   dle_estimate_result r;
   dle_error e = {0};
@@ -50,15 +61,9 @@ static dle_estimate_result run(const dle_estimate_input *in, dle_estimate_method
 static void test_complete_run(void) {
   dle_trace tr = {0};
   dle_epoch ep[12];
-  make_trace_a(&tr, ep, 12);
   dle_estimate_input in;
-  dle_estimate_input_init(&in);
-  in.trace = &tr;
-  in.epochs = ep;
-  in.n_epochs = 12;
+  input_trace_a(&in, &tr, ep);
   in.run_complete = true;
-  in.stable_epoch = 2;
-  in.window_epochs = 3;
   dle_estimate_result r;
   dle_error e;
 
@@ -143,15 +148,9 @@ static void test_complete_run(void) {
 static void test_projection_at_epoch(void) {
   dle_trace tr = {0};
   dle_epoch ep[12];
-  make_trace_a(&tr, ep, 12);
   dle_estimate_input in;
-  dle_estimate_input_init(&in);
-  in.trace = &tr;
-  in.epochs = ep;
-  in.n_epochs = 12;
+  input_trace_a(&in, &tr, ep);
   in.epochs_total = 12;
-  in.stable_epoch = 2;
-  in.window_epochs = 3;
   in.at_epoch = 5; /* 50 s elapsed, 7 epochs of 10 s to go: 120 s */
   dle_estimate_result r = run(&in, DLE_EST_STEP_POWER, 0);
   CHECK_NEAR(r.duration_s, 120, 1e-9);
@@ -378,16 +377,10 @@ static void test_input_set(void) {
 static void test_bad_trace(void) {
   dle_trace tr = {0};
   dle_epoch ep[12];
-  make_trace_a(&tr, ep, 12);
-  tr.t_s[30] = 5; /* backwards */
   dle_estimate_input in;
-  dle_estimate_input_init(&in);
-  in.trace = &tr;
-  in.epochs = ep;
-  in.n_epochs = 12;
+  input_trace_a(&in, &tr, ep);
   in.run_complete = true;
-  in.stable_epoch = 2;
-  in.window_epochs = 3;
+  tr.t_s[30] = 5; /* backwards */
   dle_estimate_result r;
   dle_error e;
   CHECK(dle_estimate_project(&in, DLE_EST_STEP_POWER, &r, &e) == DLE_EINVAL);

@@ -8,17 +8,13 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks
+
 BIN = os.environ["DLENERGY_BIN"]
 FIXTURE = sys.argv[1]
 DB = os.path.abspath("estimate_cli.db")
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what, file=sys.stderr)
+check = Checks(file=sys.stderr)
 
 
 def near(a, b, tol=1e-6):
@@ -130,5 +126,5 @@ for verb in ("estimate", "evaluate", "stabilize"):
     p = subprocess.run([BIN, verb, "--help"], capture_output=True, text=True)
     check(p.returncode == 0 and "Usage: dlenergy " + verb in p.stdout, f"{verb} --help")
 
-print("failures:", failures)
-sys.exit(1 if failures else 0)
+print("failures:", check.failed)
+sys.exit(1 if check.failed else 0)

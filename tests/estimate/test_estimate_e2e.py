@@ -22,22 +22,14 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks, fake_nvml_lib
+
 BIN = os.environ["DLENERGY_BIN"]
-FAKE = os.environ.get("DLE_FAKE_NVML_LIB", "")
 HERE = os.path.dirname(os.path.abspath(__file__))
 N, EPOCH_S, S, W = 8, 0.6, 3, 2
-if not FAKE or not os.path.exists(FAKE):
-    print("SKIP: fake NVML not built")
-    sys.exit(77)
-
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what, file=sys.stderr)
+FAKE = fake_nvml_lib()
+check = Checks(file=sys.stderr)
 
 
 def near(a, b, rel=1e-6):
@@ -148,5 +140,5 @@ for k in range(1, N + 1):
     if k == N:  # the finished run is compared with its measured GPU energy
         meas = between(t, pw, t0, t_last)
         check(near(got["step-energy"]["measured_j"], meas), "measured GPU energy")
-print(f"{checked} projections checked, failures: {failures}")
-sys.exit(1 if failures else 0)
+print(f"{checked} projections checked, failures: {check.failed}")
+sys.exit(1 if check.failed else 0)

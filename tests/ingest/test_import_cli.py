@@ -11,8 +11,11 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks
+
 BIN = os.environ.get("DLENERGY_BIN", "dlenergy")
-failures = 0
+check = Checks(file=sys.stderr)
 
 HEADER = ("timestamp, name, utilization.gpu [%], utilization.memory [%], memory.total [MiB], "
           "memory.used [MiB], power.draw [W], power.max_limit [W], temperature.gpu\n")
@@ -21,14 +24,6 @@ HEADER = ("timestamp, name, utilization.gpu [%], utilization.memory [%], memory.
 def row(sec, watts):
     return (f"2023/03/08 22:22:{sec:02d}.500, NVIDIA GeForce RTX 3070, 50 %, 10 %, 8192 MiB, "
             f"4000 MiB, {watts:.2f} W, 240.00 W, 60\n")
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", msg, file=sys.stderr)
-
 
 def run(*args, expect=0, contains=None):
     p = subprocess.run([BIN, *args], capture_output=True, text=True)
@@ -164,8 +159,8 @@ def main():
         run("show", "999", "--db", db, expect=1)
         run("show", "--db", db, expect=2)
         run("show", "abc", "--db", db, expect=1)
-    print("ok" if failures == 0 else f"{failures} failures")
-    return 1 if failures else 0
+    print("ok" if check.failed == 0 else f"{check.failed} failures")
+    return 1 if check.failed else 0
 
 
 if __name__ == "__main__":

@@ -11,18 +11,11 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks, fake_nvml_lib
+
 DLE = os.environ["DLENERGY_BIN"]
-FAKE = os.environ.get("DLE_FAKE_NVML_LIB", "")
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
+check = Checks(file=sys.stderr)
 
 
 LAUNCHER = r"""
@@ -34,9 +27,7 @@ sys.exit(max(p.wait() for p in procs))
 
 
 def main():
-    if not FAKE or not os.path.exists(FAKE):
-        print("SKIP: fake NVML not built")
-        return 77
+    fake = fake_nvml_lib()
     tmp = tempfile.mkdtemp(prefix="dle-mgpu-")
     script = os.path.join(tmp, "gpus.txt")
     with open(script, "w") as f:
@@ -44,7 +35,7 @@ def main():
         for i, mw in enumerate((60000, 250000, 70000, 300000)):
             f.write("name %d NVIDIA A100-SXM4-80GB\npower %d 0 %d\n" % (i, i, mw))
         f.write("process 1 cmdline --rank=0\nprocess 3 cmdline --rank=1\n")
-    env = dict(os.environ, DLENERGY_NVML_LIB=FAKE, FAKE_NVML_SCRIPT=script)
+    env = dict(os.environ, DLENERGY_NVML_LIB=fake, FAKE_NVML_SCRIPT=script)
     db = os.path.join(tmp, "m.db")
 
     def run(gpus):
@@ -92,8 +83,8 @@ def main():
 
     bad = run("0,9")
     check(bad.returncode != 0 and "9" in bad.stderr, "missing GPU 9 accepted: " + bad.stderr)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print("%d passed, %d failed" % (check.passed, check.failed))
+    return 1 if check.failed else 0
 
 
 if __name__ == "__main__":

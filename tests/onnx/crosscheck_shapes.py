@@ -6,20 +6,21 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import skip
+
 try:
     import onnx
     from onnx import shape_inference
 except ImportError:
-    print("python3-onnx not installed: skipped")
-    sys.exit(77)
+    skip("python3-onnx not installed: skipped")
 
 BIN = os.environ["DLENERGY_BIN"]
 ONNX = os.path.join(os.environ.get("DLE_SHARED_DIR", ""), "data", "onnx")
 models = ["vit_b_16-224.onnx", "shufflenet_v2_x1_0-224.onnx", "inception_v3-299.onnx",
           "convnext_tiny-224.onnx", "densenet121-224.onnx"]
 if not os.path.exists(os.path.join(ONNX, models[0])):
-    print("shared ONNX models absent: skipped")
-    sys.exit(77)
+    skip("shared ONNX models absent: skipped")
 
 bad = 0
 for m in models:

@@ -6,21 +6,18 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks
+
 BIN = os.environ["DLENERGY_BIN"]
 SHARED = os.environ.get("DLE_SHARED_DIR", "")
 ONNX = os.path.join(SHARED, "data", "onnx")
-failures = []
+check = Checks(file=sys.stderr)
 
 
 def run(*args):
     p = subprocess.run([BIN, "flops", *args], capture_output=True, text=True, timeout=120)
     return p.returncode, p.stdout, p.stderr
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
 rc, out, err = run("--help")
@@ -81,5 +78,5 @@ else:
     rc, out, err = run("-i", "nope=1x3x224x224", os.path.join(ONNX, "resnet18-224.onnx"))
     check(rc == 1 and "nope" in err, "--input with an unknown name fails clearly")
 
-print("%d failures" % len(failures))
-sys.exit(1 if failures else 0)
+print("%d failures" % check.failed)
+sys.exit(1 if check.failed else 0)

@@ -14,17 +14,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks, skip
+
 BIN = os.environ.get("DLENERGY_BIN", "dlenergy")
 SHARED = os.environ.get("DLE_SHARED_DIR", "")
 DATA = os.path.join(SHARED, "data", "seaa2023")
-failures = 0
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", msg, file=sys.stderr)
+check = Checks(file=sys.stderr)
 
 
 def run(*args, expect=0):
@@ -36,8 +32,7 @@ def run(*args, expect=0):
 
 def main():
     if not os.path.exists(os.path.join(DATA, "runs.csv")):
-        print("SKIP: no seaa2023 data in DLE_SHARED_DIR", file=sys.stderr)
-        return 77
+        skip("SKIP: no seaa2023 data in DLE_SHARED_DIR", file=sys.stderr)
     with open(os.path.join(DATA, "runs.csv"), newline="") as f:
         table = [r for r in csv.DictReader(f) if r["gpu_trace"]]
     ref = {(r["environment_id"], r["architecture"], r["run"]): r for r in table}
@@ -96,8 +91,8 @@ def main():
         check(o["warnings"] == 1 and o["warning_counts"]["gpu_cut_lines"] == 1,
               f"cut line warnings {o.get('warning_counts')}")
         check(o["samples"] > 3000 and o["gpu_energy_j"] > 1e6, "single import figures")
-    print("ok" if failures == 0 else f"{failures} failures")
-    return 1 if failures else 0
+    print("ok" if check.failed == 0 else f"{check.failed} failures")
+    return 1 if check.failed else 0
 
 
 if __name__ == "__main__":

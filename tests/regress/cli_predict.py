@@ -7,10 +7,12 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks
+
 BIN = os.environ["DLENERGY_BIN"]
 SHARED = os.environ.get("DLE_SHARED_DIR", "")
 RUNS = os.path.join(SHARED, "data", "seaa2023", "runs.csv")
-failures = 0
 
 
 def run(*args):
@@ -18,11 +20,7 @@ def run(*args):
     return p.returncode, p.stdout, p.stderr
 
 
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print(f"FAIL: {what}")
+check = Checks()
 
 
 rc, out, _ = run("gpus", "--help")
@@ -154,5 +152,5 @@ with tempfile.TemporaryDirectory() as tmp:
         # torchvision: resnet18 1.81 GMACs per image -> 3.63 GFLOP.
         check(rc == 0 and abs(g - 3.63) < 0.05 * 3.63, f"--onnx GFLOPs {g}: {err}")
 
-print(f"{failures} failures")
-sys.exit(1 if failures else 0)
+print(f"{check.failed} failures")
+sys.exit(1 if check.failed else 0)

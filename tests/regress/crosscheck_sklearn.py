@@ -13,6 +13,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import skip
+
 try:
     import numpy as np
     from sklearn.compose import ColumnTransformer
@@ -22,16 +25,14 @@ try:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 except ImportError as e:
-    print(f"SKIP: scikit-learn not available: {e}")
-    sys.exit(77)
+    skip(f"SKIP: scikit-learn not available: {e}")
 
 BIN = os.environ.get("DLENERGY_BIN", "dlenergy")
 SHARED = os.environ.get("DLE_SHARED_DIR", "")
 DATA = os.environ.get("DLE_DATA_DIR", "")
 RUNS = os.path.join(SHARED, "data", "seaa2023", "runs.csv")
 if not os.path.exists(RUNS):
-    print(f"SKIP: {RUNS} absent")
-    sys.exit(77)
+    skip(f"SKIP: {RUNS} absent")
 
 
 def catalogue():

@@ -15,25 +15,19 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks, skip
+
 BIN = os.environ.get("DLENERGY_BIN", "dlenergy")
 SHARED = os.environ.get("DLE_SHARED_DIR", "")
 DATA = os.path.join(SHARED, "data", "seaa2023")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(os.path.join(DATA, "runs.csv")):
-    print("SKIP: shared data absent")
-    sys.exit(77)
+    skip("SKIP: shared data absent")
 if not os.access(CHROMIUM, os.X_OK):
-    print("SKIP: chromium not installed")
-    sys.exit(77)
+    skip("SKIP: chromium not installed")
 
-failures = 0
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", msg)
+check = Checks()
 
 
 def run(cmd, **kw):
@@ -134,7 +128,7 @@ for line in (d.stderr + s.stderr).splitlines():
         bad.append(line)
 check(not bad, "browser reported errors:\n" + "\n".join(bad[:10]))
 
-if failures == 0:
+if check.failed == 0:
     shutil.rmtree(work, ignore_errors=True)
-print("report test: %d failures (screenshot %s)" % (failures, png))
-sys.exit(1 if failures else 0)
+print("report test: %d failures (screenshot %s)" % (check.failed, png))
+sys.exit(1 if check.failed else 0)

@@ -6,26 +6,19 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks, skip
+
 BIN = os.environ.get("DLENERGY_BIN", "")
 SRC = os.environ.get("DLE_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def main():
     if subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode:
-        print("SKIP: python3-torch is not installed")
-        return 77
+        skip("SKIP: python3-torch is not installed")
     if not BIN:
-        print("SKIP: DLENERGY_BIN not set")
-        return 77
-    failed = passed = 0
-
-    def check(cond, what):
-        nonlocal failed, passed
-        if cond:
-            passed += 1
-        else:
-            failed += 1
-            print("FAILED:", what)
+        skip("SKIP: DLENERGY_BIN not set")
+    check = Checks(prefix="FAILED:")
 
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "demo.db")
@@ -53,8 +46,8 @@ def main():
             check(e[1] is not None and e[2] is not None and e[1] < e[2], "epoch times %r" % (e,))
             check("loss=" in e[3] and "val_accuracy=" in e[3], "metrics %r" % e[3])
         c.close()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print("%d passed, %d failed" % (check.passed, check.failed))
+    return 1 if check.failed else 0
 
 
 if __name__ == "__main__":

@@ -75,7 +75,9 @@ class Db:
         self.c.close()
 
 
-class RunTests(unittest.TestCase):
+class StoreTestCase(unittest.TestCase):
+    """Each test gets a fresh temporary folder holding its run store, runs.db."""
+
     def setUp(self):
         if not BIN or not os.access(BIN, os.X_OK):
             self.skipTest("DLENERGY_BIN not set")
@@ -84,6 +86,9 @@ class RunTests(unittest.TestCase):
 
     def tearDown(self):
         self.tmp.cleanup()
+
+
+class RunTests(StoreTestCase):
 
     def dle(self, args, cmd, **kw):
         full = [BIN, "run", "--db", self.db, "--no-gpu", "--cpu-tdp", "100"] + args + ["--"] + cmd
@@ -490,16 +495,10 @@ class RunTests(unittest.TestCase):
         self.assertNotIn("ready", p.stdout)  # the command was not started
 
 
-class AttachTests(unittest.TestCase):
+class AttachTests(StoreTestCase):
     def setUp(self):
-        if not BIN or not os.access(BIN, os.X_OK):
-            self.skipTest("DLENERGY_BIN not set")
-        self.tmp = tempfile.TemporaryDirectory()
-        self.db = os.path.join(self.tmp.name, "runs.db")
+        super().setUp()
         self.fifo = os.path.join(self.tmp.name, "markers")
-
-    def tearDown(self):
-        self.tmp.cleanup()
 
     def start_burner(self, *args):
         child = subprocess.Popen([PY, BURNER, "--attach-wait"] + list(args),

@@ -27,6 +27,15 @@ static void gpu_only(dle_sensors_config *c, const char *lib) {
   c->nvml_lib = lib;
 }
 
+/* Sensors reading the GPUs only, through the NVML library at lib; NULL when it fails. */
+static dle_sensors *open_gpu_only(const char *lib, dle_error *e) {
+  dle_sensors_config c;
+  gpu_only(&c, lib);
+  dle_sensors *s = NULL;
+  CHECK_OK(dle_sensors_open(&c, &s, e), e);
+  return s;
+}
+
 static void sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
@@ -48,12 +57,9 @@ static void test_multi_gpu(void) {
                "power 1 0 50000\n"
                "power 1 1000 1050000\n" /* +1 W per second */
                "driver 535.54.03\n");
-  dle_sensors_config c;
-  gpu_only(&c, lib_cur);
-  dle_sensors *s = NULL;
   dle_error e;
   int64_t t_open0 = dle_monotonic_ns();
-  CHECK_OK(dle_sensors_open(&c, &s, &e), &e);
+  dle_sensors *s = open_gpu_only(lib_cur, &e);
   int64_t t_open1 = dle_monotonic_ns();
   if (!s) return;
   dle_sensors_info info;
@@ -100,12 +106,9 @@ static void test_multi_gpu(void) {
  * loaded the machine is. */
 static void test_energy_counter(void) {
   write_script("nvml_counter.txt", "devices 1\npower 0 0 200000\nenergy_offset 0 5000000\n");
-  dle_sensors_config c;
-  gpu_only(&c, lib_cur);
-  dle_sensors *s = NULL;
   dle_error e;
   int64_t t_open0 = dle_monotonic_ns();
-  CHECK_OK(dle_sensors_open(&c, &s, &e), &e);
+  dle_sensors *s = open_gpu_only(lib_cur, &e);
   int64_t t_open1 = dle_monotonic_ns();
   if (!s) return;
   dle_sample a, b;
@@ -179,11 +182,8 @@ static void test_selection(void) {
 
 static void test_old_library(void) {
   write_script("nvml_old.txt", "devices 2\npower 0 0 120000\n");
-  dle_sensors_config c;
-  gpu_only(&c, lib_old);
-  dle_sensors *s = NULL;
   dle_error e;
-  CHECK_OK(dle_sensors_open(&c, &s, &e), &e);
+  dle_sensors *s = open_gpu_only(lib_old, &e);
   if (!s) return;
   dle_sensors_info info;
   dle_sensors_get_info(s, &info);
@@ -334,11 +334,8 @@ static void test_process_children(void) {
 
 static void test_bad_script(void) {
   write_script("nvml_bad.txt", "devices 2\npowr 0 0 1\n");
-  dle_sensors_config c;
-  gpu_only(&c, lib_cur);
-  dle_sensors *s = NULL;
   dle_error e;
-  CHECK_OK(dle_sensors_open(&c, &s, &e), &e);
+  dle_sensors *s = open_gpu_only(lib_cur, &e);
   if (s) {
     dle_sensors_info info;
     dle_sensors_get_info(s, &info);

@@ -37,12 +37,13 @@ static void rm_tree(void) {
   rmdir(root);
 }
 
-static dle_sensors *open_rapl(dle_error *e) {
+/* Sensors reading RAPL only, from the powercap tree at powercap_root. */
+static dle_sensors *open_rapl(const char *powercap_root, dle_error *e) {
   dle_sensors_config c;
   dle_sensors_config_init(&c);
   c.enable_nvml = false;
   c.enable_procfs = false;
-  c.powercap_root = root;
+  c.powercap_root = powercap_root;
   dle_sensors *s = NULL;
   CHECK_OK(dle_sensors_open(&c, &s, e), e);
   return s;
@@ -62,7 +63,7 @@ static void test_counters_and_wrap(void) {
   put("intel-rapl:2", "name", "package-1");
   put("intel-rapl:2", "energy_uj", "5000000"); /* no max range file */
   dle_error e;
-  dle_sensors *s = open_rapl(&e);
+  dle_sensors *s = open_rapl(root, &e);
   if (!s) return;
   dle_sensors_info info;
   dle_sensors_get_info(s, &info);
@@ -118,14 +119,8 @@ static void test_counters_and_wrap(void) {
 }
 
 static void test_absent(void) {
-  dle_sensors_config c;
-  dle_sensors_config_init(&c);
-  c.enable_nvml = false;
-  c.enable_procfs = false;
-  c.powercap_root = "/nonexistent/powercap";
-  dle_sensors *s = NULL;
   dle_error e;
-  CHECK_OK(dle_sensors_open(&c, &s, &e), &e);
+  dle_sensors *s = open_rapl("/nonexistent/powercap", &e);
   if (!s) return;
   dle_sensors_info info;
   dle_sensors_get_info(s, &info);
@@ -142,14 +137,8 @@ static void test_absent(void) {
 static void test_no_package(void) {
   put("intel-rapl:1", "name", "psys");
   put("intel-rapl:1", "energy_uj", "999");
-  dle_sensors_config c;
-  dle_sensors_config_init(&c);
-  c.enable_nvml = false;
-  c.enable_procfs = false;
-  c.powercap_root = root;
-  dle_sensors *s = NULL;
   dle_error e;
-  CHECK_OK(dle_sensors_open(&c, &s, &e), &e);
+  dle_sensors *s = open_rapl(root, &e);
   if (!s) return;
   dle_sensors_info info;
   dle_sensors_get_info(s, &info);

@@ -7,15 +7,11 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks
+
 BIN = os.environ.get("DLENERGY_BIN", "dlenergy")
-fails = 0
-
-
-def check(cond, msg):
-    global fails
-    if not cond:
-        fails += 1
-        print("FAIL:", msg)
+check = Checks()
 
 
 def run(*args):
@@ -70,5 +66,5 @@ check(p.returncode == 0 and "Usage: dlenergy analyze" in p.stdout, "--help")
 # The text output says where undefined values come from.
 p = run("--csv", bad, "--by", "architecture", "--metric", "energy")
 check(p.returncode == 0 and "n/a" in p.stdout and "all 5 values are equal" in p.stdout, "text output")
-print("%d failures" % fails)
-sys.exit(1 if fails else 0)
+print("%d failures" % check.failed)
+sys.exit(1 if check.failed else 0)

@@ -16,30 +16,22 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks, skip
+
 try:
     import numpy as np
     from scipy import stats
 except ImportError:
-    print("SKIP: python3-numpy/scipy not installed")
-    sys.exit(77)
+    skip("SKIP: python3-numpy/scipy not installed")
 
 BIN = os.environ.get("DLENERGY_BIN", "dlenergy")
 SHARED = os.environ.get("DLE_SHARED_DIR", "")
 RUNS = os.path.join(SHARED, "data", "seaa2023", "runs.csv")
 if not os.path.exists(RUNS):
-    print("SKIP: %s absent" % RUNS)
-    sys.exit(77)
+    skip("SKIP: %s absent" % RUNS)
 
-failures = 0
-checks = 0
-
-
-def check(cond, msg):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print("FAIL:", msg)
+check = Checks()
 
 
 def rel_eq(a, b, rel=1e-6, what=""):
@@ -296,5 +288,5 @@ for s_ in small.get("shapiro", []):
     rel_eq(s_["w"], float(w_sp), 1e-6, "small-n shapiro W vs scipy %s" % s_["group"])
     rel_eq(s_["p"], float(p_sp), 1e-4, "small-n shapiro p vs scipy %s" % s_["group"])
 
-print("%d checks, %d failed" % (checks, failures))
-sys.exit(1 if failures else 0)
+print("%d checks, %d failed" % (check.passed + check.failed, check.failed))
+sys.exit(1 if check.failed else 0)

@@ -9,22 +9,17 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks, skip
+
 try:
     import pandas as pd
 except ImportError:
-    print("SKIP: python3-pandas not installed")
-    sys.exit(77)
+    skip("SKIP: python3-pandas not installed")
 
 DLE = os.environ["DLENERGY_BIN"]
 MK = sys.argv[1]
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
+check = Checks()
 
 
 def same(a, b):
@@ -143,5 +138,5 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("export", rid, "--samples", "--db", db, "-o", os.path.join(tmp, "no/such/dir.csv"))
     check(r.returncode == 1 and "cannot create" in r.stderr, f"unwritable output: {r.stderr}")
 
-print("export test:", "FAILED" if failures else "ok", f"({failures} failures)")
-sys.exit(1 if failures else 0)
+print("export test:", "FAILED" if check.failed else "ok", f"({check.failed} failures)")
+sys.exit(1 if check.failed else 0)

@@ -11,25 +11,20 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import Checks, skip
+
 DLE = os.environ["DLENERGY_BIN"]
 which = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
 N = 8
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
+check = Checks()
 
 
 with tempfile.TemporaryDirectory() as tmp:
     if which == "pg":
         db = os.environ.get("DLE_PG_URI")
         if not db:
-            print("SKIP: DLE_PG_URI not set (run through with_pg.sh)")
-            sys.exit(77)
+            skip("SKIP: DLE_PG_URI not set (run through with_pg.sh)")
     else:
         db = os.path.join(tmp, "runs.db")
     env = dict(os.environ)
@@ -67,5 +62,5 @@ with tempfile.TemporaryDirectory() as tmp:
     check(len(set(ids)) == len(ids) == N, f"run ids {ids}")
     print(f"{N} concurrent dlenergy run on {which}: ids {sorted(ids)}, samples {counts}")
 
-print("concurrent runs:", "FAILED" if failures else "ok", f"({failures} failures)")
-sys.exit(1 if failures else 0)
+print("concurrent runs:", "FAILED" if check.failed else "ok", f"({check.failed} failures)")
+sys.exit(1 if check.failed else 0)
