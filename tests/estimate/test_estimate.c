@@ -6,6 +6,16 @@
 #include "check.h"
 #include "dlenergy/estimate.h"
 
+/* n back-to-back epochs of epoch_s seconds from t = 0, numbered from first_index. */
+static void fill_epochs(dle_epoch *ep, int n, double epoch_s, int first_index) {
+  for (int k = 0; k < n; k++) {
+    ep[k].index = first_index + k;
+    ep[k].t_begin_s = epoch_s * k;
+    ep[k].t_end_s = epoch_s * (k + 1);
+    ep[k].metrics[0] = 0;
+  }
+}
+
 /* Trace A: 1 Hz, t = 0..120 s. GPU power ramps 100 -> 200 W over epoch 0 (0..10 s)
  * then stays at 200 W; RAM 10 W; GPU usage 50 %; power limit 300 W; RSS 2048 MiB.
  * Epochs of 10 s: epoch 0 GPU energy = 1500 J, every later one 2000 J. */
@@ -24,12 +34,7 @@ static void make_trace_a(dle_trace *tr, dle_epoch *ep, int n_ep) {
     s.cpu_util_pct = 25;
     dle_trace_append(tr, &s, &e);
   }
-  for (int k = 0; k < n_ep; k++) {
-    ep[k].index = k + 1;
-    ep[k].t_begin_s = 10.0 * k;
-    ep[k].t_end_s = 10.0 * (k + 1);
-    ep[k].metrics[0] = 0;
-  }
+  fill_epochs(ep, n_ep, 10.0, 1);
 }
 
 /* Trace A with 12 epochs as the estimator's input, STEP's stable epoch 2 and window 3. */
@@ -246,12 +251,7 @@ static void test_step_auto(void) {
     dle_trace_append(&tr, &s, &e);
   }
   dle_epoch ep[30];
-  for (int k = 0; k < 30; k++) {
-    ep[k].index = k;
-    ep[k].t_begin_s = 60.0 * k;
-    ep[k].t_end_s = 60.0 * (k + 1);
-    ep[k].metrics[0] = 0;
-  }
+  fill_epochs(ep, 30, 60.0, 0);
   dle_estimate_input in;
   dle_estimate_input_init(&in);
   in.trace = &tr;
@@ -320,12 +320,7 @@ static void test_cpu_only(void) {
     dle_trace_append(&tr, &s, &e);
   }
   dle_epoch ep[6];
-  for (int k = 0; k < 6; k++) {
-    ep[k].index = k;
-    ep[k].t_begin_s = 10.0 * k;
-    ep[k].t_end_s = 10.0 * (k + 1);
-    ep[k].metrics[0] = 0;
-  }
+  fill_epochs(ep, 6, 10.0, 0);
   dle_estimate_input in;
   dle_estimate_input_init(&in);
   in.trace = &tr;

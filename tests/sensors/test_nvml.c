@@ -271,65 +271,66 @@ static void test_broken_and_missing(void) {
   }
 }
 
-/* A process of the monitored tree that runs on GPU 1 flags GPU 1 only; with the
- * old library the v1 process list is used. */
-static void test_process_flag(const char *lib) {
+/* A child process that waits until it is killed, as the root of a monitored tree. */
+static pid_t fork_idle_child(void) {
   pid_t child = fork();
   if (child == 0) {
     pause();
     _exit(0);
   }
-  char script[128];
-  snprintf(script, sizeof script, "devices 2\nprocess 1 %ld\nprocess 0 1\n", (long)child);
-  write_script("nvml_proc.txt", script);
+  return child;
+}
+
+static void end_child(pid_t child) {
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+}
+
+/* Opens GPU and procfs sensors on the process tree at root_pid, reads one sample (which
+ * flags the GPUs the tree uses) and fills *info; false when the sensors did not open. */
+static bool read_tree_info(const char *lib, pid_t root_pid, dle_sensors_info *info) {
   dle_sensors_config c;
   gpu_only(&c, lib);
   c.enable_procfs = true;
-  c.root_pid = child;
+  c.root_pid = root_pid;
   dle_sensors *s = NULL;
   dle_error e;
   CHECK_OK(dle_sensors_open(&c, &s, &e), &e);
-  if (s) {
-    dle_sample smp;
-    dle_sensors_read(s, dle_monotonic_ns(), &smp, &e);
-    dle_sensors_info info;
-    dle_sensors_get_info(s, &info);
+  if (!s) return false;
+  dle_sample smp;
+  dle_sensors_read(s, dle_monotonic_ns(), &smp, &e);
+  dle_sensors_get_info(s, info);
+  dle_sensors_close(s);
+  return true;
+}
+
+/* A process of the monitored tree that runs on GPU 1 flags GPU 1 only; with the
+ * old library the v1 process list is used. */
+static void test_process_flag(const char *lib) {
+  pid_t child = fork_idle_child();
+  char script[128];
+  snprintf(script, sizeof script, "devices 2\nprocess 1 %ld\nprocess 0 1\n", (long)child);
+  write_script("nvml_proc.txt", script);
+  dle_sensors_info info;
+  if (read_tree_info(lib, child, &info)) {
     CHECK(info.n_gpus == 2);
     CHECK(!info.gpu[0].used_by_tree); /* pid 1 is not in the tree */
     CHECK(info.gpu[1].used_by_tree);
-    dle_sensors_close(s);
   }
-  kill(child, SIGKILL);
-  waitpid(child, NULL, 0);
+  end_child(child);
 }
 
 /* "process I children": the fake reports the loading process's children, as
  * the run tests use it; the child is the monitored root here. */
 static void test_process_children(void) {
-  pid_t child = fork();
-  if (child == 0) {
-    pause();
-    _exit(0);
-  }
+  pid_t child = fork_idle_child();
   write_script("nvml_children.txt", "devices 2\nprocess 0 children\n");
-  dle_sensors_config c;
-  gpu_only(&c, lib_cur);
-  c.enable_procfs = true;
-  c.root_pid = child;
-  dle_sensors *s = NULL;
-  dle_error e;
-  CHECK_OK(dle_sensors_open(&c, &s, &e), &e);
-  if (s) {
-    dle_sample smp;
-    dle_sensors_read(s, dle_monotonic_ns(), &smp, &e);
-    dle_sensors_info info;
-    dle_sensors_get_info(s, &info);
+  dle_sensors_info info;
+  if (read_tree_info(lib_cur, child, &info)) {
     CHECK(info.gpu[0].used_by_tree);
     CHECK(!info.gpu[1].used_by_tree);
-    dle_sensors_close(s);
   }
-  kill(child, SIGKILL);
-  waitpid(child, NULL, 0);
+  end_child(child);
 }
 
 static void test_bad_script(void) {
