@@ -8,6 +8,9 @@
 #include <stdio.h>
 
 #include "dlenergy/error.h"
+#include "dlenergy/estimate.h"
+
+struct cJSON;
 
 typedef struct dle_cli_verb {
   const char *name;
@@ -30,11 +33,47 @@ const char *cli_db_path(const char *opt_db);
 bool cli_parse_double(const char *s, double *out);
 bool cli_parse_int64(const char *s, int64_t *out);
 bool cli_parse_int(const char *s, int *out);
+/* A whole number lo..hi (a count or size). */
+bool cli_parse_size(const char *s, size_t lo, size_t hi, size_t *out);
 
 /* Human-readable energy with unit: J, kJ, MJ and kWh as fits ("12.3 kJ (0.0034 kWh)"). */
 void cli_format_energy(double joules, char *buf, size_t n);
 /* Human-readable duration: "1h 02m 03s", "4.2 s". */
 void cli_format_duration(double seconds, char *buf, size_t n);
+
+/* "HxW" (or "HXW"): image height and width, whole numbers 1..100000 each.
+ * False, with *h and *w untouched, for anything else. */
+bool cli_parse_image_hw(const char *s, long *h, long *w);
+
+/* Splits a comma-separated list of column names: out[0..*n) point into the
+ * returned copy (the caller frees it), at most max names, empty ones skipped.
+ * NULL when out of memory. */
+char *cli_split_columns(const char *list, const char **out, size_t max, size_t *n);
+
+/* The name of an estimator component mask (DLE_EST_GPU | DLE_EST_RAM | DLE_EST_CPU):
+ * "GPU", "GPU+RAM", ..., "none". */
+const char *cli_components_str(int mask);
+
+/* "all" or a comma-separated list of estimator names: use[0..DLE_EST_COUNT) says
+ * which are named, *n_named how many names the list held (0 for an empty list,
+ * which the caller reports). Fails on an unknown name. */
+int cli_parse_estimate_methods(const char *list, bool *use, size_t *n_named, dle_error *err);
+
+/* Sets on in each estimator parameter that was given: values[i] (NULL: not given)
+ * for the option names[i] of 'dlenergy estimate' (dle_estimate_input_set). Stops at
+ * the first bad value. */
+int cli_estimate_params_apply(dle_estimate_input *in, const char *const *names,
+                              const char *const *values, size_t n, dle_error *err);
+
+/* Opens the run store at db_path, resolves ref (an id or 'last') into *id, loads
+ * that run into *run (dle_estimate_run_load) and closes the store. On failure
+ * *run is freed; on success the caller frees it with dle_estimate_run_free. */
+int cli_load_estimate_run(const char *db_path, const char *ref, int64_t *id,
+                          dle_estimate_run *run, dle_error *err);
+
+/* Prints o as formatted JSON and a newline to stdout. False when it could not be
+ * formatted (o NULL or out of memory): then nothing is printed. */
+bool cli_print_json(const struct cJSON *o);
 
 /* True when stderr is a terminal (for progress lines). */
 bool cli_stderr_is_tty(void);

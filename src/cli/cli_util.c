@@ -1,4 +1,5 @@
 /* cli_util.c — helpers shared by the verbs (see cli.h) */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dlenergy/store.h"
 
 int cli_fail(const char *verb, const dle_error *err) {
   const char *msg = err && err->msg[0] ? err->msg : dle_status_str(err ? err->code : -10);
@@ -60,6 +62,13 @@ bool cli_parse_int(const char *s, int *out) {
   return true;
 }
 
+bool cli_parse_size(const char *s, size_t lo, size_t hi, size_t *out) {
+  int64_t v;
+  if (!cli_parse_int64(s, &v) || v < (int64_t)lo || v > (int64_t)hi) return false;
+  *out = (size_t)v;
+  return true;
+}
+
 void cli_format_energy(double j, char *buf, size_t n) {
   if (!isfinite(j)) {
     snprintf(buf, n, "n/a");
@@ -90,6 +99,86 @@ void cli_format_duration(double s, char *buf, size_t n) {
     snprintf(buf, n, "%ldh %02ldm %02lds", h, m, sec);
   else
     snprintf(buf, n, "%ldm %02lds", m, sec);
+}
+
+bool cli_parse_image_hw(const char *s, long *h, long *w) {
+  char *end = NULL;
+  long a = strtol(s, &end, 10);
+  if (end == s || (*end != 'x' && *end != 'X')) return false;
+  const char *p = end + 1;
+  long b = strtol(p, &end, 10);
+  if (end == p || *end || a <= 0 || b <= 0 || a > 100000 || b > 100000) return false;
+  *h = a;
+  *w = b;
+  return true;
+}
+
+char *cli_split_columns(const char *list, const char **out, size_t max, size_t *n) {
+  char *copy = strdup(list);
+  *n = 0;
+  if (!copy) return NULL;
+  char *save = NULL;
+  for (char *tok = strtok_r(copy, ",", &save); tok && *n < max; tok = strtok_r(NULL, ",", &save))
+    if (*tok) out[(*n)++] = tok;
+  return copy;
+}
+
+const char *cli_components_str(int mask) {
+  static const char *const names[8] = {"none", "GPU", "RAM", "GPU+RAM",
+                                       "CPU",  "GPU+CPU", "RAM+CPU", "GPU+RAM+CPU"};
+  return names[mask & 7];
+}
+
+int cli_parse_estimate_methods(const char *list, bool *use, size_t *n_named, dle_error *err) {
+  memset(use, 0, sizeof(bool) * DLE_EST_COUNT);
+  *n_named = 0;
+  if (strcmp(list, "all") == 0) {
+    for (int i = 0; i < DLE_EST_COUNT; i++) use[i] = true;
+    *n_named = DLE_EST_COUNT;
+    return DLE_OK;
+  }
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", list);
+  char *save = NULL;
+  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    dle_estimate_method m;
+    int rc = dle_estimate_method_parse(t, &m, err);
+    if (rc) return rc;
+    use[m] = true;
+    (*n_named)++;
+  }
+  return DLE_OK;
+}
+
+int cli_estimate_params_apply(dle_estimate_input *in, const char *const *names,
+                              const char *const *values, size_t n, dle_error *err) {
+  for (size_t i = 0; i < n; i++)
+    if (values[i]) {
+      int rc = dle_estimate_input_set(in, names[i], values[i], err);
+      if (rc) return rc;
+    }
+  return DLE_OK;
+}
+
+int cli_load_estimate_run(const char *db_path, const char *ref, int64_t *id,
+                          dle_estimate_run *run, dle_error *err) {
+  memset(run, 0, sizeof *run);
+  dle_store *st = NULL;
+  int rc = dle_store_open(db_path, &st, err);
+  if (rc) return rc;
+  rc = dle_store_resolve_run(st, ref, id, err);
+  if (!rc) rc = dle_estimate_run_load(st, *id, run, err);
+  dle_store_close(st);
+  if (rc) dle_estimate_run_free(run);
+  return rc;
+}
+
+bool cli_print_json(const struct cJSON *o) {
+  char *s = o ? cJSON_Print(o) : NULL;
+  if (!s) return false;
+  puts(s);
+  cJSON_free(s);
+  return true;
 }
 
 bool cli_stderr_is_tty(void) { return isatty(STDERR_FILENO) == 1; }

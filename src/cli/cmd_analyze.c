@@ -39,16 +39,6 @@ static void usage(FILE *out) {
           "null) with the reason.\n");
 }
 
-static char *cols_split(const char *s, const char **out, size_t max, size_t *n) {
-  char *copy = strdup(s);
-  *n = 0;
-  if (!copy) return NULL;
-  char *save = NULL;
-  for (char *tok = strtok_r(copy, ",", &save); tok && *n < max; tok = strtok_r(NULL, ",", &save))
-    if (*tok) out[(*n)++] = tok;
-  return copy;
-}
-
 static void fmt_num(char *buf, size_t n, double v) {
   if (isnan(v))
     snprintf(buf, n, "n/a");
@@ -177,8 +167,8 @@ static int analyze_main(int argc, char **argv) {
   if (csv && db) return cli_usage_error(VERB, "--csv and --db are alternatives");
   const char *bycols[8], *corrcols[16];
   size_t n_by = 0, n_corr = 0;
-  char *by_copy = cols_split(by, bycols, 8, &n_by);
-  char *corr_copy = cols_split(corr, corrcols, 16, &n_corr);
+  char *by_copy = cli_split_columns(by, bycols, 8, &n_by);
+  char *corr_copy = cli_split_columns(corr, corrcols, 16, &n_corr);
   if (!by_copy || !corr_copy || n_by == 0) {
     free(by_copy);
     free(corr_copy);

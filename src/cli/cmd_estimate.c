@@ -52,33 +52,6 @@ static const char *const param_opts[] = {
     "utilization", "m",           "regimes",      "excl-factor"};
 enum { N_PARAM = sizeof param_opts / sizeof *param_opts, OPT_PARAM = 1000 };
 
-static const char *comps_str(int c) {
-  static const char *const names[8] = {"none", "GPU", "RAM", "GPU+RAM",
-                                       "CPU",  "GPU+CPU", "RAM+CPU", "GPU+RAM+CPU"};
-  return names[c & 7];
-}
-
-static int parse_methods(const char *list, bool *use, dle_error *err) {
-  memset(use, 0, sizeof(bool) * DLE_EST_COUNT);
-  if (strcmp(list, "all") == 0) {
-    for (int i = 0; i < DLE_EST_COUNT; i++) use[i] = true;
-    return DLE_OK;
-  }
-  char buf[512];
-  snprintf(buf, sizeof buf, "%s", list);
-  char *save = NULL;
-  int any = 0;
-  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-    dle_estimate_method m;
-    int rc = dle_estimate_method_parse(t, &m, err);
-    if (rc) return rc;
-    use[m] = true;
-    any = 1;
-  }
-  if (!any) return dle_error_set(err, DLE_EINVAL, "no method given");
-  return DLE_OK;
-}
-
 static int cmd_estimate(int argc, char **argv) {
   struct option opts[N_PARAM + 6];
   for (int i = 0; i < N_PARAM; i++)
@@ -112,30 +85,23 @@ static int cmd_estimate(int argc, char **argv) {
   if (!method_list) return cli_usage_error(VERB, "--method is required");
   dle_error err = {0};
   bool use[DLE_EST_COUNT];
-  if (parse_methods(method_list, use, &err)) return cli_usage_error(VERB, "%s", err.msg);
+  size_t n_methods;
+  if (cli_parse_estimate_methods(method_list, use, &n_methods, &err))
+    return cli_usage_error(VERB, "%s", err.msg);
+  if (!n_methods) return cli_usage_error(VERB, "no method given");
   /* Validate the parameters before touching the store. */
   dle_estimate_input probe;
   dle_estimate_input_init(&probe);
-  for (int i = 0; i < N_PARAM; i++)
-    if (params[i] && dle_estimate_input_set(&probe, param_opts[i], params[i], &err))
-      return cli_usage_error(VERB, "%s", err.msg);
+  if (cli_estimate_params_apply(&probe, param_opts, params, N_PARAM, &err))
+    return cli_usage_error(VERB, "%s", err.msg);
 
-  dle_store *st = NULL;
-  if (dle_store_open(cli_db_path(db), &st, &err)) return cli_fail(VERB, &err);
   int64_t id;
   dle_estimate_run run;
-  memset(&run, 0, sizeof run);
-  int rc = dle_store_resolve_run(st, argv[optind], &id, &err);
-  if (!rc) rc = dle_estimate_run_load(st, id, &run, &err);
-  dle_store_close(st);
-  if (rc) {
-    dle_estimate_run_free(&run);
+  if (cli_load_estimate_run(cli_db_path(db), argv[optind], &id, &run, &err))
     return cli_fail(VERB, &err);
-  }
   dle_estimate_input in;
   dle_estimate_input_from_run(&in, &run);
-  for (int i = 0; i < N_PARAM; i++)
-    if (params[i]) dle_estimate_input_set(&in, param_opts[i], params[i], &err);
+  cli_estimate_params_apply(&in, param_opts, params, N_PARAM, &err); /* validated above */
   if (gpu_only) in.gpu_only = true;
   /* A measured reference exists when the cut-off is the end of a finished run. */
   bool at_end = in.run_complete && (in.at_epoch == 0 || (size_t)in.at_epoch == in.n_epochs);
@@ -191,7 +157,7 @@ static int cmd_estimate(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "window_start_s", r.window_start_s);
         cJSON_AddNumberToObject(o, "window_end_s", r.window_end_s);
       }
-      cJSON_AddStringToObject(o, "components", comps_str(r.components));
+      cJSON_AddStringToObject(o, "components", cli_components_str(r.components));
       if (isfinite(carbon)) cJSON_AddNumberToObject(o, "emissions_g", dle_emissions_g(r.total_j, carbon));
       cJSON_AddStringToObject(o, "assumptions", r.assumptions);
       if (isfinite(meas)) {
@@ -206,7 +172,8 @@ static int cmd_estimate(int argc, char **argv) {
       cli_format_energy(r.total_j, tot, sizeof tot);
       cli_format_energy(r.lower_j, lo, sizeof lo);
       cli_format_energy(r.upper_j, hi, sizeof hi);
-      printf("  %-14s %s  [%s .. %s]  %s\n", r.method, tot, lo, hi, comps_str(r.components));
+      printf("  %-14s %s  [%s .. %s]  %s\n", r.method, tot, lo, hi,
+             cli_components_str(r.components));
       if (isfinite(carbon))
         printf("  %-14s emissions %.1f g CO2e at %.0f g/kWh (modelled)\n", "",
                dle_emissions_g(r.total_j, carbon), carbon);
@@ -219,14 +186,12 @@ static int cmd_estimate(int argc, char **argv) {
   }
   dle_estimate_run_free(&run);
   if (root) {
-    char *s = cJSON_Print(root);
+    bool printed = cli_print_json(root);
     cJSON_Delete(root);
-    if (!s) {
+    if (!printed) {
       dle_error e = {DLE_ENOMEM, "out of memory building JSON"};
       return cli_fail(VERB, &e);
     }
-    puts(s);
-    cJSON_free(s);
   }
   if (ok == 0 && failed > 0) return cli_fail(VERB, &last);
   return DLE_EXIT_OK;
@@ -388,7 +353,7 @@ static void live_summary(const monitor_view *v, void *user, FILE *out) {
     cli_format_energy(meas[i], b, sizeof b);
     char *cut = strchr(b, '(');
     if (cut) cut[-1] = '\0';
-    snprintf(c, sizeof c, "%s %s", b, comps_str(live.comps[i]));
+    snprintf(c, sizeof c, "%s %s", b, cli_components_str(live.comps[i]));
     fprintf(out, " %22s", c);
   }
   fputc('\n', out);

@@ -78,12 +78,6 @@ static void acc_free(acc *a) {
   free(a->meas);
 }
 
-static const char *comps_str(int c) {
-  static const char *const names[8] = {"none", "GPU", "RAM", "GPU+RAM",
-                                       "CPU",  "GPU+CPU", "RAM+CPU", "GPU+RAM+CPU"};
-  return names[c & 7];
-}
-
 static int parse_list(const char *s, double *vals, int *n) {
   char buf[1024];
   snprintf(buf, sizeof buf, "%s", s);
@@ -168,7 +162,7 @@ static cJSON *metrics_json(const char *name, const acc *a, const dle_estimate_er
   NUM_OR_NULL("mape", er->mape);
   NUM_OR_NULL("r2", er->r2);
 #undef NUM_OR_NULL
-  cJSON_AddStringToObject(o, "measured_components", comps_str(a->comps));
+  cJSON_AddStringToObject(o, "measured_components", cli_components_str(a->comps));
   if (a->skipped) cJSON_AddStringToObject(o, "first_skip_reason", a->first_error);
   return o;
 }
@@ -221,22 +215,11 @@ static int cmd_evaluate(int argc, char **argv) {
   }
   if (optind != argc) return cli_usage_error(VERB, "unexpected argument '%s'", argv[optind]);
   dle_error err = {0};
-  bool use[DLE_EST_COUNT] = {0};
-  if (strcmp(methods, "all") == 0) {
-    for (int i = 0; i < DLE_EST_COUNT; i++) use[i] = true;
-  } else {
-    char mb[512];
-    snprintf(mb, sizeof mb, "%s", methods);
-    char *save = NULL;
-    int any = 0;
-    for (char *t = strtok_r(mb, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-      dle_estimate_method m;
-      if (dle_estimate_method_parse(t, &m, &err)) return cli_usage_error(VERB, "%s", err.msg);
-      use[m] = true;
-      any = 1;
-    }
-    if (!any) return cli_usage_error(VERB, "--methods is empty");
-  }
+  bool use[DLE_EST_COUNT];
+  size_t n_methods;
+  if (cli_parse_estimate_methods(methods, use, &n_methods, &err))
+    return cli_usage_error(VERB, "%s", err.msg);
+  if (!n_methods) return cli_usage_error(VERB, "--methods is empty");
   int sweep_kind = 0; /* 1 window, 2 start */
   if (sweep) {
     if (strcmp(sweep, "window") == 0)
@@ -275,9 +258,8 @@ static int cmd_evaluate(int argc, char **argv) {
   }
   dle_estimate_input probe;
   dle_estimate_input_init(&probe);
-  for (int i = 0; i < N_PARAM; i++)
-    if (params[i] && dle_estimate_input_set(&probe, param_opts[i], params[i], &err))
-      return cli_usage_error(VERB, "%s", err.msg);
+  if (cli_estimate_params_apply(&probe, param_opts, params, N_PARAM, &err))
+    return cli_usage_error(VERB, "%s", err.msg);
 
   dle_store *st = NULL;
   if (dle_store_open(cli_db_path(db), &st, &err)) return cli_fail(VERB, &err);
@@ -319,8 +301,7 @@ static int cmd_evaluate(int argc, char **argv) {
     if (progress) fprintf(stderr, "\r%zu/%zu runs", k + 1, n_ids);
     dle_estimate_input in;
     dle_estimate_input_from_run(&in, &run);
-    for (int i = 0; i < N_PARAM; i++)
-      if (params[i]) dle_estimate_input_set(&in, param_opts[i], params[i], &err);
+    cli_estimate_params_apply(&in, param_opts, params, N_PARAM, &err); /* validated above */
     if (gpu_only) in.gpu_only = true;
     in.pue = 1;
     meas_cache mc;
@@ -358,7 +339,8 @@ static int cmd_evaluate(int argc, char **argv) {
       if (use[m])
         bprintf(&csvb, "none,,,%s,%zu,%zu,%.17g,%.17g,%.17g,%.17g,%s\n",
                 dle_estimate_method_name((dle_estimate_method)m), base[m].n, base[m].skipped,
-                ber[m].rmse_j, ber[m].mae_j, ber[m].mape, ber[m].r2, comps_str(base[m].comps));
+                ber[m].rmse_j, ber[m].mae_j, ber[m].mape, ber[m].r2,
+                cli_components_str(base[m].comps));
   }
   cJSON *root = json ? cJSON_CreateObject() : NULL;
   cJSON *sweep_arr = NULL;
@@ -392,7 +374,7 @@ static int cmd_evaluate(int argc, char **argv) {
       if (cut) cut[-1] = '\0';
       printf("%-14s %5zu %7zu %12s %12s %7.2f%% %8.4f  %s\n",
              dle_estimate_method_name((dle_estimate_method)m), base[m].n, base[m].skipped, r1,
-             r2, 100 * ber[m].mape, ber[m].r2, comps_str(base[m].comps));
+             r2, 100 * ber[m].mape, ber[m].r2, cli_components_str(base[m].comps));
     }
     for (int m = 0; m < DLE_EST_COUNT; m++)
       if (use[m] && base[m].skipped)
@@ -416,7 +398,7 @@ static int cmd_evaluate(int argc, char **argv) {
         if (csv)
           bprintf(&csvb, "%s,%g,%s,%s,%zu,%zu,%.17g,%.17g,%.17g,%.17g,%s\n", sweep, sv[u][v],
                   unit, name, a->n, a->skipped, er.rmse_j, er.mae_j, er.mape, er.r2,
-                  comps_str(a->comps));
+                  cli_components_str(a->comps));
         if (root) {
           cJSON *o = metrics_json(name, a, &er);
           cJSON_AddNumberToObject(o, "value", sv[u][v]);
@@ -433,12 +415,9 @@ static int cmd_evaluate(int argc, char **argv) {
 #undef SW
   int out_rc = DLE_EXIT_OK;
   if (root) {
-    char *s = cJSON_Print(root);
+    bool printed = cli_print_json(root);
     cJSON_Delete(root);
-    if (s) {
-      puts(s);
-      cJSON_free(s);
-    } else {
+    if (!printed) {
       err = (dle_error){DLE_ENOMEM, "out of memory building JSON"};
       out_rc = cli_fail(VERB, &err);
     }

@@ -48,18 +48,6 @@ static void usage(FILE *out) {
           "  -h, --help        this help\n");
 }
 
-static int parse_image(const char *s, double *h, double *w) {
-  char *end = NULL;
-  long a = strtol(s, &end, 10);
-  if (end == s || (*end != 'x' && *end != 'X')) return -1;
-  const char *p = end + 1;
-  long b = strtol(p, &end, 10);
-  if (end == p || *end || a <= 0 || b <= 0 || a > 100000 || b > 100000) return -1;
-  *h = (double)a;
-  *w = (double)b;
-  return 0;
-}
-
 /* "alpha=0.01,gamma=0.005" */
 static int parse_params(const char *s, dle_regress_hyper *h) {
   *h = (dle_regress_hyper){NAN, NAN, NAN, NAN};
@@ -131,7 +119,11 @@ static int dataset_from_store(const char *db, const char *filter, dle_pre_target
       const dle_gpu_spec *spec = NULL;
       double ih = img_h, iw = img_w;
       const char *img = dle_kv_get(kv, nkv, "image");
-      if (img) parse_image(img, &ih, &iw);
+      long img_hl, img_wl;
+      if (img && cli_parse_image_hw(img, &img_hl, &img_wl)) {
+        ih = (double)img_hl;
+        iw = (double)img_wl;
+      }
       double ram = meta_num(kv, nkv, "host_ram_gb");
       if (isnan(ram)) ram = ram_gb;
       if (gpu && dle_gpu_catalog_find(cat, gpu, &spec, err) == DLE_OK) {
@@ -294,10 +286,14 @@ static int cmd_fit(int argc, char **argv) {
       case O_FOLDFILE:
         fold_file = optarg;
         break;
-      case O_IMAGE:
-        if (parse_image(optarg, &co.image_h, &co.image_w))
+      case O_IMAGE: {
+        long h, w;
+        if (!cli_parse_image_hw(optarg, &h, &w))
           return cli_usage_error(VERB, "--image wants HxW, e.g. 128x128");
+        co.image_h = (double)h;
+        co.image_w = (double)w;
         break;
+      }
       case O_RAM: {
         double g;
         if (!cli_parse_double(optarg, &g) || g < 0) return cli_usage_error(VERB, "bad --ram-gb");
@@ -442,9 +438,7 @@ static int cmd_fit(int argc, char **argv) {
       cJSON_AddStringToObject(root, "scores",
                               "modelled: cross-validated means over folds; mape as a fraction");
       if (output) cJSON_AddStringToObject(root, "output", output);
-      char *s = cJSON_Print(root);
-      if (s) puts(s);
-      cJSON_free(s);
+      cli_print_json(root);
     } else {
       printf("Scores are %d-fold cross-validated means (modelled); RMSE/MAE in %s.\n", so.folds,
              target == DLE_PRE_TARGET_POWER ? "W" : "J");

@@ -45,14 +45,12 @@ static cJSON *spec_json(const dle_gpu_spec *g) {
 }
 
 static int print_json(cJSON *root) {
-  char *s = root ? cJSON_Print(root) : NULL;
+  bool printed = cli_print_json(root);
   cJSON_Delete(root);
-  if (!s) {
+  if (!printed) {
     dle_error e = {DLE_ENOMEM, "out of memory building JSON"};
     return cli_fail("gpus", &e);
   }
-  puts(s);
-  cJSON_free(s);
   return DLE_EXIT_OK;
 }
 

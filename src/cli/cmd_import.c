@@ -78,13 +78,6 @@ static void usage(FILE *out) {
           "  -h, --help             this help\n");
 }
 
-static bool parse_size(const char *s, size_t *out) {
-  int64_t v;
-  if (!cli_parse_int64(s, &v) || v < 0 || v > INT32_MAX) return false;
-  *out = (size_t)v;
-  return true;
-}
-
 static int set_meta_num(dle_store *st, int64_t id, const char *key, double v, dle_error *err) {
   if (!isfinite(v)) return DLE_OK;
   char buf[64];
@@ -261,9 +254,7 @@ static int import_nvidia_smi(const char *gpu_path, const import_opts *o) {
       cJSON *obj = show_run_json(st, r.run_id, false, &err);
       if (obj) {
         cJSON_AddBoolToObject(obj, "already_imported", true);
-        char *txt = cJSON_Print(obj);
-        if (txt) puts(txt);
-        cJSON_free(txt);
+        cli_print_json(obj);
         cJSON_Delete(obj);
       }
     }
@@ -286,9 +277,7 @@ static int import_nvidia_smi(const char *gpu_path, const import_opts *o) {
       cJSON_AddNumberToObject(obj, "cpu_lines", (double)r.stats.cpu_lines);
       cJSON_AddNumberToObject(obj, "cpu_matched", (double)r.stats.cpu_matched);
       cJSON_AddNumberToObject(obj, "trimmed", (double)r.stats.trimmed);
-      char *txt = cJSON_Print(obj);
-      if (txt) puts(txt);
-      cJSON_free(txt);
+      cli_print_json(obj);
       cJSON_Delete(obj);
     }
   } else {
@@ -423,9 +412,7 @@ static int import_seaa(const char *dir, const import_opts *o) {
       cJSON_AddNumberToObject(root, "skipped_untraced", (double)untraced);
       cJSON_AddNumberToObject(root, "warnings", (double)warnings);
       cJSON_AddNumberToObject(root, "failed", (double)failed);
-      char *txt = cJSON_Print(root);
-      if (txt) puts(txt);
-      cJSON_free(txt);
+      cli_print_json(root);
     } else {
       printf("Imported %zu of %zu traced runs from %s", imported, total_traced, dir);
       if (imported) printf(" (run ids %" PRId64 "-%" PRId64 ")", first_id, last_id);
@@ -478,12 +465,12 @@ static int cmd_import(int argc, char **argv) {
     switch (c) {
       case O_CPU: o.cpu_path = optarg; break;
       case O_SKIP_FIRST:
-        if (!parse_size(optarg, &o.ing.skip_first))
+        if (!cli_parse_size(optarg, 0, INT32_MAX, &o.ing.skip_first))
           return cli_usage_error("import", "--skip-first wants a count >= 0, not '%s'", optarg);
         skip_first_set = true;
         break;
       case O_SKIP_LAST:
-        if (!parse_size(optarg, &o.ing.skip_last))
+        if (!cli_parse_size(optarg, 0, INT32_MAX, &o.ing.skip_last))
           return cli_usage_error("import", "--skip-last wants a count >= 0, not '%s'", optarg);
         skip_last_set = true;
         break;

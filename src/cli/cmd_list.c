@@ -105,13 +105,9 @@ static int cmd_list(int argc, char **argv) {
       cJSON_AddItemToArray(arr, o);
     }
     if (status == DLE_EXIT_OK) {
-      char *txt = arr ? cJSON_Print(arr) : NULL;
-      if (!txt) {
+      if (!cli_print_json(arr)) {
         dle_error_set(&err, DLE_ENOMEM, "out of memory printing JSON");
         status = cli_fail("list", &err);
-      } else {
-        puts(txt);
-        cJSON_free(txt);
       }
     }
     cJSON_Delete(arr);

@@ -53,18 +53,6 @@ static void usage(FILE *out) {
           "  -h, --help             this help\n");
 }
 
-static int parse_image(const char *s, long *h, long *w) {
-  char *end = NULL;
-  long a = strtol(s, &end, 10);
-  if (end == s || (*end != 'x' && *end != 'X')) return -1;
-  const char *p = end + 1;
-  long b = strtol(p, &end, 10);
-  if (end == p || *end || a <= 0 || b <= 0 || a > 100000 || b > 100000) return -1;
-  *h = a;
-  *w = b;
-  return 0;
-}
-
 typedef struct estimate {
   const char *name;
   double energy_j, lower_j, upper_j; /* device energy (before PUE) */
@@ -153,7 +141,8 @@ static int cmd_predict(int argc, char **argv) {
           return cli_usage_error(VERB, "--val-size must be >= 0");
         break;
       case O_IMAGE:
-        if (parse_image(optarg, &img_h, &img_w)) return cli_usage_error(VERB, "--image wants HxW");
+        if (!cli_parse_image_hw(optarg, &img_h, &img_w))
+          return cli_usage_error(VERB, "--image wants HxW");
         break;
       case O_RAM:
         if (!cli_parse_double(optarg, &ram) || ram < 0)
@@ -446,14 +435,12 @@ static int cmd_predict(int argc, char **argv) {
       cJSON_AddStringToObject(o, "uncertainty", est[i].uncertainty);
     }
     if (notes[0]) cJSON_AddStringToObject(root, "notes", notes);
-    char *s = cJSON_Print(root);
+    bool printed = cli_print_json(root);
     cJSON_Delete(root);
-    if (!s) {
+    if (!printed) {
       err = (dle_error){DLE_ENOMEM, "out of memory"};
       return cli_fail(VERB, &err);
     }
-    puts(s);
-    cJSON_free(s);
     return DLE_EXIT_OK;
   }
   char dbuf[64];

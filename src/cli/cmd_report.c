@@ -71,11 +71,8 @@ static int report_main(int argc, char **argv) {
   if (n_pos > 0 && filter) return cli_usage_error(VERB, "give RUN ids or --runs, not both");
   const char *bycols[8];
   size_t n_by = 0;
-  char *by_copy = strdup(by);
+  char *by_copy = cli_split_columns(by, bycols, 8, &n_by);
   if (!by_copy) return DLE_EXIT_FAIL;
-  char *save = NULL;
-  for (char *tok = strtok_r(by_copy, ",", &save); tok && n_by < 8; tok = strtok_r(NULL, ",", &save))
-    if (*tok) bycols[n_by++] = tok;
   if (n_by == 0) {
     free(by_copy);
     return cli_usage_error(VERB, "--by wants one or more column names");

@@ -350,11 +350,7 @@ static int cmd_show(int argc, char **argv) {
       !(o = show_run_json(st, id, true, &err))) {
     status = cli_fail("show", &err);
   } else if (json) {
-    char *txt = cJSON_Print(o);
-    if (txt) {
-      puts(txt);
-      cJSON_free(txt);
-    } else {
+    if (!cli_print_json(o)) {
       dle_error_set(&err, DLE_ENOMEM, "out of memory printing JSON");
       status = cli_fail("show", &err);
     }

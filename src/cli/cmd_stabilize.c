@@ -32,13 +32,6 @@ static void usage(FILE *out) {
           "  -h, --help        this help\n");
 }
 
-static int parse_size(const char *s, size_t lo, size_t hi, size_t *out) {
-  int64_t v;
-  if (!cli_parse_int64(s, &v) || v < (int64_t)lo || v > (int64_t)hi) return -1;
-  *out = (size_t)v;
-  return 0;
-}
-
 static int cmd_stabilize(int argc, char **argv) {
   static const struct option opts[] = {
       {"m", required_argument, NULL, 'm'},        {"L", required_argument, NULL, 'L'},
@@ -56,13 +49,15 @@ static int cmd_stabilize(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
       case 'm':
-        if (parse_size(optarg, 2, 100000, &so.m)) return cli_usage_error(VERB, "bad --m '%s'", optarg);
+        if (!cli_parse_size(optarg, 2, 100000, &so.m))
+          return cli_usage_error(VERB, "bad --m '%s'", optarg);
         break;
       case 'L':
-        if (parse_size(optarg, 1, 100000, &so.L)) return cli_usage_error(VERB, "bad --L '%s'", optarg);
+        if (!cli_parse_size(optarg, 1, 100000, &so.L))
+          return cli_usage_error(VERB, "bad --L '%s'", optarg);
         break;
       case 'r':
-        if (parse_size(optarg, 2, DLE_STABILIZE_MAX_REGIMES, &v))
+        if (!cli_parse_size(optarg, 2, DLE_STABILIZE_MAX_REGIMES, &v))
           return cli_usage_error(VERB, "--regimes must be 2..%d", DLE_STABILIZE_MAX_REGIMES);
         so.n_regimes = (int)v;
         break;
@@ -75,7 +70,8 @@ static int cmd_stabilize(int argc, char **argv) {
           return cli_usage_error(VERB, "bad --resample '%s'", optarg);
         break;
       case 't':
-        if (parse_size(optarg, 1, 64, &v)) return cli_usage_error(VERB, "--threads must be 1..64");
+        if (!cli_parse_size(optarg, 1, 64, &v))
+          return cli_usage_error(VERB, "--threads must be 1..64");
         so.n_threads = (int)v;
         break;
       case 'j': json = true; break;
@@ -86,17 +82,12 @@ static int cmd_stabilize(int argc, char **argv) {
   }
   if (optind + 1 != argc) return cli_usage_error(VERB, "expected one RUN argument");
   dle_error err = {0};
-  dle_store *st = NULL;
-  if (dle_store_open(cli_db_path(db), &st, &err)) return cli_fail(VERB, &err);
   int64_t id;
   dle_estimate_run run;
-  memset(&run, 0, sizeof run);
-  int rc = dle_store_resolve_run(st, argv[optind], &id, &err);
-  if (!rc) rc = dle_estimate_run_load(st, id, &run, &err);
+  if (cli_load_estimate_run(cli_db_path(db), argv[optind], &id, &run, &err))
+    return cli_fail(VERB, &err);
   dle_stabilize_result r;
-  if (!rc) rc = dle_stabilize_trace(&run.trace, NAN, run.epochs, run.n_epochs, &so, &r, &err);
-  dle_store_close(st);
-  if (rc) {
+  if (dle_stabilize_trace(&run.trace, NAN, run.epochs, run.n_epochs, &so, &r, &err)) {
     dle_estimate_run_free(&run);
     return cli_fail(VERB, &err);
   }
@@ -120,15 +111,13 @@ static int cmd_stabilize(int argc, char **argv) {
     cJSON_AddNumberToObject(o, "L", (double)L);
     cJSON_AddNumberToObject(o, "regimes", so.n_regimes);
     cJSON_AddNumberToObject(o, "excl_factor", so.excl_factor);
-    char *s = cJSON_Print(o);
+    bool printed = cli_print_json(o);
     cJSON_Delete(o);
-    if (!s) {
+    if (!printed) {
       dle_estimate_run_free(&run);
       dle_error e = {DLE_ENOMEM, "out of memory building JSON"};
       return cli_fail(VERB, &e);
     }
-    puts(s);
-    cJSON_free(s);
   } else {
     char dur[64];
     cli_format_duration(r.t_s - run.trace.t_s[0], dur, sizeof dur);
