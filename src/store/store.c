@@ -33,6 +33,22 @@ void dle_store_mark_committed(dle_store *st) {
   st->last_commit_s = dle_store_mono_s();
 }
 
+int dle_store_no_run(const dle_store *st, int64_t run_id, dle_error *err) {
+  return dle_error_set(err, DLE_ENOTFOUND, "no run %" PRId64 " in %s", run_id, st->location);
+}
+
+int dle_store_check_schema_version(const dle_store *st, int version, dle_error *err) {
+  if (version <= DLE_STORE_SCHEMA_VERSION) return DLE_OK;
+  return dle_error_set(err, DLE_EDB,
+                       "%s has schema version %d, newer than this dlenergy supports (%d); "
+                       "use a newer dlenergy",
+                       st->location, version, DLE_STORE_SCHEMA_VERSION);
+}
+
+uint32_t dle_store_clamp_n_gpus(int64_t n_gpus) {
+  return (uint32_t)(n_gpus < 0 ? 0 : n_gpus > DLE_MAX_GPUS ? DLE_MAX_GPUS : n_gpus);
+}
+
 void dle_store_set_fault_hook(dle_store *st, dle_store_fault_hook hook, void *ctx) {
   if (!st) return;
   st->fault_hook = hook;
@@ -207,7 +223,7 @@ int dle_store_get_run(dle_store *st, int64_t run_id, dle_run_info *out, dle_erro
   if (rc) return rc;
   if (n == 0) {
     free(runs);
-    return dle_error_set(err, DLE_ENOTFOUND, "no run %" PRId64 " in %s", run_id, st->location);
+    return dle_store_no_run(st, run_id, err);
   }
   *out = runs[0];
   free(runs);

@@ -63,5 +63,12 @@ double dle_store_mono_s(void);
 void dle_store_copy_str(char *dst, size_t n, const char *src);
 /* Called by backends after a successful commit / a rollback of pending rows. */
 void dle_store_mark_committed(dle_store *st);
+/* Sets err to "no run ID in LOCATION" and returns DLE_ENOTFOUND. */
+int dle_store_no_run(const dle_store *st, int64_t run_id, dle_error *err);
+/* DLE_OK when a store at schema version `version` can be used by this build; else
+ * DLE_EDB with a message asking for a newer dlenergy. */
+int dle_store_check_schema_version(const dle_store *st, int version, dle_error *err);
+/* A stored sample's GPU count, clamped to 0..DLE_MAX_GPUS. */
+uint32_t dle_store_clamp_n_gpus(int64_t n_gpus);
 
 #endif

@@ -125,6 +125,26 @@ static int pg_exec(pg_store *s, const char *sql, const char *what, dle_error *er
   return pg_run(s, sql, 0, NULL, what, NULL, err);
 }
 
+/* pg_run with one parameter, $1: a run id. */
+static int pg_run_id(pg_store *s, const char *sql, int64_t run_id, const char *what,
+                     PGresult **out, dle_error *err) {
+  char id[24];
+  snprintf(id, sizeof id, "%" PRId64, run_id);
+  const char *p[] = {id};
+  return pg_run(s, sql, 1, p, what, out, err);
+}
+
+/* pg_run for an INSERT or UPDATE; *changed gets the number of rows it wrote. */
+static int pg_run_changes(pg_store *s, const char *sql, int n, const char *const *params,
+                          const char *what, int *changed, dle_error *err) {
+  PGresult *res = NULL;
+  int rc = pg_run(s, sql, n, params, what, &res, err);
+  if (rc) return rc;
+  *changed = atoi(PQcmdTuples(res));
+  PQclear(res);
+  return DLE_OK;
+}
+
 /* Session settings every connection needs (again after a reconnect). */
 static int pg_session(pg_store *s, dle_error *err) {
   /* Exact round trip of doubles on every server version. */
@@ -202,6 +222,16 @@ static void buf_real(pg_buf *b, double v, char sep) {
 static void buf_int(pg_buf *b, int64_t v, char sep) {
   b->len += (size_t)snprintf(b->p + b->len, 24, "%" PRId64, v);
   b->p[b->len++] = sep;
+}
+
+/* Allocates a zeroed array of one elem_size element per row of res (one at least, so
+ * that no rows still give an array); on failure clears res. */
+static int alloc_rows(PGresult *res, size_t elem_size, void **rows, dle_error *err) {
+  int n = PQntuples(res);
+  *rows = calloc(n ? (size_t)n : 1, elem_size);
+  if (*rows) return DLE_OK;
+  PQclear(res);
+  return dle_error_set(err, DLE_ENOMEM, "out of memory");
 }
 
 static double get_real(const PGresult *r, int row, int col) {
@@ -298,11 +328,7 @@ static int pg_schema(pg_store *s, dle_error *err) {
     v = (int)get_int(res, 0, 0);
     PQclear(res);
   }
-  if (!rc && v > DLE_STORE_SCHEMA_VERSION)
-    rc = dle_error_set(err, DLE_EDB,
-                       "%s has schema version %d, newer than this dlenergy supports (%d); "
-                       "use a newer dlenergy",
-                       s->base.location, v, DLE_STORE_SCHEMA_VERSION);
+  if (!rc) rc = dle_store_check_schema_version(&s->base, v, err);
   if (!rc && v == 0) {
     for (int i = 0; !rc && PG_SCHEMA_V1[i]; i++)
       rc = pg_exec(s, PG_SCHEMA_V1[i], "creating the schema", err);
@@ -324,18 +350,13 @@ static int pg_schema(pg_store *s, dle_error *err) {
 /* ---- writing ---- */
 
 static int pg_run_exists(pg_store *s, int64_t run_id, dle_error *err) {
-  char id[24];
-  snprintf(id, sizeof id, "%" PRId64, run_id);
-  const char *p[] = {id};
   PGresult *res = NULL;
-  int rc = pg_run(s, "SELECT 1 FROM runs WHERE id = $1::bigint", 1, p, "finding the run", &res,
-                  err);
+  int rc = pg_run_id(s, "SELECT 1 FROM runs WHERE id = $1::bigint", run_id, "finding the run",
+                     &res, err);
   if (rc) return rc;
   int found = PQntuples(res) > 0;
   PQclear(res);
-  return found ? DLE_OK
-               : dle_error_set(err, DLE_ENOTFOUND, "no run %" PRId64 " in %s", run_id,
-                               s->base.location);
+  return found ? DLE_OK : dle_store_no_run(&s->base, run_id, err);
 }
 
 static int pg_create_run(dle_store *st, const dle_run_info *r, int64_t *id, dle_error *err) {
@@ -378,18 +399,14 @@ static int pg_update_run(dle_store *st, const dle_run_info *r, dle_error *err) {
   const char *p[] = {b[0], param_real(b[5], 40, r->end_wall_s), b[1], b[2], b[3],
                      param_real(b[6], 40, r->pue), param_real(b[7], 40, r->carbon_g_per_kwh),
                      r->gpu_source, r->cpu_source, r->dram_source, r->ram_source, b[4]};
-  PGresult *res = NULL;
-  rc = pg_run(s,
-              "UPDATE runs SET status=$1, end_wall_s=$2, exit_code=$3, term_signal=$4,"
-              " epochs_planned=$5, pue=$6, carbon_g_per_kwh=$7, gpu_source=$8, cpu_source=$9,"
-              " dram_source=$10, ram_source=$11 WHERE id=$12",
-              12, p, "updating a run", &res, err);
+  int changed = 0;
+  rc = pg_run_changes(s,
+                      "UPDATE runs SET status=$1, end_wall_s=$2, exit_code=$3, term_signal=$4,"
+                      " epochs_planned=$5, pue=$6, carbon_g_per_kwh=$7, gpu_source=$8,"
+                      " cpu_source=$9, dram_source=$10, ram_source=$11 WHERE id=$12",
+                      12, p, "updating a run", &changed, err);
   if (rc) return rc;
-  int changed = atoi(PQcmdTuples(res));
-  PQclear(res);
-  if (changed != 1)
-    return dle_error_set(err, DLE_ENOTFOUND, "no run %" PRId64 " in %s", r->id, st->location);
-  return DLE_OK;
+  return changed == 1 ? DLE_OK : dle_store_no_run(st, r->id, err);
 }
 
 static int pg_set_meta(dle_store *st, int64_t run_id, const char *key, const char *value,
@@ -398,18 +415,14 @@ static int pg_set_meta(dle_store *st, int64_t run_id, const char *key, const cha
   char id[24];
   snprintf(id, sizeof id, "%" PRId64, run_id);
   const char *p[] = {id, key, value};
-  PGresult *res = NULL;
-  int rc = pg_run(s,
-                  "INSERT INTO meta (run_id, key, value) SELECT $1::bigint, $2::text, $3::text"
-                  " WHERE EXISTS (SELECT 1 FROM runs WHERE id = $1::bigint)"
-                  " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
-                  3, p, "storing metadata", &res, err);
+  int changed = 0;
+  int rc = pg_run_changes(s,
+                          "INSERT INTO meta (run_id, key, value) SELECT $1::bigint, $2::text,"
+                          " $3::text WHERE EXISTS (SELECT 1 FROM runs WHERE id = $1::bigint)"
+                          " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                          3, p, "storing metadata", &changed, err);
   if (rc) return rc;
-  int changed = atoi(PQcmdTuples(res));
-  PQclear(res);
-  return changed ? DLE_OK
-                 : dle_error_set(err, DLE_ENOTFOUND, "no run %" PRId64 " in %s", run_id,
-                                 st->location);
+  return changed ? DLE_OK : dle_store_no_run(st, run_id, err);
 }
 
 static int pg_put_epoch(dle_store *st, int64_t run_id, const dle_epoch *e, dle_error *err) {
@@ -420,38 +433,30 @@ static int pg_put_epoch(dle_store *st, int64_t run_id, const dle_epoch *e, dle_e
   dle_store_copy_str(metrics, sizeof metrics, e->metrics);
   const char *p[] = {id, idx, param_real(b0, sizeof b0, e->t_begin_s),
                      param_real(b1, sizeof b1, e->t_end_s), metrics};
-  PGresult *res = NULL;
-  int rc = pg_run(s,
-                  "INSERT INTO epochs (run_id, idx, t_begin_s, t_end_s, metrics)"
-                  " SELECT $1::bigint, $2::integer, $3::double precision,"
-                  " $4::double precision, $5::text"
-                  " WHERE EXISTS (SELECT 1 FROM runs WHERE id = $1::bigint)"
-                  " ON CONFLICT (run_id, idx) DO UPDATE SET t_begin_s = excluded.t_begin_s,"
-                  " t_end_s = excluded.t_end_s, metrics = excluded.metrics",
-                  5, p, "storing an epoch", &res, err);
+  int changed = 0;
+  int rc = pg_run_changes(s,
+                          "INSERT INTO epochs (run_id, idx, t_begin_s, t_end_s, metrics)"
+                          " SELECT $1::bigint, $2::integer, $3::double precision,"
+                          " $4::double precision, $5::text"
+                          " WHERE EXISTS (SELECT 1 FROM runs WHERE id = $1::bigint)"
+                          " ON CONFLICT (run_id, idx) DO UPDATE SET t_begin_s = excluded.t_begin_s,"
+                          " t_end_s = excluded.t_end_s, metrics = excluded.metrics",
+                          5, p, "storing an epoch", &changed, err);
   if (rc) return rc;
-  int changed = atoi(PQcmdTuples(res));
-  PQclear(res);
-  return changed ? DLE_OK
-                 : dle_error_set(err, DLE_ENOTFOUND, "no run %" PRId64 " in %s", run_id,
-                                 st->location);
+  return changed ? DLE_OK : dle_store_no_run(st, run_id, err);
 }
 
 static int pg_seq_for(pg_store *s, int64_t run_id, dle_error *err) {
   if (s->seq_run == run_id) return DLE_OK;
-  char id[24];
-  snprintf(id, sizeof id, "%" PRId64, run_id);
-  const char *p[] = {id};
   PGresult *res = NULL;
-  int rc = pg_run(s,
-                  "SELECT (SELECT count(*) FROM runs WHERE id = $1::bigint),"
-                  " (SELECT coalesce(max(seq) + 1, 0) FROM samples WHERE run_id = $1::bigint)",
-                  1, p, "finding the run", &res, err);
+  int rc = pg_run_id(s,
+                     "SELECT (SELECT count(*) FROM runs WHERE id = $1::bigint),"
+                     " (SELECT coalesce(max(seq) + 1, 0) FROM samples WHERE run_id = $1::bigint)",
+                     run_id, "finding the run", &res, err);
   if (rc) return rc;
   if (get_int(res, 0, 0) == 0) {
     PQclear(res);
-    return dle_error_set(err, DLE_ENOTFOUND, "no run %" PRId64 " in %s", run_id,
-                         s->base.location);
+    return dle_store_no_run(&s->base, run_id, err);
   }
   s->seq_run = run_id;
   s->next_seq = get_int(res, 0, 1);
@@ -516,16 +521,13 @@ static int pg_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
   pg_store *s = (pg_store *)st;
   int rc = pg_run_exists(s, run_id, err);
   if (rc) return rc;
-  char id[24];
-  snprintf(id, sizeof id, "%" PRId64, run_id);
-  const char *p[] = {id};
   static const char *const sql[] = {
       "DELETE FROM gpu_samples WHERE run_id = $1::bigint",
       "DELETE FROM samples WHERE run_id = $1::bigint", "DELETE FROM epochs WHERE run_id = $1::bigint",
       "DELETE FROM meta WHERE run_id = $1::bigint", "DELETE FROM runs WHERE id = $1::bigint"};
   rc = pg_begin(s, "deleting a run", err);
   for (size_t i = 0; !rc && i < sizeof sql / sizeof *sql; i++)
-    rc = pg_run(s, sql[i], 1, p, "deleting a run", NULL, err);
+    rc = pg_run_id(s, sql[i], run_id, "deleting a run", NULL, err);
   if (!rc) rc = pg_end(s, "deleting a run", err);
   if (rc) pg_rollback(s);
   s->seq_run = -1;
@@ -537,23 +539,18 @@ static int pg_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
 static int pg_list_runs(dle_store *st, int64_t only_id, dle_run_info **out, size_t *n,
                         dle_error *err) {
   pg_store *s = (pg_store *)st;
-  char id[24];
-  snprintf(id, sizeof id, "%" PRId64, only_id);
-  const char *p[] = {id};
   PGresult *res = NULL;
-  int rc = pg_run(s,
-                  "SELECT id, status, source, host, command, start_wall_s, end_wall_s,"
-                  " interval_s, exit_code, term_signal, epochs_planned, pue, carbon_g_per_kwh,"
-                  " gpu_source, cpu_source, dram_source, ram_source FROM runs"
-                  " WHERE $1::bigint < 0 OR id = $1::bigint ORDER BY id",
-                  1, p, "listing runs", &res, err);
+  int rc = pg_run_id(s,
+                     "SELECT id, status, source, host, command, start_wall_s, end_wall_s,"
+                     " interval_s, exit_code, term_signal, epochs_planned, pue, carbon_g_per_kwh,"
+                     " gpu_source, cpu_source, dram_source, ram_source FROM runs"
+                     " WHERE $1::bigint < 0 OR id = $1::bigint ORDER BY id",
+                     only_id, "listing runs", &res, err);
   if (rc) return rc;
+  void *mem = NULL;
+  if ((rc = alloc_rows(res, sizeof **out, &mem, err))) return rc;
+  dle_run_info *v = mem;
   int rows = PQntuples(res);
-  dle_run_info *v = malloc((rows ? (size_t)rows : 1) * sizeof *v);
-  if (!v) {
-    PQclear(res);
-    return dle_error_set(err, DLE_ENOMEM, "out of memory");
-  }
   for (int i = 0; i < rows; i++) {
     dle_run_info *x = &v[i];
     dle_run_info_init(x);
@@ -599,19 +596,14 @@ static int pg_get_meta(dle_store *st, int64_t run_id, dle_kv **out, size_t *n,
   pg_store *s = (pg_store *)st;
   int rc = pg_run_exists(s, run_id, err);
   if (rc) return rc;
-  char id[24];
-  snprintf(id, sizeof id, "%" PRId64, run_id);
-  const char *p[] = {id};
   PGresult *res = NULL;
-  rc = pg_run(s, "SELECT key, value FROM meta WHERE run_id = $1::bigint ORDER BY key", 1, p,
-              "reading metadata", &res, err);
+  rc = pg_run_id(s, "SELECT key, value FROM meta WHERE run_id = $1::bigint ORDER BY key", run_id,
+                 "reading metadata", &res, err);
   if (rc) return rc;
+  void *mem = NULL;
+  if ((rc = alloc_rows(res, sizeof **out, &mem, err))) return rc;
+  dle_kv *v = mem;
   int rows = PQntuples(res);
-  dle_kv *v = calloc(rows ? (size_t)rows : 1, sizeof *v);
-  if (!v) {
-    PQclear(res);
-    return dle_error_set(err, DLE_ENOMEM, "out of memory");
-  }
   for (int i = 0; i < rows; i++) {
     v[i].key = strdup(PQgetvalue(res, i, 0));
     v[i].value = strdup(PQgetvalue(res, i, 1));
@@ -635,12 +627,10 @@ static int pg_meta_match(dle_store *st, const char *key, const char *value, int6
   int rc = pg_run(s, "SELECT run_id FROM meta WHERE key = $1 AND value = $2 ORDER BY run_id", 2,
                   p, "filtering runs", &res, err);
   if (rc) return rc;
+  void *mem = NULL;
+  if ((rc = alloc_rows(res, sizeof **ids, &mem, err))) return rc;
+  int64_t *v = mem;
   int rows = PQntuples(res);
-  int64_t *v = malloc((rows ? (size_t)rows : 1) * sizeof *v);
-  if (!v) {
-    PQclear(res);
-    return dle_error_set(err, DLE_ENOMEM, "out of memory");
-  }
   for (int i = 0; i < rows; i++) v[i] = get_int(res, i, 0);
   PQclear(res);
   *ids = v;
@@ -691,8 +681,7 @@ static int pg_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, voi
           cur->ram_power_w = get_real(res, 0, 7);
           cur->cpu_energy_counter_j = get_real(res, 0, 8);
           cur->dram_energy_counter_j = get_real(res, 0, 9);
-          int64_t ng = get_int(res, 0, 10);
-          cur->n_gpus = (uint32_t)(ng < 0 ? 0 : ng > DLE_MAX_GPUS ? DLE_MAX_GPUS : ng);
+          cur->n_gpus = dle_store_clamp_n_gpus(get_int(res, 0, 10));
         }
       }
       int64_t slot = PQgetisnull(res, 0, 11) ? -1 : get_int(res, 0, 11);
@@ -723,21 +712,16 @@ static int pg_load_epochs(dle_store *st, int64_t run_id, dle_epoch **out, size_t
   pg_store *s = (pg_store *)st;
   int rc = pg_run_exists(s, run_id, err);
   if (rc) return rc;
-  char id[24];
-  snprintf(id, sizeof id, "%" PRId64, run_id);
-  const char *p[] = {id};
   PGresult *res = NULL;
-  rc = pg_run(s,
-              "SELECT idx, t_begin_s, t_end_s, metrics FROM epochs WHERE run_id = $1::bigint"
-              " ORDER BY idx",
-              1, p, "reading epochs", &res, err);
+  rc = pg_run_id(s,
+                 "SELECT idx, t_begin_s, t_end_s, metrics FROM epochs WHERE run_id = $1::bigint"
+                 " ORDER BY idx",
+                 run_id, "reading epochs", &res, err);
   if (rc) return rc;
+  void *mem = NULL;
+  if ((rc = alloc_rows(res, sizeof **out, &mem, err))) return rc;
+  dle_epoch *v = mem;
   int rows = PQntuples(res);
-  dle_epoch *v = malloc((rows ? (size_t)rows : 1) * sizeof *v);
-  if (!v) {
-    PQclear(res);
-    return dle_error_set(err, DLE_ENOMEM, "out of memory");
-  }
   for (int i = 0; i < rows; i++) {
     v[i].index = (int32_t)get_int(res, i, 0);
     v[i].t_begin_s = get_real(res, i, 1);
@@ -754,12 +738,9 @@ static int pg_count(dle_store *st, int64_t run_id, int64_t *n, dle_error *err) {
   pg_store *s = (pg_store *)st;
   int rc = pg_run_exists(s, run_id, err);
   if (rc) return rc;
-  char id[24];
-  snprintf(id, sizeof id, "%" PRId64, run_id);
-  const char *p[] = {id};
   PGresult *res = NULL;
-  rc = pg_run(s, "SELECT count(*) FROM samples WHERE run_id = $1::bigint", 1, p,
-              "counting samples", &res, err);
+  rc = pg_run_id(s, "SELECT count(*) FROM samples WHERE run_id = $1::bigint", run_id,
+                 "counting samples", &res, err);
   if (rc) return rc;
   *n = get_int(res, 0, 0);
   PQclear(res);

@@ -88,6 +88,14 @@ static int sq_prepare(sq_store *s, const char *sql, sqlite3_stmt **st, dle_error
   return rc == SQLITE_OK ? DLE_OK : sq_fail(s, rc, "preparing a statement", err);
 }
 
+/* Prepares a statement whose ?1 is a run id and binds it. */
+static int sq_prepare_run(sq_store *s, const char *sql, int64_t run_id, sqlite3_stmt **st,
+                          dle_error *err) {
+  int rc = sq_prepare(s, sql, st, err);
+  if (rc == DLE_OK) sqlite3_bind_int64(*st, 1, run_id);
+  return rc;
+}
+
 static void bind_real(sqlite3_stmt *st, int i, double v) {
   if (isnan(v))
     sqlite3_bind_null(st, i);
@@ -134,6 +142,11 @@ static int sq_end(sq_store *s, dle_error *err) {
   if (rc) return sq_abort(s, rc, err);
   s->in_tx = 0;
   return DLE_OK;
+}
+
+/* Ends a write transaction: rolls back when rc reports a failed step, else commits. */
+static int sq_finish(sq_store *s, int rc, dle_error *err) {
+  return rc ? sq_abort(s, rc, err) : sq_end(s, err);
 }
 
 static int sq_seq_for(sq_store *s, int64_t run_id, dle_error *err);
@@ -205,11 +218,7 @@ static int sq_schema(sq_store *s, dle_error *err) {
                "creating the schema", err);
   int v = 0;
   if (!rc) rc = schema_version(s, &v, err);
-  if (!rc && v > DLE_STORE_SCHEMA_VERSION)
-    rc = dle_error_set(err, DLE_EDB,
-                       "%s has schema version %d, newer than this dlenergy supports (%d); "
-                       "use a newer dlenergy",
-                       s->base.location, v, DLE_STORE_SCHEMA_VERSION);
+  if (!rc) rc = dle_store_check_schema_version(&s->base, v, err);
   if (!rc && v == 0) {
     for (int i = 0; !rc && SCHEMA_V1[i]; i++)
       rc = sq_exec(s, SCHEMA_V1[i], "creating the schema", err);
@@ -221,8 +230,7 @@ static int sq_schema(sq_store *s, dle_error *err) {
       rc = sq_exec(s, MIGRATIONS[v][i], "migrating the schema", err);
     if (!rc) rc = set_schema_version(s, v + 1, err);
   }
-  if (rc) return sq_abort(s, rc, err);
-  return sq_end(s, err);
+  return sq_finish(s, rc, err);
 }
 
 static int sq_create_run(dle_store *st, const dle_run_info *r, int64_t *id, dle_error *err) {
@@ -289,8 +297,7 @@ static int sq_update_run(dle_store *st, const dle_run_info *r, dle_error *err) {
   if (rc) return sq_abort(s, rc, err);
   int changed = sqlite3_changes(s->db);
   rc = sq_end(s, err);
-  if (!rc && changed != 1)
-    rc = dle_error_set(err, DLE_ENOTFOUND, "no run %" PRId64 " in %s", r->id, st->location);
+  if (!rc && changed != 1) rc = dle_store_no_run(st, r->id, err);
   return rc;
 }
 
@@ -298,18 +305,16 @@ static int sq_update_run(dle_store *st, const dle_run_info *r, dle_error *err) {
 static int sq_seq_for(sq_store *s, int64_t run_id, dle_error *err) {
   if (s->seq_run == run_id) return DLE_OK;
   sqlite3_stmt *q = NULL;
-  int rc = sq_prepare(s,
-                      "SELECT (SELECT count(*) FROM runs WHERE id=?1),"
-                      " (SELECT coalesce(max(seq)+1, 0) FROM samples WHERE run_id=?1)",
-                      &q, err);
+  int rc = sq_prepare_run(s,
+                          "SELECT (SELECT count(*) FROM runs WHERE id=?1),"
+                          " (SELECT coalesce(max(seq)+1, 0) FROM samples WHERE run_id=?1)",
+                          run_id, &q, err);
   if (rc) return rc;
-  sqlite3_bind_int64(q, 1, run_id);
   int r = sqlite3_step(q);
   if (r != SQLITE_ROW) {
     rc = sq_fail(s, r, "finding the run", err);
   } else if (sqlite3_column_int(q, 0) == 0) {
-    rc = dle_error_set(err, DLE_ENOTFOUND, "no run %" PRId64 " in %s", run_id,
-                       s->base.location);
+    rc = dle_store_no_run(&s->base, run_id, err);
   } else {
     s->seq_run = run_id;
     s->next_seq = sqlite3_column_int64(q, 1);
@@ -386,36 +391,38 @@ static int sq_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t 
 
 static int run_exists(sq_store *s, int64_t run_id, dle_error *err) {
   sqlite3_stmt *q = NULL;
-  int rc = sq_prepare(s, "SELECT 1 FROM runs WHERE id=?", &q, err);
+  int rc = sq_prepare_run(s, "SELECT 1 FROM runs WHERE id=?", run_id, &q, err);
   if (rc) return rc;
-  sqlite3_bind_int64(q, 1, run_id);
   int r = sqlite3_step(q);
   if (r == SQLITE_DONE)
-    rc = dle_error_set(err, DLE_ENOTFOUND, "no run %" PRId64 " in %s", run_id, s->base.location);
+    rc = dle_store_no_run(&s->base, run_id, err);
   else if (r != SQLITE_ROW)
     rc = sq_fail(s, r, "finding the run", err);
   sqlite3_finalize(q);
   return rc;
 }
 
+/* Starts a write that needs the run: checks that it exists, then opens the transaction. */
+static int sq_begin_run_write(sq_store *s, int64_t run_id, dle_error *err) {
+  int rc = run_exists(s, run_id, err);
+  return rc ? rc : sq_begin(s, err);
+}
+
 static int sq_set_meta(dle_store *st, int64_t run_id, const char *key, const char *value,
                        dle_error *err) {
   sq_store *s = (sq_store *)st;
-  int rc = run_exists(s, run_id, err);
-  if (!rc) rc = sq_begin(s, err);
+  int rc = sq_begin_run_write(s, run_id, err);
   if (rc) return rc;
   sqlite3_bind_int64(s->put_meta, 1, run_id);
   sqlite3_bind_text(s->put_meta, 2, key, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(s->put_meta, 3, value, -1, SQLITE_TRANSIENT);
   rc = sq_step_done(s, s->put_meta, "storing metadata", err);
-  if (rc) return sq_abort(s, rc, err);
-  return sq_end(s, err);
+  return sq_finish(s, rc, err);
 }
 
 static int sq_put_epoch(dle_store *st, int64_t run_id, const dle_epoch *e, dle_error *err) {
   sq_store *s = (sq_store *)st;
-  int rc = run_exists(s, run_id, err);
-  if (!rc) rc = sq_begin(s, err);
+  int rc = sq_begin_run_write(s, run_id, err);
   if (rc) return rc;
   sqlite3_stmt *q = s->put_epoch;
   sqlite3_bind_int64(q, 1, run_id);
@@ -426,14 +433,12 @@ static int sq_put_epoch(dle_store *st, int64_t run_id, const dle_epoch *e, dle_e
   dle_store_copy_str(metrics, sizeof metrics, e->metrics);
   sqlite3_bind_text(q, 5, metrics, -1, SQLITE_TRANSIENT);
   rc = sq_step_done(s, q, "storing an epoch", err);
-  if (rc) return sq_abort(s, rc, err);
-  return sq_end(s, err);
+  return sq_finish(s, rc, err);
 }
 
 static int sq_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
   sq_store *s = (sq_store *)st;
-  int rc = run_exists(s, run_id, err);
-  if (!rc) rc = sq_begin(s, err);
+  int rc = sq_begin_run_write(s, run_id, err);
   if (rc) return rc;
   static const char *const sql[] = {
       "DELETE FROM gpu_samples WHERE run_id=?", "DELETE FROM samples WHERE run_id=?",
@@ -441,72 +446,92 @@ static int sq_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
       "DELETE FROM runs WHERE id=?"};
   for (size_t i = 0; !rc && i < sizeof sql / sizeof *sql; i++) {
     sqlite3_stmt *q = NULL;
-    rc = sq_prepare(s, sql[i], &q, err);
+    rc = sq_prepare_run(s, sql[i], run_id, &q, err);
     if (rc) break;
-    sqlite3_bind_int64(q, 1, run_id);
     rc = sq_step_done(s, q, "deleting a run", err);
     sqlite3_finalize(q);
   }
-  if (rc) return sq_abort(s, rc, err);
-  s->seq_run = -1;
+  s->seq_run = -1; /* as sq_abort does on failure */
   s->known_run = -1;
-  return sq_end(s, err);
+  return sq_finish(s, rc, err);
 }
 
 /* ---- reading ---- */
 
-static int sq_list_runs(dle_store *st, int64_t only_id, dle_run_info **out, size_t *n,
-                        dle_error *err) {
-  sq_store *s = (sq_store *)st;
-  sqlite3_stmt *q = NULL;
-  int rc = sq_prepare(s,
-                      "SELECT id, status, source, host, command, start_wall_s, end_wall_s,"
-                      " interval_s, exit_code, term_signal, epochs_planned, pue,"
-                      " carbon_g_per_kwh, gpu_source, cpu_source, dram_source, ram_source"
-                      " FROM runs WHERE ?1 < 0 OR id = ?1 ORDER BY id",
-                      &q, err);
-  if (rc) return rc;
-  sqlite3_bind_int64(q, 1, only_id);
+/* Fills elem, the next element of the caller's array, from the statement's current row. */
+typedef int (*sq_row_reader)(sqlite3_stmt *q, void *elem, dle_error *err);
+
+/* Steps q to its end, appending one elem_size element per row, filled by read_row, to a
+ * growing array, then finalizes q. *rows and *n_rows get the array and the number of
+ * elements it holds, on failure too (a row whose read_row failed included) so that the
+ * caller can free them. */
+static int sq_collect_rows(sq_store *s, sqlite3_stmt *q, size_t elem_size, sq_row_reader read_row,
+                           const char *what, void **rows, size_t *n_rows, dle_error *err) {
   size_t cap = 0, len = 0;
-  dle_run_info *v = NULL;
-  int r;
+  char *v = NULL;
+  int rc = DLE_OK, r;
   while ((r = sqlite3_step(q)) == SQLITE_ROW) {
     if (len == cap) {
       cap = cap ? cap * 2 : 16;
-      dle_run_info *nv = realloc(v, cap * sizeof *v);
+      char *nv = realloc(v, cap * elem_size);
       if (!nv) {
         rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
         break;
       }
       v = nv;
     }
-    dle_run_info *x = &v[len++];
-    dle_run_info_init(x);
-    x->id = sqlite3_column_int64(q, 0);
-    x->status = (dle_run_status)sqlite3_column_int(q, 1);
-    col_text(q, 2, x->source, sizeof x->source);
-    col_text(q, 3, x->host, sizeof x->host);
-    col_text(q, 4, x->command, sizeof x->command);
-    x->start_wall_s = col_real(q, 5);
-    x->end_wall_s = col_real(q, 6);
-    x->interval_s = col_real(q, 7);
-    x->exit_code = sqlite3_column_int(q, 8);
-    x->term_signal = sqlite3_column_int(q, 9);
-    x->epochs_planned = sqlite3_column_int(q, 10);
-    x->pue = col_real(q, 11);
-    x->carbon_g_per_kwh = col_real(q, 12);
-    col_text(q, 13, x->gpu_source, sizeof x->gpu_source);
-    col_text(q, 14, x->cpu_source, sizeof x->cpu_source);
-    col_text(q, 15, x->dram_source, sizeof x->dram_source);
-    col_text(q, 16, x->ram_source, sizeof x->ram_source);
+    if ((rc = read_row(q, v + elem_size * len++, err))) break;
   }
-  if (!rc && r != SQLITE_DONE) rc = sq_fail(s, r, "listing runs", err);
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(s, r, what, err);
   sqlite3_finalize(q);
+  *rows = v;
+  *n_rows = len;
+  return rc;
+}
+
+static int read_run_row(sqlite3_stmt *q, void *elem, dle_error *err) {
+  (void)err;
+  dle_run_info *x = elem;
+  dle_run_info_init(x);
+  x->id = sqlite3_column_int64(q, 0);
+  x->status = (dle_run_status)sqlite3_column_int(q, 1);
+  col_text(q, 2, x->source, sizeof x->source);
+  col_text(q, 3, x->host, sizeof x->host);
+  col_text(q, 4, x->command, sizeof x->command);
+  x->start_wall_s = col_real(q, 5);
+  x->end_wall_s = col_real(q, 6);
+  x->interval_s = col_real(q, 7);
+  x->exit_code = sqlite3_column_int(q, 8);
+  x->term_signal = sqlite3_column_int(q, 9);
+  x->epochs_planned = sqlite3_column_int(q, 10);
+  x->pue = col_real(q, 11);
+  x->carbon_g_per_kwh = col_real(q, 12);
+  col_text(q, 13, x->gpu_source, sizeof x->gpu_source);
+  col_text(q, 14, x->cpu_source, sizeof x->cpu_source);
+  col_text(q, 15, x->dram_source, sizeof x->dram_source);
+  col_text(q, 16, x->ram_source, sizeof x->ram_source);
+  return DLE_OK;
+}
+
+static int sq_list_runs(dle_store *st, int64_t only_id, dle_run_info **out, size_t *n,
+                        dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  sqlite3_stmt *q = NULL;
+  int rc = sq_prepare_run(s,
+                          "SELECT id, status, source, host, command, start_wall_s, end_wall_s,"
+                          " interval_s, exit_code, term_signal, epochs_planned, pue,"
+                          " carbon_g_per_kwh, gpu_source, cpu_source, dram_source, ram_source"
+                          " FROM runs WHERE ?1 < 0 OR id = ?1 ORDER BY id",
+                          only_id, &q, err);
+  if (rc) return rc;
+  void *rows = NULL;
+  size_t len = 0;
+  rc = sq_collect_rows(s, q, sizeof **out, read_run_row, "listing runs", &rows, &len, err);
   if (rc) {
-    free(v);
+    free(rows);
     return rc;
   }
-  *out = v;
+  *out = rows;
   *n = len;
   return DLE_OK;
 }
@@ -527,44 +552,38 @@ static int sq_last_run(dle_store *st, int64_t *id, dle_error *err) {
   return rc;
 }
 
+static int read_kv_row(sqlite3_stmt *q, void *elem, dle_error *err) {
+  dle_kv *kv = elem;
+  kv->key = strdup((const char *)sqlite3_column_text(q, 0));
+  kv->value = strdup((const char *)sqlite3_column_text(q, 1));
+  if (!kv->key || !kv->value) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  return DLE_OK;
+}
+
 static int sq_get_meta(dle_store *st, int64_t run_id, dle_kv **out, size_t *n,
                        dle_error *err) {
   sq_store *s = (sq_store *)st;
   int rc = run_exists(s, run_id, err);
   if (rc) return rc;
   sqlite3_stmt *q = NULL;
-  rc = sq_prepare(s, "SELECT key, value FROM meta WHERE run_id=? ORDER BY key", &q, err);
+  rc = sq_prepare_run(s, "SELECT key, value FROM meta WHERE run_id=? ORDER BY key", run_id, &q,
+                      err);
   if (rc) return rc;
-  sqlite3_bind_int64(q, 1, run_id);
-  size_t cap = 0, len = 0;
-  dle_kv *v = NULL;
-  int r;
-  while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 16;
-      dle_kv *nv = realloc(v, cap * sizeof *v);
-      if (!nv) {
-        rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
-        break;
-      }
-      v = nv;
-    }
-    v[len].key = strdup((const char *)sqlite3_column_text(q, 0));
-    v[len].value = strdup((const char *)sqlite3_column_text(q, 1));
-    len++;
-    if (!v[len - 1].key || !v[len - 1].value) {
-      rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
-      break;
-    }
-  }
-  if (!rc && r != SQLITE_DONE) rc = sq_fail(s, r, "reading metadata", err);
-  sqlite3_finalize(q);
+  void *rows = NULL;
+  size_t len = 0;
+  rc = sq_collect_rows(s, q, sizeof **out, read_kv_row, "reading metadata", &rows, &len, err);
   if (rc) {
-    dle_kv_free(v, len);
+    dle_kv_free(rows, len);
     return rc;
   }
-  *out = v;
+  *out = rows;
   *n = len;
+  return DLE_OK;
+}
+
+static int read_run_id_row(sqlite3_stmt *q, void *elem, dle_error *err) {
+  (void)err;
+  *(int64_t *)elem = sqlite3_column_int64(q, 0);
   return DLE_OK;
 }
 
@@ -577,28 +596,14 @@ static int sq_meta_match(dle_store *st, const char *key, const char *value, int6
   if (rc) return rc;
   sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(q, 2, value, -1, SQLITE_TRANSIENT);
-  size_t cap = 0, len = 0;
-  int64_t *v = NULL;
-  int r;
-  while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 64;
-      int64_t *nv = realloc(v, cap * sizeof *v);
-      if (!nv) {
-        rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
-        break;
-      }
-      v = nv;
-    }
-    v[len++] = sqlite3_column_int64(q, 0);
-  }
-  if (!rc && r != SQLITE_DONE) rc = sq_fail(s, r, "filtering runs", err);
-  sqlite3_finalize(q);
+  void *rows = NULL;
+  size_t len = 0;
+  rc = sq_collect_rows(s, q, sizeof **ids, read_run_id_row, "filtering runs", &rows, &len, err);
   if (rc) {
-    free(v);
+    free(rows);
     return rc;
   }
-  *ids = v;
+  *ids = rows;
   *n = len;
   return DLE_OK;
 }
@@ -609,17 +614,16 @@ static int sq_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, voi
   int rc = run_exists(s, run_id, err);
   if (rc) return rc;
   sqlite3_stmt *q = NULL;
-  rc = sq_prepare(s,
-                  "SELECT s.seq, s.t_s, s.wall_s, s.cpu_util_pct, s.rss_mib, s.cpu_power_w,"
-                  " s.dram_power_w, s.ram_power_w, s.cpu_energy_counter_j,"
-                  " s.dram_energy_counter_j, s.n_gpus, g.slot, g.device_index, g.power_w,"
-                  " g.energy_counter_j, g.util_gpu_pct, g.util_mem_pct, g.mem_used_mib,"
-                  " g.mem_total_mib, g.temp_c, g.power_limit_w"
-                  " FROM samples s LEFT JOIN gpu_samples g ON g.run_id = s.run_id AND"
-                  " g.seq = s.seq WHERE s.run_id = ? ORDER BY s.seq, g.slot",
-                  &q, err);
+  rc = sq_prepare_run(s,
+                      "SELECT s.seq, s.t_s, s.wall_s, s.cpu_util_pct, s.rss_mib, s.cpu_power_w,"
+                      " s.dram_power_w, s.ram_power_w, s.cpu_energy_counter_j,"
+                      " s.dram_energy_counter_j, s.n_gpus, g.slot, g.device_index, g.power_w,"
+                      " g.energy_counter_j, g.util_gpu_pct, g.util_mem_pct, g.mem_used_mib,"
+                      " g.mem_total_mib, g.temp_c, g.power_limit_w"
+                      " FROM samples s LEFT JOIN gpu_samples g ON g.run_id = s.run_id AND"
+                      " g.seq = s.seq WHERE s.run_id = ? ORDER BY s.seq, g.slot",
+                      run_id, &q, err);
   if (rc) return rc;
-  sqlite3_bind_int64(q, 1, run_id);
   dle_sample *cur = malloc(sizeof *cur);
   if (!cur) {
     sqlite3_finalize(q);
@@ -643,8 +647,7 @@ static int sq_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, voi
       cur->ram_power_w = col_real(q, 7);
       cur->cpu_energy_counter_j = col_real(q, 8);
       cur->dram_energy_counter_j = col_real(q, 9);
-      int ng = sqlite3_column_int(q, 10);
-      cur->n_gpus = (uint32_t)(ng < 0 ? 0 : ng > DLE_MAX_GPUS ? DLE_MAX_GPUS : ng);
+      cur->n_gpus = dle_store_clamp_n_gpus(sqlite3_column_int(q, 10));
     }
     if (sqlite3_column_type(q, 11) != SQLITE_NULL) {
       int slot = sqlite3_column_int(q, 11);
@@ -668,44 +671,35 @@ static int sq_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, voi
   return rc;
 }
 
+static int read_epoch_row(sqlite3_stmt *q, void *elem, dle_error *err) {
+  (void)err;
+  dle_epoch *e = elem;
+  e->index = sqlite3_column_int(q, 0);
+  e->t_begin_s = col_real(q, 1);
+  e->t_end_s = col_real(q, 2);
+  col_text(q, 3, e->metrics, sizeof e->metrics);
+  return DLE_OK;
+}
+
 static int sq_load_epochs(dle_store *st, int64_t run_id, dle_epoch **out, size_t *n,
                           dle_error *err) {
   sq_store *s = (sq_store *)st;
   int rc = run_exists(s, run_id, err);
   if (rc) return rc;
   sqlite3_stmt *q = NULL;
-  rc = sq_prepare(s,
-                  "SELECT idx, t_begin_s, t_end_s, metrics FROM epochs WHERE run_id=?"
-                  " ORDER BY idx",
-                  &q, err);
+  rc = sq_prepare_run(s,
+                      "SELECT idx, t_begin_s, t_end_s, metrics FROM epochs WHERE run_id=?"
+                      " ORDER BY idx",
+                      run_id, &q, err);
   if (rc) return rc;
-  sqlite3_bind_int64(q, 1, run_id);
-  size_t cap = 0, len = 0;
-  dle_epoch *v = NULL;
-  int r;
-  while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 32;
-      dle_epoch *nv = realloc(v, cap * sizeof *v);
-      if (!nv) {
-        rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
-        break;
-      }
-      v = nv;
-    }
-    dle_epoch *e = &v[len++];
-    e->index = sqlite3_column_int(q, 0);
-    e->t_begin_s = col_real(q, 1);
-    e->t_end_s = col_real(q, 2);
-    col_text(q, 3, e->metrics, sizeof e->metrics);
-  }
-  if (!rc && r != SQLITE_DONE) rc = sq_fail(s, r, "reading epochs", err);
-  sqlite3_finalize(q);
+  void *rows = NULL;
+  size_t len = 0;
+  rc = sq_collect_rows(s, q, sizeof **out, read_epoch_row, "reading epochs", &rows, &len, err);
   if (rc) {
-    free(v);
+    free(rows);
     return rc;
   }
-  *out = v;
+  *out = rows;
   *n = len;
   return DLE_OK;
 }
@@ -715,9 +709,8 @@ static int sq_count(dle_store *st, int64_t run_id, int64_t *n, dle_error *err) {
   int rc = run_exists(s, run_id, err);
   if (rc) return rc;
   sqlite3_stmt *q = NULL;
-  rc = sq_prepare(s, "SELECT count(*) FROM samples WHERE run_id=?", &q, err);
+  rc = sq_prepare_run(s, "SELECT count(*) FROM samples WHERE run_id=?", run_id, &q, err);
   if (rc) return rc;
-  sqlite3_bind_int64(q, 1, run_id);
   int r = sqlite3_step(q);
   if (r == SQLITE_ROW)
     *n = sqlite3_column_int64(q, 0);
