@@ -7,8 +7,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dlenergy/energy.h"
 #include "dlenergy/error.h"
 #include "dlenergy/estimate.h"
+#include "dlenergy/store.h"
 
 struct cJSON;
 
@@ -71,11 +73,24 @@ int cli_estimate_params_apply(dle_estimate_input *in, const char *const *names,
 int cli_load_estimate_run(const char *db_path, const char *ref, int64_t *id,
                           dle_estimate_run *run, dle_error *err);
 
+/* Adds key: v to the JSON object o, or key: null when v is not finite. */
+void cli_json_number_or_null(struct cJSON *o, const char *key, double v);
+
 /* Prints o as formatted JSON and a newline to stdout. False when it could not be
  * formatted (o NULL or out of memory): then nothing is printed. */
 bool cli_print_json(const struct cJSON *o);
 
 /* True when stderr is a terminal (for progress lines). */
 bool cli_stderr_is_tty(void);
+
+/* From cmd_show.c, shared with cmd_list.c and cmd_import.c so that `list --json`
+ * elements, `show --json` and `import --json` carry the same fields. */
+/* A run's info, energy summary and (n_epochs non-NULL) its number of epochs. */
+int show_run_summary(dle_store *st, int64_t id, dle_run_info *info, dle_energy_summary *sum,
+                     size_t *n_epochs, dle_error *err);
+/* The run as `show --json` prints it (with_epochs: with the per-epoch list). */
+struct cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err);
+/* A wall-clock time as "YYYY-MM-DD HH:MM:SS UTC" ("(log time)" for imported runs). */
+void show_format_wall(double wall_s, const char *source, char *buf, size_t n);
 
 #endif

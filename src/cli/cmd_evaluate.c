@@ -155,13 +155,10 @@ static cJSON *metrics_json(const char *name, const acc *a, const dle_estimate_er
   cJSON_AddStringToObject(o, "name", name);
   cJSON_AddNumberToObject(o, "n", (double)a->n);
   cJSON_AddNumberToObject(o, "skipped", (double)a->skipped);
-#define NUM_OR_NULL(key, v) \
-  (isfinite(v) ? (void)cJSON_AddNumberToObject(o, key, v) : (void)cJSON_AddNullToObject(o, key))
-  NUM_OR_NULL("rmse_j", er->rmse_j);
-  NUM_OR_NULL("mae_j", er->mae_j);
-  NUM_OR_NULL("mape", er->mape);
-  NUM_OR_NULL("r2", er->r2);
-#undef NUM_OR_NULL
+  cli_json_number_or_null(o, "rmse_j", er->rmse_j);
+  cli_json_number_or_null(o, "mae_j", er->mae_j);
+  cli_json_number_or_null(o, "mape", er->mape);
+  cli_json_number_or_null(o, "r2", er->r2);
   cJSON_AddStringToObject(o, "measured_components", cli_components_str(a->comps));
   if (a->skipped) cJSON_AddStringToObject(o, "first_skip_reason", a->first_error);
   return o;

@@ -16,10 +16,6 @@
 #include "dlenergy/ingest.h"
 #include "dlenergy/store.h"
 
-/* From cmd_show.c. */
-cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err);
-void show_add_number(cJSON *o, const char *key, double v);
-
 enum { MAX_META = 256, SAMPLE_CHUNK = 512 };
 
 typedef struct import_opts {
@@ -384,11 +380,11 @@ static int import_seaa(const char *dir, const import_opts *o) {
       cJSON_AddStringToObject(e, "architecture", arch);
       cJSON_AddStringToObject(e, "run", run);
       cJSON_AddNumberToObject(e, "samples", (double)res.sum.samples);
-      show_add_number(e, "duration_s", res.sum.duration_s);
-      show_add_number(e, "gpu_energy_j", res.sum.energy_j[DLE_COMP_GPU]);
-      show_add_number(e, "avg_gpu_power_w", res.sum.avg_power_w[DLE_COMP_GPU]);
-      show_add_number(e, "ram_energy_j", res.sum.energy_j[DLE_COMP_RAM]);
-      show_add_number(e, "emissions_g", res.sum.emissions_g);
+      cli_json_number_or_null(e, "duration_s", res.sum.duration_s);
+      cli_json_number_or_null(e, "gpu_energy_j", res.sum.energy_j[DLE_COMP_GPU]);
+      cli_json_number_or_null(e, "avg_gpu_power_w", res.sum.avg_power_w[DLE_COMP_GPU]);
+      cli_json_number_or_null(e, "ram_energy_j", res.sum.energy_j[DLE_COMP_RAM]);
+      cli_json_number_or_null(e, "emissions_g", res.sum.emissions_g);
       cJSON_AddNumberToObject(e, "warnings", (double)res.stats.warnings);
       cJSON_AddItemToArray(runs, e);
     }

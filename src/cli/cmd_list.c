@@ -11,12 +11,6 @@
 #include "dlenergy/energy.h"
 #include "dlenergy/store.h"
 
-/* From cmd_show.c. */
-int show_run_summary(dle_store *st, int64_t id, dle_run_info *info, dle_energy_summary *sum,
-                     size_t *n_epochs, dle_error *err);
-cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err);
-void show_format_wall(double wall_s, const char *source, char *buf, size_t n);
-
 static void usage(FILE *out) {
   fprintf(out,
           "Usage: dlenergy list [--json] [--filter COND] [--db PATH]\n"

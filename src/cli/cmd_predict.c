@@ -409,10 +409,7 @@ static int cmd_predict(int argc, char **argv) {
     cJSON_AddNumberToObject(in, "image_w", (double)img_w);
     cJSON_AddNumberToObject(in, "host_ram_gb", ram);
     cJSON_AddNumberToObject(in, "pue", pue);
-    if (isnan(ci))
-      cJSON_AddNullToObject(in, "carbon_g_per_kwh");
-    else
-      cJSON_AddNumberToObject(in, "carbon_g_per_kwh", ci);
+    cli_json_number_or_null(in, "carbon_g_per_kwh", ci);
     cJSON_AddNumberToObject(root, "flops_duration_s", b.flops_duration_s);
     cJSON_AddNumberToObject(root, "duration_s", b.duration_s);
     cJSON *arr = cJSON_AddArrayToObject(root, "estimates");
@@ -427,10 +424,7 @@ static int cmd_predict(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "lower_j", est[i].lower_j);
         cJSON_AddNumberToObject(o, "upper_j", est[i].upper_j);
       }
-      if (isnan(ci))
-        cJSON_AddNullToObject(o, "emissions_g");
-      else
-        cJSON_AddNumberToObject(o, "emissions_g", est[i].energy_j * pue / 3.6e6 * ci);
+      cli_json_number_or_null(o, "emissions_g", est[i].energy_j * pue / 3.6e6 * ci);
       cJSON_AddStringToObject(o, "inputs", est[i].inputs);
       cJSON_AddStringToObject(o, "uncertainty", est[i].uncertainty);
     }

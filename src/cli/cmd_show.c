@@ -16,20 +16,6 @@
 #include "dlenergy/energy.h"
 #include "dlenergy/store.h"
 
-/* Shared with cmd_list.c / cmd_import.c. */
-int show_run_summary(dle_store *st, int64_t id, dle_run_info *info, dle_energy_summary *sum,
-                     size_t *n_epochs, dle_error *err);
-cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err);
-void show_add_number(cJSON *o, const char *key, double v);
-void show_format_wall(double wall_s, const char *source, char *buf, size_t n);
-
-void show_add_number(cJSON *o, const char *key, double v) {
-  if (isfinite(v))
-    cJSON_AddNumberToObject(o, key, v);
-  else
-    cJSON_AddNullToObject(o, key);
-}
-
 void show_format_wall(double wall_s, const char *source, char *buf, size_t n) {
   if (!isfinite(wall_s)) {
     snprintf(buf, n, "-");
@@ -87,12 +73,12 @@ static cJSON *epochs_json(dle_store *st, int64_t id, dle_error *err) {
     cJSON_AddNumberToObject(o, "index", ep[k].index);
     double b = isnan(ep[k].t_begin_s) ? prev_end : ep[k].t_begin_s;
     double e = isnan(ep[k].t_end_s) ? (t.n ? t.t_s[t.n - 1] : NAN) : ep[k].t_end_s;
-    show_add_number(o, "t_begin_s", b);
-    show_add_number(o, "t_end_s", e);
+    cli_json_number_or_null(o, "t_begin_s", b);
+    cli_json_number_or_null(o, "t_end_s", e);
     cJSON_AddBoolToObject(o, "open", isnan(ep[k].t_end_s));
     cJSON *en = cJSON_AddObjectToObject(o, "energy_j");
     for (int c = 0; c < DLE_COMP_COUNT; c++)
-      show_add_number(en, dle_component_name((dle_component)c), ej[c][k]);
+      cli_json_number_or_null(en, dle_component_name((dle_component)c), ej[c][k]);
     cJSON_AddStringToObject(o, "metrics", ep[k].metrics);
     cJSON_AddItemToArray(arr, o);
     prev_end = e;
@@ -124,8 +110,8 @@ static void add_devices_json(cJSON *o, const dle_energy_summary *s, const char *
   for (uint32_t d = 0; d < s->n_devices; d++) {
     cJSON *g = cJSON_CreateObject();
     cJSON_AddNumberToObject(g, "index", s->device_index[d]);
-    show_add_number(g, "energy_j", s->device_energy_j[d]);
-    show_add_number(g, "avg_power_w", s->device_avg_power_w[d]);
+    cli_json_number_or_null(g, "energy_j", s->device_energy_j[d]);
+    cli_json_number_or_null(g, "avg_power_w", s->device_avg_power_w[d]);
     if (used) {
       bool u = index_listed(used, s->device_index[d]);
       cJSON_AddBoolToObject(g, "used_by_run", u);
@@ -135,7 +121,7 @@ static void add_devices_json(cJSON *o, const dle_energy_summary *s, const char *
     }
     cJSON_AddItemToArray(arr, g);
   }
-  show_add_number(o, "gpu_energy_used_j", any_used ? used_j : NAN);
+  cli_json_number_or_null(o, "gpu_energy_used_j", any_used ? used_j : NAN);
 }
 
 cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err) {
@@ -157,34 +143,34 @@ cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err
   cJSON_AddStringToObject(o, "source", info.source);
   cJSON_AddStringToObject(o, "host", info.host);
   cJSON_AddStringToObject(o, "command", info.command);
-  show_add_number(o, "start_wall_s", info.start_wall_s);
-  show_add_number(o, "end_wall_s", info.end_wall_s);
-  show_add_number(o, "interval_s", info.interval_s);
+  cli_json_number_or_null(o, "start_wall_s", info.start_wall_s);
+  cli_json_number_or_null(o, "end_wall_s", info.end_wall_s);
+  cli_json_number_or_null(o, "interval_s", info.interval_s);
   cJSON_AddNumberToObject(o, "exit_code", info.exit_code);
   cJSON_AddNumberToObject(o, "term_signal", info.term_signal);
-  show_add_number(o, "duration_s", s.duration_s);
+  cli_json_number_or_null(o, "duration_s", s.duration_s);
   cJSON_AddNumberToObject(o, "samples", (double)s.samples);
   cJSON_AddNumberToObject(o, "epochs", (double)ne);
   cJSON_AddNumberToObject(o, "epochs_planned", info.epochs_planned);
-  show_add_number(o, "gpu_energy_j", s.energy_j[DLE_COMP_GPU]);
-  show_add_number(o, "avg_gpu_power_w", s.avg_power_w[DLE_COMP_GPU]);
-  show_add_number(o, "gpu_counter_energy_j", s.gpu_counter_j);
+  cli_json_number_or_null(o, "gpu_energy_j", s.energy_j[DLE_COMP_GPU]);
+  cli_json_number_or_null(o, "avg_gpu_power_w", s.avg_power_w[DLE_COMP_GPU]);
+  cli_json_number_or_null(o, "gpu_counter_energy_j", s.gpu_counter_j);
   cJSON *en = cJSON_AddObjectToObject(o, "energy_j");
   cJSON *comp = cJSON_AddObjectToObject(o, "components");
   for (int c = 0; c < DLE_COMP_COUNT; c++) {
     const char *name = dle_component_name((dle_component)c);
-    show_add_number(en, name, s.energy_j[c]);
+    cli_json_number_or_null(en, name, s.energy_j[c]);
     cJSON *co = cJSON_AddObjectToObject(comp, name);
-    show_add_number(co, "energy_j", s.energy_j[c]);
-    show_add_number(co, "avg_power_w", s.avg_power_w[c]);
+    cli_json_number_or_null(co, "energy_j", s.energy_j[c]);
+    cli_json_number_or_null(co, "avg_power_w", s.avg_power_w[c]);
     cJSON_AddStringToObject(co, "figure", figure_kind(&s, c));
     cJSON_AddStringToObject(co, "source", s.source[c]);
   }
-  show_add_number(o, "total_energy_j", s.total_j);
+  cli_json_number_or_null(o, "total_energy_j", s.total_j);
   cJSON_AddNumberToObject(o, "pue", s.pue);
-  show_add_number(o, "facility_energy_j", s.facility_j);
-  show_add_number(o, "carbon_g_per_kwh", s.carbon_g_per_kwh);
-  show_add_number(o, "emissions_g", s.emissions_g);
+  cli_json_number_or_null(o, "facility_energy_j", s.facility_j);
+  cli_json_number_or_null(o, "carbon_g_per_kwh", s.carbon_g_per_kwh);
+  cli_json_number_or_null(o, "emissions_g", s.emissions_g);
   add_devices_json(o, &s, dle_kv_get(kv, nkv, "gpus_used"));
   cJSON *meta = cJSON_AddObjectToObject(o, "meta");
   for (size_t i = 0; i < nkv; i++) cJSON_AddStringToObject(meta, kv[i].key, kv[i].value);
