@@ -536,6 +536,14 @@ static int pg_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
 
 /* ---- reading ---- */
 
+/* For reading one run's rows: checks that the run exists (a missing run is
+ * DLE_ENOTFOUND, not an empty result), then runs sql with $1 = run_id. */
+static int pg_run_rows(pg_store *s, const char *sql, int64_t run_id, const char *what,
+                       PGresult **out, dle_error *err) {
+  int rc = pg_run_exists(s, run_id, err);
+  return rc ? rc : pg_run_id(s, sql, run_id, what, out, err);
+}
+
 static int pg_list_runs(dle_store *st, int64_t only_id, dle_run_info **out, size_t *n,
                         dle_error *err) {
   pg_store *s = (pg_store *)st;
@@ -594,11 +602,9 @@ static int pg_last_run(dle_store *st, int64_t *id, dle_error *err) {
 static int pg_get_meta(dle_store *st, int64_t run_id, dle_kv **out, size_t *n,
                        dle_error *err) {
   pg_store *s = (pg_store *)st;
-  int rc = pg_run_exists(s, run_id, err);
-  if (rc) return rc;
   PGresult *res = NULL;
-  rc = pg_run_id(s, "SELECT key, value FROM meta WHERE run_id = $1::bigint ORDER BY key", run_id,
-                 "reading metadata", &res, err);
+  int rc = pg_run_rows(s, "SELECT key, value FROM meta WHERE run_id = $1::bigint ORDER BY key",
+                       run_id, "reading metadata", &res, err);
   if (rc) return rc;
   void *mem = NULL;
   if ((rc = alloc_rows(res, sizeof **out, &mem, err))) return rc;
@@ -710,13 +716,12 @@ static int pg_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, voi
 static int pg_load_epochs(dle_store *st, int64_t run_id, dle_epoch **out, size_t *n,
                           dle_error *err) {
   pg_store *s = (pg_store *)st;
-  int rc = pg_run_exists(s, run_id, err);
-  if (rc) return rc;
   PGresult *res = NULL;
-  rc = pg_run_id(s,
-                 "SELECT idx, t_begin_s, t_end_s, metrics FROM epochs WHERE run_id = $1::bigint"
-                 " ORDER BY idx",
-                 run_id, "reading epochs", &res, err);
+  int rc =
+      pg_run_rows(s,
+                  "SELECT idx, t_begin_s, t_end_s, metrics FROM epochs WHERE run_id = $1::bigint"
+                  " ORDER BY idx",
+                  run_id, "reading epochs", &res, err);
   if (rc) return rc;
   void *mem = NULL;
   if ((rc = alloc_rows(res, sizeof **out, &mem, err))) return rc;
@@ -736,11 +741,9 @@ static int pg_load_epochs(dle_store *st, int64_t run_id, dle_epoch **out, size_t
 
 static int pg_count(dle_store *st, int64_t run_id, int64_t *n, dle_error *err) {
   pg_store *s = (pg_store *)st;
-  int rc = pg_run_exists(s, run_id, err);
-  if (rc) return rc;
   PGresult *res = NULL;
-  rc = pg_run_id(s, "SELECT count(*) FROM samples WHERE run_id = $1::bigint", run_id,
-                 "counting samples", &res, err);
+  int rc = pg_run_rows(s, "SELECT count(*) FROM samples WHERE run_id = $1::bigint", run_id,
+                       "counting samples", &res, err);
   if (rc) return rc;
   *n = get_int(res, 0, 0);
   PQclear(res);

@@ -458,6 +458,14 @@ static int sq_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
 
 /* ---- reading ---- */
 
+/* For reading one run's rows: checks that the run exists (a missing run is
+ * DLE_ENOTFOUND, not an empty result), then prepares sql with ?1 = run_id. */
+static int sq_prepare_run_rows(sq_store *s, const char *sql, int64_t run_id, sqlite3_stmt **q,
+                               dle_error *err) {
+  int rc = run_exists(s, run_id, err);
+  return rc ? rc : sq_prepare_run(s, sql, run_id, q, err);
+}
+
 /* Fills elem, the next element of the caller's array, from the statement's current row. */
 typedef int (*sq_row_reader)(sqlite3_stmt *q, void *elem, dle_error *err);
 
@@ -563,11 +571,9 @@ static int read_kv_row(sqlite3_stmt *q, void *elem, dle_error *err) {
 static int sq_get_meta(dle_store *st, int64_t run_id, dle_kv **out, size_t *n,
                        dle_error *err) {
   sq_store *s = (sq_store *)st;
-  int rc = run_exists(s, run_id, err);
-  if (rc) return rc;
   sqlite3_stmt *q = NULL;
-  rc = sq_prepare_run(s, "SELECT key, value FROM meta WHERE run_id=? ORDER BY key", run_id, &q,
-                      err);
+  int rc = sq_prepare_run_rows(s, "SELECT key, value FROM meta WHERE run_id=? ORDER BY key", run_id,
+                               &q, err);
   if (rc) return rc;
   void *rows = NULL;
   size_t len = 0;
@@ -611,18 +617,17 @@ static int sq_meta_match(dle_store *st, const char *key, const char *value, int6
 static int sq_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, void *ctx,
                       dle_error *err) {
   sq_store *s = (sq_store *)st;
-  int rc = run_exists(s, run_id, err);
-  if (rc) return rc;
   sqlite3_stmt *q = NULL;
-  rc = sq_prepare_run(s,
-                      "SELECT s.seq, s.t_s, s.wall_s, s.cpu_util_pct, s.rss_mib, s.cpu_power_w,"
-                      " s.dram_power_w, s.ram_power_w, s.cpu_energy_counter_j,"
-                      " s.dram_energy_counter_j, s.n_gpus, g.slot, g.device_index, g.power_w,"
-                      " g.energy_counter_j, g.util_gpu_pct, g.util_mem_pct, g.mem_used_mib,"
-                      " g.mem_total_mib, g.temp_c, g.power_limit_w"
-                      " FROM samples s LEFT JOIN gpu_samples g ON g.run_id = s.run_id AND"
-                      " g.seq = s.seq WHERE s.run_id = ? ORDER BY s.seq, g.slot",
-                      run_id, &q, err);
+  int rc =
+      sq_prepare_run_rows(s,
+                          "SELECT s.seq, s.t_s, s.wall_s, s.cpu_util_pct, s.rss_mib, s.cpu_power_w,"
+                          " s.dram_power_w, s.ram_power_w, s.cpu_energy_counter_j,"
+                          " s.dram_energy_counter_j, s.n_gpus, g.slot, g.device_index, g.power_w,"
+                          " g.energy_counter_j, g.util_gpu_pct, g.util_mem_pct, g.mem_used_mib,"
+                          " g.mem_total_mib, g.temp_c, g.power_limit_w"
+                          " FROM samples s LEFT JOIN gpu_samples g ON g.run_id = s.run_id AND"
+                          " g.seq = s.seq WHERE s.run_id = ? ORDER BY s.seq, g.slot",
+                          run_id, &q, err);
   if (rc) return rc;
   dle_sample *cur = malloc(sizeof *cur);
   if (!cur) {
@@ -684,13 +689,11 @@ static int read_epoch_row(sqlite3_stmt *q, void *elem, dle_error *err) {
 static int sq_load_epochs(dle_store *st, int64_t run_id, dle_epoch **out, size_t *n,
                           dle_error *err) {
   sq_store *s = (sq_store *)st;
-  int rc = run_exists(s, run_id, err);
-  if (rc) return rc;
   sqlite3_stmt *q = NULL;
-  rc = sq_prepare_run(s,
-                      "SELECT idx, t_begin_s, t_end_s, metrics FROM epochs WHERE run_id=?"
-                      " ORDER BY idx",
-                      run_id, &q, err);
+  int rc = sq_prepare_run_rows(s,
+                               "SELECT idx, t_begin_s, t_end_s, metrics FROM epochs WHERE run_id=?"
+                               " ORDER BY idx",
+                               run_id, &q, err);
   if (rc) return rc;
   void *rows = NULL;
   size_t len = 0;
@@ -706,10 +709,8 @@ static int sq_load_epochs(dle_store *st, int64_t run_id, dle_epoch **out, size_t
 
 static int sq_count(dle_store *st, int64_t run_id, int64_t *n, dle_error *err) {
   sq_store *s = (sq_store *)st;
-  int rc = run_exists(s, run_id, err);
-  if (rc) return rc;
   sqlite3_stmt *q = NULL;
-  rc = sq_prepare_run(s, "SELECT count(*) FROM samples WHERE run_id=?", run_id, &q, err);
+  int rc = sq_prepare_run_rows(s, "SELECT count(*) FROM samples WHERE run_id=?", run_id, &q, err);
   if (rc) return rc;
   int r = sqlite3_step(q);
   if (r == SQLITE_ROW)
