@@ -743,10 +743,18 @@ static const dle_store_ops SQLITE_OPS = {
 static int sq_pragmas(sq_store *s, dle_error *err) {
   sqlite3_busy_timeout(s->db, 10000);
   /* journal_mode returns the mode now in force; a file system without shared
-   * memory falls back to a rollback journal, which is still correct. */
-  int rc = sq_exec(s, "PRAGMA journal_mode=WAL", "opening", err);
-  if (!rc) rc = sq_exec(s, "PRAGMA synchronous=NORMAL", "opening", err);
-  return rc;
+   * memory falls back to a rollback journal, which is still correct.
+   * Switching a new file to WAL needs an exclusive lock, and when several
+   * processes create the same store at once SQLite can answer SQLITE_BUSY here
+   * without calling the busy handler; so retry for as long as the busy timeout
+   * (10 s), 10 ms apart. */
+  int rc = SQLITE_BUSY;
+  for (int tries = 0; tries < 1000 && (rc & 0xff) == SQLITE_BUSY; tries++) {
+    rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    if ((rc & 0xff) == SQLITE_BUSY) sqlite3_sleep(10);
+  }
+  if (rc != SQLITE_OK) return sq_fail(s, rc, "opening", err);
+  return sq_exec(s, "PRAGMA synchronous=NORMAL", "opening", err);
 }
 
 int dle_store_open_sqlite(const char *path, dle_store **out, dle_error *err) {
