@@ -1,4 +1,4 @@
-/* replay_main.c — feeds every file of a fuzz corpus directory to a libFuzzer
+/* fuzz_replay_main.c — feeds every file of a fuzz corpus directory to a libFuzzer
  * target built without libFuzzer (CI regression test for the kept corpus). */
 #include <dirent.h>
 #include <stdint.h>

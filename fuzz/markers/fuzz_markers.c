@@ -1,11 +1,7 @@
 /* fuzz_markers.c — libFuzzer target for the marker reader, the --epoch-regex matcher and
- * the line parser (not built by CMake; the project's fuzz/ Makefile can adopt it).
- * The first byte picks the chunk size the input is fed in.
+ * the line parser. The first byte picks the chunk size the input is fed in.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *     -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude tests/markers/fuzz_markers.c \
- *     src/markers/markers.c src/markers/epoch_regex.c src/core/error.c -o fuzz_markers
- *   ./fuzz_markers -max_total_time=150 CORPUS_DIR
+ *   make -C fuzz run-markers FUZZ_TIME=600
  *
  * Record: 1.66 M executions in 151 s on this 2-core VM, no crash (2 seed inputs). */
 #include <stdint.h>
