@@ -1206,6 +1206,54 @@ static int resolve_country(monitor_opts *o) {
   return -1;
 }
 
+/* The option loop of run and attach: shared options, --meta, and the one
+ * verb-specific string option each has (--epoch-regex, --marker-fifo). Returns -1
+ * to go on, else an exit status (--help, usage error). */
+static int parse_monitor_args(int argc, char **argv, const char *shortopts,
+                              const struct option *longopts, monitor_opts *o, meta_list *ml,
+                              void (*help)(FILE *out, const char *common_help)) {
+  int rc = -1;
+  optind = 1;
+  opterr = 0;
+  int c;
+  while (rc < 0 && (c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    int urc = 0;
+    if (c == 'h' || c == OPT_HELP) {
+      help(stdout, k_common_help);
+      rc = DLE_EXIT_OK;
+    } else if (c == OPT_META) {
+      rc = meta_add(ml, o->verb, optarg);
+    } else if (c == OPT_EPOCH_REGEX) {
+      o->epoch_regex = optarg;
+    } else if (c == OPT_FIFO) {
+      o->fifo_path = optarg;
+    } else if (monitor_sensor_option(o->verb, c, optarg, o, &urc)) {
+      if (urc) rc = urc;
+    } else if (c == '?' && optopt) {
+      rc = cli_usage_error(o->verb, "option '-%c' is not known", optopt);
+    } else {
+      rc = cli_usage_error(o->verb, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  return rc;
+}
+
+/* What both verbs do once their arguments are valid: --country, the live
+ * projection hooks, the store location and metadata, then the recording loop. */
+static int start_monitor(monitor_opts *o, meta_list *ml) {
+  int rc = resolve_country(o);
+  if (rc < 0 && monitor_projection_hooks) {
+    int prc = monitor_projection_hooks(o);
+    if (prc != 0) rc = prc;
+  }
+  if (rc < 0) {
+    o->db = cli_db_path(o->db);
+    o->meta = ml->v;
+    rc = monitor_main(o);
+  }
+  return rc;
+}
+
 static void run_usage(FILE *out) {
   fprintf(out,
           "Usage: dlenergy run [OPTIONS] -- COMMAND [ARGS...]\n"
@@ -1226,6 +1274,11 @@ static void run_usage(FILE *out) {
           k_common_help);
 }
 
+static void run_help(FILE *out, const char *common_help) {
+  (void)common_help; /* run_usage() prints it itself */
+  run_usage(out);
+}
+
 static int cmd_run(int argc, char **argv) {
   static const struct option longopts[] = {
       MONITOR_LONG_OPTIONS,
@@ -1234,30 +1287,9 @@ static int cmd_run(int argc, char **argv) {
   monitor_opts o;
   monitor_opts_init(&o, "run");
   meta_list ml = {0};
-  int rc = -1;
-  optind = 1;
-  opterr = 0;
-  int c;
   /* '+': stop at the first non-option, so the command's own options are left alone. */
-  while (rc < 0 && (c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-    int urc = 0;
-    if (c == 'h' || c == OPT_HELP) {
-      run_usage(stdout);
-      rc = DLE_EXIT_OK;
-    } else if (c == OPT_META) {
-      rc = meta_add(&ml, "run", optarg);
-    } else if (c == OPT_EPOCH_REGEX) {
-      o.epoch_regex = optarg;
-    } else if (monitor_sensor_option("run", c, optarg, &o, &urc)) {
-      if (urc) rc = urc;
-    } else if (c == '?' && optopt) {
-      rc = cli_usage_error("run", "option '-%c' is not known", optopt);
-    } else {
-      rc = cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
-    }
-  }
+  int rc = parse_monitor_args(argc, argv, "+h", longopts, &o, &ml, run_help);
   if (rc < 0 && optind >= argc) rc = cli_usage_error("run", "no command given (dlenergy run [OPTIONS] -- COMMAND ...)");
-  if (rc < 0) rc = resolve_country(&o);
   if (rc < 0 && o.epoch_regex) {
     dle_epoch_regex *rx = NULL;
     dle_error e;
@@ -1265,15 +1297,9 @@ static int cmd_run(int argc, char **argv) {
       rc = cli_usage_error("run", "%s", e.msg);
     dle_epoch_regex_free(rx);
   }
-  if (rc < 0 && monitor_projection_hooks) {
-    int prc = monitor_projection_hooks(&o);
-    if (prc != 0) rc = prc;
-  }
   if (rc < 0) {
-    o.db = cli_db_path(o.db);
-    o.meta = ml.v;
     o.argv = argv + optind;
-    rc = monitor_main(&o);
+    rc = start_monitor(&o, &ml);
   }
   free(ml.v);
   return rc;
@@ -1289,40 +1315,15 @@ int monitor_attach_main(int argc, char **argv, void (*usage)(FILE *, const char 
   monitor_opts o;
   monitor_opts_init(&o, "attach");
   meta_list ml = {0};
-  int rc = -1;
-  optind = 1;
-  opterr = 0;
-  int c;
-  while (rc < 0 && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    int urc = 0;
-    if (c == 'h' || c == OPT_HELP) {
-      usage(stdout, k_common_help);
-      rc = DLE_EXIT_OK;
-    } else if (c == OPT_META) {
-      rc = meta_add(&ml, "attach", optarg);
-    } else if (c == OPT_FIFO) {
-      o.fifo_path = optarg;
-    } else if (monitor_sensor_option("attach", c, optarg, &o, &urc)) {
-      if (urc) rc = urc;
-    } else {
-      rc = cli_usage_error("attach", "unknown option '%s'", argv[optind - 1]);
-    }
-  }
+  int rc = parse_monitor_args(argc, argv, "h", longopts, &o, &ml, usage);
   int64_t pid = 0;
   if (rc < 0 && optind != argc - 1)
     rc = cli_usage_error("attach", "expected one process id");
   else if (rc < 0 && (!cli_parse_int64(argv[optind], &pid) || pid <= 0 || pid > INT_MAX))
     rc = cli_usage_error("attach", "'%s' is not a process id", argv[optind]);
-  if (rc < 0) rc = resolve_country(&o);
-  if (rc < 0 && monitor_projection_hooks) {
-    int prc = monitor_projection_hooks(&o);
-    if (prc != 0) rc = prc;
-  }
   if (rc < 0) {
-    o.db = cli_db_path(o.db);
-    o.meta = ml.v;
     o.attach_pid = (pid_t)pid;
-    rc = monitor_main(&o);
+    rc = start_monitor(&o, &ml);
   }
   free(ml.v);
   return rc;
