@@ -35,44 +35,64 @@ static const char *figure_kind(const dle_energy_summary *s, int c) {
   return s->measured[c] ? "measured" : "modelled";
 }
 
-int show_run_summary(dle_store *st, int64_t id, dle_run_info *info, dle_energy_summary *sum,
-                     size_t *n_epochs, dle_error *err) {
-  int rc = dle_store_get_run(st, id, info, err);
-  if (rc) return rc;
-  dle_trace t = {0};
-  rc = dle_store_load_trace(st, id, &t, err);
-  if (rc == DLE_OK) rc = dle_energy_summarize(&t, info, sum, err);
-  dle_trace_free(&t);
-  if (rc == DLE_OK && n_epochs) {
-    dle_epoch *ep = NULL;
-    size_t ne = 0;
-    rc = dle_store_load_epochs(st, id, &ep, &ne, err);
-    free(ep);
-    *n_epochs = ne;
-  }
+/* One run read once: its record, trace, epochs and energy summary. */
+typedef struct show_data {
+  int64_t id;
+  dle_run_info info;
+  dle_trace trace;
+  dle_epoch *ep;
+  size_t ne;
+  dle_energy_summary sum;
+} show_data;
+
+static void show_data_free(show_data *d) {
+  dle_trace_free(&d->trace);
+  free(d->ep);
+  d->ep = NULL;
+}
+
+static int show_data_load(dle_store *st, int64_t id, show_data *d, dle_error *err) {
+  memset(d, 0, sizeof *d);
+  d->id = id;
+  int rc = dle_store_get_run(st, id, &d->info, err);
+  if (rc == DLE_OK) rc = dle_store_load_trace(st, id, &d->trace, err);
+  if (rc == DLE_OK) rc = dle_energy_summarize(&d->trace, &d->info, &d->sum, err);
+  if (rc == DLE_OK) rc = dle_store_load_epochs(st, id, &d->ep, &d->ne, err);
+  if (rc) show_data_free(d);
   return rc;
 }
 
-static cJSON *epochs_json(dle_store *st, int64_t id, dle_error *err) {
-  dle_trace t = {0};
-  dle_epoch *ep = NULL;
-  size_t ne = 0;
+int show_run_summary(dle_store *st, int64_t id, dle_run_info *info, dle_energy_summary *sum,
+                     size_t *n_epochs, dle_error *err) {
+  show_data d;
+  int rc = show_data_load(st, id, &d, err);
+  if (rc) return rc;
+  *info = d.info;
+  *sum = d.sum;
+  if (n_epochs) *n_epochs = d.ne;
+  show_data_free(&d);
+  return DLE_OK;
+}
+
+static cJSON *epochs_json(const show_data *d, dle_error *err) {
+  const dle_trace *t = &d->trace;
+  const dle_epoch *ep = d->ep;
+  size_t ne = d->ne;
   double *ej[DLE_COMP_COUNT] = {0};
   cJSON *arr = NULL;
-  int rc = dle_store_load_epochs(st, id, &ep, &ne, err);
-  if (rc == DLE_OK) rc = dle_store_load_trace(st, id, &t, err);
+  int rc = DLE_OK;
   for (int c = 0; rc == DLE_OK && c < DLE_COMP_COUNT; c++) {
     ej[c] = calloc(ne ? ne : 1, sizeof(double));
     if (!ej[c]) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
-    if (rc == DLE_OK) rc = dle_energy_per_epoch(&t, ep, ne, (dle_component)c, ej[c], err);
+    if (rc == DLE_OK) rc = dle_energy_per_epoch(t, ep, ne, (dle_component)c, ej[c], err);
   }
   if (rc == DLE_OK) arr = cJSON_CreateArray();
-  double prev_end = t.n ? t.t_s[0] : NAN;
+  double prev_end = t->n ? t->t_s[0] : NAN;
   for (size_t k = 0; arr && k < ne; k++) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "index", ep[k].index);
     double b = isnan(ep[k].t_begin_s) ? prev_end : ep[k].t_begin_s;
-    double e = isnan(ep[k].t_end_s) ? (t.n ? t.t_s[t.n - 1] : NAN) : ep[k].t_end_s;
+    double e = isnan(ep[k].t_end_s) ? (t->n ? t->t_s[t->n - 1] : NAN) : ep[k].t_end_s;
     cli_json_number_or_null(o, "t_begin_s", b);
     cli_json_number_or_null(o, "t_end_s", e);
     cJSON_AddBoolToObject(o, "open", isnan(ep[k].t_end_s));
@@ -84,8 +104,6 @@ static cJSON *epochs_json(dle_store *st, int64_t id, dle_error *err) {
     prev_end = e;
   }
   for (int c = 0; c < DLE_COMP_COUNT; c++) free(ej[c]);
-  free(ep);
-  dle_trace_free(&t);
   return arr;
 }
 
@@ -124,11 +142,11 @@ static void add_devices_json(cJSON *o, const dle_energy_summary *s, const char *
   cli_json_number_or_null(o, "gpu_energy_used_j", any_used ? used_j : NAN);
 }
 
-cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err) {
-  dle_run_info info;
-  dle_energy_summary s;
-  size_t ne = 0;
-  if (show_run_summary(st, id, &info, &s, &ne, err)) return NULL;
+static cJSON *run_json(dle_store *st, const show_data *d, bool with_epochs, dle_error *err) {
+  int64_t id = d->id;
+  const dle_run_info info = d->info;
+  const dle_energy_summary s = d->sum;
+  size_t ne = d->ne;
   dle_kv *kv = NULL;
   size_t nkv = 0;
   if (dle_store_get_meta(st, id, &kv, &nkv, err)) return NULL;
@@ -176,13 +194,21 @@ cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err
   for (size_t i = 0; i < nkv; i++) cJSON_AddStringToObject(meta, kv[i].key, kv[i].value);
   dle_kv_free(kv, nkv);
   if (with_epochs) {
-    cJSON *arr = epochs_json(st, id, err);
+    cJSON *arr = epochs_json(d, err);
     if (!arr) {
       cJSON_Delete(o);
       return NULL;
     }
     cJSON_AddItemToObject(o, "epoch_list", arr);
   }
+  return o;
+}
+
+cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err) {
+  show_data d;
+  if (show_data_load(st, id, &d, err)) return NULL;
+  cJSON *o = run_json(st, &d, with_epochs, err);
+  show_data_free(&d);
   return o;
 }
 
@@ -219,11 +245,11 @@ static void print_devices(const cJSON *o, const dle_energy_summary *s) {
   }
 }
 
-static void print_human(dle_store *st, int64_t id, const cJSON *o) {
-  dle_run_info info;
-  dle_energy_summary s;
-  size_t ne = 0;
-  if (show_run_summary(st, id, &info, &s, &ne, NULL)) return;
+static void print_human(const show_data *d, const cJSON *o) {
+  int64_t id = d->id;
+  const dle_run_info info = d->info;
+  const dle_energy_summary s = d->sum;
+  size_t ne = d->ne;
   char when[64], dur[64], e[96];
   show_format_wall(info.start_wall_s, info.source, when, sizeof when);
   cli_format_duration(s.duration_s, dur, sizeof dur);
@@ -332,8 +358,9 @@ static int cmd_show(int argc, char **argv) {
   int64_t id;
   int status = DLE_EXIT_OK;
   cJSON *o = NULL;
-  if (dle_store_resolve_run(st, argv[optind], &id, &err) ||
-      !(o = show_run_json(st, id, true, &err))) {
+  show_data d = {0};
+  if (dle_store_resolve_run(st, argv[optind], &id, &err) || show_data_load(st, id, &d, &err) ||
+      !(o = run_json(st, &d, true, &err))) {
     status = cli_fail("show", &err);
   } else if (json) {
     if (!cli_print_json(o)) {
@@ -341,8 +368,9 @@ static int cmd_show(int argc, char **argv) {
       status = cli_fail("show", &err);
     }
   } else {
-    print_human(st, id, o);
+    print_human(&d, o);
   }
+  show_data_free(&d);
   cJSON_Delete(o);
   dle_store_close(st);
   return status;
