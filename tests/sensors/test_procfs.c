@@ -1,5 +1,6 @@
-/* procfs sensor on a real process tree: a child and a grandchild burn 1.5 s of CPU each (their own CPU time, so a starved test does the same work) and
- * the child holds 64 MiB; both pids are found, the CPU time integrated from the
+/* procfs sensor on a real process tree: a child and a grandchild burn 1.5 s of
+ * CPU each (their own CPU time, so a starved test does the same work) and the
+ * child holds 64 MiB; both pids are found, the CPU time integrated from the
  * samples matches what the kernel charged them (getrusage of the children),
  * RSS is seen, and the RAM and CPU models follow the readings. Also parses a
  * fake /proc whose command names hold spaces and parentheses. */
