@@ -2,14 +2,16 @@
  *
  * Matrix profile (self-join): for every subsequence x[i..i+m) of the series, the
  * z-normalized Euclidean distance to its nearest neighbour x[j..j+m) with
- * |i - j| >= excl (the trivial-match exclusion zone), and that neighbour's index.
+ * |i - j| > excl (neighbours with |i - j| <= excl are trivial matches: STUMPY's
+ * exclusion zone, the study's tool), and that neighbour's index.
  * Exact, O(n^2) time and O(n) memory per thread, computed diagonal by diagonal with
  * incremental covariances (the SCRIMP/SCAMP update), optionally on several threads.
  *
  * Constant subsequences (standard deviation below DLE_MP_CONST_STD relative to
  * max(1, |mean|)) have no z-normalized shape; we follow the STUMPY convention:
  * two constant subsequences are at distance 0, a constant and a non-constant one
- * at distance sqrt(m) (correlation 1/2). The default exclusion zone is ceil(m/4).
+ * at distance sqrt(m) (correlation 1/2). The default exclusion zone is ceil(m/4)
+ * (STUMPY's config.STUMPY_EXCL_ZONE_DENOM = 4): for m = 10, |i - j| <= 3 is excluded.
  *
  * FLUSS (Gharghabi et al. 2017): the arc curve counts, for every position, the
  * nearest-neighbour arcs i <-> mpi[i] that pass over it; dividing by the idealized

@@ -65,8 +65,8 @@ uint64_t dle_matrix_profile_pairs(size_t n, size_t m, size_t excl) {
   if (m < 2 || n < m) return 0;
   if (excl == 0) excl = (m + 3) / 4;
   uint64_t l = n - m + 1;
-  if (excl >= l) return 0;
-  uint64_t d = l - excl; /* diagonals excl..l-1 have lengths l-excl .. 1 */
+  if (excl + 1 >= l) return 0;
+  uint64_t d = l - excl - 1; /* diagonals excl+1..l-1 have lengths l-excl-1 .. 1 */
   return d * (d + 1) / 2;
 }
 
@@ -81,6 +81,9 @@ int dle_matrix_profile(const double *x, size_t n, size_t m, size_t excl, int n_t
     if (!isfinite(x[i]))
       return dle_error_set(err, DLE_EINVAL, "matrix profile: value %zu is not finite", i);
   if (excl == 0) excl = (m + 3) / 4;
+  /* STUMPY's zone: |i - j| <= excl are trivial matches, so the first diagonal searched
+   * is excl + 1. From here on `excl` is that first diagonal. */
+  excl += 1;
   if (n_threads < 1) n_threads = 1;
   if (n_threads > 64) n_threads = 64;
   size_t l = n - m + 1;

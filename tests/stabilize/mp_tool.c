@@ -1,0 +1,40 @@
+/* mp_tool — the matrix profile of a series for the NumPy cross-check
+ * (test_mp_stumpy.py): reads little-endian doubles from IN, writes n - m + 1 profile
+ * values (doubles) then as many neighbour indices (int64) to OUT.
+ * Usage: mp_tool IN OUT M THREADS */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dlenergy/stabilize.h"
+
+int main(int argc, char **argv) {
+  if (argc != 5) {
+    fprintf(stderr, "usage: mp_tool IN OUT M THREADS\n");
+    return 2;
+  }
+  FILE *f = fopen(argv[1], "rb");
+  if (!f) return perror(argv[1]), 1;
+  size_t cap = 1 << 16, n = 0;
+  double *x = malloc(cap * sizeof *x);
+  for (;;) {
+    if (n == cap) x = realloc(x, (cap *= 2) * sizeof *x);
+    if (!x) return 1;
+    if (fread(&x[n], sizeof *x, 1, f) != 1) break;
+    n++;
+  }
+  fclose(f);
+  size_t m = (size_t)atoi(argv[3]), l = n >= m ? n - m + 1 : 0;
+  double *mp = malloc((l ? l : 1) * sizeof *mp);
+  int64_t *mpi = malloc((l ? l : 1) * sizeof *mpi);
+  dle_error e = {0};
+  if (!mp || !mpi || dle_matrix_profile(x, n, m, 0, atoi(argv[4]), mp, mpi, &e)) {
+    fprintf(stderr, "mp_tool: %s\n", e.msg);
+    return 1;
+  }
+  FILE *o = fopen(argv[2], "wb");
+  if (!o || fwrite(mp, sizeof *mp, l, o) != l || fwrite(mpi, sizeof *mpi, l, o) != l ||
+      fclose(o))
+    return perror(argv[2]), 1;
+  free(x), free(mp), free(mpi);
+  return 0;
+}
