@@ -49,7 +49,8 @@ static const char *const param_opts[] = {
     "at-epoch",    "epochs",      "stable-epoch", "window-epochs", "window-seconds",
     "start-seconds", "ct-epochs", "tdp",          "pue",           "host-ram-gb",
     "cpu-cores",   "cpu-tdp",     "gflops",       "samples-per-epoch", "peak-tflops",
-    "utilization", "m",           "regimes",      "excl-factor"};
+    "utilization", "m",           "regimes",      "excl-factor", "at-fraction",
+    "tail-fraction", "bound-k"};
 enum { N_PARAM = sizeof param_opts / sizeof *param_opts, OPT_PARAM = 1000 };
 
 static int cmd_estimate(int argc, char **argv) {
