@@ -19,7 +19,9 @@
  * the corrected arc curve (CAC, clipped to [0, 1]); the first and last
  * L * excl_factor positions are set to 1. Regime changes are the CAC minima, each
  * masking L * excl_factor positions around it. The stabilizing point is the first
- * (earliest) regime change. */
+ * (earliest) regime change; a flat CAC (no value below 1) gives index 0, as STUMPY's
+ * fluss does (result.flat says so). The exclusion factor defaults to 3 (STUMPY: 5;
+ * see docs/estimate.md). */
 #ifndef DLENERGY_STABILIZE_H
 #define DLENERGY_STABILIZE_H
 
@@ -79,6 +81,9 @@ typedef struct dle_stabilize_result {
                             contains t_s; -1 when no epochs were given or none contains it */
   size_t n_changes;
   double change_t_s[DLE_STABILIZE_MAX_REGIMES]; /* every change found, ascending time */
+  int flat;              /* 1: the CAC had no value below 1 outside the masked ends, so
+                            no change stands out; like STUMPY's fluss (argmin = 0) the
+                            point is the series' first (index 0, n_changes 1) */
 } dle_stabilize_result;
 
 /* Stabilizing point of the GPU power series of trace over samples with

@@ -22,7 +22,14 @@ static void usage(FILE *out) {
           "Project the total energy of run RUN (an id or 'last') as it was known at a\n"
           "cut-off, with a lower/upper bound. All projections are modelled; for a finished\n"
           "run the measured energy of the same components is shown beside them.\n\n"
-          "Methods: mlco2, ga, carbontracker, flops, step-power, step-energy, step-auto.\n\n"
+          "Methods: mlco2, ga, carbontracker, flops, step-power, step-energy, step-auto,\n"
+          "step-remain (energy measured so far + a level over whole power periods x the\n"
+          "remaining time; on a finished run it projects from 25 %% of it, as it would have\n"
+          "been then, unless --at-fraction says otherwise). The study's STEP rules stay\n"
+          "available by name (step-power, step-energy, step-auto).\n\n"
+          "The auto start (step-auto, --start-seconds auto) searches with 3 regimes and takes\n"
+          "the LATEST change before the window; 'dlenergy stabilize' reports the FIRST change\n"
+          "of 2 regimes (the study's definition), so the two can differ for one run.\n\n"
           "Options:\n"
           "  --method LIST            comma-separated methods, or 'all' (required)\n"
           "  --at-epoch K             cut-off after epoch K (default: everything recorded)\n"
@@ -38,7 +45,13 @@ static void usage(FILE *out) {
           "  --pue X                  power usage effectiveness for ga (default: the run's)\n"
           "  --host-ram-gb G, --cpu-cores N, --cpu-tdp W   ga's memory and CPU terms\n"
           "  --gflops G, --samples-per-epoch N, --peak-tflops T, --utilization U   flops\n"
-          "  --m M, --regimes R, --excl-factor F   stabilization detection\n"
+          "  --m M, --regimes R, --excl-factor F   stabilization detection (defaults 10, 3\n"
+          "                           for the auto start, 3; the study's stumpy used 5)\n"
+          "  --at-fraction F          finished run: project as it was at F (0, 1] of its\n"
+          "                           duration (the duration stays the measured one)\n"
+          "  --tail-fraction F        step-remain: level from the last F of what was seen\n"
+          "                           (default 0.25)\n"
+          "  --bound-k K              step-remain: bound in spreads of the tail (default 3)\n"
           "  --json                   one JSON object\n"
           "  --db PATH                run store (default $DLENERGY_DB or ./dlenergy.db)\n"
           "  -h, --help               this help\n");
@@ -159,6 +172,9 @@ static int cmd_estimate(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "window_end_s", r.window_end_s);
       }
       cJSON_AddStringToObject(o, "components", cli_components_str(r.components));
+      cli_json_number_or_null(o, "seen_s", r.seen_s);
+      cli_json_number_or_null(o, "fraction_seen", r.fraction_seen);
+      if (isfinite(r.period_s)) cJSON_AddNumberToObject(o, "period_s", r.period_s);
       if (isfinite(carbon)) cJSON_AddNumberToObject(o, "emissions_g", dle_emissions_g(r.total_j, carbon));
       cJSON_AddStringToObject(o, "assumptions", r.assumptions);
       if (isfinite(meas)) {
@@ -182,6 +198,9 @@ static int cmd_estimate(int argc, char **argv) {
         cli_format_energy(meas, me, sizeof me);
         printf("  %-14s measured %s, error %+.1f%%\n", "", me, 100 * (r.total_j - meas) / meas);
       }
+      if (isfinite(r.fraction_seen))
+        printf("  %-14s projected from the first %.1f s (%.1f %% of the run)\n", "", r.seen_s,
+               100 * r.fraction_seen);
       printf("  %-14s %s\n", "", r.assumptions);
     }
   }

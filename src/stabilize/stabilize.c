@@ -11,7 +11,7 @@ void dle_stabilize_opts_init(dle_stabilize_opts *o) {
   o->m = 10;
   o->L = 0;
   o->n_regimes = 2;
-  o->excl_factor = 3;
+  o->excl_factor = 3; /* STUMPY's fluss uses 5; docs/estimate.md says why 3 here */
   o->resample_s = 1.0;
   o->n_threads = 2;
 }
@@ -97,8 +97,12 @@ int dle_stabilize_series(const double *x, const double *t, size_t n,
   rc = dle_fluss_regimes(cac, l, o.n_regimes, o.L, o.excl_factor, locs, &nf, err);
   if (rc) goto done;
   if (nf == 0) {
-    rc = dle_error_set(err, DLE_ERANGE, "stabilize: no regime change found (flat arc curve)");
-    goto done;
+    /* Flat corrected arc curve (every value 1 outside the masked ends): no change
+     * stands out. STUMPY's fluss returns argmin = index 0 here; we do the same (the
+     * power is taken as stable from the start) and say so in `flat`. */
+    out->flat = 1;
+    locs[0] = 0;
+    nf = 1;
   }
   qsort(locs, nf, sizeof *locs, cmp_size);
   out->n_points = np;

@@ -219,7 +219,28 @@ static void test_trace_and_epochs(void) {
   dle_trace_free(&tr);
 }
 
+/* A series that repeats itself exactly: every nearest neighbour is one half away, the
+ * CAC is 1 everywhere, no change stands out. Like STUMPY's fluss (argmin of an all-1
+ * CAC = 0), the point is the first one, flagged flat; not an error. */
+static void test_flat_cac(void) {
+  size_t half = 206, n = 2 * half - 1; /* 411 points, like the short real run */
+  double x[411], t[411];
+  for (size_t i = 0; i < half; i++) x[i] = 100 + 50 * urand();
+  for (size_t i = half; i < n; i++) x[i] = x[i - half];
+  for (size_t i = 0; i < n; i++) t[i] = 5.0 + (double)i;
+  dle_stabilize_opts o;
+  dle_stabilize_opts_init(&o);
+  dle_stabilize_result r;
+  dle_error e;
+  CHECK_OK(dle_stabilize_series(x, t, n, &o, &r, &e), &e);
+  CHECK(r.flat == 1);
+  CHECK(r.index == 0);
+  CHECK_NEAR(r.t_s, 5.0, 0);
+  CHECK(r.n_changes == 1);
+}
+
 int main(void) {
+  test_flat_cac();
   test_bad_input();
   test_against_brute_force();
   test_constant_segments();
