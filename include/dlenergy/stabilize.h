@@ -48,6 +48,18 @@ int dle_matrix_profile(const double *x, size_t n, size_t m, size_t excl, int n_t
 /* Number of pairwise distances dle_matrix_profile evaluates (for benchmarks). */
 uint64_t dle_matrix_profile_pairs(size_t n, size_t m, size_t excl);
 
+/* The same profile grown one point at a time (STUMPI's idea): each push costs O(n) and
+ * after n pushes the profile equals dle_matrix_profile of those n points (the same
+ * floating-point operations; ties go to the smaller index in both). excl as above. */
+typedef struct dle_mp_stream dle_mp_stream;
+int dle_mp_stream_new(size_t m, size_t excl, dle_mp_stream **out, dle_error *err);
+int dle_mp_stream_push(dle_mp_stream *s, double x, dle_error *err); /* x finite */
+size_t dle_mp_stream_points(const dle_mp_stream *s);
+size_t dle_mp_stream_length(const dle_mp_stream *s); /* subsequences: n - m + 1 (or 0) */
+/* mp (may be NULL) and mpi hold dle_mp_stream_length values. */
+int dle_mp_stream_profile(const dle_mp_stream *s, double *mp, int64_t *mpi, dle_error *err);
+void dle_mp_stream_free(dle_mp_stream *s);
+
 /* Corrected arc curve over a matrix profile index of length l. cac holds l values. */
 int dle_fluss_cac(const int64_t *mpi, size_t l, size_t L, double excl_factor, double *cac,
                   dle_error *err);
@@ -98,6 +110,19 @@ int dle_stabilize_trace(const dle_trace *trace, double cutoff_s, const dle_epoch
 int dle_stabilize_series(const double *x, const double *t, size_t n,
                          const dle_stabilize_opts *opts, dle_stabilize_result *out,
                          dle_error *err);
+
+/* Live detection: samples pushed one at a time (NaN skipped) are averaged into bins of
+ * r samples, r fixed from the median spacing of the first 21 (at most 21), and each bin
+ * grows the matrix profile in O(n) (dle_mp_stream); _result runs FLUSS (O(n)) on the
+ * profile so far. The result equals dle_stabilize_series over the same bins. */
+typedef struct dle_stabilize_stream dle_stabilize_stream;
+int dle_stabilize_stream_new(const dle_stabilize_opts *opts, dle_stabilize_stream **out,
+                             dle_error *err);
+int dle_stabilize_stream_push(dle_stabilize_stream *s, double t_s, double x, dle_error *err);
+size_t dle_stabilize_stream_points(const dle_stabilize_stream *s); /* bins so far */
+int dle_stabilize_stream_result(const dle_stabilize_stream *s, dle_stabilize_result *out,
+                                dle_error *err);
+void dle_stabilize_stream_free(dle_stabilize_stream *s);
 
 #ifdef __cplusplus
 }

@@ -43,11 +43,13 @@ static void run_diagonals(const mp_task *t) {
     for (size_t i = 0; i < len; i++) {
       size_t j = i + k;
       double r = c * invn[i] * invn[j] + (cst[i] + cst[j]);
-      if (r > P[i]) {
+      /* ties go to the smaller neighbour index: a total order, so the result does
+       * not depend on the order pairs are visited (threads, the streaming profile) */
+      if (r > P[i] || (r == P[i] && (int64_t)j < I[i])) {
         P[i] = r;
         I[i] = (int64_t)j;
       }
-      if (r > P[j]) {
+      if (r > P[j] || (r == P[j] && (int64_t)i < I[j])) {
         P[j] = r;
         I[j] = (int64_t)i;
       }

@@ -5,7 +5,8 @@ with |i - j| <= ceil(m / 4) excluded (stumpy.core's exclusion zone), two constan
 subsequences at distance 0 and a constant vs a non-constant one at sqrt(m). Checked on
 a random walk and on three real GPU power traces of ../shared/data/seaa2023 (skipped
 when absent). The reference with the zone one diagonal narrower (the old defect) must
-differ on the real traces, so this test tells the two definitions apart."""
+differ on the real traces, so this test tells the two definitions apart. The streaming
+profile (dle_mp_stream, grown one point at a time) must equal the batch bit for bit."""
 import gzip
 import os
 import subprocess
@@ -43,10 +44,11 @@ def reference(T, m, excl):
     return mp
 
 
-def ours(T, m, threads, tmp):
+def ours(T, m, threads, tmp, stream=False):
     src, dst = os.path.join(tmp, "x.bin"), os.path.join(tmp, "mp.bin")
     T.astype("<f8").tofile(src)
-    subprocess.run([TOOL, src, dst, str(m), str(threads)], check=True)
+    subprocess.run([TOOL, src, dst, str(m), str(threads)] + (["stream"] if stream else []),
+                   check=True)
     l = len(T) - m + 1
     raw = np.fromfile(dst, dtype="<f8", count=l)
     idx = np.fromfile(dst, dtype="<i8", offset=8 * l, count=l)
@@ -94,6 +96,11 @@ def main():
                 check(np.all(idx >= 0) and np.all(gap > excl),
                       f"{name}: a neighbour inside STUMPY's exclusion zone (min gap {gap.min()})")
             print(f"{name}: n={len(T)} max |mp - ref| = {diff:.3g}", file=sys.stderr)
+            # the streaming profile (one point at a time, O(n) each) is the batch's, exactly
+            smp, sidx = ours(T, m, 1, tmp, stream=True)
+            check(np.array_equal(smp, mp) and np.array_equal(sidx, idx),
+                  f"{name}: streaming profile differs from the batch "
+                  f"(max {np.max(np.abs(smp - mp)):g}, {np.sum(sidx != idx)} indices)")
             if name != "random walk":
                 worst_old = max(worst_old, np.max(np.abs(reference(T, m, excl - 1) - ref)))
     if have_real:
