@@ -132,6 +132,11 @@ typedef struct dle_estimate_input {
   double bound_k;              /* step-remain: bound half-width in tail spreads
                                   (default DLE_EST_REMAIN_BOUND_K) */
   dle_stabilize_opts stab;     /* detection for step-auto / auto start (n_regimes 3) */
+  const dle_stabilize_result *detected; /* a detection already made over the GPU power up
+                                  to detected_until_s (e.g. by a dle_stabilize_stream fed
+                                  live): used instead of the batch when the search
+                                  cut-off is exactly detected_until_s; NULL = batch */
+  double detected_until_s;
 } dle_estimate_input;
 
 /* step-remain defaults, chosen on one of the study's traced environments and scored

@@ -225,16 +225,18 @@ const dle_cli_verb dle_verb_estimate = {"estimate",
  * After every epoch: carbontracker, step-power, step-energy, mlco2 and ga (GPU/host facts
  * from the sensors) project the total from what is known; the epoch line shows the
  * STEP power projection once its window is complete (carbontracker's before), with its
- * bound and emissions; the exporter gets every method. step-auto is left out: its
- * matrix profile would stall the recording loop for long runs. At the end the summary
+ * bound and emissions; the exporter gets every method. step-auto runs live on a
+ * streaming matrix profile (dle_stabilize_stream: each new 1-s bin costs O(n), FLUSS
+ * O(n) per epoch), fed with the samples up to the end of epoch k - w - 1, so it never
+ * recomputes the O(n^2) batch profile in the loop. At the end the summary
  * lists each method's projection at each epoch against the measured total. The state
  * is this process's one run (CLI-level, not library state).
  * $DLENERGY_PROJECTION tunes them with the estimate options as key=value pairs
  * ("stable-epoch=3,window-epochs=2,gpu-only"), or "off" disables them. */
 
-static const dle_estimate_method live_methods[] = {DLE_EST_CARBONTRACKER, DLE_EST_STEP_POWER,
-                                                   DLE_EST_STEP_ENERGY, DLE_EST_MLCO2,
-                                                   DLE_EST_GA};
+static const dle_estimate_method live_methods[] = {
+    DLE_EST_CARBONTRACKER, DLE_EST_STEP_POWER, DLE_EST_STEP_ENERGY, DLE_EST_STEP_AUTO,
+    DLE_EST_STEP_REMAIN,   DLE_EST_MLCO2,      DLE_EST_GA};
 enum { N_LIVE = sizeof live_methods / sizeof *live_methods, LIVE_MAX_ROWS = 30 };
 
 typedef struct live_row {
@@ -251,6 +253,9 @@ static struct {
   int comps[N_LIVE];
   double tdp_w, host_ram_gb, cpu_tdp_w, carbon, pue;
   int cpu_cores;
+  dle_stabilize_stream *stream; /* live detection for step-auto */
+  size_t fed;                   /* trace samples pushed into it */
+  bool stream_failed;
 } live;
 
 /* Applies "key=value,key,..." (estimate option names) to in; validated when err. */
@@ -270,6 +275,7 @@ static int apply_params(const char *list, dle_estimate_input *in, dle_error *err
 static int live_start(const monitor_view *v, void *user, dle_error *err) {
   (void)user, (void)err;
   free(live.rows);
+  dle_stabilize_stream_free(live.stream);
   char params[sizeof live.params];
   memcpy(params, live.params, sizeof params);
   memset(&live, 0, sizeof live);
@@ -319,12 +325,38 @@ static void live_epoch(const monitor_view *v, void *user, char *extra, size_t ex
   row->epoch = v->epochs[v->epoch_pos].index;
   dle_estimate_input in;
   live_input(v, n_ep, &in);
+  /* step-auto searches up to the end of epoch k - w - 1: feed the stream that far */
+  dle_stabilize_result sr;
+  int w = in.window_epochs;
+  if (!live.stream && !live.stream_failed) {
+    dle_error se;
+    live.stream_failed = dle_stabilize_stream_new(&in.stab, &live.stream, &se) != 0;
+  }
+  if (live.stream && w > 0 && (int)n_ep - w >= 1) {
+    double cut = v->epochs[n_ep - w - 1].t_end_s;
+    dle_error se;
+    const dle_trace *tr = v->trace;
+    while (live.fed < tr->n && tr->t_s[live.fed] <= cut) {
+      if (dle_stabilize_stream_push(live.stream, tr->t_s[live.fed], tr->gpu_power_w[live.fed],
+                                    &se) != 0) {
+        live.stream_failed = true;
+        break;
+      }
+      live.fed++;
+    }
+    if (!live.stream_failed && dle_stabilize_stream_result(live.stream, &sr, &se) == 0) {
+      in.detected = &sr;
+      in.detected_until_s = cut;
+    }
+  }
   dle_estimate_result shown;
   bool have_shown = false;
   for (int i = 0; i < N_LIVE; i++) {
     dle_estimate_result r;
     dle_error e;
     row->total_j[i] = NAN;
+    /* never the O(n^2) batch detection in the loop: step-auto only with the stream's */
+    if (live_methods[i] == DLE_EST_STEP_AUTO && (!in.detected || in.window_s > 0)) continue;
     if (dle_estimate_project(&in, live_methods[i], &r, &e) != 0) continue;
     row->total_j[i] = r.total_j;
     live.comps[i] |= r.components;
@@ -404,6 +436,7 @@ static void live_summary(const monitor_view *v, void *user, FILE *out) {
 }
 
 static void live_finish(void *user) {
+  dle_stabilize_stream_free(live.stream);
   (void)user;
   free(live.rows);
   memset(&live, 0, sizeof live);

@@ -59,6 +59,7 @@ void dle_estimate_input_init(dle_estimate_input *in) {
   in->window_s = 0;
   in->start_s = NAN;
   in->at_fraction = NAN;
+  in->detected_until_s = NAN;
   in->tail_fraction = DLE_EST_REMAIN_TAIL;
   in->bound_k = DLE_EST_REMAIN_BOUND_K;
   dle_stabilize_opts_init(&in->stab);
@@ -412,8 +413,14 @@ static int detect_start(ctx *c, double cut, const dle_epoch *ep, size_t n_ep, do
   dle_stabilize_result sr;
   if (!(cut > c->t0))
     return dle_error_set(c->err, DLE_ERANGE, "no room for a window after a stabilizing point");
-  int rc = dle_stabilize_trace(c->tr, cut, ep, n_ep, &c->in->stab, &sr, c->err);
-  if (rc) return dle_error_prefix(c->err, "detecting the stabilizing point: ");
+  if (c->in->detected && c->in->detected_until_s == cut) {
+    sr = *c->in->detected; /* made incrementally over the same points (live) */
+  } else {
+    int rc = dle_stabilize_trace(c->tr, cut, ep, n_ep, &c->in->stab, &sr, c->err);
+    if (rc) return dle_error_prefix(c->err, "detecting the stabilizing point: ");
+  }
+  if (sr.n_changes == 0)
+    return dle_error_set(c->err, DLE_ERANGE, "detecting the stabilizing point: no change");
   double t = sr.change_t_s[sr.n_changes - 1];
   *t_out = t;
   if (epoch_pos) {

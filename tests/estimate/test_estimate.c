@@ -472,6 +472,65 @@ static void test_step_remain(void) {
   dle_trace_free(&tr);
 }
 
+/* step-auto live: the detection made incrementally (dle_stabilize_stream fed with the
+ * samples up to the end of epoch k - w - 1, as `dlenergy run` does) gives the same
+ * projection as the batch detection, at every epoch where the batch can project. */
+static void test_step_auto_stream(void) {
+  dle_trace tr = {0};
+  dle_error e;
+  for (int i = 0; i <= 2400; i++) {
+    dle_sample s;
+    dle_sample_clear(&s);
+    s.t_s = i;
+    s.n_gpus = 1;
+    s.gpu[0].power_w = i < 180 ? 80 + 10 * urand() + 5 * sin(i / 4.0)
+                               : 250 + 40 * sin(2 * M_PI * (i - 180) / 20.0) + urand();
+    dle_trace_append(&tr, &s, &e);
+  }
+  dle_epoch ep[40];
+  fill_epochs(ep, 40, 60.0, 0);
+  dle_estimate_input in;
+  dle_estimate_input_init(&in);
+  in.trace = &tr;
+  in.epochs = ep;
+  in.n_epochs = 40;
+  in.epochs_total = 40;
+  dle_stabilize_stream *st = NULL;
+  CHECK_OK(dle_stabilize_stream_new(&in.stab, &st, &e), &e);
+  size_t fed = 0;
+  int compared = 0;
+  for (int k = in.window_epochs + 1; st && k < 40; k++) {
+    in.at_epoch = k;
+    double cut = ep[k - in.window_epochs - 1].t_end_s;
+    while (fed < tr.n && tr.t_s[fed] <= cut) {
+      CHECK_OK(dle_stabilize_stream_push(st, tr.t_s[fed], tr.gpu_power_w[fed], &e), &e);
+      fed++;
+    }
+    in.detected = NULL;
+    dle_estimate_result batch, live;
+    int rb = dle_estimate_project(&in, DLE_EST_STEP_AUTO, &batch, &e);
+    dle_stabilize_result sr;
+    int rstream = dle_stabilize_stream_result(st, &sr, &e);
+    CHECK_MSG((rb == 0) == (rstream == 0), "epoch %d: batch rc %d, stream rc %d", k, rb,
+              rstream);
+    if (rb || rstream) continue;
+    in.detected = &sr;
+    in.detected_until_s = cut;
+    CHECK_OK(dle_estimate_project(&in, DLE_EST_STEP_AUTO, &live, &e), &e);
+    CHECK_MSG(live.stable_epoch == batch.stable_epoch && live.total_j == batch.total_j,
+              "epoch %d: live s=%d %g J, batch s=%d %g J", k, live.stable_epoch, live.total_j,
+              batch.stable_epoch, batch.total_j);
+    compared++;
+  }
+  CHECK_MSG(compared >= 20, "only %d epochs compared", compared);
+  /* a detection for another cut-off is not used */
+  in.detected_until_s = 1;
+  dle_estimate_result r;
+  CHECK_OK(dle_estimate_project(&in, DLE_EST_STEP_AUTO, &r, &e), &e);
+  dle_stabilize_stream_free(st);
+  dle_trace_free(&tr);
+}
+
 int main(void) {
   test_cpu_only();
   test_input_set();
@@ -481,6 +540,7 @@ int main(void) {
   test_time_window();
   test_step_auto();
   test_step_remain();
+  test_step_auto_stream();
   test_errors_and_names();
   return check_finish();
 }
