@@ -939,8 +939,10 @@ static void error_vs_fraction(sbuf *b, const est_run *runs, size_t nr, double *p
                      "%.0f %%: %.2f %%</title></circle>\n",
                   rp_axis_px(&p.x, 100 * fr[f]), rp_axis_px(&p.y, ys[m][f]), col, name,
                   100 * fr[f], ys[m][f]);
-    sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\">%s</text>\n", p.right + 12,
-              p.top + 14 + 16 * li, col, name);
+    double ly = p.top + 14 + 16 * li;
+    sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                 "stroke-width=\"3\"/><text x=\"%.1f\" y=\"%.1f\" style=\"fill:%s\">%s</text>\n",
+              p.right + 10, ly - 4, p.right + 28, ly - 4, col, p.right + 32, ly, col, name);
     li++;
   }
   rp_svg_close(b);
