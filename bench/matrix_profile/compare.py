@@ -47,7 +47,7 @@ with tempfile.TemporaryDirectory() as tmp:
     err_c = err_np = 0.0
     for i in idx:
         d = np.sqrt(((Z - Z[i]) ** 2).sum(axis=1))
-        d[max(0, i - excl + 1): i + excl] = np.inf
+        d[max(0, i - excl): i + excl + 1] = np.inf  # STUMPY: |i - j| <= excl
         exact = d.min()
         err_c = max(err_c, abs(pc[i] - exact))
         err_np = max(err_np, abs(pn[i] - exact))

@@ -24,7 +24,7 @@ def matrix_profile(T, m):
             qt[1:] = qt[:-1] - T[i - 1] * T[: l - 1] + T[i + m - 1] * T[m:n]
             qt[0] = qt0[i]
         d = 2 * m * (1 - (qt - m * mu[i] * mu) / (m * sig[i] * sig))
-        d[max(0, i - excl + 1): i + excl] = np.inf
+        d[max(0, i - excl): i + excl + 1] = np.inf  # STUMPY: |i - j| <= excl
         mp[i] = np.sqrt(max(d.min(), 0.0))
     return mp
 

@@ -24,6 +24,16 @@
  *                  time between epoch markers included)
  *   step-auto      step-power with s = the first epoch after the detected
  *                  stabilizing point (matrix profile + FLUSS, stabilize.h)
+ *   step-remain    energy measured up to the cut-off + level x remaining time, the
+ *                  level being the mean power over the most recent tail_fraction of
+ *                  what was seen, stretched to a whole number of power periods (one
+ *                  training + validation cycle per epoch, found by autocorrelation
+ *                  even without epoch markers). Bound: level -/+ bound_k x the spread
+ *                  (population s.d.) of 5 equal sub-window means of that tail, x the
+ *                  remaining time; bound_k was calibrated for nominal 90 % coverage on
+ *                  the SEAA 2023 traces, environment by environment (docs/estimate.md).
+ *                  On a finished run it projects from at_fraction of the run (default
+ *                  DLE_EST_REMAIN_FRACTION), with the measured duration.
  *
  * Detected start (step-auto, and the time-window variant without start_s): FLUSS over
  * the GPU (+RAM) power up to the last point where a whole window still fits before
@@ -72,10 +82,12 @@ typedef enum dle_estimate_method {
   DLE_EST_STEP_POWER,
   DLE_EST_STEP_ENERGY,
   DLE_EST_STEP_AUTO,
+  DLE_EST_STEP_REMAIN,
   DLE_EST_COUNT
 } dle_estimate_method;
 
-/* "mlco2", "ga", "carbontracker", "flops", "step-power", "step-energy", "step-auto" */
+/* "mlco2", "ga", "carbontracker", "flops", "step-power", "step-energy", "step-auto",
+ * "step-remain" */
 const char *dle_estimate_method_name(dle_estimate_method m);
 int dle_estimate_method_parse(const char *s, dle_estimate_method *out, dle_error *err);
 
@@ -112,8 +124,26 @@ typedef struct dle_estimate_input {
   double window_s;             /* time mode window length (0 = epoch mode when epochs exist;
                                   default 300 s when there are none) */
   double start_s;              /* time mode window start; NaN = detected (auto) */
+  double at_fraction;          /* finished run: cut-off at this fraction (0, 1] of its
+                                  measured duration, the duration staying known (NaN =
+                                  the end; step-remain then uses DLE_EST_REMAIN_FRACTION) */
+  double tail_fraction;        /* step-remain: level from this most recent part of what
+                                  was seen (default DLE_EST_REMAIN_TAIL) */
+  double bound_k;              /* step-remain: bound half-width in tail spreads
+                                  (default DLE_EST_REMAIN_BOUND_K) */
   dle_stabilize_opts stab;     /* detection for step-auto / auto start (n_regimes 3) */
+  const dle_stabilize_result *detected; /* a detection already made over the GPU power up
+                                  to detected_until_s (e.g. by a dle_stabilize_stream fed
+                                  live): used instead of the batch when the search
+                                  cut-off is exactly detected_until_s; NULL = batch */
+  double detected_until_s;
 } dle_estimate_input;
+
+/* step-remain defaults, chosen on one of the study's traced environments and scored
+ * on the other (docs/estimate.md, "Held-out choice"). */
+#define DLE_EST_REMAIN_FRACTION 0.25
+#define DLE_EST_REMAIN_TAIL 0.25
+#define DLE_EST_REMAIN_BOUND_K 3.0
 
 /* Defaults as documented above; trace/epochs NULL. */
 void dle_estimate_input_init(dle_estimate_input *in);
@@ -127,6 +157,10 @@ typedef struct dle_estimate_result {
   int stable_epoch;            /* s used (step-*; -1 otherwise) */
   double window_start_s, window_end_s; /* window used (NaN when none) */
   int components;              /* DLE_EST_GPU|RAM|CPU modelled */
+  double seen_s;               /* latest run time (from the first sample) whose data the
+                                  method read, detection included */
+  double fraction_seen;        /* seen_s / measured duration (NaN while the run goes on) */
+  double period_s;             /* step-remain: power period found (NaN = none) */
   char assumptions[512];
 } dle_estimate_result;
 
@@ -156,7 +190,8 @@ int dle_estimate_errors_compute(const double *pred, const double *meas, size_t n
  *   at-epoch K, epochs N (planned), stable-epoch S, window-epochs W, ct-epochs K,
  *   window-seconds S, start-seconds S|auto, gpu-only (no value), tdp W, pue X,
  *   host-ram-gb G, cpu-cores N, cpu-tdp W, gflops G, samples-per-epoch N,
- *   peak-tflops T, utilization U (0..1], m M, regimes R, excl-factor F.
+ *   peak-tflops T, utilization U (0..1], m M, regimes R, excl-factor F,
+ *   at-fraction F (0..1], tail-fraction F (0..1], bound-k K.
  * DLE_EINVAL with a message for an unknown key or a bad value. */
 int dle_estimate_input_set(dle_estimate_input *in, const char *key, const char *value,
                            dle_error *err);

@@ -22,7 +22,14 @@ static void usage(FILE *out) {
           "Project the total energy of run RUN (an id or 'last') as it was known at a\n"
           "cut-off, with a lower/upper bound. All projections are modelled; for a finished\n"
           "run the measured energy of the same components is shown beside them.\n\n"
-          "Methods: mlco2, ga, carbontracker, flops, step-power, step-energy, step-auto.\n\n"
+          "Methods: mlco2, ga, carbontracker, flops, step-power, step-energy, step-auto,\n"
+          "step-remain (energy measured so far + a level over whole power periods x the\n"
+          "remaining time; on a finished run it projects from 25 %% of it, as it would have\n"
+          "been then, unless --at-fraction says otherwise). The study's STEP rules stay\n"
+          "available by name (step-power, step-energy, step-auto).\n\n"
+          "The auto start (step-auto, --start-seconds auto) searches with 3 regimes and takes\n"
+          "the LATEST change before the window; 'dlenergy stabilize' reports the FIRST change\n"
+          "of 2 regimes (the study's definition), so the two can differ for one run.\n\n"
           "Options:\n"
           "  --method LIST            comma-separated methods, or 'all' (required)\n"
           "  --at-epoch K             cut-off after epoch K (default: everything recorded)\n"
@@ -38,7 +45,13 @@ static void usage(FILE *out) {
           "  --pue X                  power usage effectiveness for ga (default: the run's)\n"
           "  --host-ram-gb G, --cpu-cores N, --cpu-tdp W   ga's memory and CPU terms\n"
           "  --gflops G, --samples-per-epoch N, --peak-tflops T, --utilization U   flops\n"
-          "  --m M, --regimes R, --excl-factor F   stabilization detection\n"
+          "  --m M, --regimes R, --excl-factor F   stabilization detection (defaults 10, 3\n"
+          "                           for the auto start, 3; the study's stumpy used 5)\n"
+          "  --at-fraction F          finished run: project as it was at F (0, 1] of its\n"
+          "                           duration (the duration stays the measured one)\n"
+          "  --tail-fraction F        step-remain: level from the last F of what was seen\n"
+          "                           (default 0.25)\n"
+          "  --bound-k K              step-remain: bound in spreads of the tail (default 3)\n"
           "  --json                   one JSON object\n"
           "  --db PATH                run store (default $DLENERGY_DB or ./dlenergy.db)\n"
           "  -h, --help               this help\n");
@@ -49,7 +62,8 @@ static const char *const param_opts[] = {
     "at-epoch",    "epochs",      "stable-epoch", "window-epochs", "window-seconds",
     "start-seconds", "ct-epochs", "tdp",          "pue",           "host-ram-gb",
     "cpu-cores",   "cpu-tdp",     "gflops",       "samples-per-epoch", "peak-tflops",
-    "utilization", "m",           "regimes",      "excl-factor"};
+    "utilization", "m",           "regimes",      "excl-factor", "at-fraction",
+    "tail-fraction", "bound-k"};
 enum { N_PARAM = sizeof param_opts / sizeof *param_opts, OPT_PARAM = 1000 };
 
 static int cmd_estimate(int argc, char **argv) {
@@ -158,6 +172,9 @@ static int cmd_estimate(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "window_end_s", r.window_end_s);
       }
       cJSON_AddStringToObject(o, "components", cli_components_str(r.components));
+      cli_json_number_or_null(o, "seen_s", r.seen_s);
+      cli_json_number_or_null(o, "fraction_seen", r.fraction_seen);
+      if (isfinite(r.period_s)) cJSON_AddNumberToObject(o, "period_s", r.period_s);
       if (isfinite(carbon)) cJSON_AddNumberToObject(o, "emissions_g", dle_emissions_g(r.total_j, carbon));
       cJSON_AddStringToObject(o, "assumptions", r.assumptions);
       if (isfinite(meas)) {
@@ -181,6 +198,9 @@ static int cmd_estimate(int argc, char **argv) {
         cli_format_energy(meas, me, sizeof me);
         printf("  %-14s measured %s, error %+.1f%%\n", "", me, 100 * (r.total_j - meas) / meas);
       }
+      if (isfinite(r.fraction_seen))
+        printf("  %-14s projected from the first %.1f s (%.1f %% of the run)\n", "", r.seen_s,
+               100 * r.fraction_seen);
       printf("  %-14s %s\n", "", r.assumptions);
     }
   }
@@ -205,16 +225,18 @@ const dle_cli_verb dle_verb_estimate = {"estimate",
  * After every epoch: carbontracker, step-power, step-energy, mlco2 and ga (GPU/host facts
  * from the sensors) project the total from what is known; the epoch line shows the
  * STEP power projection once its window is complete (carbontracker's before), with its
- * bound and emissions; the exporter gets every method. step-auto is left out: its
- * matrix profile would stall the recording loop for long runs. At the end the summary
+ * bound and emissions; the exporter gets every method. step-auto runs live on a
+ * streaming matrix profile (dle_stabilize_stream: each new 1-s bin costs O(n), FLUSS
+ * O(n) per epoch), fed with the samples up to the end of epoch k - w - 1, so it never
+ * recomputes the O(n^2) batch profile in the loop. At the end the summary
  * lists each method's projection at each epoch against the measured total. The state
  * is this process's one run (CLI-level, not library state).
  * $DLENERGY_PROJECTION tunes them with the estimate options as key=value pairs
  * ("stable-epoch=3,window-epochs=2,gpu-only"), or "off" disables them. */
 
-static const dle_estimate_method live_methods[] = {DLE_EST_CARBONTRACKER, DLE_EST_STEP_POWER,
-                                                   DLE_EST_STEP_ENERGY, DLE_EST_MLCO2,
-                                                   DLE_EST_GA};
+static const dle_estimate_method live_methods[] = {
+    DLE_EST_CARBONTRACKER, DLE_EST_STEP_POWER, DLE_EST_STEP_ENERGY, DLE_EST_STEP_AUTO,
+    DLE_EST_STEP_REMAIN,   DLE_EST_MLCO2,      DLE_EST_GA};
 enum { N_LIVE = sizeof live_methods / sizeof *live_methods, LIVE_MAX_ROWS = 30 };
 
 typedef struct live_row {
@@ -231,6 +253,9 @@ static struct {
   int comps[N_LIVE];
   double tdp_w, host_ram_gb, cpu_tdp_w, carbon, pue;
   int cpu_cores;
+  dle_stabilize_stream *stream; /* live detection for step-auto */
+  size_t fed;                   /* trace samples pushed into it */
+  bool stream_failed;
 } live;
 
 /* Applies "key=value,key,..." (estimate option names) to in; validated when err. */
@@ -250,6 +275,7 @@ static int apply_params(const char *list, dle_estimate_input *in, dle_error *err
 static int live_start(const monitor_view *v, void *user, dle_error *err) {
   (void)user, (void)err;
   free(live.rows);
+  dle_stabilize_stream_free(live.stream);
   char params[sizeof live.params];
   memcpy(params, live.params, sizeof params);
   memset(&live, 0, sizeof live);
@@ -299,12 +325,38 @@ static void live_epoch(const monitor_view *v, void *user, char *extra, size_t ex
   row->epoch = v->epochs[v->epoch_pos].index;
   dle_estimate_input in;
   live_input(v, n_ep, &in);
+  /* step-auto searches up to the end of epoch k - w - 1: feed the stream that far */
+  dle_stabilize_result sr;
+  int w = in.window_epochs;
+  if (!live.stream && !live.stream_failed) {
+    dle_error se;
+    live.stream_failed = dle_stabilize_stream_new(&in.stab, &live.stream, &se) != 0;
+  }
+  if (live.stream && w > 0 && (int)n_ep - w >= 1) {
+    double cut = v->epochs[n_ep - w - 1].t_end_s;
+    dle_error se;
+    const dle_trace *tr = v->trace;
+    while (live.fed < tr->n && tr->t_s[live.fed] <= cut) {
+      if (dle_stabilize_stream_push(live.stream, tr->t_s[live.fed], tr->gpu_power_w[live.fed],
+                                    &se) != 0) {
+        live.stream_failed = true;
+        break;
+      }
+      live.fed++;
+    }
+    if (!live.stream_failed && dle_stabilize_stream_result(live.stream, &sr, &se) == 0) {
+      in.detected = &sr;
+      in.detected_until_s = cut;
+    }
+  }
   dle_estimate_result shown;
   bool have_shown = false;
   for (int i = 0; i < N_LIVE; i++) {
     dle_estimate_result r;
     dle_error e;
     row->total_j[i] = NAN;
+    /* never the O(n^2) batch detection in the loop: step-auto only with the stream's */
+    if (live_methods[i] == DLE_EST_STEP_AUTO && (!in.detected || in.window_s > 0)) continue;
     if (dle_estimate_project(&in, live_methods[i], &r, &e) != 0) continue;
     row->total_j[i] = r.total_j;
     live.comps[i] |= r.components;
@@ -384,6 +436,7 @@ static void live_summary(const monitor_view *v, void *user, FILE *out) {
 }
 
 static void live_finish(void *user) {
+  dle_stabilize_stream_free(live.stream);
   (void)user;
   free(live.rows);
   memset(&live, 0, sizeof live);

@@ -16,42 +16,55 @@ static const char *const VERB = "evaluate";
 
 static void usage(FILE *out) {
   fprintf(out,
-          "Usage: dlenergy evaluate [--runs FILTER] [--methods LIST|all] [--sweep window|start]\n"
+          "Usage: dlenergy evaluate [--runs FILTER] [--methods LIST|all]\n"
+          "                         [--sweep window|start|fraction]\n"
           "                         [--csv FILE] [--json] [estimator options]\n"
           "Estimate every selected finished run with each method and report RMSE, MAE,\n"
           "MAPE (a fraction) and R^2 against the measured totals. Each method is compared\n"
           "with the measured (trapezoid) energy of the components it models: GPU for mlco2\n"
           "and flops; GPU+RAM for ga (+CPU when CPU facts are known), carbontracker and the\n"
           "step methods, or GPU alone with --gpu-only or when the run has no RAM power.\n"
-          "PUE is 1 here (IT energy). Runs still recording are skipped.\n\n"
+          "PUE is 1 here (IT energy). Runs still recording are skipped.\n"
+          "Each method also reports how much of each run it had seen when it projected\n"
+          "(median and 90th percentile of the fraction of the measured duration whose data\n"
+          "it read, detection included: the study's auto start searches up to the end\n"
+          "minus the window) and the coverage of its bounds (share of runs whose measured\n"
+          "total lies in [lower, upper]; step-remain's are calibrated for 90 %%).\n"
+          "step-remain projects from %.0f %% of each run unless --at-fraction says otherwise.\n\n"
           "Options:\n"
           "  --runs FILTER         metadata filter, e.g. architecture=vgg16,status=complete\n"
           "  --methods LIST        comma-separated methods or 'all' (default all)\n"
           "  --sweep window|start  also vary the STEP window (size) or its start: epochs for\n"
           "                        runs with epochs, seconds for runs without\n"
+          "  --sweep fraction      also project every method from 5, 10, 15, 20, 30, 50 %%\n"
+          "                        of each run (its measured duration known), as --at-fraction\n"
           "  --sweep-values LIST   values to sweep (default epochs 1,2,3,5,8,10,15,20 or\n"
           "                        0,1,2,3,5,8,10,15,20; seconds 60,120,300,600,900,1200,1800\n"
-          "                        or 0,60,120,300,600,900,1200)\n"
+          "                        or 0,60,120,300,600,900,1200; fractions in (0, 1])\n"
           "  --csv FILE            write the metrics as CSV ('-' = standard output)\n"
           "  --json                one JSON object with a 'methods' array\n"
           "  --db PATH             run store (default $DLENERGY_DB or ./dlenergy.db)\n"
           "  estimator options as in 'dlenergy estimate --help': --at-epoch, --epochs,\n"
           "  --stable-epoch, --window-epochs, --window-seconds, --start-seconds, --gpu-only,\n"
           "  --ct-epochs, --tdp, --host-ram-gb, --cpu-cores, --cpu-tdp, --gflops,\n"
-          "  --samples-per-epoch, --peak-tflops, --utilization, --m, --regimes, --excl-factor\n");
+          "  --samples-per-epoch, --peak-tflops, --utilization, --m, --regimes, --excl-factor,\n"
+          "  --at-fraction, --tail-fraction, --bound-k\n",
+          100 * DLE_EST_REMAIN_FRACTION);
 }
 
 static const char *const param_opts[] = {
     "at-epoch",    "epochs",      "stable-epoch", "window-epochs", "window-seconds",
     "start-seconds", "ct-epochs", "tdp",          "host-ram-gb",   "cpu-cores",
     "cpu-tdp",     "gflops",      "samples-per-epoch", "peak-tflops", "utilization",
-    "m",           "regimes",     "excl-factor"};
+    "m",           "regimes",     "excl-factor", "at-fraction", "tail-fraction",
+    "bound-k"};
 enum { N_PARAM = sizeof param_opts / sizeof *param_opts, OPT_PARAM = 1000 };
 enum { MAX_SWEEP = 64 };
 
 typedef struct acc {
-  double *pred, *meas;
+  double *pred, *meas, *frac;
   size_t n, cap, skipped;
+  size_t covered, n_frac;
   int comps;
   char first_error[200];
 } acc;
@@ -65,6 +78,9 @@ static int acc_push(acc *a, double p, double m) {
     double *nm = realloc(a->meas, cap * sizeof *nm);
     if (!nm) return -1;
     a->meas = nm;
+    double *nf = realloc(a->frac, cap * sizeof *nf);
+    if (!nf) return -1;
+    a->frac = nf;
     a->cap = cap;
   }
   a->pred[a->n] = p;
@@ -73,9 +89,28 @@ static int acc_push(acc *a, double p, double m) {
   return 0;
 }
 
+static int cmp_dbl(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  return (a > b) - (a < b);
+}
+
+/* q-quantile (nearest rank) of the fractions seen; NaN when none is known. */
+static double frac_quantile(const acc *a, double q) {
+  if (a->n_frac == 0) return NAN;
+  double *tmp = malloc(a->n_frac * sizeof *tmp);
+  if (!tmp) return NAN;
+  memcpy(tmp, a->frac, a->n_frac * sizeof *tmp);
+  qsort(tmp, a->n_frac, sizeof *tmp, cmp_dbl);
+  size_t k = (size_t)ceil(q * (double)a->n_frac);
+  double v = tmp[k > 0 ? k - 1 : 0];
+  free(tmp);
+  return v;
+}
+
 static void acc_free(acc *a) {
   free(a->pred);
   free(a->meas);
+  free(a->frac);
 }
 
 static int parse_list(const char *s, double *vals, int *n) {
@@ -115,6 +150,8 @@ static void run_one(const dle_estimate_input *in, dle_estimate_method m, const d
   if (dle_estimate_project(in, m, &r, &e) == 0 && measured(t, r.components, mc, &mj) == 0 &&
       acc_push(a, r.total_j, mj) == 0) {
     a->comps |= r.components;
+    if (isfinite(r.fraction_seen)) a->frac[a->n_frac++] = r.fraction_seen;
+    if (r.lower_j <= mj && mj <= r.upper_j) a->covered++;
     return;
   }
   if (!a->skipped)
@@ -159,6 +196,9 @@ static cJSON *metrics_json(const char *name, const acc *a, const dle_estimate_er
   cli_json_number_or_null(o, "mae_j", er->mae_j);
   cli_json_number_or_null(o, "mape", er->mape);
   cli_json_number_or_null(o, "r2", er->r2);
+  cli_json_number_or_null(o, "median_fraction_seen", frac_quantile(a, 0.5));
+  cli_json_number_or_null(o, "p90_fraction_seen", frac_quantile(a, 0.9));
+  cli_json_number_or_null(o, "bound_coverage", a->n ? (double)a->covered / (double)a->n : NAN);
   cJSON_AddStringToObject(o, "measured_components", cli_components_str(a->comps));
   if (a->skipped) cJSON_AddStringToObject(o, "first_skip_reason", a->first_error);
   return o;
@@ -217,21 +257,30 @@ static int cmd_evaluate(int argc, char **argv) {
   if (cli_parse_estimate_methods(methods, use, &n_methods, &err))
     return cli_usage_error(VERB, "%s", err.msg);
   if (!n_methods) return cli_usage_error(VERB, "--methods is empty");
-  int sweep_kind = 0; /* 1 window, 2 start */
+  int sweep_kind = 0; /* 1 window, 2 start, 3 fraction */
   if (sweep) {
     if (strcmp(sweep, "window") == 0)
       sweep_kind = 1;
     else if (strcmp(sweep, "start") == 0)
       sweep_kind = 2;
+    else if (strcmp(sweep, "fraction") == 0)
+      sweep_kind = 3;
     else
-      return cli_usage_error(VERB, "--sweep must be 'window' or 'start'");
+      return cli_usage_error(VERB, "--sweep must be 'window', 'start' or 'fraction'");
   } else if (sweep_vals) {
     return cli_usage_error(VERB, "--sweep-values needs --sweep");
   }
   /* sweep values per unit: [0] epochs, [1] seconds */
   double sv[2][MAX_SWEEP];
   int nsv[2] = {0, 0};
-  if (sweep_kind) {
+  if (sweep_kind == 3) {
+    const char *l = sweep_vals ? sweep_vals : "0.05,0.1,0.15,0.2,0.3,0.5";
+    if (parse_list(l, sv[1], &nsv[1]))
+      return cli_usage_error(VERB, "bad --sweep-values '%s' (up to %d numbers)", l, MAX_SWEEP);
+    for (int i = 0; i < nsv[1]; i++)
+      if (!(sv[1][i] > 0 && sv[1][i] <= 1))
+        return cli_usage_error(VERB, "sweep fraction %g is not in (0, 1]", sv[1][i]);
+  } else if (sweep_kind) {
     const char *defs[2][2] = {{"1,2,3,5,8,10,15,20", "60,120,300,600,900,1200,1800"},
                               {"0,1,2,3,5,8,10,15,20", "0,60,120,300,600,900,1200"}};
     for (int u = 0; u < 2; u++) {
@@ -247,7 +296,9 @@ static int cmd_evaluate(int argc, char **argv) {
   }
   /* The swept methods: the STEP methods among those asked for (both when none is). */
   bool swept[DLE_EST_COUNT] = {0};
-  if (sweep_kind) {
+  if (sweep_kind == 3) {
+    memcpy(swept, use, sizeof swept); /* every method, at every fraction */
+  } else if (sweep_kind) {
     swept[DLE_EST_STEP_POWER] = use[DLE_EST_STEP_POWER];
     swept[DLE_EST_STEP_ENERGY] = use[DLE_EST_STEP_ENERGY];
     if (!swept[DLE_EST_STEP_POWER] && !swept[DLE_EST_STEP_ENERGY])
@@ -307,6 +358,7 @@ static int cmd_evaluate(int argc, char **argv) {
       if (use[m]) run_one(&in, (dle_estimate_method)m, &run.trace, &mc, &base[m], ids[k]);
     if (sweep_kind) {
       int u = (in.n_epochs > 0 && !(in.window_s > 0)) ? 0 : 1;
+      if (sweep_kind == 3) u = 1;
       for (int v = 0; v < nsv[u]; v++) {
         dle_estimate_input sin = in;
         double x = sv[u][v];
@@ -314,6 +366,7 @@ static int cmd_evaluate(int argc, char **argv) {
         if (sweep_kind == 1 && u == 1) sin.window_s = x;
         if (sweep_kind == 2 && u == 0) sin.stable_epoch = (int)x;
         if (sweep_kind == 2 && u == 1) sin.start_s = x;
+        if (sweep_kind == 3) sin.at_fraction = x;
         if (sweep_kind == 1 && u == 1 && !(x > 0)) continue;
         for (int m = 0; m < DLE_EST_COUNT; m++)
           if (swept[m]) run_one(&sin, (dle_estimate_method)m, &run.trace, &mc, &SW(u, v, m), ids[k]);
@@ -331,13 +384,16 @@ static int cmd_evaluate(int argc, char **argv) {
     if (use[m]) compute(&base[m], &ber[m]);
   buf csvb = {0};
   if (csv) {
-    bprintf(&csvb, "sweep,value,unit,method,n,skipped,rmse_j,mae_j,mape,r2,measured_components\n");
+    bprintf(&csvb, "sweep,value,unit,method,n,skipped,rmse_j,mae_j,mape,r2,measured_components,"
+                   "median_fraction_seen,p90_fraction_seen,bound_coverage\n");
     for (int m = 0; m < DLE_EST_COUNT; m++)
       if (use[m])
-        bprintf(&csvb, "none,,,%s,%zu,%zu,%.17g,%.17g,%.17g,%.17g,%s\n",
+        bprintf(&csvb, "none,,,%s,%zu,%zu,%.17g,%.17g,%.17g,%.17g,%s,%.6g,%.6g,%.6g\n",
                 dle_estimate_method_name((dle_estimate_method)m), base[m].n, base[m].skipped,
                 ber[m].rmse_j, ber[m].mae_j, ber[m].mape, ber[m].r2,
-                cli_components_str(base[m].comps));
+                cli_components_str(base[m].comps), frac_quantile(&base[m], 0.5),
+                frac_quantile(&base[m], 0.9),
+                base[m].n ? (double)base[m].covered / (double)base[m].n : NAN);
   }
   cJSON *root = json ? cJSON_CreateObject() : NULL;
   cJSON *sweep_arr = NULL;
@@ -358,8 +414,8 @@ static int cmd_evaluate(int argc, char **argv) {
   } else {
     printf("Evaluated %zu finished runs (%zu still recording skipped, %zu unreadable)\n",
            evaluated, running, load_failed);
-    printf("%-14s %5s %7s %12s %12s %8s %8s  %s\n", "method", "n", "skipped", "RMSE", "MAE",
-           "MAPE", "R^2", "compared with (measured)");
+    printf("%-14s %5s %7s %12s %12s %8s %8s %6s %6s %6s  %s\n", "method", "n", "skipped",
+           "RMSE", "MAE", "MAPE", "R^2", "seen", "p90", "cover", "compared with (measured)");
     for (int m = 0; m < DLE_EST_COUNT; m++) {
       if (!use[m]) continue;
       char r1[64], r2[64];
@@ -369,18 +425,26 @@ static int cmd_evaluate(int argc, char **argv) {
       if (cut) cut[-1] = '\0';
       cut = strchr(r2, '(');
       if (cut) cut[-1] = '\0';
-      printf("%-14s %5zu %7zu %12s %12s %7.2f%% %8.4f  %s\n",
+      printf("%-14s %5zu %7zu %12s %12s %7.2f%% %8.4f %6.3f %6.3f %6.3f  %s\n",
              dle_estimate_method_name((dle_estimate_method)m), base[m].n, base[m].skipped, r1,
-             r2, 100 * ber[m].mape, ber[m].r2, cli_components_str(base[m].comps));
+             r2, 100 * ber[m].mape, ber[m].r2, frac_quantile(&base[m], 0.5),
+             frac_quantile(&base[m], 0.9),
+             base[m].n ? (double)base[m].covered / (double)base[m].n : NAN,
+             cli_components_str(base[m].comps));
     }
     for (int m = 0; m < DLE_EST_COUNT; m++)
       if (use[m] && base[m].skipped)
         printf("  %s skipped %zu runs, first: %s\n",
                dle_estimate_method_name((dle_estimate_method)m), base[m].skipped,
                base[m].first_error);
-    if (sweep_kind) printf("\nSweep of the STEP window %s:\n%-7s %-7s %-12s %5s %12s %8s %8s\n",
-                           sweep_kind == 1 ? "size" : "start", "value", "unit", "method", "n",
-                           "RMSE (J)", "MAPE", "R^2");
+    if (sweep_kind == 3)
+      printf("\nProjected from a fraction of each run (its duration known):\n"
+             "%-7s %-8s %-14s %5s %12s %8s %8s %6s %6s\n",
+             "value", "unit", "method", "n", "RMSE (J)", "MAPE", "R^2", "seen", "cover");
+    else if (sweep_kind)
+      printf("\nSweep of the STEP window %s:\n%-7s %-7s %-12s %5s %12s %8s %8s\n",
+             sweep_kind == 1 ? "size" : "start", "value", "unit", "method", "n", "RMSE (J)",
+             "MAPE", "R^2");
   }
   for (int u = 0; sweep_kind && u < 2; u++)
     for (int v = 0; v < nsv[u]; v++)
@@ -390,17 +454,22 @@ static int cmd_evaluate(int argc, char **argv) {
         if (a->n == 0 && a->skipped == 0) continue; /* no run of this unit */
         dle_estimate_errors er;
         compute(a, &er);
-        const char *unit = u == 0 ? "epochs" : "s";
+        const char *unit = sweep_kind == 3 ? "fraction" : u == 0 ? "epochs" : "s";
         const char *name = dle_estimate_method_name((dle_estimate_method)m);
+        double cover = a->n ? (double)a->covered / (double)a->n : NAN;
         if (csv)
-          bprintf(&csvb, "%s,%g,%s,%s,%zu,%zu,%.17g,%.17g,%.17g,%.17g,%s\n", sweep, sv[u][v],
-                  unit, name, a->n, a->skipped, er.rmse_j, er.mae_j, er.mape, er.r2,
-                  cli_components_str(a->comps));
+          bprintf(&csvb, "%s,%g,%s,%s,%zu,%zu,%.17g,%.17g,%.17g,%.17g,%s,%.6g,%.6g,%.6g\n",
+                  sweep, sv[u][v], unit, name, a->n, a->skipped, er.rmse_j, er.mae_j, er.mape,
+                  er.r2, cli_components_str(a->comps), frac_quantile(a, 0.5),
+                  frac_quantile(a, 0.9), cover);
         if (root) {
           cJSON *o = metrics_json(name, a, &er);
           cJSON_AddNumberToObject(o, "value", sv[u][v]);
           cJSON_AddStringToObject(o, "unit", unit);
           cJSON_AddItemToArray(sweep_arr, o);
+        } else if (sweep_kind == 3) {
+          printf("%-7g %-8s %-14s %5zu %12.1f %7.2f%% %8.4f %6.3f %6.3f\n", sv[u][v], unit,
+                 name, a->n, er.rmse_j, 100 * er.mape, er.r2, frac_quantile(a, 0.5), cover);
         } else {
           printf("%-7g %-7s %-12s %5zu %12.1f %7.2f%% %8.4f\n", sv[u][v], unit, name, a->n,
                  er.rmse_j, 100 * er.mape, er.r2);

@@ -19,12 +19,19 @@ static void usage(FILE *out) {
           "Find where the GPU power of run RUN (an id or 'last') stabilizes: the exact\n"
           "matrix profile (z-normalized distance, window m) and FLUSS's corrected arc\n"
           "curve; the stabilizing point is the earliest regime change, mapped to its epoch.\n"
-          "Samples are averaged into bins of about --resample seconds first.\n\n"
+          "Samples are averaged into bins of about --resample seconds first.\n"
+          "The defaults are the study's (stumpy's fluss): 2 regimes, exclusion factor 5,\n"
+          "exclusion zone |i-j| <= ceil(m/4). A flat arc curve (no change stands out, e.g.\n"
+          "a short run) gives the first point, as stumpy's argmin does, marked 'flat'.\n"
+          "This is not the estimators' auto start (step-auto, estimate --start-seconds\n"
+          "auto): that one searches only where a whole window fits before the cut-off,\n"
+          "with 3 regimes and exclusion factor 3, and takes the LATEST change, so the\n"
+          "two report different points for the same run (docs/estimate.md).\n\n"
           "Options:\n"
           "  --m N             matrix profile window in points (default 10)\n"
           "  --L N             FLUSS subsequence length (default m)\n"
           "  --regimes N       number of regimes (default 2: one change)\n"
-          "  --excl-factor F   FLUSS exclusion factor (default 3)\n"
+          "  --excl-factor F   FLUSS exclusion factor (default 5, the study's)\n"
           "  --resample S      bin length in seconds before the profile (default 1; 0 = raw)\n"
           "  --threads N       threads for the matrix profile (default 2)\n"
           "  --json            one JSON object\n"
@@ -41,6 +48,7 @@ static int cmd_stabilize(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
   dle_stabilize_opts so;
   dle_stabilize_opts_init(&so);
+  so.excl_factor = 5; /* the study's (stumpy's fluss default) */
   bool json = false;
   const char *db = NULL;
   size_t v;
@@ -101,6 +109,7 @@ static int cmd_stabilize(int argc, char **argv) {
     cJSON_AddNumberToObject(o, "n_points", (double)r.n_points);
     cJSON_AddNumberToObject(o, "step_s", r.step_s);
     cJSON_AddNumberToObject(o, "cac_min", r.cac_min);
+    cJSON_AddBoolToObject(o, "flat", r.flat != 0);
     if (epoch_index >= 0)
       cJSON_AddNumberToObject(o, "epoch", epoch_index);
     else
@@ -130,6 +139,9 @@ static int cmd_stabilize(int argc, char **argv) {
     else
       printf("  epoch: %s\n", run.n_epochs ? "after the last recorded epoch" : "no epoch markers");
     printf("  corrected arc curve minimum %.3f (0 = sharp change, 1 = none)\n", r.cac_min);
+    if (r.flat)
+      printf("  flat arc curve: no change stands out; the first point is reported, as "
+             "stumpy's fluss does\n");
     printf("  regime changes:");
     for (size_t i = 0; i < r.n_changes; i++) printf(" %.1f s", r.change_t_s[i]);
     printf("\n  matrix profile m=%zu, FLUSS L=%zu, %d regimes, exclusion factor %g\n", so.m, L,

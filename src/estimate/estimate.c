@@ -1,5 +1,6 @@
 /* estimate.c — the estimators behind dle_estimate_project (see estimate.h). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,8 @@
 #define GA_W_PER_GB 0.3725
 
 static const char *const method_names[DLE_EST_COUNT] = {
-    "mlco2", "ga", "carbontracker", "flops", "step-power", "step-energy", "step-auto"};
+    "mlco2", "ga", "carbontracker", "flops", "step-power", "step-energy", "step-auto",
+    "step-remain"};
 
 const char *dle_estimate_method_name(dle_estimate_method m) {
   return (unsigned)m < DLE_EST_COUNT ? method_names[m] : "?";
@@ -25,7 +27,7 @@ int dle_estimate_method_parse(const char *s, dle_estimate_method *out, dle_error
     }
   return dle_error_set(err, DLE_EINVAL,
                        "unknown method '%s' (mlco2, ga, carbontracker, flops, step-power, "
-                       "step-energy, step-auto)",
+                       "step-energy, step-auto, step-remain)",
                        s ? s : "");
 }
 
@@ -56,6 +58,10 @@ void dle_estimate_input_init(dle_estimate_input *in) {
   in->carbontracker_k = 1;
   in->window_s = 0;
   in->start_s = NAN;
+  in->at_fraction = NAN;
+  in->detected_until_s = NAN;
+  in->tail_fraction = DLE_EST_REMAIN_TAIL;
+  in->bound_k = DLE_EST_REMAIN_BOUND_K;
   dle_stabilize_opts_init(&in->stab);
   in->stab.n_regimes = 3;
 }
@@ -68,6 +74,7 @@ typedef struct ctx {
   size_t n;          /* samples up to the cut-off */
   double t0, t_cut;  /* trace start, cut-off time */
   double t_last;     /* last sample of the whole trace */
+  double t_seen;     /* latest time whose data the method read (default t_cut) */
   int k;             /* completed epochs used (epoch mode) */
   bool complete;     /* measured total duration known */
   bool time_mode;
@@ -144,7 +151,7 @@ static const char *comps_str(int comps) {
   }
 }
 
-static int setup(ctx *c, const dle_estimate_input *in, dle_error *err) {
+static int setup(ctx *c, const dle_estimate_input *in, dle_estimate_method m, dle_error *err) {
   memset(c, 0, sizeof *c);
   c->in = in;
   c->err = err;
@@ -170,7 +177,17 @@ static int setup(ctx *c, const dle_estimate_input *in, dle_error *err) {
     c->complete = in->run_complete;
     c->t_cut = isnan(in->cutoff_s) || in->run_complete ? c->t_last : in->cutoff_s;
     if (!c->complete && c->k > 0 && isnan(in->cutoff_s)) c->t_cut = epoch_end(c, c->k - 1);
+    /* A finished run seen as it was at a fraction of its (known) duration. */
+    double f = in->at_fraction;
+    if (isnan(f) && m == DLE_EST_STEP_REMAIN) f = DLE_EST_REMAIN_FRACTION;
+    if (c->complete && f > 0 && f < 1) {
+      c->t_cut = c->t0 + f * (c->t_last - c->t0);
+      int k = 0;
+      while (k < c->k && in->epochs[k].t_end_s <= c->t_cut) k++;
+      c->k = k;
+    }
   }
+  c->t_seen = c->t_cut;
   size_t n = 0;
   while (n < t->n && t->t_s[n] <= c->t_cut) n++;
   /* plus the first sample after the cut-off: it closes the interval that straddles it,
@@ -233,6 +250,7 @@ static void result_init(dle_estimate_result *r, dle_estimate_method m) {
   snprintf(r->method, sizeof r->method, "%s", dle_estimate_method_name(m));
   r->total_j = r->lower_j = r->upper_j = r->duration_s = r->mean_power_w = NAN;
   r->window_start_s = r->window_end_s = NAN;
+  r->seen_s = r->fraction_seen = r->period_s = NAN;
   r->stable_epoch = -1;
 }
 
@@ -345,6 +363,7 @@ static int est_carbontracker(ctx *c, dle_estimate_result *r) {
     sum += ej, durs += de;
     mn = fmin(mn, ej), mx = fmax(mx, ej);
   }
+  c->t_seen = epoch_end(c, kk - 1);
   r->total_j = sum * c->N / kk;
   r->lower_j = mn * c->N;
   r->upper_j = mx * c->N;
@@ -394,8 +413,14 @@ static int detect_start(ctx *c, double cut, const dle_epoch *ep, size_t n_ep, do
   dle_stabilize_result sr;
   if (!(cut > c->t0))
     return dle_error_set(c->err, DLE_ERANGE, "no room for a window after a stabilizing point");
-  int rc = dle_stabilize_trace(c->tr, cut, ep, n_ep, &c->in->stab, &sr, c->err);
-  if (rc) return dle_error_prefix(c->err, "detecting the stabilizing point: ");
+  if (c->in->detected && c->in->detected_until_s == cut) {
+    sr = *c->in->detected; /* made incrementally over the same points (live) */
+  } else {
+    int rc = dle_stabilize_trace(c->tr, cut, ep, n_ep, &c->in->stab, &sr, c->err);
+    if (rc) return dle_error_prefix(c->err, "detecting the stabilizing point: ");
+  }
+  if (sr.n_changes == 0)
+    return dle_error_set(c->err, DLE_ERANGE, "detecting the stabilizing point: no change");
   double t = sr.change_t_s[sr.n_changes - 1];
   *t_out = t;
   if (epoch_pos) {
@@ -455,6 +480,9 @@ static int est_step_time(ctx *c, dle_estimate_method m, dle_estimate_result *r) 
   r->window_start_s = start;
   r->window_end_s = end;
   r->components = c->comps;
+  /* the detector read the power up to cut - W (auto); the window up to its end */
+  c->t_seen = end;
+  if (isnan(in->start_s) || m == DLE_EST_STEP_AUTO) c->t_seen = fmax(end, c->t_cut - W);
   snprintf(r->assumptions, sizeof r->assumptions,
            "E = mean %s power %.2f W over [%.1f, %.1f] s (%s%s) x %s; bound: min/max over %d "
            "sub-windows",
@@ -512,6 +540,8 @@ static int est_step_epochs(ctx *c, dle_estimate_method m, dle_estimate_result *r
   r->stable_epoch = s;
   r->window_start_s = epoch_begin(c, s);
   r->window_end_s = epoch_end(c, s + w - 1);
+  c->t_seen = r->window_end_s;
+  if (m == DLE_EST_STEP_AUTO) c->t_seen = fmax(c->t_seen, epoch_end(c, c->k - w - 1));
   r->duration_s = d;
   r->components = c->comps;
   if (m == DLE_EST_STEP_ENERGY) {
@@ -543,6 +573,151 @@ static int est_step_epochs(ctx *c, dle_estimate_method m, dle_estimate_result *r
   return DLE_OK;
 }
 
+/* ---- step-remain: measured so far + a robust level over whole periods ---- */
+
+/* Power at 1-s steps over [a, b] by linear interpolation between finite samples; *n_out
+ * points. NULL when there are fewer than 2 finite samples in range. */
+static double *grid_1s(const ctx *c, double a, double b, size_t *n_out) {
+  size_t n = (size_t)floor(b - a) + 1, j = 0;
+  double *g = malloc(n * sizeof *g);
+  if (!g) return NULL;
+  size_t got = 0;
+  size_t prev = SIZE_MAX; /* last finite sample at or before the grid point */
+  for (size_t i = 0; i < n; i++) {
+    double t = a + (double)i;
+    while (j < c->n && c->tr->t_s[j] <= t) {
+      if (isfinite(c->p[j])) prev = j;
+      j++;
+    }
+    size_t nx = j;
+    while (nx < c->n && !isfinite(c->p[nx])) nx++;
+    if (prev == SIZE_MAX && nx >= c->n) continue;
+    double v;
+    if (prev == SIZE_MAX)
+      v = c->p[nx];
+    else if (nx >= c->n || c->tr->t_s[nx] <= c->tr->t_s[prev])
+      v = c->p[prev];
+    else
+      v = c->p[prev] + (c->p[nx] - c->p[prev]) * (t - c->tr->t_s[prev]) /
+                           (c->tr->t_s[nx] - c->tr->t_s[prev]);
+    g[got++] = v;
+  }
+  if (got < 2) {
+    free(g);
+    return NULL;
+  }
+  *n_out = got;
+  return g;
+}
+
+/* Dominant period (s) of x[0..n) at 1-s steps: the highest local maximum of the
+ * overlap-normalized autocorrelation between 10 s and min(n/2, 1800) s that is >= 0.3
+ * (a training + validation cycle repeats clearly): the shortest lag whose peak reaches
+ * 0.8 x the highest. NaN when none. */
+static double find_period(const double *x, size_t n) {
+  const size_t pmin = 10, pmax = n / 2 < 1800 ? n / 2 : 1800;
+  if (pmax < pmin + 2) return NAN;
+  double mean = 0, var = 0;
+  for (size_t i = 0; i < n; i++) mean += x[i];
+  mean /= (double)n;
+  for (size_t i = 0; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
+  var /= (double)n;
+  if (!(var > 0)) return NAN;
+  double *ac = malloc((pmax + 1) * sizeof *ac);
+  if (!ac) return NAN;
+  for (size_t k = pmin - 1; k <= pmax; k++) {
+    double s = 0;
+    for (size_t i = 0; i + k < n; i++) s += (x[i] - mean) * (x[i + k] - mean);
+    ac[k] = s / (double)(n - k) / var;
+  }
+  /* the fundamental: the shortest lag whose peak is >= 0.8 x the highest (multiples of
+   * the period peak about as high) */
+  double bv = 0.3;
+  for (size_t k = pmin; k < pmax; k++)
+    if (ac[k] >= ac[k - 1] && ac[k] >= ac[k + 1] && ac[k] >= bv) bv = ac[k];
+  double best = NAN;
+  for (size_t k = pmin; k < pmax && isnan(best); k++)
+    if (ac[k] >= ac[k - 1] && ac[k] >= ac[k + 1] && ac[k] >= 0.3 && ac[k] >= 0.8 * bv)
+      best = (double)k;
+  free(ac);
+  return best;
+}
+
+static int est_step_remain(ctx *c, dle_estimate_result *r) {
+  const dle_estimate_input *in = c->in;
+  int rc = build_power(c, dle_estimate_method_components(DLE_EST_STEP_REMAIN, in->gpu_only,
+                                                         false));
+  if (rc) return rc;
+  double seen = c->t_cut - c->t0;
+  if (!(seen >= 20))
+    return dle_error_set(c->err, DLE_ERANGE, "needs at least 20 s before the cut-off, have %.1f s",
+                         seen);
+  double q = in->tail_fraction > 0 && in->tail_fraction <= 1 ? in->tail_fraction
+                                                             : DLE_EST_REMAIN_TAIL;
+  /* The period from the second half of what was seen (at most its last 2 h). */
+  double pa = fmax(c->t0 + seen / 2, c->t_cut - 7200);
+  size_t ng = 0;
+  double *g = grid_1s(c, pa, c->t_cut, &ng);
+  double period = g ? find_period(g, ng) : NAN;
+  free(g);
+  double len = q * seen, a = c->t_cut - len;
+  int n_periods = 0;
+  if (isfinite(period)) {
+    n_periods = (int)floor(len / period + 0.5);
+    if (n_periods < 1) n_periods = 1;
+    a = c->t_cut - n_periods * period;
+    if (a < c->t0) a = c->t0, n_periods = 0;
+  }
+  double e_seen, e_tail;
+  if ((rc = energy_between(c, c->t0, c->t_cut, &e_seen))) return rc;
+  if ((rc = energy_between(c, a, c->t_cut, &e_tail))) return rc;
+  double level = e_tail / (c->t_cut - a);
+  /* spread: population s.d. of the means of 5 equal sub-windows of the tail */
+  double sub[5], sm = 0, sd = 0;
+  for (int u = 0; u < 5; u++) {
+    double ua = a + (c->t_cut - a) * u / 5, ub = a + (c->t_cut - a) * (u + 1) / 5, e;
+    if ((rc = energy_between(c, ua, ub, &e))) return rc;
+    sub[u] = e / (ub - ua);
+    sm += sub[u] / 5;
+  }
+  for (int u = 0; u < 5; u++) sd += (sub[u] - sm) * (sub[u] - sm) / 5;
+  sd = sqrt(sd);
+  double rem, rlo, rhi;
+  char why[160];
+  if (c->complete) {
+    rem = rlo = rhi = c->t_last - c->t_cut;
+    snprintf(why, sizeof why, "measured duration %.0f s", c->t_last - c->t0);
+  } else {
+    if (c->time_mode && c->k == 0)
+      return dle_error_set(c->err, DLE_ERANGE,
+                           "a run without epochs can only be projected once its total "
+                           "duration is known (it is over)");
+    int e0 = 0;
+    while (e0 < c->k - 1 && epoch_begin(c, e0) < a) e0++;
+    double d, dlo, dhi;
+    if ((rc = duration(c, e0, c->k, &d, &dlo, &dhi, why, sizeof why))) return rc;
+    rem = fmax(0, d - seen), rlo = fmax(0, dlo - seen), rhi = fmax(0, dhi - seen);
+  }
+  double k = in->bound_k >= 0 ? in->bound_k : DLE_EST_REMAIN_BOUND_K;
+  r->mean_power_w = level;
+  r->duration_s = seen + rem;
+  r->total_j = e_seen + level * rem;
+  r->lower_j = e_seen + fmax(0, level - k * sd) * rlo;
+  r->upper_j = e_seen + (level + k * sd) * rhi;
+  r->window_start_s = a;
+  r->window_end_s = c->t_cut;
+  r->period_s = period;
+  r->components = c->comps;
+  char per[64] = "no period found";
+  if (isfinite(period)) snprintf(per, sizeof per, "%d periods of %.0f s", n_periods, period);
+  snprintf(r->assumptions, sizeof r->assumptions,
+           "E = measured %.1f J up to %.1f s + mean %s power %.2f W over [%.1f, %.1f] s "
+           "(%s) x remaining %.0f s; %s; bound: level -/+ %.2f x s.d. %.2f W of 5 "
+           "sub-windows (calibrated for 90 %%)",
+           e_seen, c->t_cut, comps_str(c->comps), level, a, c->t_cut, per, rem, why, k, sd);
+  return DLE_OK;
+}
+
 int dle_estimate_project(const dle_estimate_input *in, dle_estimate_method m,
                          dle_estimate_result *out, dle_error *err) {
   if (!in || !out) return dle_error_set(err, DLE_EINVAL, "estimate: NULL argument");
@@ -550,19 +725,25 @@ int dle_estimate_project(const dle_estimate_input *in, dle_estimate_method m,
     return dle_error_set(err, DLE_EINVAL, "estimate: invalid method %d", (int)m);
   result_init(out, m);
   ctx c;
-  int rc = setup(&c, in, err);
+  int rc = setup(&c, in, m, err);
   if (rc == DLE_OK) {
     switch (m) {
       case DLE_EST_MLCO2: rc = est_mlco2(&c, out); break;
       case DLE_EST_GA: rc = est_ga(&c, out); break;
       case DLE_EST_CARBONTRACKER: rc = est_carbontracker(&c, out); break;
       case DLE_EST_FLOPS: rc = est_flops(&c, out); break;
+      case DLE_EST_STEP_REMAIN: rc = est_step_remain(&c, out); break;
       default:
         rc = c.time_mode ? est_step_time(&c, m, out) : est_step_epochs(&c, m, out);
         break;
     }
   }
   free(c.p);
+  if (rc == DLE_OK) {
+    out->seen_s = c.t_seen - c.t0;
+    double dur = c.t_last - c.t0;
+    out->fraction_seen = c.complete && dur > 0 ? fmin(1, out->seen_s / dur) : NAN;
+  }
   if (rc) {
     dle_error_prefix(err, "%s: ", dle_estimate_method_name(m));
     result_init(out, m);

@@ -143,6 +143,12 @@ int dle_estimate_input_set(dle_estimate_input *in, const char *key, const char *
     if (!(rc = whole(key, value, 2, 100000, &i, err))) in->stab.m = (size_t)i;
   } else if (strcmp(key, "regimes") == 0) {
     rc = whole(key, value, 2, DLE_STABILIZE_MAX_REGIMES, &in->stab.n_regimes, err);
+  } else if (strcmp(key, "at-fraction") == 0) {
+    rc = num(key, value, 1e-6, 1, &in->at_fraction, err);
+  } else if (strcmp(key, "tail-fraction") == 0) {
+    rc = num(key, value, 1e-3, 1, &in->tail_fraction, err);
+  } else if (strcmp(key, "bound-k") == 0) {
+    rc = num(key, value, 0, 1000, &in->bound_k, err);
   } else if (strcmp(key, "excl-factor") == 0) {
     rc = num(key, value, 0, 1000, &in->stab.excl_factor, err);
   } else {

@@ -874,6 +874,83 @@ static void scatter_small(sbuf *b, const char *id, const char *title, const doub
   sb_puts(b, "</figure>\n");
 }
 
+/* Error vs the fraction of each run seen (evaluate --sweep fraction): every method
+ * projected from 5 .. 50 % of each run, its measured duration known; one line per
+ * method (MAPE, so methods with different references compare). pred/meas hold nr. */
+static void error_vs_fraction(sbuf *b, const est_run *runs, size_t nr, double *pred,
+                              double *meas) {
+  static const double fr[] = {0.05, 0.1, 0.15, 0.2, 0.3, 0.5};
+  enum { NF = sizeof fr / sizeof *fr };
+  double ys[DLE_EST_COUNT][NF];
+  bool any[DLE_EST_COUNT] = {0};
+  double ymax = 0;
+  for (int m = 0; m < DLE_EST_COUNT; m++)
+    for (size_t f = 0; f < NF; f++) {
+      ys[m][f] = NAN;
+      size_t k = 0;
+      for (size_t i = 0; i < nr; i++) {
+        dle_estimate_input in;
+        est_input(&runs[i], &in);
+        in.at_fraction = fr[f];
+        in.start_s = NAN; /* detect before the cut-off, not from the whole run */
+        dle_estimate_result res;
+        dle_error e = {0};
+        if (dle_estimate_project(&in, (dle_estimate_method)m, &res, &e) != 0) continue;
+        double mj;
+        if (dle_estimate_measured_j(&runs[i].tr, res.components, &mj, &e) != 0 || !(mj > 0))
+          continue;
+        pred[k] = res.total_j;
+        meas[k] = mj;
+        k++;
+      }
+      dle_estimate_errors er;
+      dle_error e = {0};
+      if (k > 0 && dle_estimate_errors_compute(pred, meas, k, &er, &e) == 0 &&
+          isfinite(er.mape)) {
+        ys[m][f] = 100 * er.mape;
+        ymax = fmax(ymax, ys[m][f]);
+        any[m] = true;
+      }
+    }
+  int n_lines = 0;
+  for (int m = 0; m < DLE_EST_COUNT; m++) n_lines += any[m];
+  if (n_lines == 0) return;
+  rp_plot p = {.w = 700, .h = 320, .left = 70, .right = 560, .top = 30, .bottom = 268};
+  rp_axis_fit(&p.x, 0, 50, p.left, p.right, true);
+  rp_axis_fit(&p.y, 0, ymax * 1.05, p.bottom, p.top, true);
+  sb_puts(b, "<h3>Error vs fraction of the run seen</h3><figure class=\"narrow\">");
+  rp_svg_open(b, "error-fraction", p.w, p.h,
+              "mean absolute percentage error versus the fraction of each run seen");
+  rp_frame(b, &p, "projection made at (% of the run)", "mean absolute error (%)", true, true);
+  int li = 0;
+  for (int m = 0; m < DLE_EST_COUNT; m++) {
+    if (!any[m]) continue;
+    const char *col = rp_palette[li % 8];
+    const char *name = dle_estimate_method_name((dle_estimate_method)m);
+    sb_printf(b, "<polyline class=\"fraction-line\" data-method=\"%s\" fill=\"none\" "
+                 "stroke=\"%s\" stroke-width=\"2\" points=\"", name, col);
+    for (size_t f = 0; f < NF; f++)
+      if (isfinite(ys[m][f]))
+        sb_printf(b, "%.1f,%.1f ", rp_axis_px(&p.x, 100 * fr[f]), rp_axis_px(&p.y, ys[m][f]));
+    sb_puts(b, "\"/>\n");
+    for (size_t f = 0; f < NF; f++)
+      if (isfinite(ys[m][f]))
+        sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"><title>%s at "
+                     "%.0f %%: %.2f %%</title></circle>\n",
+                  rp_axis_px(&p.x, 100 * fr[f]), rp_axis_px(&p.y, ys[m][f]), col, name,
+                  100 * fr[f], ys[m][f]);
+    double ly = p.top + 14 + 16 * li;
+    sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                 "stroke-width=\"3\"/><text x=\"%.1f\" y=\"%.1f\" style=\"fill:%s\">%s</text>\n",
+              p.right + 10, ly - 4, p.right + 28, ly - 4, col, p.right + 32, ly, col, name);
+    li++;
+  }
+  rp_svg_close(b);
+  sb_puts(b, "<figcaption>Each method projects every run from the first 5, 10, 15, 20, 30 "
+             "and 50 % of it (its measured duration known), as <code>dlenergy evaluate "
+             "--sweep fraction</code>; modelled vs measured.</figcaption></figure>\n");
+}
+
 static void section_estimates(sbuf *b, const dle_report_options *o) {
   size_t nr = 0;
   est_run *runs = calloc(o->n_runs ? o->n_runs : 1, sizeof *runs);
@@ -1023,6 +1100,7 @@ static void section_estimates(sbuf *b, const dle_report_options *o) {
     sb_puts(b, "<figcaption>Mean absolute percentage error of step-power over the runs "
                "(modelled vs measured) as the averaging window grows.</figcaption></figure>\n");
   }
+  if (pred && meas) error_vs_fraction(b, runs, nr, pred, meas);
   sb_puts(b, "</section>\n");
   free(pred);
   free(meas);

@@ -43,11 +43,13 @@ static void run_diagonals(const mp_task *t) {
     for (size_t i = 0; i < len; i++) {
       size_t j = i + k;
       double r = c * invn[i] * invn[j] + (cst[i] + cst[j]);
-      if (r > P[i]) {
+      /* ties go to the smaller neighbour index: a total order, so the result does
+       * not depend on the order pairs are visited (threads, the streaming profile) */
+      if (r > P[i] || (r == P[i] && (int64_t)j < I[i])) {
         P[i] = r;
         I[i] = (int64_t)j;
       }
-      if (r > P[j]) {
+      if (r > P[j] || (r == P[j] && (int64_t)i < I[j])) {
         P[j] = r;
         I[j] = (int64_t)i;
       }
@@ -65,8 +67,8 @@ uint64_t dle_matrix_profile_pairs(size_t n, size_t m, size_t excl) {
   if (m < 2 || n < m) return 0;
   if (excl == 0) excl = (m + 3) / 4;
   uint64_t l = n - m + 1;
-  if (excl >= l) return 0;
-  uint64_t d = l - excl; /* diagonals excl..l-1 have lengths l-excl .. 1 */
+  if (excl + 1 >= l) return 0;
+  uint64_t d = l - excl - 1; /* diagonals excl+1..l-1 have lengths l-excl-1 .. 1 */
   return d * (d + 1) / 2;
 }
 
@@ -81,6 +83,9 @@ int dle_matrix_profile(const double *x, size_t n, size_t m, size_t excl, int n_t
     if (!isfinite(x[i]))
       return dle_error_set(err, DLE_EINVAL, "matrix profile: value %zu is not finite", i);
   if (excl == 0) excl = (m + 3) / 4;
+  /* STUMPY's zone: |i - j| <= excl are trivial matches, so the first diagonal searched
+   * is excl + 1. From here on `excl` is that first diagonal. */
+  excl += 1;
   if (n_threads < 1) n_threads = 1;
   if (n_threads > 64) n_threads = 64;
   size_t l = n - m + 1;

@@ -11,7 +11,7 @@ void dle_stabilize_opts_init(dle_stabilize_opts *o) {
   o->m = 10;
   o->L = 0;
   o->n_regimes = 2;
-  o->excl_factor = 3;
+  o->excl_factor = 3; /* STUMPY's fluss uses 5; docs/estimate.md says why 3 here */
   o->resample_s = 1.0;
   o->n_threads = 2;
 }
@@ -41,21 +41,68 @@ static size_t group_size(const double *t, size_t n, double resample_s) {
   return r >= 2 ? (size_t)r : 1;
 }
 
+/* FLUSS over a profile index of np points sampled at ts (o->L set): the regime changes,
+ * the earliest one as the stabilizing point; a flat CAC gives the first point. */
+static int from_profile(const int64_t *mpi, const double *ts, size_t np,
+                        const dle_stabilize_opts *o, dle_stabilize_result *out, dle_error *err) {
+  size_t l = np - o->m + 1;
+  double *cac = malloc(l * sizeof *cac);
+  if (!cac) return dle_error_set(err, DLE_ENOMEM, "stabilize: out of memory");
+  int rc = dle_fluss_cac(mpi, l, o->L, o->excl_factor, cac, err);
+  size_t locs[DLE_STABILIZE_MAX_REGIMES], nf = 0;
+  if (!rc) rc = dle_fluss_regimes(cac, l, o->n_regimes, o->L, o->excl_factor, locs, &nf, err);
+  if (rc) {
+    free(cac);
+    return rc;
+  }
+  if (nf == 0) {
+    /* Flat corrected arc curve (every value 1 outside the masked ends): no change
+     * stands out. STUMPY's fluss returns argmin = index 0 here; we do the same (the
+     * power is taken as stable from the start) and say so in `flat`. */
+    out->flat = 1;
+    locs[0] = 0;
+    nf = 1;
+  }
+  qsort(locs, nf, sizeof *locs, cmp_size);
+  out->n_points = np;
+  out->step_s = np > 1 ? (ts[np - 1] - ts[0]) / (double)(np - 1) : 0;
+  out->index = locs[0];
+  out->t_s = ts[locs[0]];
+  out->cac_min = cac[locs[0]];
+  out->n_changes = nf;
+  for (size_t i = 0; i < nf; i++) out->change_t_s[i] = ts[locs[i]];
+  free(cac);
+  return DLE_OK;
+}
+
+/* Options checked and completed (L = m when 0). */
+static int check_opts(const dle_stabilize_opts *opts, dle_stabilize_opts *o, dle_error *err) {
+  if (opts)
+    *o = *opts;
+  else
+    dle_stabilize_opts_init(o);
+  if (o->L == 0) o->L = o->m;
+  if (o->m < 2) return dle_error_set(err, DLE_EINVAL, "stabilize: window m must be >= 2");
+  if (o->n_regimes < 2 || o->n_regimes > DLE_STABILIZE_MAX_REGIMES)
+    return dle_error_set(err, DLE_EINVAL, "stabilize: regimes must be 2..%d",
+                         DLE_STABILIZE_MAX_REGIMES);
+  if (!(o->excl_factor >= 0) || !(o->resample_s >= 0))
+    return dle_error_set(err, DLE_EINVAL, "stabilize: negative exclusion factor or resample");
+  return DLE_OK;
+}
+
+/* Fewest points FLUSS needs: 2m for the profile, and room outside the masked ends. */
+static size_t need_points(const dle_stabilize_opts *o) {
+  size_t mask = (size_t)floor((double)o->L * o->excl_factor + 0.5);
+  return 2 * o->m > 2 * mask + o->m + 1 ? 2 * o->m : 2 * mask + o->m + 1;
+}
+
 int dle_stabilize_series(const double *x, const double *t, size_t n,
                          const dle_stabilize_opts *opts, dle_stabilize_result *out,
                          dle_error *err) {
   dle_stabilize_opts o;
-  if (opts)
-    o = *opts;
-  else
-    dle_stabilize_opts_init(&o);
-  if (o.L == 0) o.L = o.m;
-  if (o.m < 2) return dle_error_set(err, DLE_EINVAL, "stabilize: window m must be >= 2");
-  if (o.n_regimes < 2 || o.n_regimes > DLE_STABILIZE_MAX_REGIMES)
-    return dle_error_set(err, DLE_EINVAL, "stabilize: regimes must be 2..%d",
-                         DLE_STABILIZE_MAX_REGIMES);
-  if (!(o.excl_factor >= 0) || !(o.resample_s >= 0))
-    return dle_error_set(err, DLE_EINVAL, "stabilize: negative exclusion factor or resample");
+  int rc0 = check_opts(opts, &o, err);
+  if (rc0) return rc0;
   memset(out, 0, sizeof *out);
   out->epoch = -1;
 
@@ -72,8 +119,7 @@ int dle_stabilize_series(const double *x, const double *t, size_t n,
     xs[g] = sx / (double)r;
     ts[g] = t ? t[g * r] : (double)(g * r);
   }
-  size_t mask = (size_t)floor((double)o.L * o.excl_factor + 0.5);
-  size_t need = 2 * o.m > 2 * mask + o.m + 1 ? 2 * o.m : 2 * mask + o.m + 1;
+  size_t need = need_points(&o);
   if (np < need) {
     free(xs), free(ts);
     return dle_error_set(err, DLE_ERANGE,
@@ -82,34 +128,18 @@ int dle_stabilize_series(const double *x, const double *t, size_t n,
                          np, need, o.m, o.L, o.excl_factor);
   }
   size_t l = np - o.m + 1;
-  double *mp = malloc(l * sizeof *mp), *cac = malloc(l * sizeof *cac);
+  double *mp = malloc(l * sizeof *mp);
   int64_t *mpi = malloc(l * sizeof *mpi);
   int rc = DLE_OK;
-  if (!mp || !cac || !mpi) {
+  if (!mp || !mpi) {
     rc = dle_error_set(err, DLE_ENOMEM, "stabilize: out of memory");
     goto done;
   }
   rc = dle_matrix_profile(xs, np, o.m, 0, o.n_threads, mp, mpi, err);
   if (rc) goto done;
-  rc = dle_fluss_cac(mpi, l, o.L, o.excl_factor, cac, err);
-  if (rc) goto done;
-  size_t locs[DLE_STABILIZE_MAX_REGIMES], nf = 0;
-  rc = dle_fluss_regimes(cac, l, o.n_regimes, o.L, o.excl_factor, locs, &nf, err);
-  if (rc) goto done;
-  if (nf == 0) {
-    rc = dle_error_set(err, DLE_ERANGE, "stabilize: no regime change found (flat arc curve)");
-    goto done;
-  }
-  qsort(locs, nf, sizeof *locs, cmp_size);
-  out->n_points = np;
-  out->step_s = np > 1 ? (ts[np - 1] - ts[0]) / (double)(np - 1) : 0;
-  out->index = locs[0];
-  out->t_s = ts[locs[0]];
-  out->cac_min = cac[locs[0]];
-  out->n_changes = nf;
-  for (size_t i = 0; i < nf; i++) out->change_t_s[i] = ts[locs[i]];
+  rc = from_profile(mpi, ts, np, &o, out, err);
 done:
-  free(xs), free(ts), free(mp), free(cac), free(mpi);
+  free(xs), free(ts), free(mp), free(mpi);
   return rc;
 }
 
@@ -146,4 +176,101 @@ int dle_stabilize_trace(const dle_trace *trace, double cutoff_s, const dle_epoch
     }
   }
   return DLE_OK;
+}
+
+/* ---- the same, live: binned points into a growing profile ---- */
+
+struct dle_stabilize_stream {
+  dle_stabilize_opts o;
+  dle_mp_stream *mp;
+  size_t r;             /* bin size, fixed from the first 21 samples (0 = not yet) */
+  double pend_x[64], pend_t[64]; /* samples waiting for the bin size / a full bin */
+  size_t n_pend;
+  double *ts;           /* bin times */
+  size_t n_ts, cap_ts;
+};
+
+int dle_stabilize_stream_new(const dle_stabilize_opts *opts, dle_stabilize_stream **out,
+                             dle_error *err) {
+  *out = NULL;
+  dle_stabilize_stream *s = calloc(1, sizeof *s);
+  if (!s) return dle_error_set(err, DLE_ENOMEM, "stabilize: out of memory");
+  int rc = check_opts(opts, &s->o, err);
+  if (!rc) rc = dle_mp_stream_new(s->o.m, 0, &s->mp, err);
+  if (rc) {
+    free(s);
+    return rc;
+  }
+  *out = s;
+  return DLE_OK;
+}
+
+void dle_stabilize_stream_free(dle_stabilize_stream *s) {
+  if (!s) return;
+  dle_mp_stream_free(s->mp);
+  free(s->ts);
+  free(s);
+}
+
+static int push_bin(dle_stabilize_stream *s, const double *x, const double *t, size_t r,
+                    dle_error *err) {
+  double sx = 0;
+  for (size_t q = 0; q < r; q++) sx += x[q];
+  if (s->n_ts == s->cap_ts) {
+    size_t cap = s->cap_ts ? 2 * s->cap_ts : 1024;
+    double *p = realloc(s->ts, cap * sizeof *p);
+    if (!p) return dle_error_set(err, DLE_ENOMEM, "stabilize: out of memory");
+    s->ts = p;
+    s->cap_ts = cap;
+  }
+  s->ts[s->n_ts++] = t[0];
+  return dle_mp_stream_push(s->mp, sx / (double)r, err);
+}
+
+/* Flushes every whole bin of the pending samples. */
+static int flush(dle_stabilize_stream *s, dle_error *err) {
+  size_t used = 0;
+  while (s->n_pend - used >= s->r) {
+    int rc = push_bin(s, s->pend_x + used, s->pend_t + used, s->r, err);
+    if (rc) return rc;
+    used += s->r;
+  }
+  memmove(s->pend_x, s->pend_x + used, (s->n_pend - used) * sizeof *s->pend_x);
+  memmove(s->pend_t, s->pend_t + used, (s->n_pend - used) * sizeof *s->pend_t);
+  s->n_pend -= used;
+  return DLE_OK;
+}
+
+int dle_stabilize_stream_push(dle_stabilize_stream *s, double t_s, double x, dle_error *err) {
+  if (!isfinite(x) || !isfinite(t_s)) return DLE_OK; /* gaps are skipped, as in the batch */
+  s->pend_x[s->n_pend] = x;
+  s->pend_t[s->n_pend] = t_s;
+  s->n_pend++;
+  if (s->r == 0) {
+    if (s->n_pend < 21) return DLE_OK;
+    s->r = group_size(s->pend_t, s->n_pend, s->o.resample_s);
+    if (s->r > 21) s->r = 21; /* bins of at most 21 samples (the pending buffer) */
+  }
+  return flush(s, err);
+}
+
+size_t dle_stabilize_stream_points(const dle_stabilize_stream *s) { return s->n_ts; }
+
+int dle_stabilize_stream_result(const dle_stabilize_stream *s, dle_stabilize_result *out,
+                                dle_error *err) {
+  memset(out, 0, sizeof *out);
+  out->epoch = -1;
+  size_t np = s->n_ts, need = need_points(&s->o);
+  if (np < need)
+    return dle_error_set(err, DLE_ERANGE,
+                         "stabilize: %zu points so far, need at least %zu (m=%zu, L=%zu, "
+                         "exclusion factor %g)",
+                         np, need, s->o.m, s->o.L, s->o.excl_factor);
+  size_t l = dle_mp_stream_length(s->mp);
+  int64_t *mpi = malloc(l * sizeof *mpi);
+  if (!mpi) return dle_error_set(err, DLE_ENOMEM, "stabilize: out of memory");
+  int rc = dle_mp_stream_profile(s->mp, NULL, mpi, err);
+  if (!rc) rc = from_profile(mpi, s->ts, np, &s->o, out, err);
+  free(mpi);
+  return rc;
 }

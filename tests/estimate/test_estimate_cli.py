@@ -113,6 +113,52 @@ e = o["estimates"][0]
 check(e.get("stable_epoch") in (3, 4) and abs(e["total_j"] / (250.5 * 1800) - 1) < 0.01,
       f"step-auto {e}")
 
+
+# step-remain: measured energy up to 25 % (30 s of 120 s) + 210 W x the remaining 90 s.
+o = dle_json("estimate", "2", "--method", "step-remain")
+e = o["estimates"][0]
+check(near(e["total_j"], 24700), f"step-remain 5800 J measured + 210 W x 90 s: {e['total_j']}")
+check(near(e["fraction_seen"], 0.25) and near(e["seen_s"], 30), "step-remain saw 25 %")
+check(e["lower_j"] <= 24700 <= e["upper_j"], "step-remain bound holds the measured total")
+o = dle_json("estimate", "2", "--method", "step-remain,mlco2", "--at-fraction", "0.5")
+est = {x["method"]: x for x in o.get("estimates", [])}
+check(near(est["step-remain"]["fraction_seen"], 0.5), "--at-fraction 0.5")
+check(near(est["mlco2"]["fraction_seen"], 0.5) and near(est["mlco2"]["total_j"], 36000),
+      "mlco2 at half the run keeps the measured duration")
+dle("estimate", "2", "--method", "step-remain", "--at-fraction", "0", rc=2)
+
+# evaluate reports the fraction seen and the bound coverage per method.
+o = dle_json("evaluate", "--methods", "mlco2,step-remain", "--runs", "architecture=synthetic-a")
+m = {x["name"]: x for x in o.get("methods", [])}
+check(near(m["mlco2"]["median_fraction_seen"], 1.0), "mlco2 sees the whole run")
+check(near(m["step-remain"]["median_fraction_seen"], 0.25) and
+      near(m["step-remain"]["p90_fraction_seen"], 0.25), "step-remain sees 25 %")
+check(near(m["step-remain"]["rmse_j"], 0, 1e-6), "step-remain exact on trace A")
+check(near(m["step-remain"]["bound_coverage"], 1.0) and near(m["mlco2"]["bound_coverage"], 0.0),
+      "coverage: step-remain's bound holds, mlco2 has no spread")
+p = dle("evaluate", "--methods", "mlco2,step-remain", "--runs", "architecture=synthetic-a")
+check("seen" in p.stdout and "cover" in p.stdout, "table has seen/cover columns")
+
+# --sweep fraction: every method at every fraction, the fraction seen follows.
+dle("evaluate", "--runs", "architecture=synthetic-a", "--methods", "mlco2,ga,step-remain",
+    "--sweep", "fraction", "--sweep-values", "0.25,0.5", "--csv", "fsweep.csv")
+with open("fsweep.csv", newline="") as f:
+    rows = [r for r in csv.DictReader(f) if r["sweep"] == "fraction"]
+check(len(rows) == 6 and all(r["unit"] == "fraction" for r in rows), f"6 rows: {len(rows)}")
+for r in rows:
+    check(near(float(r["median_fraction_seen"]), float(r["value"])),
+          f"{r['method']} at {r['value']} saw {r['median_fraction_seen']}")
+o = dle_json("evaluate", "--runs", "architecture=synthetic-a", "--methods", "step-remain",
+             "--sweep", "fraction")
+pts = o.get("sweep", {}).get("points", [])
+check([p["value"] for p in pts] == [0.05, 0.1, 0.15, 0.2, 0.3, 0.5], "default fractions")
+dle("evaluate", "--sweep", "fraction", "--sweep-values", "1.5", rc=2)
+
+# stabilize uses the study's FLUSS settings by default and says when the CAC is flat.
+o = dle_json("stabilize", "4")
+check(o.get("excl_factor") == 5 and o.get("regimes") == 2 and o.get("flat") is False,
+      f"stabilize defaults {o.get('excl_factor')} {o.get('regimes')} {o.get('flat')}")
+
 # Bad usage and failures.
 dle("estimate", "1", rc=2)
 dle("estimate", "1", "--method", "bogus", rc=2)

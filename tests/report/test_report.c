@@ -148,6 +148,11 @@ static void test_store_report(void) {
     CHECK(strstr(html, "<script") == NULL && strstr(html, "&lt;script&gt;"));
     CHECK(strstr(html, "id=\"estimates\"") && strstr(html, "id=\"table-estimates\""));
     CHECK(strstr(html, "step-energy") != NULL); /* epochs known: the epoch methods ran */
+    /* error vs fraction seen: one line per method that could project (step-remain from
+     * 5 % of 600 s = 30 s on) */
+    CHECK(strstr(html, "id=\"error-fraction\"") != NULL);
+    CHECK(strstr(html, "class=\"fraction-line\" data-method=\"step-remain\"") != NULL);
+    CHECK(strstr(html, "class=\"fraction-line\" data-method=\"mlco2\"") != NULL);
     /* The table built from the store has the computed columns. */
   }
   free(html);

@@ -45,7 +45,7 @@ static void brute_profile(const double *x, size_t n, size_t m, size_t excl, doub
     double best = INFINITY;
     for (size_t j = 0; j < l; j++) {
       size_t d = i > j ? i - j : j - i;
-      if (d < excl) continue;
+      if (d <= excl) continue; /* STUMPY: |i - j| <= excl is a trivial match */
       double v = ref_dist(x, i, j, m);
       if (v < best) best = v;
     }
@@ -73,7 +73,7 @@ static void compare_with_brute(const double *x, size_t n, size_t m, int threads,
     }
     size_t j = (size_t)mpi[i];
     size_t dd = i > j ? i - j : j - i;
-    if (dd < excl) bad_index++;
+    if (dd <= excl) bad_index++;
     double dj = fabs(ref_dist(x, i, j, m) - ref[i]);
     if (dj > worst_idx) worst_idx = dj;
   }
@@ -148,7 +148,7 @@ static void test_bad_input(void) {
   x[7] = NAN;
   CHECK(dle_matrix_profile(x, 50, 10, 0, 1, mp, mpi, &e) == DLE_EINVAL);
   CHECK(strstr(e.msg, "not finite") != NULL);
-  CHECK(dle_matrix_profile_pairs(100, 10, 3) == (uint64_t)(91 - 3) * (91 - 2) / 2);
+  CHECK(dle_matrix_profile_pairs(100, 10, 3) == (uint64_t)(91 - 4) * (91 - 3) / 2);
 }
 
 /* Warm-up then a different regime: a ramp with noise and oscillation, then a steady
@@ -219,7 +219,90 @@ static void test_trace_and_epochs(void) {
   dle_trace_free(&tr);
 }
 
+/* A series that repeats itself exactly: every nearest neighbour is one half away, the
+ * CAC is 1 everywhere, no change stands out. Like STUMPY's fluss (argmin of an all-1
+ * CAC = 0), the point is the first one, flagged flat; not an error. */
+static void test_flat_cac(void) {
+  size_t half = 206, n = 2 * half - 1; /* 411 points, like the short real run */
+  double x[411], t[411];
+  for (size_t i = 0; i < half; i++) x[i] = 100 + 50 * urand();
+  for (size_t i = half; i < n; i++) x[i] = x[i - half];
+  for (size_t i = 0; i < n; i++) t[i] = 5.0 + (double)i;
+  dle_stabilize_opts o;
+  dle_stabilize_opts_init(&o);
+  dle_stabilize_result r;
+  dle_error e;
+  CHECK_OK(dle_stabilize_series(x, t, n, &o, &r, &e), &e);
+  CHECK(r.flat == 1);
+  CHECK(r.index == 0);
+  CHECK_NEAR(r.t_s, 5.0, 0);
+  CHECK(r.n_changes == 1);
+}
+
+/* Live detection: 10 Hz samples (bins of 10) with flat idle stretches (ties), a warm-up
+ * and a periodic regime; at several cut-offs the stream's result equals the batch over
+ * the same bins (resample 0 on the binned points), profile indices included. */
+static void test_stream_equals_batch(void) {
+  size_t n = 6000;
+  double *t = malloc(n * sizeof *t), *x = malloc(n * sizeof *x);
+  for (size_t i = 0; i < n; i++) {
+    t[i] = 0.1 * (double)i;
+    double s = t[i];
+    x[i] = s < 60 ? 20 : s < 150 ? 90 + 10 * urand() : 200 + 30 * sin(s / 5) + urand();
+    if (i % 997 == 0) x[i] = NAN; /* gaps are skipped */
+  }
+  dle_stabilize_opts o;
+  dle_stabilize_opts_init(&o);
+  o.n_regimes = 3;
+  dle_stabilize_stream *st = NULL;
+  dle_error e;
+  CHECK_OK(dle_stabilize_stream_new(&o, &st, &e), &e);
+  size_t cuts[] = {400, 1500, 3000, 6000}, c = 0;
+  double *bx = malloc(n * sizeof *bx), *bt = malloc(n * sizeof *bt);
+  for (size_t i = 0; i < n && st; i++) {
+    CHECK_OK(dle_stabilize_stream_push(st, t[i], x[i], &e), &e);
+    if (c < 4 && i + 1 == cuts[c]) {
+      c++;
+      /* the batch over the same bins: finite samples in groups of 10 */
+      size_t nb = 0, k = 0;
+      double sx = 0;
+      for (size_t j = 0; j <= i; j++) {
+        if (!isfinite(x[j])) continue;
+        if (k == 0) bt[nb] = t[j];
+        sx += x[j];
+        if (++k == 10) bx[nb++] = sx / 10, sx = 0, k = 0;
+      }
+      CHECK(dle_stabilize_stream_points(st) == nb);
+      dle_stabilize_result a, b;
+      dle_stabilize_opts ob = o;
+      ob.resample_s = 0;
+      int ra = dle_stabilize_stream_result(st, &a, &e);
+      int rb = dle_stabilize_series(bx, bt, nb, &ob, &b, &e);
+      CHECK_MSG(ra == rb, "cut %zu: stream rc %d, batch rc %d", i + 1, ra, rb);
+      if (ra == 0 && rb == 0) {
+        CHECK_MSG(a.n_changes == b.n_changes && a.index == b.index && a.t_s == b.t_s &&
+                      a.cac_min == b.cac_min && a.flat == b.flat,
+                  "cut %zu: stream %zu/%g vs batch %zu/%g", i + 1, a.index, a.t_s, b.index,
+                  b.t_s);
+        for (size_t q = 0; q < a.n_changes && q < b.n_changes; q++)
+          CHECK(a.change_t_s[q] == b.change_t_s[q]);
+      }
+    }
+  }
+  CHECK(c == 4);
+  /* the final one finds the warm-up end near 150 s */
+  dle_stabilize_result r;
+  CHECK_OK(dle_stabilize_stream_result(st, &r, &e), &e);
+  CHECK_MSG(fabs(r.change_t_s[r.n_changes - 1] - 150) <= 15 ||
+                fabs(r.change_t_s[0] - 60) <= 15,
+            "changes %g .. %g", r.change_t_s[0], r.change_t_s[r.n_changes - 1]);
+  dle_stabilize_stream_free(st);
+  free(t), free(x), free(bx), free(bt);
+}
+
 int main(void) {
+  test_stream_equals_batch();
+  test_flat_cac();
   test_bad_input();
   test_against_brute_force();
   test_constant_segments();
