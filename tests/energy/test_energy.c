@@ -163,7 +163,15 @@ static void test_summary(void) {
   CHECK(s.samples == 11);
   double g;
   dle_energy_trapezoid_j(t.t_s, t.gpu_power_w, t.n, &g);
-  CHECK_NEAR(s.energy_j[DLE_COMP_GPU], g, 1e-9);
+  /* Both GPUs have counters: their energy comes from them (10 steps of 60 + 25 J),
+   * the power integral stays beside it, and the two differ by more than 5%. */
+  CHECK_NEAR(s.energy_j[DLE_COMP_GPU], 10 * (60 + 25), 1e-9);
+  CHECK_NEAR(s.gpu_counter_j, 850, 1e-9);
+  CHECK_NEAR(s.gpu_integral_j, g, 1e-9);
+  CHECK_NEAR(s.device_energy_j[0] + s.device_energy_j[1], s.energy_j[DLE_COMP_GPU], 1e-9);
+  CHECK_NEAR(s.gpu_all_j, 850, 1e-9);
+  CHECK(s.gpu_counter_disagrees);
+  g = 850;
   CHECK_NEAR(s.energy_j[DLE_COMP_CPU], 150, 1e-9);
   CHECK_NEAR(s.energy_j[DLE_COMP_DRAM], 25, 1e-9);
   CHECK_NEAR(s.energy_j[DLE_COMP_RAM], 15, 1e-9);
