@@ -186,6 +186,24 @@ static double mean_valid(const double *p, size_t n) {
   return k ? sum / (double)k : NAN;
 }
 
+/* Trapezoid over the valid samples only: a missing reading is bridged linearly
+ * between its neighbours (a gap for this device), not a hole in the integral. */
+static int trapezoid_bridged(const double *t_s, const double *p_w, size_t n, double *out_j) {
+  double e = 0;
+  size_t prev = SIZE_MAX;
+  for (size_t i = 0; i < n; i++) {
+    if (!valid(t_s, p_w, i)) continue;
+    if (prev != SIZE_MAX) {
+      double dt = t_s[i] - t_s[prev];
+      if (dt < 0) return DLE_EINVAL;
+      e += dt * (p_w[i] + p_w[prev]) / 2;
+    }
+    prev = i;
+  }
+  *out_j = prev == SIZE_MAX ? NAN : e;
+  return DLE_OK;
+}
+
 int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
                          dle_energy_summary *out, dle_error *err) {
   if (!t || !out) return dle_error_set(err, DLE_EINVAL, "energy summary: missing argument");
@@ -232,7 +250,7 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
     out->device_counter_j[d] = out->device_integral_j[d] = NAN;
     out->device_headline[d] = t->dev_headline[d];
     if (!p || !column_has_data(p, t->n)) continue;
-    if (dle_energy_trapezoid_j(t->t_s, p, t->n, &out->device_integral_j[d]))
+    if (trapezoid_bridged(t->t_s, p, t->n, &out->device_integral_j[d]))
       return dle_error_set(err, DLE_EINVAL, "energy summary: sample times go backwards (gpu %u)",
                            t->dev_index[d]);
     out->device_avg_power_w[d] = mean_valid(p, t->n);
