@@ -38,6 +38,8 @@ typedef struct dle_trace {
   double *cpu_power_w;
   double *dram_power_w;
   double *ram_power_w;
+  double *cpu_energy_counter_j;  /* RAPL package counter, wrap-corrected; NaN if none */
+  double *dram_energy_counter_j; /* RAPL DRAM counter, wrap-corrected; NaN if none */
   double *dev_power_w[DLE_MAX_GPUS]; /* per device slot; NULL for slots never seen */
   uint32_t dev_index[DLE_MAX_GPUS];  /* NVML index of the device in each slot */
   double *dev_counter_j[DLE_MAX_GPUS]; /* raw NVML counter per slot; NULL for slots never seen */

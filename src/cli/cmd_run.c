@@ -752,6 +752,8 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
     else if (c == DLE_COMP_GPU && isfinite(sum.gpu_counter_j))
       snprintf(how, sizeof how, "%s (%s energy counter)", sum.measured[c] ? "measured" : "modelled",
                src);
+    else if (strcmp(src, "rapl") == 0)
+      snprintf(how, sizeof how, "measured (rapl counter, host-wide: every process)");
     else
       snprintf(how, sizeof how, "%s (%s)", sum.measured[c] ? "measured" : "modelled", src);
     summary_row(names[c], sum.energy_j[c], sum.avg_power_w[c], how);

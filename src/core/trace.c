@@ -9,7 +9,7 @@
 #define TRACE_COLUMNS(X)                                                               \
   X(t_s) X(wall_s) X(gpu_power_w) X(gpu_util_pct) X(gpu_mem_util_pct) X(gpu_mem_used_mib) \
   X(gpu_temp_c) X(gpu_energy_counter_j) X(gpu_power_limit_w) X(cpu_util_pct) X(rss_mib) \
-  X(cpu_power_w) X(dram_power_w) X(ram_power_w)
+  X(cpu_power_w) X(dram_power_w) X(ram_power_w) X(cpu_energy_counter_j) X(dram_energy_counter_j)
 
 static int grow(double **col, size_t old_cap, size_t cap, int fill_nan) {
   double *p = realloc(*col, cap * sizeof **col);
@@ -92,6 +92,8 @@ int dle_trace_append(dle_trace *t, const dle_sample *s, dle_error *err) {
   t->cpu_power_w[i] = s->cpu_power_w;
   t->dram_power_w[i] = s->dram_power_w;
   t->ram_power_w[i] = s->ram_power_w;
+  t->cpu_energy_counter_j[i] = s->cpu_energy_counter_j;
+  t->dram_energy_counter_j[i] = s->dram_energy_counter_j;
   t->n++;
   return DLE_OK;
 }

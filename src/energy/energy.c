@@ -284,6 +284,20 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
     /* No headline device has readings: the GPU figure is absent, not zero. */
     out->energy_j[DLE_COMP_GPU] = NAN;
   }
+  /* RAPL: the wrap-corrected counter, not the integral of powers derived from it. */
+  const double *rc_cols[2] = {t->cpu_energy_counter_j, t->dram_energy_counter_j};
+  const int rc_comp[2] = {DLE_COMP_CPU, DLE_COMP_DRAM};
+  for (int k = 0; k < 2; k++) {
+    const double *col = rc_cols[k];
+    if (!col || strcmp(out->source[rc_comp[k]], "rapl") != 0) continue;
+    double first = NAN, last = NAN;
+    for (size_t i = 0; i < t->n; i++)
+      if (!isnan(col[i])) {
+        if (isnan(first)) first = col[i];
+        last = col[i];
+      }
+    if (!isnan(first) && last >= first) out->energy_j[rc_comp[k]] = last - first;
+  }
   double total = 0;
   int any = 0;
   const int parts[] = {DLE_COMP_GPU, DLE_COMP_CPU};

@@ -287,7 +287,34 @@ static void test_gaps_and_counters(void) {
   dle_trace_free(&t);
 }
 
+/* RAPL energy is the wrap-corrected counter's difference, not the integral of
+ * the powers derived from it (which averages adjacent intervals). */
+static void test_rapl_counter(void) {
+  dle_trace t = {0};
+  dle_sample s;
+  const double ctr[4] = {1.0, 8.0, 21.0, 22.0}, pw[4] = {NAN, 7.0, 13.0, 1.0};
+  for (int i = 0; i < 4; i++) {
+    dle_sample_clear(&s);
+    s.t_s = i;
+    s.cpu_power_w = pw[i];
+    s.cpu_energy_counter_j = ctr[i];
+    dle_trace_append(&t, &s, NULL);
+  }
+  dle_run_info info;
+  dle_run_info_init(&info);
+  snprintf(info.cpu_source, sizeof info.cpu_source, "rapl");
+  dle_energy_summary sum;
+  dle_error e;
+  CHECK_OK(dle_energy_summarize(&t, &info, &sum, &e), &e);
+  CHECK_NEAR(sum.energy_j[DLE_COMP_CPU], 21, 1e-12); /* the trapezoid would say 17 */
+  snprintf(info.cpu_source, sizeof info.cpu_source, "model");
+  CHECK_OK(dle_energy_summarize(&t, &info, &sum, &e), &e);
+  CHECK_NEAR(sum.energy_j[DLE_COMP_CPU], 17, 1e-12);
+  dle_trace_free(&t);
+}
+
 int main(void) {
+  test_rapl_counter();
   test_gaps_and_counters();
   test_trapezoid();
   test_between();
