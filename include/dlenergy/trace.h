@@ -46,7 +46,7 @@ typedef struct dle_trace {
   double dev_last_w[DLE_MAX_GPUS];   /* last valid power per slot (internal) */
   bool dev_seen[DLE_MAX_GPUS];       /* slot had a valid power reading (internal) */
   bool dev_headline[DLE_MAX_GPUS];   /* slot counts in the headline GPU figures */
-  bool gpus_selected;                /* dle_trace_select_gpus ran */
+  bool gpus_selected;                /* dle_trace_select_gpus ran and no row came since */
 } dle_trace;
 
 /* Zero-initialize with `dle_trace t = {0};` then append. */

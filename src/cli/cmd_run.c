@@ -363,9 +363,28 @@ static void short_energy(double j, char *buf, size_t n) {
     snprintf(buf, n, "%.3f MJ", j / 1e6);
 }
 
+/* Makes m->trace's GPU figures those of the GPUs the run used so far (the rule
+ * record_end_meta stores), so live lines and projections match `show` and
+ * `estimate` on the stored run. Returns the basis. */
+static const char *select_headline(mon *m, dle_sensors_info *si, bool sel[DLE_MAX_GPUS]) {
+  dle_sampler_get_info(m->sampler, si);
+  const char *basis = si->n_gpus ? dle_sensors_headline_gpus(si, sel) : "all";
+  uint32_t idx[DLE_MAX_GPUS];
+  size_t n_idx = 0;
+  for (uint32_t k = 0; k < si->n_gpus && k < DLE_MAX_GPUS; k++)
+    if (sel[k]) idx[n_idx++] = si->gpu[k].index;
+  if (si->n_gpus) dle_trace_select_gpus(&m->trace, idx, n_idx);
+  return basis;
+}
+
 static void print_epoch_line(mon *m, int32_t index) {
   size_t pos = epoch_find(m, index, false);
   if (pos == SIZE_MAX) return;
+  {
+    dle_sensors_info si;
+    bool sel[DLE_MAX_GPUS];
+    select_headline(m, &si, sel);
+  }
   const dle_epoch *e = &m->ep[pos];
   double begin = e->t_begin_s;
   if (!isfinite(begin)) begin = pos > 0 && isfinite(m->ep[pos - 1].t_end_s) ? m->ep[pos - 1].t_end_s
@@ -702,14 +721,8 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
   dle_error e;
   /* The GPU figure is that of the GPUs the run used (record_end_meta's rule). */
   dle_sensors_info si;
-  dle_sampler_get_info(m->sampler, &si);
   bool sel[DLE_MAX_GPUS];
-  const char *basis = si.n_gpus ? dle_sensors_headline_gpus(&si, sel) : "all";
-  uint32_t idx[DLE_MAX_GPUS];
-  size_t n_idx = 0;
-  for (uint32_t k = 0; k < si.n_gpus && k < DLE_MAX_GPUS; k++)
-    if (sel[k]) idx[n_idx++] = si.gpu[k].index;
-  if (si.n_gpus) dle_trace_select_gpus(&m->trace, idx, n_idx);
+  const char *basis = select_headline(m, &si, sel);
   if (dle_energy_summarize(&m->trace, &m->info, &sum, &e) != DLE_OK) {
     warnf(m, "no energy summary: %s", e.msg);
     return;

@@ -78,6 +78,9 @@ int dle_trace_append(dle_trace *t, const dle_sample *s, dle_error *err) {
     if (t->dev_headline[g] && t->dev_seen[g]) power += t->dev_last_w[g], n_power++;
   }
   if (ng > t->n_gpus) t->n_gpus = ng;
+  /* The counter column of this row is a raw sum, not the selection's cumulative
+   * energy: until dle_trace_select_gpus runs again, per-epoch energy uses power. */
+  t->gpus_selected = false;
   t->t_s[i] = s->t_s;
   t->wall_s[i] = s->wall_s;
   t->gpu_power_w[i] = n_power ? power : NAN;

@@ -117,7 +117,12 @@ typedef struct nvml_state {
   char proc_root[256];
   bool ns_initial;              /* our pid namespace is the initial one */
   bool ns_foreign;              /* NVML's pids are not ours */
+  bool any_used;                /* some GPU was used by the tree */
+  pid_t missing[32];            /* listed pids not in our /proc (0 = empty slot) */
+  unsigned n_missing;
   bool visible_found;
+  pid_t env_checked[16];        /* tree pids whose environment was read */
+  int n_env_checked;
   char visible_var[32], visible[128];
   uint32_t skipped;
   char notes[256];              /* notes raised while reading (lost GPUs) */
@@ -395,10 +400,15 @@ static bool pid_in(pid_t pid, const pid_t *pids, size_t n) {
   return false;
 }
 
-static bool pid_exists(const nvml_state *st, pid_t pid) {
+/* Whether pid exists in our /proc. Pids found missing are remembered (32 of
+ * them), so a steady list of foreign pids costs no system call per check. */
+static bool pid_exists(nvml_state *st, pid_t pid) {
+  if (pid_in(pid, st->missing, sizeof st->missing / sizeof st->missing[0])) return false;
   char path[300];
   snprintf(path, sizeof path, "%s/%ld", st->proc_root, (long)pid);
-  return access(path, F_OK) == 0;
+  if (access(path, F_OK) == 0) return true;
+  st->missing[st->n_missing++ % (sizeof st->missing / sizeof st->missing[0])] = pid;
+  return false;
 }
 
 /* Grows the scratch buffers to hold cap records of the largest size. */
@@ -482,7 +492,8 @@ static void check_procs(nvml_state *st, nvml_gpu *g, const dle_tick *tick, bool 
         ours = true;
       } else {
         foreign = true;
-        if (pid_exists(st, pid)) *saw_pid = true;
+        /* Only the container rule needs it, and one existing pid settles it. */
+        if (!*saw_pid && st->ns_initial && !st->any_used && pid_exists(st, pid)) *saw_pid = true;
       }
     }
     if (pass == 1) break;
@@ -528,33 +539,28 @@ static void apply_visible(const nvml_state *st, const char *list, dle_sensors_in
 }
 
 /* Looks for CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES in the environment
- * of the tree's processes (root first). */
+ * of the tree's processes (root first); each pid is read once, 16 at most. */
 static void find_visible(nvml_state *st, const dle_tick *tick) {
-  for (size_t i = 0; i < tick->n_tree_pids && i < 16 && !st->visible_found; i++) {
+  for (size_t i = 0; i < tick->n_tree_pids && !st->visible_found; i++) {
+    if (st->n_env_checked >= 16) return;
+    if (pid_in(tick->tree_pids[i], st->env_checked, (size_t)st->n_env_checked)) continue;
+    st->env_checked[st->n_env_checked++] = tick->tree_pids[i];
     char path[300];
     snprintf(path, sizeof path, "%s/%ld/environ", st->proc_root, (long)tick->tree_pids[i]);
     FILE *f = fopen(path, "r");
     if (!f) continue;
     static const char *const vars[] = {"CUDA_VISIBLE_DEVICES=", "NVIDIA_VISIBLE_DEVICES="};
     char cuda[128] = "", nvidia[128] = "";
-    char item[512];
-    size_t len = 0;
-    int c;
-    do {
-      c = fgetc(f);
-      if (c == EOF || c == '\0') {
-        item[len] = '\0';
-        for (int v = 0; v < 2; v++) {
-          size_t vl = strlen(vars[v]);
-          if (strncmp(item, vars[v], vl) == 0)
-            copy_str(v == 0 ? cuda : nvidia, sizeof cuda, item + vl);
-        }
-        len = 0;
-      } else if (len < sizeof item - 1) {
-        item[len++] = (char)c;
-      }
-    } while (c != EOF);
+    char buf[32768];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
+    buf[len] = '\0';
+    for (size_t off = 0; off < len; off += strlen(buf + off) + 1)
+      for (int v = 0; v < 2; v++) {
+        size_t vl = strlen(vars[v]);
+        if (strncmp(buf + off, vars[v], vl) == 0)
+          copy_str(v == 0 ? cuda : nvidia, sizeof cuda, buf + off + vl);
+      }
     const char *val = cuda[0] ? cuda : nvidia[0] ? nvidia : NULL;
     if (val) {
       st->visible_found = true;
@@ -640,6 +646,7 @@ static void nvml_read(void *state, const dle_tick *tick, dle_sample *out) {
     for (uint32_t k = 0; k < st->n; k++) any_used |= st->gpu[k].used_by_tree;
     if (!any_used && listed_any && (!saw_pid || !st->ns_initial)) st->ns_foreign = true;
     if (any_used) st->ns_foreign = false;
+    st->any_used = any_used;
   }
 }
 
