@@ -251,8 +251,13 @@ static void print_devices(const cJSON *o, const dle_energy_summary *s) {
     snprintf(label, sizeof label, " gpu %d",
              (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "index")));
     cli_format_energy(gj, e, sizeof e);
-    printf("  %-9s %-28s %8.1f W  %-9s %s\n", label, e, gw, "measured",
-           cJSON_IsTrue(u) ? "used by the run" : cJSON_IsFalse(u) ? "not used by the run" : "");
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(g, "shared");
+    const cJSON *hl = cJSON_GetObjectItemCaseSensitive(g, "headline");
+    printf("  %-9s %-28s %8.1f W  %-9s %s%s%s\n", label, e, gw, "measured",
+           cJSON_IsTrue(u) ? "used by the run" : cJSON_IsFalse(u) ? "not used by the run"
+                                                                : "use by the run unknown",
+           cJSON_IsTrue(sh) ? ", shared with other processes" : "",
+           cJSON_IsFalse(hl) ? " (not in the GPU total)" : "");
   }
 }
 

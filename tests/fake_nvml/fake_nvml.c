@@ -30,6 +30,8 @@
  *                              (up to 512 per device: more than any fixed buffer)
  *   mps_process I PID          an MPS client on device I: listed only by the
  *                              nvmlDeviceGetMPSComputeRunningProcesses* calls
+ *   v3_error I CODE            only nvmlDeviceGetComputeRunningProcesses_v3 fails with
+ *                              CODE (e.g. 3 NOT_SUPPORTED): callers must fall back to _v2
  *   procs_error I CODE         the process-list calls of device I fail with CODE
  *                              (4 = NO_PERMISSION, as for a non-root user under MIG)
  *   handle_error I CODE        nvmlDeviceGetHandleByIndex(I) fails with CODE
@@ -139,7 +141,7 @@ typedef struct fk_dev {
   char proc_cmdline[128];
   int nmps;
   unsigned mps[8];
-  int procs_error, handle_error;
+  int procs_error, handle_error, v3_error;
   double lost_t, fail_t0, fail_t1, power_avg_s, reset_t;
   int instant, mig;
   unsigned default_mw;
@@ -287,6 +289,8 @@ static int load_script(const char *path) {
       else d->mps[d->nmps++] = pid;
     } else if (strcmp(key, "procs_error") == 0) {
       if (sscanf(arg, "%d", &d->procs_error) != 1) rc = bad(path, lineno, "procs_error I CODE");
+    } else if (strcmp(key, "v3_error") == 0) {
+      if (sscanf(arg, "%d", &d->v3_error) != 1) rc = bad(path, lineno, "v3_error I CODE");
     } else if (strcmp(key, "handle_error") == 0) {
       if (sscanf(arg, "%d", &d->handle_error) != 1) rc = bad(path, lineno, "handle_error I CODE");
     } else if (strcmp(key, "lost") == 0) {
@@ -638,6 +642,7 @@ int nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t d, unsigned int *n,
 
 int nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int *n,
                                             nvmlProcessInfo_t *p) {
+  if (dev_ok(d) && d->v3_error) return d->v3_error;
   return fill_procs(d, n, p, FK_V3_SIZE, 0);
 }
 

@@ -108,6 +108,20 @@ static void test_many_processes(const char *lib, const char *what) {
   end_child(child);
 }
 
+/* Point 1: a _v3 call that fails falls back to _v2 (nvtop tries 3, 2, 1). */
+static void test_fallback(void) {
+  char *envp[] = {NULL};
+  pid_t child = spawn_sleeper(envp);
+  char script[160];
+  snprintf(script, sizeof script, "devices 1\nv3_error 0 3\nprocess 0 1\nprocess 0 %ld\n",
+           (long)child);
+  write_script("nvml_drv_fb.txt", script);
+  dle_sensors_info info;
+  if (read_tree(lib_535_54, child, NULL, 1, 0, &info, NULL))
+    CHECK_MSG(info.gpu[0].used_by_tree, "no fallback from a failing _v3 to _v2");
+  end_child(child);
+}
+
 /* Point 2: the driver's pids do not exist here (another pid namespace); the
  * tree's CUDA_VISIBLE_DEVICES names GPU 1 by UUID. */
 static void test_container(void) {
@@ -265,6 +279,7 @@ int main(void) {
   test_many_processes(lib_535_54, "535.54");
   test_many_processes(lib_535_104, "535.104");
   test_many_processes(lib_cur, "525-like");
+  test_fallback();
   test_container();
   test_mig_no_permission();
   test_bad_handle();
