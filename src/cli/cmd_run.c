@@ -1290,7 +1290,10 @@ bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_o
 static const char k_common_help[] =
     "  --db PATH|URI         run store (default $DLENERGY_DB or ./dlenergy.db)\n"
     "  --interval S          sampling interval in seconds (default 0.1)\n"
-    "  --gpus all|none|0,2   NVIDIA GPUs to read through NVML (default all)\n"
+    "  --gpus all|none|0,2   NVIDIA GPUs to read through NVML (default all; under all a\n"
+    "                        GPU that cannot be opened is skipped with a note). The GPU\n"
+    "                        energy is that of the GPUs the run used (by process, else\n"
+    "                        CUDA_VISIBLE_DEVICES, else all); every GPU is listed\n"
     "  --no-gpu, --no-rapl, --no-cpu\n"
     "                        disable the NVML, RAPL or process-tree (CPU %, RSS) sensor\n"
     "  --cpu-tdp W           CPU TDP per package for the modelled CPU power when RAPL\n"

@@ -233,7 +233,10 @@ static void usage(FILE *out) {
           "Options:\n"
           "  --json      one JSON object (the fields of 'import --json' plus status, epochs,\n"
           "              energy_j per component, components{figure,source}, emissions_g,\n"
-          "              meta and epoch_list)\n"
+          "              meta and epoch_list; gpu_energy_j is the GPUs the run used,\n"
+          "              gpu_energy_all_j every GPU, gpus[] each with used_by_run\n"
+          "              (true/false/null = unknown), shared, headline, counter and\n"
+          "              integral energies)\n"
           "  --db PATH   run store (default $DLENERGY_DB or ./dlenergy.db)\n"
           "  -h, --help  this help\n");
 }
