@@ -67,9 +67,10 @@ def main():
                                                            show["meta"].get("gpu_tdp_w")))
     for g, w in zip(gpus, (60, 250, 70, 300)):
         check(abs(g["avg_power_w"] - w) < 1e-6, "gpu %d mean power %s" % (g["index"], g["avg_power_w"]))
-        # Energies come from the counters (mJ resolution): ratios to 1e-4.
+        # Energies come from the counters, each read at its own instant within a tick
+        # (microseconds apart, milliseconds under ASan on a loaded VM): ratios to 0.5 %.
         ratio = g["energy_j"] / gpus[0]["energy_j"]
-        check(abs(ratio - w / 60) < 1e-4 * ratio, "energy ratio gpu %d: %s" % (g["index"], ratio))
+        check(abs(ratio - w / 60) < 5e-3 * ratio, "energy ratio gpu %d: %s" % (g["index"], ratio))
     check(" GPU 1 " in p.stderr and "used by the run" in p.stderr
           and "not used by the run" in p.stderr, "summary lines:\n" + p.stderr)
     counter = show.get("gpu_counter_energy_j")
