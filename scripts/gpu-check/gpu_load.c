@@ -169,9 +169,14 @@ int main(int argc, char **argv) {
     iters = (unsigned)(iters * scale) + 1;
   }
   printf("gpu_load: %s, %u iterations per 50 ms launch\n", name, iters);
-  struct { const char *name; double frac, duty; } ph[] = {
-      {"idle", 0.15, 0}, {"duty30", 0.25, 0.3}, {"full", 0.35, 1.0}, {"duty70", 0.10, 0.7},
-      {"idle-end", 0.15, 0}};
+  struct {
+    const char *name;
+    double frac, duty;
+  } ph[] = {{"idle", 0.15, 0},
+            {"duty30", 0.25, 0.3},
+            {"full", 0.35, 1.0},
+            {"duty70", 0.10, 0.7},
+            {"idle-end", 0.15, 0}};
   char line[128];
   snprintf(line, sizeof line, "epochs_total 5\n");
   marker(line);
@@ -189,7 +194,8 @@ int main(int argc, char **argv) {
       }
       double t0 = now_s();
       void *args[2] = {&out, &iters};
-      if ((r = cu.launch(fn, blocks, 1, 1, threads, 1, 1, 0, NULL, args, NULL)) || (r = cu.sync())) {
+      if ((r = cu.launch(fn, blocks, 1, 1, threads, 1, 1, 0, NULL, args, NULL)) ||
+          (r = cu.sync())) {
         fprintf(stderr, "gpu_load: launch: %s (%d)\n", errstr(r), r);
         return 2;
       }

@@ -246,11 +246,13 @@ static void test_instant_power(void) {
     double p = smp.gpu[0].power_w;
     if (instant) {
       CHECK(strcmp(info.gpu[0].power_field, "instant") == 0);
-      CHECK_MSG(p >= 100 + 200 * lo - 1 && p <= 100 + 200 * hi + 1, "instant %g W, t %g..%g", p, lo, hi);
+      CHECK_MSG(p >= 100 + 200 * lo - 1 && p <= 100 + 200 * hi + 1, "instant %g W, t %g..%g", p, lo,
+                hi);
     } else {
       CHECK(strcmp(info.gpu[0].power_field, "average") == 0);
       CHECK(strstr(info.notes, "1 s average") != NULL);
-      CHECK_MSG(p >= 100 + 100 * lo - 1 && p <= 100 + 100 * hi + 1, "average %g W, t %g..%g", p, lo, hi);
+      CHECK_MSG(p >= 100 + 100 * lo - 1 && p <= 100 + 100 * hi + 1, "average %g W, t %g..%g", p, lo,
+                hi);
     }
   }
 }
