@@ -61,6 +61,32 @@ def main():
     lst = json.loads(subprocess.run([DLE, "list", "--db", db, "--json"], capture_output=True,
                                     text=True).stdout)
     check(abs(lst[0]["gpu_energy_j"] - show["gpu_energy_j"]) < 1e-9, "list gpu_energy_j")
+
+    # A container: the driver lists pids of another namespace (none exists here),
+    # the tree says CUDA_VISIBLE_DEVICES=<GPU 1's UUID>: attribution is unknown,
+    # not "none", and the GPU figure is GPU 1's by the visible devices.
+    with open(script, "w") as f:
+        f.write("devices 2\ndriver 535.54.03\npower 0 0 210000\npower 1 0 90000\n")
+        f.write("process 0 4190001\nprocess 1 4190002\n")
+    env2 = dict(env, CUDA_VISIBLE_DEVICES="GPU-fake-0001")
+    p = subprocess.run([DLE, "run", "--db", db, "--", "sleep", "2"], env=env2,
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, "container run failed: " + p.stderr)
+    show = json.loads(subprocess.run([DLE, "show", "last", "--db", db, "--json"],
+                                     capture_output=True, text=True).stdout)
+    meta = show.get("meta", {})
+    check(meta.get("gpus_used") == "unknown", "container gpus_used %s" % meta.get("gpus_used"))
+    check("namespace" in meta.get("gpu_attribution_unknown", ""), "why unknown: %s"
+          % meta.get("gpu_attribution_unknown"))
+    check(meta.get("gpus_headline") == "1", "container headline %s" % meta.get("gpus_headline"))
+    check(meta.get("gpus_headline_basis", "").startswith("visible devices (CUDA_VISIBLE_DEVICES="),
+          "basis %s" % meta.get("gpus_headline_basis"))
+    gpus = show.get("gpus", [])
+    check(len(gpus) == 2 and all(g["used_by_run"] is None for g in gpus),
+          "used_by_run null when unknown: %s" % gpus)
+    if len(gpus) == 2:
+        check(abs(show["gpu_energy_j"] - gpus[1]["energy_j"]) <= 1e-9 * gpus[1]["energy_j"],
+              "container headline energy is GPU 1's")
     print("%d passed, %d failed" % (check.passed, check.failed))
     return 1 if check.failed else 0
 

@@ -122,6 +122,22 @@ static void test_fallback(void) {
   end_child(child);
 }
 
+/* Point 8: under MPS the plain list shows the MPS server (foreign); the run's
+ * process is an MPS client, listed by the MPS call / the DetailList MPS mode. */
+static void test_mps(const char *lib, const char *what) {
+  char *envp[] = {NULL};
+  pid_t child = spawn_sleeper(envp);
+  char script[160];
+  snprintf(script, sizeof script, "devices 2\nprocess 1 1\nmps_process 1 %ld\n", (long)child);
+  write_script("nvml_drv_mps.txt", script);
+  dle_sensors_info info;
+  if (read_tree(lib, child, NULL, 1, 0, &info, NULL)) {
+    CHECK_MSG(info.gpu[1].used_by_tree, "%s: MPS client not attributed", what);
+    CHECK(!info.gpu[0].used_by_tree);
+  }
+  end_child(child);
+}
+
 /* Point 2: the driver's pids do not exist here (another pid namespace); the
  * tree's CUDA_VISIBLE_DEVICES names GPU 1 by UUID. */
 static void test_container(void) {
@@ -282,6 +298,8 @@ int main(void) {
   test_many_processes(lib_535_104, "535.104");
   test_many_processes(lib_cur, "525-like");
   test_fallback();
+  test_mps(lib_cur, "525-like");
+  test_mps(lib_535_104, "535.104 DetailList");
   test_container();
   test_mig_no_permission();
   test_bad_handle();
