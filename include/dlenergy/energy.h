@@ -83,8 +83,18 @@ typedef struct dle_energy_summary {
   double emissions_g;                      /* facility kWh x carbon; NaN when unknown */
   uint32_t n_devices;                      /* GPUs in the trace (multi-GPU attribution) */
   uint32_t device_index[DLE_MAX_GPUS];     /* NVML index of each */
-  double device_energy_j[DLE_MAX_GPUS];    /* trapezoid of each GPU's power; NaN if none */
+  double device_energy_j[DLE_MAX_GPUS];    /* each GPU's energy: its NVML counter where it
+                                              has one (reset-safe), else the trapezoid of
+                                              its power; NaN if none. energy_j[GPU] is the
+                                              sum over the headline devices (those the run
+                                              used, dle_trace_select_gpus) */
   double device_avg_power_w[DLE_MAX_GPUS];
+  double device_counter_j[DLE_MAX_GPUS];   /* from the NVML counter (reset-safe); NaN if none */
+  double device_integral_j[DLE_MAX_GPUS];  /* trapezoid of the device's power; NaN if none */
+  int device_headline[DLE_MAX_GPUS];       /* 1 when the device counts in energy_j[GPU] */
+  double gpu_all_j;                        /* every device of the trace; NaN if none */
+  double gpu_integral_j;                   /* headline devices by the power integral */
+  int gpu_counter_disagrees;               /* counter and integral differ by more than 5% */
 } dle_energy_summary;
 
 /* Summarizes a run's trace. info may be NULL (sources then "unknown", pue 1, carbon

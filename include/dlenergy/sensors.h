@@ -56,6 +56,15 @@ void dle_sensors_config_init(dle_sensors_config *cfg);
 
 enum { DLE_NAME_MAX = 128 };
 
+/* What the process lists say about one GPU and the monitored tree. */
+typedef enum dle_gpu_use {
+  DLE_GPU_USE_UNCHECKED = 0, /* no process list read yet */
+  DLE_GPU_USE_UNKNOWN,       /* could not check: the list failed (NO_PERMISSION, MIG,
+                                NOT_SUPPORTED) or its pids are not ours (container) */
+  DLE_GPU_USE_NONE,          /* listed, and no process of the tree was on it */
+  DLE_GPU_USE_USED           /* a process of the tree ran compute on it */
+} dle_gpu_use;
+
 /* Static facts about one selected GPU, read once at open. */
 typedef struct dle_gpu_info {
   uint32_t index;            /* NVML index */
@@ -67,6 +76,17 @@ typedef struct dle_gpu_info {
   bool has_energy_counter;   /* nvmlDeviceGetTotalEnergyConsumption works */
   bool used_by_tree;         /* a process of the monitored tree ran compute on it
                                 (any time so far) */
+  /* Dynamic facts (refreshed by dle_sensors_get_info). */
+  double default_limit_w;    /* default power-management limit; NaN if unknown */
+  char power_field[16];      /* "instant" (NVML_FI_DEV_POWER_INSTANT) or "average"
+                                (nvmlDeviceGetPowerUsage: a 1 s mean on Ampere+) */
+  bool mig;                  /* MIG mode on: the figures cover the whole physical GPU */
+  dle_gpu_use use;           /* what the process lists say (used_by_tree == USED) */
+  bool shared;               /* used by the tree and by processes outside it */
+  bool visible_to_tree;      /* named by the tree's CUDA_/NVIDIA_VISIBLE_DEVICES */
+  bool lost;                 /* answered GPU_IS_LOST: no longer polled */
+  uint64_t read_failures;    /* power readings that failed (gaps for this device) */
+  char use_note[96];         /* why use is UNKNOWN, "" otherwise */
 } dle_gpu_info;
 
 /* Facts for the run's metadata and where every component comes from. */
@@ -80,6 +100,12 @@ typedef struct dle_sensors_info {
   char nvml_driver[64];      /* driver version if NVML reports it, else "" */
   uint32_t n_gpus;           /* selected devices; dle_sample.gpu[k] is gpu[k] */
   dle_gpu_info gpu[DLE_MAX_GPUS];
+  uint32_t gpus_skipped;     /* devices left out at open (handle failed under "all") */
+  bool pid_ns_foreign;       /* NVML's pids are not this pid namespace's (container):
+                                attribution by process is impossible */
+  char visible_var[32];      /* "CUDA_VISIBLE_DEVICES" / "NVIDIA_VISIBLE_DEVICES" found in
+                                the tree's environment, "" if none */
+  char visible_devices[128]; /* its value */
   /* Host */
   char cpu_model[256];       /* /proc/cpuinfo "model name", "" if unknown */
   int cpu_logical;           /* logical CPUs online */
@@ -112,6 +138,12 @@ void dle_sensors_close(dle_sensors *s);
 
 /* Copies the static facts (the used_by_tree flags are current). */
 void dle_sensors_get_info(const dle_sensors *s, dle_sensors_info *out);
+
+/* The GPUs whose energy is the run's headline figure: those the tree used by
+ * process, else those its CUDA_/NVIDIA_VISIBLE_DEVICES names, else every
+ * monitored GPU. Sets headline[k] for info->gpu[k]; returns the basis:
+ * "process", "visible devices" or "all". */
+const char *dle_sensors_headline_gpus(const dle_sensors_info *info, bool headline[DLE_MAX_GPUS]);
 
 /* Changes the monitored root (e.g. once fork returned). The tree is rediscovered
  * at the next read, and its CPU time is counted from then on. */

@@ -363,9 +363,28 @@ static void short_energy(double j, char *buf, size_t n) {
     snprintf(buf, n, "%.3f MJ", j / 1e6);
 }
 
+/* Makes m->trace's GPU figures those of the GPUs the run used so far (the rule
+ * record_end_meta stores), so live lines and projections match `show` and
+ * `estimate` on the stored run. Returns the basis. */
+static const char *select_headline(mon *m, dle_sensors_info *si, bool sel[DLE_MAX_GPUS]) {
+  dle_sampler_get_info(m->sampler, si);
+  const char *basis = si->n_gpus ? dle_sensors_headline_gpus(si, sel) : "all";
+  uint32_t idx[DLE_MAX_GPUS];
+  size_t n_idx = 0;
+  for (uint32_t k = 0; k < si->n_gpus && k < DLE_MAX_GPUS; k++)
+    if (sel[k]) idx[n_idx++] = si->gpu[k].index;
+  if (si->n_gpus) dle_trace_select_gpus(&m->trace, idx, n_idx);
+  return basis;
+}
+
 static void print_epoch_line(mon *m, int32_t index) {
   size_t pos = epoch_find(m, index, false);
   if (pos == SIZE_MAX) return;
+  {
+    dle_sensors_info si;
+    bool sel[DLE_MAX_GPUS];
+    select_headline(m, &si, sel);
+  }
   const dle_epoch *e = &m->ep[pos];
   double begin = e->t_begin_s;
   if (!isfinite(begin)) begin = pos > 0 && isfinite(m->ep[pos - 1].t_end_s) ? m->ep[pos - 1].t_end_s
@@ -531,6 +550,29 @@ static uint64_t take_signals(void) {
   return got;
 }
 
+/* gpu_count, gpu_tdp_w (sum), gpu_power_limit_w (sum), gpu_default_power_limit_w
+ * (sum) and gpu_name over the GPUs in sel (NULL: all monitored). */
+static void record_gpu_totals(mon *m, const dle_sensors_info *s, const bool *sel) {
+  double tdp = 0, lim = 0, def = 0;
+  int n = 0, n_tdp = 0, n_lim = 0, n_def = 0;
+  const char *name = NULL;
+  for (uint32_t i = 0; i < s->n_gpus && i < DLE_MAX_GPUS; i++) {
+    if (sel && !sel[i]) continue;
+    const dle_gpu_info *g = &s->gpu[i];
+    if (!name) name = g->name;
+    n++;
+    if (isfinite(g->tdp_w)) tdp += g->tdp_w, n_tdp++;
+    if (isfinite(g->power_limit_w)) lim += g->power_limit_w, n_lim++;
+    if (isfinite(g->default_limit_w)) def += g->default_limit_w, n_def++;
+  }
+  if (!n) return;
+  if (name) set_meta(m, "gpu_name", name);
+  set_meta_num(m, "gpu_count", n);
+  set_meta_num(m, "gpu_tdp_w", n_tdp == n ? tdp : NAN);
+  set_meta_num(m, "gpu_power_limit_w", n_lim == n ? lim : NAN);
+  set_meta_num(m, "gpu_default_power_limit_w", n_def == n ? def : NAN);
+}
+
 static void record_static_meta(mon *m) {
   const dle_sensors_info *s = &m->sinfo;
   if (s->n_gpus > 0) {
@@ -543,9 +585,30 @@ static void record_static_meta(mon *m) {
     }
     set_meta(m, "gpu_name", s->gpu[0].name);
     set_meta(m, "gpu_uuid", uuids);
-    set_meta_num(m, "gpu_count", s->n_gpus);
-    set_meta_num(m, "gpu_tdp_w", s->gpu[0].tdp_w);
-    set_meta_num(m, "gpu_power_limit_w", s->gpu[0].power_limit_w);
+    /* Totals over the monitored GPUs (readers take gpu_tdp_w as the all-GPU
+     * total); record_end_meta narrows them to the run's GPUs. Per-device
+     * facts sit beside them as gpuN_*. */
+    record_gpu_totals(m, s, NULL);
+    for (uint32_t i = 0; i < s->n_gpus; i++) {
+      const dle_gpu_info *g = &s->gpu[i];
+      char key[64];
+      snprintf(key, sizeof key, "gpu%u_name", g->index);
+      set_meta(m, key, g->name);
+      snprintf(key, sizeof key, "gpu%u_uuid", g->index);
+      set_meta(m, key, g->uuid);
+      snprintf(key, sizeof key, "gpu%u_tdp_w", g->index);
+      set_meta_num(m, key, g->tdp_w);
+      snprintf(key, sizeof key, "gpu%u_default_power_limit_w", g->index);
+      set_meta_num(m, key, g->default_limit_w);
+      snprintf(key, sizeof key, "gpu%u_power_limit_w", g->index);
+      set_meta_num(m, key, g->power_limit_w);
+      snprintf(key, sizeof key, "gpu%u_power_field", g->index);
+      set_meta(m, key, g->power_field);
+      if (g->mig) {
+        snprintf(key, sizeof key, "gpu%u_mig", g->index);
+        set_meta(m, key, "on (figures cover the whole physical GPU)");
+      }
+    }
     if (s->nvml_driver[0]) set_meta(m, "nvml_driver", s->nvml_driver);
   }
   set_meta_num(m, "host_ram_gb", s->host_ram_gb);
@@ -567,6 +630,19 @@ static void record_static_meta(mon *m) {
   }
 }
 
+/* Appends a ","-separated item to buf. */
+static void list_add(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void list_add(char *buf, size_t cap, const char *fmt, ...) {
+  size_t len = strlen(buf);
+  if (len + 2 >= cap) return;
+  if (len) buf[len++] = ',', buf[len] = '\0';
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + len, cap - len, fmt, ap);
+  va_end(ap);
+}
+
 static void record_end_meta(mon *m) {
   if (m->mr) {
     dle_marker_stats s;
@@ -579,16 +655,51 @@ static void record_end_meta(mon *m) {
   }
   dle_sensors_info s;
   dle_sampler_get_info(m->sampler, &s);
-  char used[128] = "";
-  size_t len = 0;
-  for (uint32_t i = 0; i < s.n_gpus; i++)
-    if (s.gpu[i].used_by_tree) {
-      int n = snprintf(used + len, sizeof used - len, "%s%u", len ? "," : "", s.gpu[i].index);
-      if (n < 0 || (size_t)n >= sizeof used - len) break;
-      len += (size_t)n;
+  char used[128] = "", shared[128] = "", head[128] = "", lost[128] = "", fails[256] = "";
+  char unknown[512] = "";
+  bool sel[DLE_MAX_GPUS];
+  const char *basis = dle_sensors_headline_gpus(&s, sel);
+  bool any_unknown = false;
+  for (uint32_t i = 0; i < s.n_gpus; i++) {
+    const dle_gpu_info *g = &s.gpu[i];
+    if (g->used_by_tree) list_add(used, sizeof used, "%u", g->index);
+    if (g->shared) list_add(shared, sizeof shared, "%u", g->index);
+    if (sel[i]) list_add(head, sizeof head, "%u", g->index);
+    if (g->lost) list_add(lost, sizeof lost, "%u", g->index);
+    if (g->read_failures)
+      list_add(fails, sizeof fails, "%u:%llu", g->index, (unsigned long long)g->read_failures);
+    if (g->use == DLE_GPU_USE_UNKNOWN && !g->used_by_tree) {
+      any_unknown = true;
+      list_add(unknown, sizeof unknown, "GPU %u: %s", g->index, g->use_note);
     }
-  /* "none": GPUs were watched but the process tree ran on none of them. */
-  if (s.n_gpus) set_meta(m, "gpus_used", used[0] ? used : "none");
+  }
+  if (s.n_gpus) {
+    /* "none": GPUs were watched but the process tree ran on none of them;
+     * "unknown": the process lists could not say (container, no permission). */
+    set_meta(m, "gpus_used", used[0] ? used : any_unknown ? "unknown" : "none");
+    if (unknown[0]) set_meta(m, "gpu_attribution_unknown", unknown);
+    set_meta(m, "gpus_headline", head);
+    char why[160];
+    snprintf(why, sizeof why, "%s", basis);
+    if (strcmp(basis, "visible devices") == 0)
+      snprintf(why, sizeof why, "visible devices (%s=%s)", s.visible_var, s.visible_devices);
+    else if (strcmp(basis, "all") == 0)
+      snprintf(why, sizeof why, "all (no process of the run was seen on a GPU)");
+    set_meta(m, "gpus_headline_basis", why);
+    if (s.visible_var[0]) set_meta(m, s.visible_var, s.visible_devices);
+    if (s.pid_ns_foreign) set_meta(m, "gpu_pid_namespace", "foreign (container): NVML pids are the host's");
+    if (shared[0]) set_meta(m, "gpus_shared", shared);
+    if (lost[0]) set_meta(m, "gpus_lost", lost);
+    if (fails[0]) set_meta(m, "gpu_read_failures", fails);
+    if (s.gpus_skipped) set_meta_num(m, "gpus_skipped", s.gpus_skipped);
+    record_gpu_totals(m, &s, sel);
+    for (uint32_t i = 0; i < s.n_gpus; i++) {
+      char key[64];
+      snprintf(key, sizeof key, "gpu%u_read_failures", s.gpu[i].index);
+      set_meta_num(m, key, (double)s.gpu[i].read_failures);
+    }
+    if (s.notes[0]) set_meta(m, "sensor_notes", s.notes);
+  }
   dle_sampler_stats ss;
   dle_sampler_get_stats(m->sampler, &ss);
   if (ss.dropped) set_meta_num(m, "samples_dropped", (double)ss.dropped);
@@ -608,6 +719,10 @@ static void summary_row(const char *name, double j, double w, const char *how) {
 static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
   dle_energy_summary sum;
   dle_error e;
+  /* The GPU figure is that of the GPUs the run used (record_end_meta's rule). */
+  dle_sensors_info si;
+  bool sel[DLE_MAX_GPUS];
+  const char *basis = select_headline(m, &si, sel);
   if (dle_energy_summarize(&m->trace, &m->info, &sum, &e) != DLE_OK) {
     warnf(m, "no energy summary: %s", e.msg);
     return;
@@ -642,26 +757,42 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
       snprintf(how, sizeof how, "modelled (TDP %.0f W x utilization)", m->sinfo.cpu_tdp_w);
     else if (c == DLE_COMP_RAM)
       snprintf(how, sizeof how, "modelled (%.3g W/GB x resident memory)", m->sinfo.ram_w_per_gb);
+    else if (c == DLE_COMP_GPU && sum.n_devices > 1)
+      snprintf(how, sizeof how, "%s (%s%s, GPUs %s)", sum.measured[c] ? "measured" : "modelled",
+               src, isfinite(sum.gpu_counter_j) ? " energy counter" : "",
+               strcmp(basis, "process") == 0 ? "the run used" : strcmp(basis, "all") == 0
+                   ? "all: no process of the run seen on one" : "visible to the run");
+    else if (c == DLE_COMP_GPU && isfinite(sum.gpu_counter_j))
+      snprintf(how, sizeof how, "%s (%s energy counter)", sum.measured[c] ? "measured" : "modelled",
+               src);
+    else if (strcmp(src, "rapl") == 0)
+      snprintf(how, sizeof how, "measured (rapl counter, host-wide: every process)");
     else
       snprintf(how, sizeof how, "%s (%s)", sum.measured[c] ? "measured" : "modelled", src);
     summary_row(names[c], sum.energy_j[c], sum.avg_power_w[c], how);
     if (c == DLE_COMP_GPU && sum.n_devices > 1) {
       /* Multi-GPU attribution: each device, and whether the process tree used it. */
-      dle_sensors_info si;
-      dle_sampler_get_info(m->sampler, &si);
       for (uint32_t d = 0; d < sum.n_devices; d++) {
         char label[32];
         const char *use = "";
         for (uint32_t k = 0; k < si.n_gpus; k++)
           if (si.gpu[k].index == sum.device_index[d])
-            use = si.gpu[k].used_by_tree ? ", used by the run" : ", not used by the run";
+            use = si.gpu[k].used_by_tree ? (si.gpu[k].shared ? ", used by the run, shared"
+                                                             : ", used by the run")
+                  : si.gpu[k].use == DLE_GPU_USE_UNKNOWN ? ", use by the run unknown"
+                                                         : ", not used by the run";
         snprintf(label, sizeof label, " GPU %u", sum.device_index[d]);
         snprintf(how, sizeof how, "measured (%s%s)", src, use);
         summary_row(label, sum.device_energy_j[d], sum.device_avg_power_w[d], how);
       }
+      if (isfinite(sum.gpu_all_j) && fabs(sum.gpu_all_j - sum.energy_j[c]) > 1e-9)
+        summary_row("GPU all", sum.gpu_all_j, NAN, "measured (every monitored GPU)");
     }
-    if (c == DLE_COMP_GPU && isfinite(sum.gpu_counter_j))
-      summary_row("GPU counter", sum.gpu_counter_j, NAN, "measured (NVML energy counter)");
+    if (c == DLE_COMP_GPU && isfinite(sum.gpu_integral_j) && isfinite(sum.gpu_counter_j))
+      summary_row("GPU integral", sum.gpu_integral_j, NAN,
+                  sum.gpu_counter_disagrees ? "measured (power integral): differs from the "
+                                              "counter by more than 5%"
+                                            : "measured (power integral, cross-check)");
   }
   bool dram = isfinite(sum.energy_j[DLE_COMP_DRAM]);
   snprintf(how, sizeof how, "%s: GPU + CPU + %s", total_kind(m), dram ? "DRAM" : "RAM");
@@ -1159,7 +1290,10 @@ bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_o
 static const char k_common_help[] =
     "  --db PATH|URI         run store (default $DLENERGY_DB or ./dlenergy.db)\n"
     "  --interval S          sampling interval in seconds (default 0.1)\n"
-    "  --gpus all|none|0,2   NVIDIA GPUs to read through NVML (default all)\n"
+    "  --gpus all|none|0,2   NVIDIA GPUs to read through NVML (default all; under all a\n"
+    "                        GPU that cannot be opened is skipped with a note). The GPU\n"
+    "                        energy is that of the GPUs the run used (by process, else\n"
+    "                        CUDA_VISIBLE_DEVICES, else all); every GPU is listed\n"
     "  --no-gpu, --no-rapl, --no-cpu\n"
     "                        disable the NVML, RAPL or process-tree (CPU %, RSS) sensor\n"
     "  --cpu-tdp W           CPU TDP per package for the modelled CPU power when RAPL\n"

@@ -120,23 +120,31 @@ static bool index_listed(const char *list, uint32_t idx) {
 }
 
 /* Multi-GPU attribution: energy per device, whether the monitored process tree
- * ran on it (NVML compute processes, meta gpus_used), and the energy of those. */
-static void add_devices_json(cJSON *o, const dle_energy_summary *s, const char *used) {
+ * ran on it (NVML compute processes, meta gpus_used: a list, "none" or
+ * "unknown"), whether it counts in gpu_energy_j (meta gpus_headline), and the
+ * energy of the used ones. */
+static void add_devices_json(cJSON *o, const dle_energy_summary *s, const char *used,
+                             const char *shared) {
   cJSON *arr = cJSON_AddArrayToObject(o, "gpus");
   double used_j = 0;
   int any_used = 0;
+  bool unknown = used && strcmp(used, "unknown") == 0;
   for (uint32_t d = 0; d < s->n_devices; d++) {
     cJSON *g = cJSON_CreateObject();
     cJSON_AddNumberToObject(g, "index", s->device_index[d]);
     cli_json_number_or_null(g, "energy_j", s->device_energy_j[d]);
     cli_json_number_or_null(g, "avg_power_w", s->device_avg_power_w[d]);
-    if (used) {
-      bool u = index_listed(used, s->device_index[d]);
+    cli_json_number_or_null(g, "counter_energy_j", s->device_counter_j[d]);
+    cli_json_number_or_null(g, "integral_energy_j", s->device_integral_j[d]);
+    cJSON_AddBoolToObject(g, "headline", s->device_headline[d] != 0);
+    bool u = used && !unknown && index_listed(used, s->device_index[d]);
+    if (used && !unknown) {
       cJSON_AddBoolToObject(g, "used_by_run", u);
       if (u && !isnan(s->device_energy_j[d])) used_j += s->device_energy_j[d], any_used = 1;
     } else {
-      cJSON_AddNullToObject(g, "used_by_run");
+      cJSON_AddNullToObject(g, "used_by_run"); /* not recorded, or could not be checked */
     }
+    cJSON_AddBoolToObject(g, "shared", shared && index_listed(shared, s->device_index[d]));
     cJSON_AddItemToArray(arr, g);
   }
   cli_json_number_or_null(o, "gpu_energy_used_j", any_used ? used_j : NAN);
@@ -173,6 +181,9 @@ static cJSON *run_json(dle_store *st, const show_data *d, bool with_epochs, dle_
   cli_json_number_or_null(o, "gpu_energy_j", s.energy_j[DLE_COMP_GPU]);
   cli_json_number_or_null(o, "avg_gpu_power_w", s.avg_power_w[DLE_COMP_GPU]);
   cli_json_number_or_null(o, "gpu_counter_energy_j", s.gpu_counter_j);
+  cli_json_number_or_null(o, "gpu_integral_energy_j", s.gpu_integral_j);
+  cJSON_AddBoolToObject(o, "gpu_counter_disagrees", s.gpu_counter_disagrees != 0);
+  cli_json_number_or_null(o, "gpu_energy_all_j", s.gpu_all_j);
   cJSON *en = cJSON_AddObjectToObject(o, "energy_j");
   cJSON *comp = cJSON_AddObjectToObject(o, "components");
   for (int c = 0; c < DLE_COMP_COUNT; c++) {
@@ -189,7 +200,7 @@ static cJSON *run_json(dle_store *st, const show_data *d, bool with_epochs, dle_
   cli_json_number_or_null(o, "facility_energy_j", s.facility_j);
   cli_json_number_or_null(o, "carbon_g_per_kwh", s.carbon_g_per_kwh);
   cli_json_number_or_null(o, "emissions_g", s.emissions_g);
-  add_devices_json(o, &s, dle_kv_get(kv, nkv, "gpus_used"));
+  add_devices_json(o, &s, dle_kv_get(kv, nkv, "gpus_used"), dle_kv_get(kv, nkv, "gpus_shared"));
   cJSON *meta = cJSON_AddObjectToObject(o, "meta");
   for (size_t i = 0; i < nkv; i++) cJSON_AddStringToObject(meta, kv[i].key, kv[i].value);
   dle_kv_free(kv, nkv);
@@ -222,7 +233,10 @@ static void usage(FILE *out) {
           "Options:\n"
           "  --json      one JSON object (the fields of 'import --json' plus status, epochs,\n"
           "              energy_j per component, components{figure,source}, emissions_g,\n"
-          "              meta and epoch_list)\n"
+          "              meta and epoch_list; gpu_energy_j is the GPUs the run used,\n"
+          "              gpu_energy_all_j every GPU, gpus[] each with used_by_run\n"
+          "              (true/false/null = unknown), shared, headline, counter and\n"
+          "              integral energies)\n"
           "  --db PATH   run store (default $DLENERGY_DB or ./dlenergy.db)\n"
           "  -h, --help  this help\n");
 }
@@ -240,8 +254,13 @@ static void print_devices(const cJSON *o, const dle_energy_summary *s) {
     snprintf(label, sizeof label, " gpu %d",
              (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "index")));
     cli_format_energy(gj, e, sizeof e);
-    printf("  %-9s %-28s %8.1f W  %-9s %s\n", label, e, gw, "measured",
-           cJSON_IsTrue(u) ? "used by the run" : cJSON_IsFalse(u) ? "not used by the run" : "");
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(g, "shared");
+    const cJSON *hl = cJSON_GetObjectItemCaseSensitive(g, "headline");
+    printf("  %-9s %-28s %8.1f W  %-9s %s%s%s\n", label, e, gw, "measured",
+           cJSON_IsTrue(u) ? "used by the run" : cJSON_IsFalse(u) ? "not used by the run"
+                                                                : "use by the run unknown",
+           cJSON_IsTrue(sh) ? ", shared with other processes" : "",
+           cJSON_IsFalse(hl) ? " (not in the GPU total)" : "");
   }
 }
 

@@ -7,6 +7,7 @@
 #include "dlenergy/energy.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -113,6 +114,21 @@ static int column_has_data(const double *col, size_t n) {
   return 0;
 }
 
+/* Cumulative headline counter energy at time x (interpolated; clamped to the trace). */
+static double counter_at(const dle_trace *t, double x) {
+  const double *c = t->gpu_energy_counter_j;
+  size_t prev = SIZE_MAX;
+  for (size_t i = 0; i < t->n; i++) {
+    if (isnan(c[i]) || isnan(t->t_s[i])) continue;
+    if (t->t_s[i] >= x) {
+      if (prev == SIZE_MAX) return c[i];
+      return lerp_at(t->t_s[prev], c[prev], t->t_s[i], c[i], x);
+    }
+    prev = i;
+  }
+  return prev == SIZE_MAX ? NAN : c[prev];
+}
+
 int dle_energy_per_epoch(const dle_trace *t, const dle_epoch *ep, size_t n_ep,
                          dle_component c, double *out_j, dle_error *err) {
   if (!t || (n_ep && (!ep || !out_j)))
@@ -120,6 +136,10 @@ int dle_energy_per_epoch(const dle_trace *t, const dle_epoch *ep, size_t n_ep,
   const double *p = dle_trace_component_w(t, c);
   if (!p && t->n) return dle_error_set(err, DLE_EINVAL, "per-epoch energy: bad component");
   int present = t->n > 0 && column_has_data(p, t->n);
+  /* GPU energy from the counters of the headline devices where every one has
+   * them: the epoch edges interpolated on the cumulative counter. */
+  int counter = c == DLE_COMP_GPU && t->gpus_selected && t->gpu_energy_counter_j &&
+                column_has_data(t->gpu_energy_counter_j, t->n);
   double trace_begin = t->n ? t->t_s[0] : NAN, trace_end = t->n ? t->t_s[t->n - 1] : NAN;
   double prev_end = trace_begin;
   for (size_t k = 0; k < n_ep; k++) {
@@ -135,6 +155,8 @@ int dle_energy_per_epoch(const dle_trace *t, const dle_epoch *ep, size_t n_ep,
                            e, b);
     if (!present) {
       out_j[k] = NAN;
+    } else if (counter) {
+      out_j[k] = counter_at(t, e) - counter_at(t, b);
     } else {
       int rc = dle_energy_between_j(t->t_s, p, t->n, b, e, &out_j[k]);
       if (rc)
@@ -162,6 +184,24 @@ static double mean_valid(const double *p, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (!isnan(p[i])) sum += p[i], k++;
   return k ? sum / (double)k : NAN;
+}
+
+/* Trapezoid over the valid samples only: a missing reading is bridged linearly
+ * between its neighbours (a gap for this device), not a hole in the integral. */
+static int trapezoid_bridged(const double *t_s, const double *p_w, size_t n, double *out_j) {
+  double e = 0;
+  size_t prev = SIZE_MAX;
+  for (size_t i = 0; i < n; i++) {
+    if (!valid(t_s, p_w, i)) continue;
+    if (prev != SIZE_MAX) {
+      double dt = t_s[i] - t_s[prev];
+      if (dt < 0) return DLE_EINVAL;
+      e += dt * (p_w[i] + p_w[prev]) / 2;
+    }
+    prev = i;
+  }
+  *out_j = prev == SIZE_MAX ? NAN : e;
+  return DLE_OK;
 }
 
 int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
@@ -196,6 +236,68 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
       out->measured[c] = 0;
     }
   }
+  /* Per device: the NVML counter where there is one (reset-safe), the power
+   * integral beside it as the cross-check; the GPU figure is the sum over the
+   * headline devices, so the devices always add up to it. */
+  out->gpu_counter_j = out->gpu_integral_j = out->gpu_all_j = NAN;
+  out->n_devices = t->n_gpus;
+  double head_j = 0, head_int = 0, head_cnt = 0, all_j = 0;
+  int n_head = 0, n_all = 0, head_cnt_ok = 1;
+  for (uint32_t d = 0; d < t->n_gpus && d < DLE_MAX_GPUS; d++) {
+    const double *p = t->dev_power_w[d];
+    out->device_index[d] = t->dev_index[d];
+    out->device_energy_j[d] = out->device_avg_power_w[d] = NAN;
+    out->device_counter_j[d] = out->device_integral_j[d] = NAN;
+    out->device_headline[d] = t->dev_headline[d];
+    if (!p || !column_has_data(p, t->n)) continue;
+    if (trapezoid_bridged(t->t_s, p, t->n, &out->device_integral_j[d]))
+      return dle_error_set(err, DLE_EINVAL, "energy summary: sample times go backwards (gpu %u)",
+                           t->dev_index[d]);
+    out->device_avg_power_w[d] = mean_valid(p, t->n);
+    out->device_counter_j[d] = dle_trace_device_counter_j(t, d);
+    out->device_energy_j[d] =
+        isnan(out->device_counter_j[d]) ? out->device_integral_j[d] : out->device_counter_j[d];
+    all_j += out->device_energy_j[d], n_all++;
+    if (!t->dev_headline[d]) continue;
+    head_j += out->device_energy_j[d], n_head++;
+    head_int += out->device_integral_j[d];
+    if (isnan(out->device_counter_j[d])) head_cnt_ok = 0;
+    else head_cnt += out->device_counter_j[d];
+  }
+  if (n_all) out->gpu_all_j = all_j;
+  if (n_head) {
+    out->energy_j[DLE_COMP_GPU] = head_j;
+    out->gpu_integral_j = head_int;
+    if (head_cnt_ok) out->gpu_counter_j = head_cnt;
+    out->gpu_counter_disagrees = head_cnt_ok && head_int > 0 &&
+                                 fabs(head_cnt - head_int) > 0.05 * head_int;
+  } else if (!n_all && t->gpu_energy_counter_j) {
+    double first = NAN, last = NAN;
+    for (size_t i = 0; i < t->n; i++)
+      if (!isnan(t->gpu_energy_counter_j[i])) {
+        if (isnan(first)) first = t->gpu_energy_counter_j[i];
+        last = t->gpu_energy_counter_j[i];
+      }
+    if (!isnan(first)) out->gpu_counter_j = last - first;
+  }
+  if (n_all && !n_head) {
+    /* No headline device has readings: the GPU figure is absent, not zero. */
+    out->energy_j[DLE_COMP_GPU] = NAN;
+  }
+  /* RAPL: the wrap-corrected counter, not the integral of powers derived from it. */
+  const double *rc_cols[2] = {t->cpu_energy_counter_j, t->dram_energy_counter_j};
+  const int rc_comp[2] = {DLE_COMP_CPU, DLE_COMP_DRAM};
+  for (int k = 0; k < 2; k++) {
+    const double *col = rc_cols[k];
+    if (!col || strcmp(out->source[rc_comp[k]], "rapl") != 0) continue;
+    double first = NAN, last = NAN;
+    for (size_t i = 0; i < t->n; i++)
+      if (!isnan(col[i])) {
+        if (isnan(first)) first = col[i];
+        last = col[i];
+      }
+    if (!isnan(first) && last >= first) out->energy_j[rc_comp[k]] = last - first;
+  }
   double total = 0;
   int any = 0;
   const int parts[] = {DLE_COMP_GPU, DLE_COMP_CPU};
@@ -207,27 +309,6 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
     total += out->energy_j[DLE_COMP_RAM], any = 1;
   out->total_j = any ? total : NAN;
 
-  out->gpu_counter_j = NAN;
-  if (t->gpu_energy_counter_j) {
-    double first = NAN, last = NAN;
-    for (size_t i = 0; i < t->n; i++)
-      if (!isnan(t->gpu_energy_counter_j[i])) {
-        if (isnan(first)) first = t->gpu_energy_counter_j[i];
-        last = t->gpu_energy_counter_j[i];
-      }
-    if (!isnan(first)) out->gpu_counter_j = last - first;
-  }
-  out->n_devices = t->n_gpus;
-  for (uint32_t d = 0; d < t->n_gpus && d < DLE_MAX_GPUS; d++) {
-    const double *p = t->dev_power_w[d];
-    out->device_index[d] = t->dev_index[d];
-    out->device_energy_j[d] = out->device_avg_power_w[d] = NAN;
-    if (!p || !column_has_data(p, t->n)) continue;
-    if (dle_energy_trapezoid_j(t->t_s, p, t->n, &out->device_energy_j[d]))
-      return dle_error_set(err, DLE_EINVAL, "energy summary: sample times go backwards (gpu %u)",
-                           t->dev_index[d]);
-    out->device_avg_power_w[d] = mean_valid(p, t->n);
-  }
   out->pue = info && isfinite(info->pue) && info->pue >= 1 ? info->pue : 1.0;
   out->facility_j = out->total_j * out->pue;
   out->carbon_g_per_kwh = info ? info->carbon_g_per_kwh : NAN;

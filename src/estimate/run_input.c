@@ -54,6 +54,11 @@ void dle_estimate_input_from_run(dle_estimate_input *in, const dle_estimate_run 
   double n_gpus = meta_num(r, "gpu_count");
   if (!(n_gpus >= 1)) n_gpus = r->trace.n_gpus ? r->trace.n_gpus : 1;
   in->gpu_tdp_w = meta_num(r, "gpu_tdp_w");
+  /* Runs recorded before issue 9 stored GPU 0's TDP as gpu_tdp_w; since then it
+   * is the total over the run's GPUs (meta gpus_headline marks the new runs). */
+  if (in->gpu_tdp_w > 0 && n_gpus > 1 && !dle_kv_get(r->meta, r->n_meta, "gpus_headline") &&
+      (strcmp(r->info.source, "run") == 0 || strcmp(r->info.source, "attach") == 0))
+    in->gpu_tdp_w *= n_gpus;
   if (!(in->gpu_tdp_w > 0)) in->gpu_tdp_w = meta_num(r, "gpu_max_power_limit_w");
   double peak_t = meta_num(r, "gpu_peak_tflops");
   const char *name = dle_kv_get(r->meta, r->n_meta, "gpu_name");

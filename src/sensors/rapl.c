@@ -89,7 +89,8 @@ static int rapl_open(const dle_sensors_config *cfg, void **state, dle_sensors_in
     closedir(dir);
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
   }
-  int unreadable = 0, unreadable_errno = 0;
+  int unreadable = 0, unreadable_errno = 0, wanted = 0;
+  char first_bad[128] = "";
   struct dirent *de;
   while ((de = readdir(dir)) != NULL && st->n < RAPL_MAX_DOMAINS) {
     unsigned a, b;
@@ -106,11 +107,13 @@ static int rapl_open(const dle_sensors_config *cfg, void **state, dle_sensors_in
       if (sub && strcmp(name, "dram") == 0) want = dram = true;
     }
     if (want) {
+      wanted++;
       int fd = openat(zfd, "energy_uj", O_RDONLY | O_CLOEXEC);
       double v = 0;
       if (fd < 0 || pread_counter(fd, &v) != 0) {
         unreadable++;
         unreadable_errno = errno;
+        if (!first_bad[0]) snprintf(first_bad, sizeof first_bad, "%s/energy_uj", de->d_name);
         if (fd >= 0) close(fd);
       } else {
         rapl_domain *d = &st->d[st->n++];
@@ -135,10 +138,15 @@ static int rapl_open(const dle_sensors_config *cfg, void **state, dle_sensors_in
   if (pk == 0) {
     rapl_close(st);
     if (unreadable) {
+      int en = unreadable_errno ? unreadable_errno : EACCES;
       dle_error_set(err, DLE_EUNSUPPORTED,
-                           "RAPL energy counters under %s are not readable (%s; since Linux "
-                           "5.10 only root may read energy_uj)",
-                    root, strerror(unreadable_errno ? unreadable_errno : EACCES));
+                    "%d of %d RAPL domains unreadable: %s/%s%s: %s%s", unreadable, wanted, root,
+                    first_bad, unreadable > 1 ? " and others" : "", strerror(en),
+                    en == EACCES || en == EPERM
+                        ? " (since Linux 5.10 only root may read energy_uj; run as root or "
+                          "'chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj "
+                          "/sys/class/powercap/intel-rapl:*:*/energy_uj' after each boot)"
+                        : "");
       return DLE_SENSOR_ABSENT;
     }
     dle_error_set(err, DLE_EUNSUPPORTED, "no RAPL package domain under %s", root);
@@ -149,6 +157,12 @@ static int rapl_open(const dle_sensors_config *cfg, void **state, dle_sensors_in
   st->have_last = true;
   info->rapl_packages = pk;
   info->rapl_dram = dr;
+  if (unreadable)
+    dle_info_note(info,
+                  "RAPL: %d of %d domains unreadable (%s/%s%s: %s): the CPU/DRAM figures "
+                  "lack them",
+                  unreadable, wanted, root, first_bad, unreadable > 1 ? " and others" : "",
+                  strerror(unreadable_errno ? unreadable_errno : EACCES));
   snprintf(info->cpu_source, sizeof info->cpu_source, "rapl");
   if (dr) snprintf(info->dram_source, sizeof info->dram_source, "rapl");
   *state = st;

@@ -154,6 +154,19 @@ void dle_sensors_get_info(const dle_sensors *s, dle_sensors_info *out) {
   if (s->nvml && dle_sensor_nvml.update_info) dle_sensor_nvml.update_info(s->nvml, out);
 }
 
+const char *dle_sensors_headline_gpus(const dle_sensors_info *info, bool headline[DLE_MAX_GPUS]) {
+  bool any = false;
+  for (uint32_t k = 0; k < DLE_MAX_GPUS; k++) headline[k] = false;
+  for (uint32_t k = 0; k < info->n_gpus && k < DLE_MAX_GPUS; k++)
+    any |= headline[k] = info->gpu[k].used_by_tree;
+  if (any) return "process";
+  for (uint32_t k = 0; k < info->n_gpus && k < DLE_MAX_GPUS; k++)
+    any |= headline[k] = info->visible_devices[0] && info->gpu[k].visible_to_tree;
+  if (any) return "visible devices";
+  for (uint32_t k = 0; k < info->n_gpus && k < DLE_MAX_GPUS; k++) headline[k] = true;
+  return "all";
+}
+
 void dle_sensors_set_pid(dle_sensors *s, pid_t root_pid) {
   if (s->procfs) dle_procfs_set_pid(s->procfs, root_pid);
 }

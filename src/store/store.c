@@ -278,7 +278,26 @@ int dle_store_load_trace(dle_store *st, int64_t run_id, dle_trace *out, dle_erro
   int rc = dle_store_count_samples(st, run_id, &n, err);
   if (rc) return rc;
   if (n > 0 && (rc = dle_trace_reserve(out, out->n + (size_t)n, err))) return rc;
-  return dle_store_foreach_sample(st, run_id, append_to_trace, out, err);
+  rc = dle_store_foreach_sample(st, run_id, append_to_trace, out, err);
+  if (rc) return rc;
+  /* The headline GPUs (meta gpus_headline, "1,3": those the run used), else all. */
+  dle_kv *kv = NULL;
+  size_t nkv = 0;
+  rc = dle_store_get_meta(st, run_id, &kv, &nkv, err);
+  if (rc) return rc;
+  uint32_t idx[DLE_MAX_GPUS];
+  size_t ni = 0;
+  const char *h = dle_kv_get(kv, nkv, "gpus_headline");
+  for (const char *p = h; p && *p && ni < DLE_MAX_GPUS;) {
+    char *end = NULL;
+    unsigned long v = strtoul(p, &end, 10);
+    if (end == p) break;
+    idx[ni++] = (uint32_t)v;
+    p = *end == ',' ? end + 1 : end;
+  }
+  dle_trace_select_gpus(out, idx, ni);
+  dle_kv_free(kv, nkv);
+  return DLE_OK;
 }
 
 int dle_store_load_epochs(dle_store *st, int64_t run_id, dle_epoch **out, size_t *n,

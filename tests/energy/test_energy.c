@@ -163,7 +163,15 @@ static void test_summary(void) {
   CHECK(s.samples == 11);
   double g;
   dle_energy_trapezoid_j(t.t_s, t.gpu_power_w, t.n, &g);
-  CHECK_NEAR(s.energy_j[DLE_COMP_GPU], g, 1e-9);
+  /* Both GPUs have counters: their energy comes from them (10 steps of 60 + 25 J),
+   * the power integral stays beside it, and the two differ by more than 5%. */
+  CHECK_NEAR(s.energy_j[DLE_COMP_GPU], 10 * (60 + 25), 1e-9);
+  CHECK_NEAR(s.gpu_counter_j, 850, 1e-9);
+  CHECK_NEAR(s.gpu_integral_j, g, 1e-9);
+  CHECK_NEAR(s.device_energy_j[0] + s.device_energy_j[1], s.energy_j[DLE_COMP_GPU], 1e-9);
+  CHECK_NEAR(s.gpu_all_j, 850, 1e-9);
+  CHECK(s.gpu_counter_disagrees);
+  g = 850;
   CHECK_NEAR(s.energy_j[DLE_COMP_CPU], 150, 1e-9);
   CHECK_NEAR(s.energy_j[DLE_COMP_DRAM], 25, 1e-9);
   CHECK_NEAR(s.energy_j[DLE_COMP_RAM], 15, 1e-9);
@@ -213,7 +221,101 @@ static void test_names_and_carbon(void) {
   CHECK_REL(dle_emissions_g(0.4151704675e6, 232), 26.755430127777775, 1e-14);
 }
 
+/* Issue 9 points 6, 7, 3: two GPUs at 100 W and 40 W, 0.5 s apart over 10 s.
+ * GPU 0 misses its reading at rows 5-6 (a gap, not a dip), GPU 1's counter
+ * restarts from 0 at row 12 (a driver reload), and only GPU 1 is the headline. */
+static dle_trace gap_trace(void) {
+  dle_trace t = {0};
+  dle_sample s;
+  double c1 = 5000;
+  for (size_t i = 0; i <= 20; i++) {
+    dle_sample_clear(&s);
+    s.t_s = (double)i * 0.5;
+    s.n_gpus = 2;
+    s.gpu[0].device_index = 0;
+    s.gpu[1].device_index = 1;
+    s.gpu[0].power_w = (i == 5 || i == 6) ? NAN : 100;
+    s.gpu[1].power_w = 40;
+    s.gpu[0].energy_counter_j = (i == 5 || i == 6) ? NAN : 1e6 + 50.0 * (double)i;
+    if (i == 12) c1 = 3; /* reload: the counter restarts (3 J since the reload) */
+    else if (i) c1 += 20;
+    s.gpu[1].energy_counter_j = c1;
+    dle_trace_append(&t, &s, NULL);
+  }
+  return t;
+}
+
+static void test_gaps_and_counters(void) {
+  dle_trace t = gap_trace();
+  /* While appending, the missing GPU 0 holds its last value: no dip to 40 W. */
+  CHECK_NEAR(t.gpu_power_w[5], 140, 1e-12);
+  dle_trace_select_gpus(&t, NULL, 0);
+  CHECK_NEAR(t.gpu_power_w[5], 140, 1e-12); /* interpolated: still 100 + 40 */
+  dle_energy_summary s;
+  dle_error e;
+  CHECK_OK(dle_energy_summarize(&t, NULL, &s, &e), &e);
+  CHECK_NEAR(s.device_integral_j[0], 1000, 1e-9); /* the gap bridged at 100 W */
+  CHECK_NEAR(s.device_counter_j[0], 1000, 1e-9);
+  /* GPU 1: 19 steps of 20 J, the reset step counted by the integral (20 J). */
+  CHECK_NEAR(s.device_counter_j[1], 400, 1e-9);
+  CHECK_NEAR(s.energy_j[DLE_COMP_GPU], 1400, 1e-9);
+  CHECK_NEAR(s.device_energy_j[0] + s.device_energy_j[1], s.energy_j[DLE_COMP_GPU], 1e-9);
+  CHECK(!s.gpu_counter_disagrees);
+  /* Headline GPU 1 only: the GPU figure is its energy; all devices beside it. */
+  dle_trace_select_gpus(&t, (const uint32_t[]){1}, 1);
+  CHECK_OK(dle_energy_summarize(&t, NULL, &s, &e), &e);
+  CHECK_NEAR(s.energy_j[DLE_COMP_GPU], 400, 1e-9);
+  CHECK_NEAR(s.gpu_all_j, 1400, 1e-9);
+  CHECK(!s.device_headline[0] && s.device_headline[1]);
+  CHECK_NEAR(s.avg_power_w[DLE_COMP_GPU], 40, 1e-12);
+  /* Per epoch from the counter, interpolated at the edges: [0, 2.25], [2.25, 10]. */
+  dle_epoch ep[2];
+  memset(ep, 0, sizeof ep);
+  ep[0].index = 1, ep[0].t_begin_s = NAN, ep[0].t_end_s = 2.25;
+  ep[1].index = 2, ep[1].t_begin_s = NAN, ep[1].t_end_s = NAN;
+  double out[2];
+  CHECK_OK(dle_energy_per_epoch(&t, ep, 2, DLE_COMP_GPU, out, &e), &e);
+  CHECK_NEAR(out[0], 90, 1e-9);
+  CHECK_NEAR(out[1], 310, 1e-9);
+  /* A counter far from the integral is flagged (> 5%). */
+  for (size_t i = 0; i < t.n; i++) t.dev_counter_j[1][i] = 1000 + 30.0 * (double)i;
+  dle_trace_select_gpus(&t, (const uint32_t[]){1}, 1);
+  CHECK_OK(dle_energy_summarize(&t, NULL, &s, &e), &e);
+  CHECK_NEAR(s.energy_j[DLE_COMP_GPU], 600, 1e-9);
+  CHECK_NEAR(s.gpu_integral_j, 400, 1e-9);
+  CHECK(s.gpu_counter_disagrees);
+  dle_trace_free(&t);
+}
+
+/* RAPL energy is the wrap-corrected counter's difference, not the integral of
+ * the powers derived from it (which averages adjacent intervals). */
+static void test_rapl_counter(void) {
+  dle_trace t = {0};
+  dle_sample s;
+  const double ctr[4] = {1.0, 8.0, 21.0, 22.0}, pw[4] = {NAN, 7.0, 13.0, 1.0};
+  for (int i = 0; i < 4; i++) {
+    dle_sample_clear(&s);
+    s.t_s = i;
+    s.cpu_power_w = pw[i];
+    s.cpu_energy_counter_j = ctr[i];
+    dle_trace_append(&t, &s, NULL);
+  }
+  dle_run_info info;
+  dle_run_info_init(&info);
+  snprintf(info.cpu_source, sizeof info.cpu_source, "rapl");
+  dle_energy_summary sum;
+  dle_error e;
+  CHECK_OK(dle_energy_summarize(&t, &info, &sum, &e), &e);
+  CHECK_NEAR(sum.energy_j[DLE_COMP_CPU], 21, 1e-12); /* the trapezoid would say 17 */
+  snprintf(info.cpu_source, sizeof info.cpu_source, "model");
+  CHECK_OK(dle_energy_summarize(&t, &info, &sum, &e), &e);
+  CHECK_NEAR(sum.energy_j[DLE_COMP_CPU], 17, 1e-12);
+  dle_trace_free(&t);
+}
+
 int main(void) {
+  test_rapl_counter();
+  test_gaps_and_counters();
   test_trapezoid();
   test_between();
   test_per_epoch();

@@ -2,6 +2,7 @@
  * comments. Power is piecewise linear with knots on sample times, so trapezoid
  * integrals (and window energies with interpolated edges) are exact integrals. */
 #include <stdint.h>
+#include <string.h>
 
 #include "check.h"
 #include "dlenergy/energy.h"
@@ -531,7 +532,32 @@ static void test_step_auto_stream(void) {
   dle_trace_free(&tr);
 }
 
+/* Issue 9 point 10: gpu_tdp_w is the all-GPU total. Runs recorded before issue
+ * 9 (no gpus_headline) stored GPU 0's TDP: it is scaled by gpu_count; newer
+ * runs and imports are taken as stored. */
+static void test_multi_gpu_tdp(void) {
+  dle_estimate_run r;
+  memset(&r, 0, sizeof r);
+  dle_run_info_init(&r.info);
+  dle_kv kv[3] = {{"gpu_count", "4"}, {"gpu_tdp_w", "300"}, {"gpus_headline", "0,1,2,3"}};
+  r.meta = kv;
+  r.n_meta = 2;
+  dle_estimate_input in;
+  dle_estimate_input_from_run(&in, &r);
+  CHECK_NEAR(in.gpu_tdp_w, 1200, 1e-9); /* old recorded run: 4 x GPU 0's 300 W */
+  kv[1].value = "1200";
+  r.n_meta = 3;
+  dle_estimate_input_from_run(&in, &r);
+  CHECK_NEAR(in.gpu_tdp_w, 1200, 1e-9); /* new run: already the total */
+  kv[1].value = "300";
+  r.n_meta = 2;
+  snprintf(r.info.source, sizeof r.info.source, "import");
+  dle_estimate_input_from_run(&in, &r);
+  CHECK_NEAR(in.gpu_tdp_w, 300, 1e-9); /* imports: as stored */
+}
+
 int main(void) {
+  test_multi_gpu_tdp();
   test_cpu_only();
   test_input_set();
   test_bad_trace();

@@ -26,10 +26,36 @@
  *                              torchrun-style trees: "process 1 cmdline --rank=1")
  *   process I children         every direct child of the process that loaded
  *                              the library runs on device I (for launch tests)
+ *   processes I COUNT FIRST    COUNT foreign processes FIRST, FIRST+1, ... on device I
+ *                              (up to 512 per device: more than any fixed buffer)
+ *   mps_process I PID          an MPS client on device I: listed only by the
+ *                              nvmlDeviceGetMPSComputeRunningProcesses* calls
+ *   v3_error I CODE            only nvmlDeviceGetComputeRunningProcesses_v3 fails with
+ *                              CODE (e.g. 3 NOT_SUPPORTED): callers must fall back to _v2
+ *   procs_error I CODE         the process-list calls of device I fail with CODE
+ *                              (4 = NO_PERMISSION, as for a non-root user under MIG)
+ *   handle_error I CODE        nvmlDeviceGetHandleByIndex(I) fails with CODE
+ *                              (4 NO_PERMISSION, 8 INSUFFICIENT_POWER, 15 GPU_IS_LOST)
+ *   lost I T_S                 from T_S on every call on device I returns 15 (GPU_IS_LOST)
+ *   power_fail I T0_S T1_S     power reads of device I fail (999 UNKNOWN) in [T0, T1)
+ *   power_avg I S              nvmlDeviceGetPowerUsage returns the mean of the last S
+ *                              seconds (Ampere+ boards average over 1 s); default 0 =
+ *                              the instantaneous value
+ *   instant I 0|1              NVML_FI_DEV_POWER_INSTANT through nvmlDeviceGetFieldValues
+ *                              works (default 1) or answers NOT_SUPPORTED
+ *   energy_reset I T_S         the energy counter restarts from 0 at T_S (a driver reload)
+ *   mig I 0|1                  nvmlDeviceGetMigMode reports MIG on (default 0)
+ *   default_limit I MW         nvmlDeviceGetPowerManagementDefaultLimit (default = max)
  *   driver TEXT                driver version string (default "999.99-fake")
  *   init_fail CODE             nvmlInit returns CODE (e.g. 9 = driver not loaded)
  *
- * Build variants (same source): FAKE_NVML_OLD leaves out the optional symbols
+ * Build variants (same source): FAKE_NVML_R535_54 behaves like drivers 535.43 to
+ * 535.86: nvmlDeviceGetComputeRunningProcesses_v3 writes 32-byte records (with
+ * usedGpuCcProtectedMemory) and nvmlDeviceGetConfComputeMemSizeInfo is exported,
+ * nvmlDeviceGetRunningProcessDetailList is not. FAKE_NVML_R535_104 behaves like
+ * 535.104 and later: _v3 back to 24-byte records, plus
+ * nvmlDeviceGetRunningProcessDetailList (versioned struct, 32-byte details).
+ * FAKE_NVML_OLD leaves out the optional symbols
  * nvmlDeviceGetTotalEnergyConsumption, nvmlDeviceGetPowerManagementLimitConstraints
  * and nvmlDeviceGetComputeRunningProcesses_v2/_v3 (an old driver: v1 process
  * list only); FAKE_NVML_BROKEN leaves out the mandatory nvmlDeviceGetPowerUsage.
@@ -46,13 +72,16 @@
 
 #define FAKE_EXPORT __attribute__((visibility("default")))
 
-enum { FK_MAX_DEV = 16, FK_MAX_PTS = 256, FK_MAX_PROC = 64 };
+enum { FK_MAX_DEV = 16, FK_MAX_PTS = 256, FK_MAX_PROC = 512 };
 enum {
   NVML_SUCCESS = 0,
   NVML_ERROR_UNINITIALIZED = 1,
   NVML_ERROR_INVALID_ARGUMENT = 2,
   NVML_ERROR_NOT_SUPPORTED = 3,
+  NVML_ERROR_NO_PERMISSION = 4,
   NVML_ERROR_INSUFFICIENT_SIZE = 7,
+  NVML_ERROR_INSUFFICIENT_POWER = 8,
+  NVML_ERROR_GPU_IS_LOST = 15,
   NVML_ERROR_UNKNOWN = 999
 };
 
@@ -64,6 +93,36 @@ typedef struct {
   unsigned long long usedGpuMemory;
   unsigned int gpuInstanceId, computeInstanceId;
 } nvmlProcessInfo_t;
+/* 535.43-535.86 _v3 records and the DetailList entries (32 bytes). */
+typedef struct {
+  unsigned int pid;
+  unsigned long long usedGpuMemory;
+  unsigned int gpuInstanceId, computeInstanceId;
+  unsigned long long usedGpuCcProtectedMemory;
+} nvmlProcessDetail_v1_t;
+typedef struct {
+  unsigned int version;
+  unsigned int mode; /* 0 compute, 1 graphics, 2 MPS compute */
+  unsigned int numProcArrayEntries;
+  nvmlProcessDetail_v1_t *procArray;
+} nvmlProcessDetailList_v1_t;
+#define FK_DETAIL_LIST_V1 ((unsigned)(sizeof(nvmlProcessDetailList_v1_t) | (1u << 24)))
+typedef union {
+  double dVal;
+  unsigned int uiVal;
+  unsigned long ulVal;
+  unsigned long long ullVal;
+  signed long long sllVal;
+  signed int siVal;
+} nvmlValue_t;
+typedef struct {
+  unsigned int fieldId, scopeId;
+  long long timestamp, latencyUsec;
+  int valueType;
+  int nvmlReturn;
+  nvmlValue_t value;
+} nvmlFieldValue_t;
+enum { FK_FI_POWER_INSTANT = 186, FK_FI_POWER_AVERAGE = 185 };
 
 typedef struct fk_dev {
   char name[96];
@@ -80,6 +139,12 @@ typedef struct fk_dev {
   unsigned proc[FK_MAX_PROC];
   int proc_children;
   char proc_cmdline[128];
+  int nmps;
+  unsigned mps[8];
+  int procs_error, handle_error, v3_error;
+  double lost_t, fail_t0, fail_t1, power_avg_s, reset_t;
+  int instant, mig;
+  unsigned default_mw;
 } fk_dev;
 
 typedef fk_dev *nvmlDevice_t;
@@ -134,6 +199,8 @@ static void defaults(void) {
     d->mem_total_mib = 24576;
     d->temp_c = 60;
     d->limit_mw = d->max_mw = 350000;
+    d->lost_t = d->fail_t0 = d->fail_t1 = d->reset_t = -1;
+    d->instant = 1;
   }
 }
 
@@ -210,6 +277,36 @@ static int load_script(const char *path) {
       if (sscanf(arg, "%u", &d->temp_c) != 1) rc = bad(path, lineno, "temp I C");
     } else if (strcmp(key, "limit") == 0) {
       if (sscanf(arg, "%u %u", &d->limit_mw, &d->max_mw) != 2) rc = bad(path, lineno, "limit I ENFORCED_MW MAX_MW");
+    } else if (strcmp(key, "processes") == 0) {
+      unsigned cnt, first;
+      if (sscanf(arg, "%u %u", &cnt, &first) != 2 || d->nproc + (int)cnt > FK_MAX_PROC)
+        rc = bad(path, lineno, "processes I COUNT FIRST_PID (at most 512 per device)");
+      else
+        for (unsigned k = 0; k < cnt; k++) d->proc[d->nproc++] = first + k;
+    } else if (strcmp(key, "mps_process") == 0) {
+      unsigned pid;
+      if (sscanf(arg, "%u", &pid) != 1 || d->nmps >= 8) rc = bad(path, lineno, "mps_process I PID");
+      else d->mps[d->nmps++] = pid;
+    } else if (strcmp(key, "procs_error") == 0) {
+      if (sscanf(arg, "%d", &d->procs_error) != 1) rc = bad(path, lineno, "procs_error I CODE");
+    } else if (strcmp(key, "v3_error") == 0) {
+      if (sscanf(arg, "%d", &d->v3_error) != 1) rc = bad(path, lineno, "v3_error I CODE");
+    } else if (strcmp(key, "handle_error") == 0) {
+      if (sscanf(arg, "%d", &d->handle_error) != 1) rc = bad(path, lineno, "handle_error I CODE");
+    } else if (strcmp(key, "lost") == 0) {
+      if (sscanf(arg, "%lf", &d->lost_t) != 1) rc = bad(path, lineno, "lost I T_S");
+    } else if (strcmp(key, "power_fail") == 0) {
+      if (sscanf(arg, "%lf %lf", &d->fail_t0, &d->fail_t1) != 2) rc = bad(path, lineno, "power_fail I T0 T1");
+    } else if (strcmp(key, "power_avg") == 0) {
+      if (sscanf(arg, "%lf", &d->power_avg_s) != 1 || d->power_avg_s < 0) rc = bad(path, lineno, "power_avg I S");
+    } else if (strcmp(key, "instant") == 0) {
+      if (sscanf(arg, "%d", &d->instant) != 1) rc = bad(path, lineno, "instant I 0|1");
+    } else if (strcmp(key, "energy_reset") == 0) {
+      if (sscanf(arg, "%lf", &d->reset_t) != 1) rc = bad(path, lineno, "energy_reset I T_S");
+    } else if (strcmp(key, "mig") == 0) {
+      if (sscanf(arg, "%d", &d->mig) != 1) rc = bad(path, lineno, "mig I 0|1");
+    } else if (strcmp(key, "default_limit") == 0) {
+      if (sscanf(arg, "%u", &d->default_mw) != 1) rc = bad(path, lineno, "default_limit I MW");
     } else if (strcmp(key, "process") == 0) {
       unsigned pid;
       if (strncmp(arg, "children", 8) == 0) d->proc_children = 1;
@@ -243,7 +340,7 @@ static double power_at(const fk_dev *d, double t) {
 }
 
 /* Exact integral of the power curve over [0, t], in mJ. */
-__attribute__((unused)) static double energy_to(const fk_dev *d, double t) {
+static double energy_to(const fk_dev *d, double t) {
   if (d->npts == 0) return 100000.0 * t;
   double e = 0, prev_t = 0, prev_p = power_at(d, 0);
   for (int k = 0; k < d->npts && d->pt_t[k] < t; k++) {
@@ -260,6 +357,9 @@ __attribute__((unused)) static double energy_to(const fk_dev *d, double t) {
 static int dev_ok(nvmlDevice_t d) {
   return fk.initialized && d >= &fk.dev[0] && d < &fk.dev[fk.ndev];
 }
+
+/* GPU_IS_LOST once the script's "lost" time has passed. */
+static int lost(const fk_dev *d) { return d->lost_t >= 0 && since_init_s() >= d->lost_t; }
 
 int nvmlInit_v2(void) {
   defaults();
@@ -286,6 +386,9 @@ const char *nvmlErrorString(int r) {
     case NVML_ERROR_INVALID_ARGUMENT: return "Invalid Argument";
     case NVML_ERROR_NOT_SUPPORTED: return "Not Supported";
     case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
+    case NVML_ERROR_NO_PERMISSION: return "Insufficient Permissions";
+    case NVML_ERROR_INSUFFICIENT_POWER: return "Insufficient External Power";
+    case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
     case 9: return "Driver Not Loaded";
     default: return "Unknown Error";
   }
@@ -308,41 +411,107 @@ int nvmlDeviceGetCount_v2(unsigned int *n) {
 int nvmlDeviceGetHandleByIndex_v2(unsigned int i, nvmlDevice_t *d) {
   if (!fk.initialized) return NVML_ERROR_UNINITIALIZED;
   if (!d || i >= (unsigned)fk.ndev) return NVML_ERROR_INVALID_ARGUMENT;
+  if (fk.dev[i].handle_error) return fk.dev[i].handle_error;
   *d = &fk.dev[i];
   return NVML_SUCCESS;
 }
 
 int nvmlDeviceGetName(nvmlDevice_t d, char *buf, unsigned int len) {
   if (!dev_ok(d) || !buf || !len) return NVML_ERROR_INVALID_ARGUMENT;
+  if (lost(d)) return NVML_ERROR_GPU_IS_LOST;
   snprintf(buf, len, "%s", d->name);
   return NVML_SUCCESS;
 }
 
 int nvmlDeviceGetUUID(nvmlDevice_t d, char *buf, unsigned int len) {
   if (!dev_ok(d) || !buf || !len) return NVML_ERROR_INVALID_ARGUMENT;
+  if (lost(d)) return NVML_ERROR_GPU_IS_LOST;
   snprintf(buf, len, "%s", d->uuid);
   return NVML_SUCCESS;
+}
+
+/* Counter reading in mJ at t: offset + integral, or the integral since the
+ * reset once a scripted driver reload has happened. */
+__attribute__((unused)) static double counter_mj(const fk_dev *d, double t) {
+  if (d->reset_t >= 0 && t >= d->reset_t) return energy_to(d, t) - energy_to(d, d->reset_t);
+  return d->energy_offset_mj + energy_to(d, t);
+}
+
+/* Power read by nvmlDeviceGetPowerUsage: instantaneous, or the mean of the
+ * last power_avg_s seconds (what Ampere and newer boards report). */
+static double usage_mw(const fk_dev *d, double t) {
+  if (d->power_avg_s <= 0) return power_at(d, t);
+  double t0 = t - d->power_avg_s;
+  if (t0 < 0) t0 = 0;
+  if (t - t0 < 1e-9) return power_at(d, t);
+  return (energy_to(d, t) - energy_to(d, t0)) / (t - t0);
+}
+
+static int power_failing(const fk_dev *d, double t) {
+  return d->fail_t0 >= 0 && t >= d->fail_t0 && t < d->fail_t1;
 }
 
 #ifndef FAKE_NVML_BROKEN
 int nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned int *mw) {
   if (!dev_ok(d) || !mw) return NVML_ERROR_INVALID_ARGUMENT;
-  *mw = (unsigned)lround(power_at(d, since_init_s()));
+  if (lost(d)) return NVML_ERROR_GPU_IS_LOST;
+  double t = since_init_s();
+  if (power_failing(d, t)) return NVML_ERROR_UNKNOWN;
+  *mw = (unsigned)lround(usage_mw(d, t));
   return NVML_SUCCESS;
 }
 #endif
 
 #ifndef FAKE_NVML_OLD
+FAKE_EXPORT int nvmlDeviceGetFieldValues(nvmlDevice_t d, int count, nvmlFieldValue_t *v);
+int nvmlDeviceGetFieldValues(nvmlDevice_t d, int count, nvmlFieldValue_t *v) {
+  if (!dev_ok(d) || count < 0 || (count && !v)) return NVML_ERROR_INVALID_ARGUMENT;
+  if (lost(d)) return NVML_ERROR_GPU_IS_LOST;
+  double t = since_init_s();
+  for (int k = 0; k < count; k++) {
+    v[k].timestamp = (long long)(t * 1e6);
+    v[k].latencyUsec = 0;
+    if (v[k].fieldId == FK_FI_POWER_INSTANT && d->instant) {
+      v[k].nvmlReturn = power_failing(d, t) ? NVML_ERROR_UNKNOWN : NVML_SUCCESS;
+      v[k].valueType = 1; /* NVML_VALUE_TYPE_UNSIGNED_INT */
+      v[k].value.uiVal = (unsigned)lround(power_at(d, t));
+    } else if (v[k].fieldId == FK_FI_POWER_AVERAGE && d->instant) {
+      v[k].nvmlReturn = power_failing(d, t) ? NVML_ERROR_UNKNOWN : NVML_SUCCESS;
+      v[k].valueType = 1;
+      v[k].value.uiVal = (unsigned)lround(usage_mw(d, t));
+    } else {
+      v[k].nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+    }
+  }
+  return NVML_SUCCESS;
+}
+
 int nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long long *mj) {
   if (!dev_ok(d) || !mj) return NVML_ERROR_INVALID_ARGUMENT;
+  if (lost(d)) return NVML_ERROR_GPU_IS_LOST;
   if (!d->energy_supported) return NVML_ERROR_NOT_SUPPORTED;
-  *mj = (unsigned long long)llround(d->energy_offset_mj + energy_to(d, since_init_s()));
+  *mj = (unsigned long long)llround(counter_mj(d, since_init_s()));
+  return NVML_SUCCESS;
+}
+
+FAKE_EXPORT int nvmlDeviceGetMigMode(nvmlDevice_t d, unsigned int *cur, unsigned int *pending);
+int nvmlDeviceGetMigMode(nvmlDevice_t d, unsigned int *cur, unsigned int *pending) {
+  if (!dev_ok(d) || !cur || !pending) return NVML_ERROR_INVALID_ARGUMENT;
+  *cur = *pending = (unsigned)(d->mig != 0);
+  return NVML_SUCCESS;
+}
+
+FAKE_EXPORT int nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t d, unsigned int *mw);
+int nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t d, unsigned int *mw) {
+  if (!dev_ok(d) || !mw) return NVML_ERROR_INVALID_ARGUMENT;
+  *mw = d->default_mw ? d->default_mw : d->max_mw;
   return NVML_SUCCESS;
 }
 #endif
 
 int nvmlDeviceGetUtilizationRates(nvmlDevice_t d, nvmlUtilization_t *u) {
   if (!dev_ok(d) || !u) return NVML_ERROR_INVALID_ARGUMENT;
+  if (lost(d)) return NVML_ERROR_GPU_IS_LOST;
   u->gpu = d->util_gpu;
   u->memory = d->util_mem;
   return NVML_SUCCESS;
@@ -350,6 +519,7 @@ int nvmlDeviceGetUtilizationRates(nvmlDevice_t d, nvmlUtilization_t *u) {
 
 int nvmlDeviceGetMemoryInfo(nvmlDevice_t d, nvmlMemory_t *m) {
   if (!dev_ok(d) || !m) return NVML_ERROR_INVALID_ARGUMENT;
+  if (lost(d)) return NVML_ERROR_GPU_IS_LOST;
   m->total = (unsigned long long)(d->mem_total_mib * 1048576.0);
   m->used = (unsigned long long)(d->mem_used_mib * 1048576.0);
   m->free = m->total > m->used ? m->total - m->used : 0;
@@ -358,12 +528,14 @@ int nvmlDeviceGetMemoryInfo(nvmlDevice_t d, nvmlMemory_t *m) {
 
 int nvmlDeviceGetTemperature(nvmlDevice_t d, int sensor, unsigned int *c) {
   if (!dev_ok(d) || !c || sensor != 0) return NVML_ERROR_INVALID_ARGUMENT;
+  if (lost(d)) return NVML_ERROR_GPU_IS_LOST;
   *c = d->temp_c;
   return NVML_SUCCESS;
 }
 
 int nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t d, unsigned int *mw) {
   if (!dev_ok(d) || !mw) return NVML_ERROR_INVALID_ARGUMENT;
+  if (lost(d)) return NVML_ERROR_GPU_IS_LOST;
   *mw = d->limit_mw;
   return NVML_SUCCESS;
 }
@@ -379,9 +551,14 @@ int nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t d, unsigned int *m
 #endif
 
 /* The device's process list: scripted pids plus, with "children", the
- * direct children of this process (read from /proc). */
-static int list_procs(const fk_dev *d, unsigned *out, int cap) {
+ * direct children of this process (read from /proc); with mps, the MPS
+ * clients instead. */
+static int list_procs(const fk_dev *d, unsigned *out, int cap, int mps) {
   int n = 0;
+  if (mps) {
+    for (int i = 0; i < d->nmps && n < cap; i++) out[n++] = d->mps[i];
+    return n;
+  }
   for (int i = 0; i < d->nproc && n < cap; i++) out[n++] = d->proc[i];
   if (!d->proc_children && !d->proc_cmdline[0]) return n;
   DIR *dir = opendir("/proc");
@@ -420,44 +597,80 @@ static int list_procs(const fk_dev *d, unsigned *out, int cap) {
   return n;
 }
 
-int nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t d, unsigned int *n,
-                                         nvmlProcessInfo_v1_t *p) {
+/* Fills up to *n records of rec_size bytes (16 = v1, 24 = v2, 32 = 535.5x v3),
+ * the way the driver does: INSUFFICIENT_SIZE with the count needed when the
+ * caller's array is too small. */
+static int fill_procs(nvmlDevice_t d, unsigned int *n, void *p, size_t rec_size, int mps) {
   if (!dev_ok(d) || !n) return NVML_ERROR_INVALID_ARGUMENT;
-  unsigned pids[256];
-  int k = list_procs(d, pids, 256);
-  if (*n < (unsigned)k || !p) {
+  if (lost(d)) return NVML_ERROR_GPU_IS_LOST;
+  if (d->procs_error) return d->procs_error;
+  static unsigned pids[FK_MAX_PROC + 256];
+  int k = list_procs(d, pids, FK_MAX_PROC + 256, mps);
+  if (*n < (unsigned)k || (!p && k)) {
     *n = (unsigned)k;
-    return k ? NVML_ERROR_INSUFFICIENT_SIZE : NVML_SUCCESS;
+    return NVML_ERROR_INSUFFICIENT_SIZE;
   }
   for (int i = 0; i < k; i++) {
-    p[i].pid = pids[i];
-    p[i].usedGpuMemory = 512ull << 20;
+    nvmlProcessDetail_v1_t r = {pids[i], 512ull << 20, 0xFFFFFFFFu, 0xFFFFFFFFu, 0};
+    if (rec_size == 16) {
+      nvmlProcessInfo_v1_t r1 = {pids[i], 512ull << 20};
+      memcpy((char *)p + i * rec_size, &r1, sizeof r1);
+    } else {
+      memcpy((char *)p + i * rec_size, &r, rec_size);
+    }
   }
   *n = (unsigned)k;
   return NVML_SUCCESS;
 }
 
+int nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t d, unsigned int *n,
+                                         nvmlProcessInfo_v1_t *p) {
+  return fill_procs(d, n, p, sizeof(nvmlProcessInfo_v1_t), 0);
+}
+
 #ifndef FAKE_NVML_OLD
+#ifdef FAKE_NVML_R535_54
+enum { FK_V3_SIZE = sizeof(nvmlProcessDetail_v1_t) };
+#else
+enum { FK_V3_SIZE = sizeof(nvmlProcessInfo_t) };
+#endif
+
 int nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t d, unsigned int *n,
                                             nvmlProcessInfo_t *p) {
-  if (!dev_ok(d) || !n) return NVML_ERROR_INVALID_ARGUMENT;
-  unsigned pids[256];
-  int k = list_procs(d, pids, 256);
-  if (*n < (unsigned)k || !p) {
-    *n = (unsigned)k;
-    return k ? NVML_ERROR_INSUFFICIENT_SIZE : NVML_SUCCESS;
-  }
-  for (int i = 0; i < k; i++) {
-    p[i].pid = pids[i];
-    p[i].usedGpuMemory = 512ull << 20;
-    p[i].gpuInstanceId = p[i].computeInstanceId = 0xFFFFFFFFu;
-  }
-  *n = (unsigned)k;
-  return NVML_SUCCESS;
+  return fill_procs(d, n, p, sizeof(nvmlProcessInfo_t), 0);
 }
 
 int nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int *n,
                                             nvmlProcessInfo_t *p) {
-  return nvmlDeviceGetComputeRunningProcesses_v2(d, n, p);
+  if (dev_ok(d) && d->v3_error) return d->v3_error;
+  return fill_procs(d, n, p, FK_V3_SIZE, 0);
 }
+
+FAKE_EXPORT int nvmlDeviceGetMPSComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int *n,
+                                                           nvmlProcessInfo_t *p);
+int nvmlDeviceGetMPSComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int *n,
+                                               nvmlProcessInfo_t *p) {
+  return fill_procs(d, n, p, FK_V3_SIZE, 1);
+}
+
+#if defined(FAKE_NVML_R535_54) || defined(FAKE_NVML_R535_104)
+/* Only its presence matters (nvitop's rule for the 32-byte _v3 drivers). */
+FAKE_EXPORT int nvmlDeviceGetConfComputeMemSizeInfo(nvmlDevice_t d, void *info);
+int nvmlDeviceGetConfComputeMemSizeInfo(nvmlDevice_t d, void *info) {
+  (void)info;
+  return dev_ok(d) ? NVML_ERROR_NOT_SUPPORTED : NVML_ERROR_INVALID_ARGUMENT;
+}
+#endif
+
+#ifdef FAKE_NVML_R535_104
+FAKE_EXPORT int nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t d,
+                                                      nvmlProcessDetailList_v1_t *l);
+int nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t d, nvmlProcessDetailList_v1_t *l) {
+  if (!dev_ok(d) || !l) return NVML_ERROR_INVALID_ARGUMENT;
+  if (l->version != FK_DETAIL_LIST_V1) return 25; /* NVML_ERROR_ARGUMENT_VERSION_MISMATCH */
+  if (l->mode != 0 && l->mode != 2) return NVML_ERROR_NOT_SUPPORTED;
+  return fill_procs(d, &l->numProcArrayEntries, l->procArray, sizeof(nvmlProcessDetail_v1_t),
+                    l->mode == 2);
+}
+#endif
 #endif

@@ -53,19 +53,30 @@ def main():
           "used flags: %s" % [g.get("used_by_run") for g in gpus])
     check(show["meta"].get("gpus_used") == "1,3", "gpus_used meta: %s" % show["meta"].get("gpus_used"))
     total = sum(g["energy_j"] for g in gpus)
-    check(abs(total - show["gpu_energy_j"]) <= 1e-9 * total, "devices %.9g vs gpu total %.9g"
-          % (total, show["gpu_energy_j"]))
+    check(abs(total - show["gpu_energy_all_j"]) <= 1e-9 * total, "devices %.9g vs all-GPU total %.9g"
+          % (total, show["gpu_energy_all_j"]))
     used = gpus[1]["energy_j"] + gpus[3]["energy_j"]
     check(abs(show.get("gpu_energy_used_j", 0) - used) <= 1e-9 * used, "used energy")
+    # The headline GPU energy is the run's GPUs' (1 and 3), not every board's.
+    check(abs(show["gpu_energy_j"] - used) <= 1e-9 * used, "headline %.9g vs used %.9g"
+          % (show["gpu_energy_j"], used))
+    check([g["headline"] for g in gpus] == [False, True, False, True], "headline flags")
+    check(show["meta"].get("gpus_headline") == "1,3", "gpus_headline meta")
+    check(show["meta"].get("gpu_count") == "2" and show["meta"].get("gpu_tdp_w") == "700",
+          "gpu_count/gpu_tdp_w of the run's GPUs: %s %s" % (show["meta"].get("gpu_count"),
+                                                           show["meta"].get("gpu_tdp_w")))
     for g, w in zip(gpus, (60, 250, 70, 300)):
         check(abs(g["avg_power_w"] - w) < 1e-6, "gpu %d mean power %s" % (g["index"], g["avg_power_w"]))
+        # Energies come from the counters, each read at its own instant within a tick
+        # (microseconds apart, milliseconds under ASan on a loaded VM): ratios to 0.5 %.
         ratio = g["energy_j"] / gpus[0]["energy_j"]
-        check(abs(ratio - w / 60) < 1e-9 * ratio, "energy ratio gpu %d: %s" % (g["index"], ratio))
+        check(abs(ratio - w / 60) < 5e-3 * ratio, "energy ratio gpu %d: %s" % (g["index"], ratio))
     check(" GPU 1 " in p.stderr and "used by the run" in p.stderr
           and "not used by the run" in p.stderr, "summary lines:\n" + p.stderr)
     counter = show.get("gpu_counter_energy_j")
-    check(counter is not None and abs(counter - total) < 0.02 * total,
-          "NVML counter %s vs integral %s" % (counter, total))
+    integral = show.get("gpu_integral_energy_j")
+    check(counter is not None and integral is not None and abs(counter - integral) < 0.02 * integral,
+          "NVML counter %s vs integral %s" % (counter, integral))
 
     # Selecting devices: only 1 and 3 are read and stored, under their NVML indices.
     p = run("1,3")

@@ -459,8 +459,13 @@ class RunTests(StoreTestCase):
         r = db.run()
         self.assertEqual(r["gpu_source"], "nvml")
         meta = db.meta(r["id"])
-        self.assertEqual(meta["gpu_count"], "2")
+        # gpu_count/gpu_tdp_w cover the GPUs the run used (GPU 0); per-device facts beside.
+        self.assertEqual(meta["gpu_count"], "1")
         self.assertEqual(meta["gpus_used"], "0")
+        self.assertEqual(meta["gpus_headline"], "0")
+        self.assertEqual(meta["gpu_tdp_w"], "350")
+        self.assertEqual(meta["gpu1_tdp_w"], "350")
+        self.assertEqual(meta["gpu0_power_field"], "instant")
         rows = db.c.execute("select s.t_s, g.slot, g.device_index, g.power_w, g.energy_counter_j "
                             "from samples s join gpu_samples g on s.run_id=g.run_id and "
                             "s.seq=g.seq where s.run_id=? order by s.seq, g.slot",
@@ -476,8 +481,10 @@ class RunTests(StoreTestCase):
         self.assertAlmostEqual(integral, 200.0 * (t[-1] - t[0]), delta=1e-6 * integral)
         counter = sum(by_dev[d][-1][2] - by_dev[d][0][2] for d in (0, 1))
         self.assertAlmostEqual(counter, integral, delta=0.02 * integral)
-        self.assertIn("GPU counter", p.stderr)
-        self.assertRegex(p.stderr, r"GPU +\S+ k?J.*200\.00 W +measured \(nvml\)")
+        self.assertIn("GPU integral", p.stderr)
+        # The GPU figure is GPU 0's (the run's); GPU 1 (50 W) is listed apart.
+        self.assertRegex(p.stderr, r"GPU +\S+ k?J.*150\.00 W +measured \(nvml energy counter, GPUs the run used\)")
+        self.assertRegex(p.stderr, r"GPU all +\S+")
         # One device only, and a device that does not exist.
         full[full.index("all")] = "1"
         p = subprocess.run(full, env=e, capture_output=True, text=True, timeout=TIMEOUT)

@@ -147,6 +147,46 @@ static void test_no_package(void) {
   dle_sensors_close(s);
 }
 
+/* Two packages, one whose energy_uj cannot be read (a folder here: read fails
+ * as for a permission error): RAPL works, and says which of how many failed. */
+static void test_partly_unreadable(void) {
+  put("intel-rapl:0", "name", "package-0");
+  put("intel-rapl:0", "energy_uj", "1000");
+  put("intel-rapl:1", "name", "package-1");
+  char path[512];
+  snprintf(path, sizeof path, "%s/intel-rapl:1/energy_uj", root);
+  mkdir(path, 0755);
+  dle_error e;
+  dle_sensors *s = open_rapl(root, &e);
+  if (s) {
+    dle_sensors_info info;
+    dle_sensors_get_info(s, &info);
+    CHECK(strcmp(info.cpu_source, "rapl") == 0);
+    CHECK(info.rapl_packages == 1);
+    CHECK_MSG(strstr(info.notes, "1 of 2 domains unreadable") != NULL, "notes: %s", info.notes);
+    CHECK(strstr(info.notes, "intel-rapl:1/energy_uj") != NULL);
+    dle_sensors_close(s);
+  }
+  rmdir(path);
+  /* Every package unreadable: absent, with the count and the file named. */
+  snprintf(path, sizeof path, "%s/intel-rapl:0/energy_uj", root);
+  unlink(path);
+  mkdir(path, 0755);
+  snprintf(path, sizeof path, "%s/intel-rapl:1/energy_uj", root);
+  mkdir(path, 0755);
+  s = open_rapl(root, &e);
+  if (s) {
+    dle_sensors_info info;
+    dle_sensors_get_info(s, &info);
+    CHECK(strcmp(info.cpu_source, "none") == 0);
+    CHECK_MSG(strstr(info.notes, "2 of 2 RAPL domains unreadable") != NULL, "notes: %s", info.notes);
+    dle_sensors_close(s);
+  }
+  rmdir(path);
+  snprintf(path, sizeof path, "%s/intel-rapl:0/energy_uj", root);
+  rmdir(path);
+}
+
 int main(void) {
   snprintf(root, sizeof root, "rapl_fake_%ld", (long)getpid());
   rm_tree();
@@ -155,6 +195,9 @@ int main(void) {
   rm_tree();
   mkdir(root, 0755);
   test_no_package();
+  rm_tree();
+  mkdir(root, 0755);
+  test_partly_unreadable();
   rm_tree();
   test_absent();
   return check_finish();
