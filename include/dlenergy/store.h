@@ -92,6 +92,11 @@ int dle_store_append_samples(dle_store *st, int64_t run_id, const dle_sample *sa
 /* Inserts or replaces epoch e->index of the run. */
 int dle_store_put_epoch(dle_store *st, int64_t run_id, const dle_epoch *e, dle_error *err);
 int dle_store_commit(dle_store *st, dle_error *err);
+/* Optional grouping for bulk writers (import): the writes that follow (run, metadata,
+ * epochs, samples) share one transaction until dle_store_commit(), a read through
+ * this handle, or the one-second rule commits it; a failed write in it rolls back
+ * all of it. Readers never see half of a group. PostgreSQL: a no-op. */
+int dle_store_begin(dle_store *st, dle_error *err);
 int dle_store_delete_run(dle_store *st, int64_t run_id, dle_error *err);
 
 /* ---- reading ---- */

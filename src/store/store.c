@@ -196,6 +196,11 @@ int dle_store_commit(dle_store *st, dle_error *err) {
   return st->ops->commit(st, err);
 }
 
+int dle_store_begin(dle_store *st, dle_error *err) {
+  if (!st) return dle_error_set(err, DLE_EINVAL, "no store");
+  return st->ops->begin ? st->ops->begin(st, err) : DLE_OK;
+}
+
 int dle_store_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
   if (!st) return dle_error_set(err, DLE_EINVAL, "no store");
   int rc = flush_for_read(st, err);

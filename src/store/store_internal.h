@@ -8,7 +8,7 @@
 
 /* Current schema version of both backends. Bump it and add a step to the
  * backend's migration table when the schema changes. */
-enum { DLE_STORE_SCHEMA_VERSION = 1 };
+enum { DLE_STORE_SCHEMA_VERSION = 2 };
 
 typedef struct dle_store_ops {
   const char *name; /* "sqlite" or "postgresql" */
@@ -21,6 +21,7 @@ typedef struct dle_store_ops {
                         dle_error *err);
   int (*put_epoch)(dle_store *st, int64_t run_id, const dle_epoch *e, dle_error *err);
   int (*commit)(dle_store *st, dle_error *err); /* no-op when nothing is pending */
+  int (*begin)(dle_store *st, dle_error *err);  /* optional: dle_store_begin */
   int (*delete_run)(dle_store *st, int64_t run_id, dle_error *err);
   int (*list_runs)(dle_store *st, int64_t only_id, dle_run_info **out, size_t *n,
                    dle_error *err); /* only_id < 0: all runs */
