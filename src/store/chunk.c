@@ -9,7 +9,7 @@
 _Static_assert(sizeof(dle_sample) % sizeof(double) == 0, "dle_sample is read as a double array");
 
 enum { FORMAT = 1, MODE_NAN = 0, MODE_DEC = 1, MODE_XOR = 2, MAX_K = 15 };
-enum { ZSTD_LEVEL = 3 };
+enum { ZSTD_LEVEL = 1 };
 
 static const double P10[MAX_K + 1] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                       1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
@@ -83,10 +83,41 @@ static int64_t unzigzag(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 
 static int dec_fits(double v, int k, int64_t *m) {
   double x = v * P10[k];
   if (!(fabs(x) < 9.0e15)) return 0; /* NaN, inf, or beyond exact integers */
-  int64_t r = llround(x);
+  /* any nearby integer will do: the bit comparison below decides */
+  int64_t r = (int64_t)(x + (x >= 0 ? 0.5 : -0.5));
   if (bits_of((double)r / P10[k]) != bits_of(v)) return 0;
   *m = r;
   return 1;
+}
+
+/* Fills scratch[i] with m_i such that m_i / 10^k reads back as v[i] bit for bit
+ * (INT64_MIN where no such m exists), for the smallest k (0..MAX_K) that serves
+ * the values; restarts when a value needs a larger k (at most MAX_K times).
+ * Returns k, or -1 when more than a quarter of the values fit no k. */
+static int decimal_scale(const double *v, size_t stride, size_t n, int64_t *scratch,
+                         size_t *n_exc) {
+  int k = 0;
+restart:
+  *n_exc = 0;
+  for (size_t i = 0; i < n; i++) {
+    double x = v[i * stride];
+    int64_t m;
+    if (dec_fits(x, k, &m)) {
+      scratch[i] = m;
+      continue;
+    }
+    if (!isnan(x)) {
+      int kk = k + 1;
+      while (kk <= MAX_K && !dec_fits(x, kk, &m)) kk++;
+      if (kk <= MAX_K) {
+        k = kk;
+        goto restart;
+      }
+    }
+    scratch[i] = INT64_MIN;
+    if (++*n_exc * 4 > n) return -1;
+  }
+  return k;
 }
 
 static void encode_column(buf *b, const double *v, size_t stride, size_t n, int64_t *scratch) {
@@ -98,40 +129,34 @@ static void encode_column(buf *b, const double *v, size_t stride, size_t n, int6
     put_u8(b, MODE_NAN);
     return;
   }
-  /* The smallest k that fits the values seen so far, growing as needed. */
-  int k = 0;
-  int64_t m;
-  for (size_t i = 0; i < n; i++) {
-    double x = v[i * stride];
-    if (isnan(x) || dec_fits(x, k, &m)) continue;
-    int kk = k + 1;
-    while (kk <= MAX_K && !dec_fits(x, kk, &m)) kk++;
-    if (kk <= MAX_K) k = kk;
-  }
   size_t n_exc = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (dec_fits(v[i * stride], k, &m))
-      scratch[i] = m;
-    else
-      scratch[i] = INT64_MIN, n_exc++;
-  }
-  if (n_exc * 4 <= n) {
+  int k = n_nan * 4 > n ? -1 : decimal_scale(v, stride, n, scratch, &n_exc);
+  if (k >= 0) {
     put_u8(b, MODE_DEC);
     put_u8(b, (uint8_t)k);
     put_varint(b, n_exc);
     size_t last = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; n_exc && i < n; i++)
       if (scratch[i] == INT64_MIN) {
         put_varint(b, i - last);
         put_u64(b, bits_of(v[i * stride]));
         last = i;
       }
+    uint8_t *d = buf_room(b, 10 * n);
+    if (!d) return;
+    size_t len = 0;
     int64_t prev = 0;
     for (size_t i = 0; i < n; i++) {
       int64_t cur = scratch[i] == INT64_MIN ? prev : scratch[i];
-      put_varint(b, zigzag((int64_t)((uint64_t)cur - (uint64_t)prev)));
+      uint64_t u = zigzag((int64_t)((uint64_t)cur - (uint64_t)prev));
       prev = cur;
+      while (u >= 0x80) {
+        d[len++] = (uint8_t)(u | 0x80);
+        u >>= 7;
+      }
+      d[len++] = (uint8_t)u;
     }
+    b->len += len;
     return;
   }
   put_u8(b, MODE_XOR);
@@ -156,7 +181,7 @@ int dle_chunk_encode(const dle_sample *s, size_t n, uint8_t **blob, size_t *blob
                          DLE_CHUNK_MAX, n);
   buf raw = {0};
   int64_t *scratch = malloc(n * sizeof *scratch);
-  double *col = malloc(n * sizeof *col);
+  double *col = malloc(DLE_CHUNK_GPU_COLS * n * sizeof *col);
   if (!scratch || !col) {
     free(scratch);
     free(col);
@@ -184,19 +209,23 @@ int dle_chunk_encode(const dle_sample *s, size_t n, uint8_t **blob, size_t *blob
       put_varint(&raw, zigzag(scratch[i] - prev));
       prev = scratch[i];
     }
-    for (int c = 0; c < DLE_CHUNK_GPU_COLS; c++) {
-      size_t j = 0;
-      for (size_t i = 0; i < n; i++) {
-        if (s[i].n_gpus <= g) continue;
-        const dle_gpu_sample *x = &s[i].gpu[g];
-        const double fields[DLE_CHUNK_GPU_COLS] = {x->power_w,      x->energy_counter_j,
-                                                   x->util_gpu_pct, x->util_mem_pct,
-                                                   x->mem_used_mib, x->mem_total_mib,
-                                                   x->temp_c,       x->power_limit_w};
-        col[j++] = fields[c];
-      }
-      encode_column(&raw, col, 1, m, scratch);
+    /* gather the slot's eight columns in one pass, column-major */
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (s[i].n_gpus <= g) continue;
+      const dle_gpu_sample *x = &s[i].gpu[g];
+      col[0 * m + j] = x->power_w;
+      col[1 * m + j] = x->energy_counter_j;
+      col[2 * m + j] = x->util_gpu_pct;
+      col[3 * m + j] = x->util_mem_pct;
+      col[4 * m + j] = x->mem_used_mib;
+      col[5 * m + j] = x->mem_total_mib;
+      col[6 * m + j] = x->temp_c;
+      col[7 * m + j] = x->power_limit_w;
+      j++;
     }
+    for (int c = 0; c < DLE_CHUNK_GPU_COLS; c++)
+      encode_column(&raw, col + (size_t)c * m, 1, m, scratch);
   }
   free(col);
   free(scratch);

@@ -69,6 +69,8 @@ int dle_store_no_run(const dle_store *st, int64_t run_id, dle_error *err);
 /* DLE_OK when a store at schema version `version` can be used by this build; else
  * DLE_EDB with a message asking for a newer dlenergy. */
 int dle_store_check_schema_version(const dle_store *st, int version, dle_error *err);
+/* Copies a sample's fields and its n_gpus GPUs (the slots the store keeps). */
+void dle_store_copy_sample(dle_sample *dst, const dle_sample *src);
 /* A stored sample's GPU count, clamped to 0..DLE_MAX_GPUS. */
 uint32_t dle_store_clamp_n_gpus(int64_t n_gpus);
 

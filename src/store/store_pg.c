@@ -523,7 +523,7 @@ static int pg_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t 
     return dle_error_set(err, DLE_ENOMEM, "out of memory buffering samples");
   s->buf_run = run_id;
   for (size_t i = 0; i < n; i++) {
-    s->buf[s->nbuf++] = v[i];
+    dle_store_copy_sample(&s->buf[s->nbuf++], &v[i]);
     st->pending++;
     if (s->nbuf == DLE_CHUNK_MAX && (rc = pg_commit(st, err))) return rc;
   }

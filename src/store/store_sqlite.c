@@ -28,7 +28,7 @@ typedef struct sq_store {
   sqlite3 *db;
   int in_tx;
   int batch; /* dle_store_begin: writes join the open transaction until a commit */
-  sqlite3_stmt *put_chunk, *put_epoch, *put_meta;
+  sqlite3_stmt *put_chunk, *put_epoch, *put_meta, *has_run;
   int64_t seq_run;  /* run whose next sample number is cached, -1 none */
   int64_t next_seq;
   int64_t known_run; /* last run found to exist, -1 none */
@@ -228,6 +228,7 @@ static void sq_close(dle_store *st) {
   if (s->nbuf > s->ncommitted && s->put_chunk) sq_commit(st, NULL);
   free(s->buf);
   sqlite3_finalize(s->put_chunk);
+  sqlite3_finalize(s->has_run);
   sqlite3_finalize(s->put_epoch);
   sqlite3_finalize(s->put_meta);
   sqlite3_close_v2(s->db);
@@ -479,7 +480,7 @@ static int sq_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t 
     return dle_error_set(err, DLE_ENOMEM, "out of memory buffering samples");
   s->buf_run = run_id;
   for (size_t i = 0; i < n; i++) {
-    s->buf[s->nbuf++] = v[i];
+    dle_store_copy_sample(&s->buf[s->nbuf++], &v[i]);
     st->pending++;
     if (s->nbuf < DLE_CHUNK_MAX) continue;
     if (!s->batch) {
@@ -495,15 +496,14 @@ static int sq_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t 
 }
 
 static int run_exists(sq_store *s, int64_t run_id, dle_error *err) {
-  sqlite3_stmt *q = NULL;
-  int rc = sq_prepare_run(s, "SELECT 1 FROM runs WHERE id=?", run_id, &q, err);
-  if (rc) return rc;
-  int r = sqlite3_step(q);
+  sqlite3_stmt *q = s->has_run;
+  sqlite3_bind_int64(q, 1, run_id);
+  int rc = DLE_OK, r = sqlite3_step(q);
   if (r == SQLITE_DONE)
     rc = dle_store_no_run(&s->base, run_id, err);
   else if (r != SQLITE_ROW)
     rc = sq_fail(s, r, "finding the run", err);
-  sqlite3_finalize(q);
+  sqlite3_reset(q);
   return rc;
 }
 
@@ -883,6 +883,7 @@ int dle_store_open_sqlite(const char *path, dle_store **out, dle_error *err) {
                     "INSERT OR REPLACE INTO sample_chunks (run_id, first_seq, n, data)"
                     " VALUES (?,?,?,?)",
                     &s->put_chunk, err);
+  if (!rc) rc = sq_prepare(s, "SELECT 1 FROM runs WHERE id=?", &s->has_run, err);
   if (!rc)
     rc = sq_prepare(s,
                     "INSERT INTO epochs (run_id, idx, t_begin_s, t_end_s, metrics)"
