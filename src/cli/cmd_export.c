@@ -273,7 +273,7 @@ static int open_out(const char *path, outbuf *b, char *tmp, size_t tmp_size, dle
     return DLE_OK;
   }
   snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
-  b->f = fopen(tmp, "wx");
+  b->f = fopen(tmp, "w");
   if (!b->f) return dle_error_set(err, DLE_EIO, "cannot create %s: %s", tmp, strerror(errno));
   return DLE_OK;
 }
@@ -396,10 +396,14 @@ static int export_main(int argc, char **argv) {
   if (dle_store_open(cli_db_path(db), &st, &err)) return cli_fail("export", &err);
   int64_t id = 0;
   outbuf b = {0};
+  char tmp[4096 + 32];
   int rc = dle_store_resolve_run(st, argv[optind], &id, &err);
-  if (!rc) rc = samples ? export_samples(st, id, &b, &err) : export_epochs(st, id, &b, &err);
+  if (!rc) rc = open_out(out, &b, tmp, sizeof tmp, &err);
+  if (!rc) {
+    rc = samples ? export_samples(st, id, &b, &err) : export_epochs(st, id, &b, &err);
+    rc = close_out(out, &b, tmp, rc, &err);
+  }
   dle_store_close(st);
-  if (!rc) rc = dle_write_file_atomic(out, b.p ? b.p : "", b.len, &err);
   free(b.p);
   return rc ? cli_fail("export", &err) : DLE_EXIT_OK;
 }
