@@ -13,8 +13,12 @@
  *   host_ram_gb, cpu_model, cpu_cores, cpu_tdp_w, ram_w_per_gb,
  *   architecture, environment, dataset, batch_size, image (HxW), training_size,
  *   validation_size, gflops (forward pass, one sample), epochs_total,
- *   source_gpu_file, source_cpu_file. User metadata from markers and --meta goes
- *   in the same table. */
+ *   source_gpu_file, source_cpu_file, job (the distributed job the run is part of:
+ *   run --job, $SLURM_JOB_ID or $TORCHELASTIC_RUN_ID), job_source. User metadata
+ *   from markers and --meta goes in the same table.
+ *
+ * Samples are stored as compressed column chunks (lossless; docs/store.md) and
+ * read back one chunk at a time. */
 #ifndef DLENERGY_STORE_H
 #define DLENERGY_STORE_H
 

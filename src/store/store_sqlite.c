@@ -737,7 +737,7 @@ static int sq_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, voi
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
   }
   dle_sample_clear(cur);
-  int r;
+  int r = SQLITE_DONE;
   while (!rc && (r = sqlite3_step(q)) == SQLITE_ROW) {
     const uint8_t *blob = sqlite3_column_blob(q, 1);
     size_t len = (size_t)sqlite3_column_bytes(q, 1);
