@@ -13,8 +13,12 @@
  *   host_ram_gb, cpu_model, cpu_cores, cpu_tdp_w, ram_w_per_gb,
  *   architecture, environment, dataset, batch_size, image (HxW), training_size,
  *   validation_size, gflops (forward pass, one sample), epochs_total,
- *   source_gpu_file, source_cpu_file. User metadata from markers and --meta goes
- *   in the same table. */
+ *   source_gpu_file, source_cpu_file, job (the distributed job the run is part of:
+ *   run --job, $SLURM_JOB_ID or $TORCHELASTIC_RUN_ID), job_source. User metadata
+ *   from markers and --meta goes in the same table.
+ *
+ * Samples are stored as compressed column chunks (lossless; docs/store.md) and
+ * read back one chunk at a time. */
 #ifndef DLENERGY_STORE_H
 #define DLENERGY_STORE_H
 
@@ -92,6 +96,11 @@ int dle_store_append_samples(dle_store *st, int64_t run_id, const dle_sample *sa
 /* Inserts or replaces epoch e->index of the run. */
 int dle_store_put_epoch(dle_store *st, int64_t run_id, const dle_epoch *e, dle_error *err);
 int dle_store_commit(dle_store *st, dle_error *err);
+/* Optional grouping for bulk writers (import): the writes that follow (run, metadata,
+ * epochs, samples) share one transaction until dle_store_commit(), a read through
+ * this handle, or the one-second rule commits it; a failed write in it rolls back
+ * all of it. Readers never see half of a group. PostgreSQL: a no-op. */
+int dle_store_begin(dle_store *st, dle_error *err);
 int dle_store_delete_run(dle_store *st, int64_t run_id, dle_error *err);
 
 /* ---- reading ---- */

@@ -90,6 +90,10 @@ int show_run_summary(dle_store *st, int64_t id, dle_run_info *info, dle_energy_s
                      size_t *n_epochs, dle_error *err);
 /* The run as `show --json` prints it (with_epochs: with the per-epoch list). */
 struct cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err);
+/* Jobs (metadata 'job'): one job's runs added up, total / per host / per GPU; and one
+ * line (or JSON object) per job among the runs matching filter. */
+int show_job(dle_store *st, const char *job, bool json, dle_error *err);
+int list_jobs(dle_store *st, const char *filter, bool json, dle_error *err);
 /* A wall-clock time as "YYYY-MM-DD HH:MM:SS UTC" ("(log time)" for imported runs). */
 void show_format_wall(double wall_s, const char *source, char *buf, size_t n);
 

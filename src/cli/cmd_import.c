@@ -154,11 +154,13 @@ static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
     snprintf(info.ram_source, sizeof info.ram_source, "model");
   }
   int64_t id = 0;
-  rc = dle_store_create_run(st, &info, &id, err);
+  /* One transaction per run: readers see a run whole or not at all, and the store
+   * pays one commit per run instead of one per metadata value. */
+  rc = dle_store_begin(st, err);
+  if (rc == DLE_OK) rc = dle_store_create_run(st, &info, &id, err);
   if (rc) goto out;
   info.id = id;
   rc = dle_store_set_meta(st, id, "source_gpu_file", gpu_abs, err);
-  if (rc == DLE_OK) rc = dle_store_commit(st, err);
   dle_sample *chunk = malloc(SAMPLE_CHUNK * sizeof *chunk);
   if (!chunk) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
   for (size_t i = 0; rc == DLE_OK && i < imp.n; i += SAMPLE_CHUNK) {

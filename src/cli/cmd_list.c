@@ -13,12 +13,15 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "Usage: dlenergy list [--json] [--filter COND] [--db PATH]\n"
+          "Usage: dlenergy list [--json] [--jobs] [--filter COND] [--db PATH]\n"
           "List the runs in the store with their duration and energy.\n\n"
           "Options:\n"
           "  --json         a JSON array of the objects 'show --json' prints (no epoch_list)\n"
           "  --filter COND  only runs matching COND: comma-separated key=value on metadata\n"
           "                 or on status/source/host, e.g. architecture=vgg16,status=complete\n"
+          "  --jobs         one line per distributed job (metadata 'job') instead of per run:\n"
+          "                 runs, hosts, GPU and total energy, emissions; 'show --job NAME'\n"
+          "                 breaks one down per host and GPU\n"
           "  --db PATH      run store (default $DLENERGY_DB or ./dlenergy.db)\n"
           "  -h, --help     this help\n");
 }
@@ -61,9 +64,10 @@ static int cmd_list(int argc, char **argv) {
   static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                        {"db", required_argument, NULL, 'd'},
                                        {"filter", required_argument, NULL, 'f'},
+                                       {"jobs", no_argument, NULL, 'J'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  bool json = false;
+  bool json = false, jobs = false;
   const char *db = NULL, *filter = NULL;
   optind = 1;
   int c;
@@ -72,6 +76,7 @@ static int cmd_list(int argc, char **argv) {
       case 'j': json = true; break;
       case 'd': db = optarg; break;
       case 'f': filter = optarg; break;
+      case 'J': jobs = true; break;
       case 'h': usage(stdout); return DLE_EXIT_OK;
       default: return cli_usage_error("list", "unknown option");
     }
@@ -81,6 +86,11 @@ static int cmd_list(int argc, char **argv) {
   dle_error_clear(&err);
   dle_store *st = NULL;
   if (dle_store_open(cli_db_path(db), &st, &err)) return cli_fail("list", &err);
+  if (jobs) {
+    int rc = list_jobs(st, filter, json, &err);
+    dle_store_close(st);
+    return rc ? cli_fail("list", &err) : DLE_EXIT_OK;
+  }
   int64_t *ids = NULL;
   size_t n = 0;
   if (dle_store_select_runs(st, filter, &ids, &n, &err)) {

@@ -619,6 +619,20 @@ static void record_static_meta(mon *m) {
   set_meta_num(m, "ram_w_per_gb", s->ram_w_per_gb);
   if (s->notes[0]) set_meta(m, "sensor_notes", s->notes);
   if (m->o->country) set_meta(m, "country", m->o->country);
+  /* The job key: the runs that several hosts record for one distributed training. */
+  static const char *const job_env[] = {"SLURM_JOB_ID", "TORCHELASTIC_RUN_ID"};
+  const char *job = m->o->job, *job_source = "--job";
+  for (size_t i = 0; !job && i < sizeof job_env / sizeof *job_env; i++) {
+    const char *v = getenv(job_env[i]);
+    if (v && *v && !strchr(v, ',') && !strchr(v, '=')) {
+      job = v;
+      job_source = job_env[i];
+    }
+  }
+  if (job) {
+    set_meta(m, "job", job);
+    set_meta(m, "job_source", job_source);
+  }
   if (m->o->epochs_planned > 0) set_meta_num(m, "epochs_total", m->o->epochs_planned);
   for (char **kv = m->o->meta; kv && *kv; kv++) {
     char key[128];
@@ -929,7 +943,10 @@ int monitor_main(const monitor_opts *o) {
   if (dle_store_open(o->db, &m->st, &e) != DLE_OK) goto fail;
   dle_run_info_init(&m->info);
   snprintf(m->info.source, sizeof m->info.source, "%s", m->attach ? "attach" : "run");
-  if (gethostname(m->host, sizeof m->host) != 0) snprintf(m->host, sizeof m->host, "unknown");
+  if (o->host)
+    snprintf(m->host, sizeof m->host, "%s", o->host);
+  else if (gethostname(m->host, sizeof m->host) != 0)
+    snprintf(m->host, sizeof m->host, "unknown");
   m->host[sizeof m->host - 1] = '\0';
   snprintf(m->info.host, sizeof m->info.host, "%s", m->host);
   if (m->attach)
@@ -1205,7 +1222,7 @@ fail:
 enum {
   OPT_DB = 256, OPT_INTERVAL, OPT_GPUS, OPT_NO_GPU, OPT_NO_RAPL, OPT_NO_CPU, OPT_CPU_TDP,
   OPT_RAM_W, OPT_PUE, OPT_CARBON, OPT_COUNTRY, OPT_META, OPT_EPOCHS, OPT_QUIET,
-  OPT_EPOCH_REGEX, OPT_FIFO, OPT_METRICS, OPT_REPORT, OPT_HELP
+  OPT_EPOCH_REGEX, OPT_FIFO, OPT_METRICS, OPT_REPORT, OPT_JOB, OPT_HOST, OPT_HELP
 };
 
 bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_opts *o,
@@ -1264,6 +1281,16 @@ bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_o
     case OPT_QUIET: o->quiet = true; return true;
     case OPT_METRICS: o->metrics_listen = arg; return true;
     case OPT_REPORT: o->report_path = arg; return true;
+    case OPT_JOB:
+      if (!*arg || strchr(arg, ',') || strchr(arg, '='))
+        *usage_rc = cli_usage_error(verb, "--job wants a non-empty name without ',' or '=', not '%s'", arg);
+      o->job = arg;
+      return true;
+    case OPT_HOST:
+      if (!*arg || strlen(arg) > 255)
+        *usage_rc = cli_usage_error(verb, "--host wants a name of 1..255 characters");
+      o->host = arg;
+      return true;
     default: return false;
   }
 }
@@ -1285,6 +1312,8 @@ bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_o
   {"quiet", no_argument, NULL, OPT_QUIET},                                \
   {"metrics-listen", required_argument, NULL, OPT_METRICS},               \
   {"report", required_argument, NULL, OPT_REPORT},                        \
+  {"job", required_argument, NULL, OPT_JOB},                              \
+  {"host", required_argument, NULL, OPT_HOST},                            \
   {"help", no_argument, NULL, OPT_HELP}
 
 static const char k_common_help[] =
@@ -1307,7 +1336,12 @@ static const char k_common_help[] =
     "  --quiet               no live line and no summary\n"
     "  --metrics-listen ADDR serve Prometheus metrics of the live run on HOST:PORT\n"
     "                        (\":PORT\" = loopback; port 0 picks a free one)\n"
-    "  --report FILE         write the run's self-contained HTML report at the end\n";
+    "  --report FILE         write the run's self-contained HTML report at the end\n"
+    "  --job NAME            the distributed job this run is part of (metadata 'job');\n"
+    "                        default $SLURM_JOB_ID, else $TORCHELASTIC_RUN_ID; the runs\n"
+    "                        of one job, on any hosts, add up in 'list --jobs', 'show\n"
+    "                        --job NAME' and 'analyze --by job'\n"
+    "  --host NAME           host name recorded for the run (default: gethostname)\n";
 
 /* Shared by run and attach: collects --meta values, resolves --country. Returns -1
  * to go on, else an exit status. */

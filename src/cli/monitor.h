@@ -71,6 +71,8 @@ typedef struct monitor_opts {
   double pue;
   double carbon_g_per_kwh;           /* NaN: unknown */
   const char *country;               /* recorded as meta when set */
+  const char *job;                   /* --job; NULL: $SLURM_JOB_ID / $TORCHELASTIC_RUN_ID */
+  const char *host;                  /* --host; NULL: gethostname() */
   int epochs_planned;                /* --epochs; 0 = unknown */
   char **meta;                       /* "k=v" strings from --meta, NULL-terminated */
   const char *epoch_regex;           /* run only; NULL: no output capture */

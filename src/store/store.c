@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,6 +44,11 @@ int dle_store_check_schema_version(const dle_store *st, int version, dle_error *
                        "%s has schema version %d, newer than this dlenergy supports (%d); "
                        "use a newer dlenergy",
                        st->location, version, DLE_STORE_SCHEMA_VERSION);
+}
+
+void dle_store_copy_sample(dle_sample *dst, const dle_sample *src) {
+  uint32_t g = src->n_gpus > DLE_MAX_GPUS ? DLE_MAX_GPUS : src->n_gpus;
+  memcpy(dst, src, offsetof(dle_sample, gpu) + g * sizeof src->gpu[0]);
 }
 
 uint32_t dle_store_clamp_n_gpus(int64_t n_gpus) {
@@ -194,6 +200,11 @@ int dle_store_put_epoch(dle_store *st, int64_t run_id, const dle_epoch *e, dle_e
 int dle_store_commit(dle_store *st, dle_error *err) {
   if (!st) return dle_error_set(err, DLE_EINVAL, "no store");
   return st->ops->commit(st, err);
+}
+
+int dle_store_begin(dle_store *st, dle_error *err) {
+  if (!st) return dle_error_set(err, DLE_EINVAL, "no store");
+  return st->ops->begin ? st->ops->begin(st, err) : DLE_OK;
 }
 
 int dle_store_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
@@ -350,28 +361,27 @@ static int filter_fields(const dle_run_info *runs, size_t nruns, const char *key
   return DLE_OK;
 }
 
+static int is_field_key(const char *key) {
+  return strcmp(key, "status") == 0 || strcmp(key, "source") == 0 || strcmp(key, "host") == 0;
+}
+
+/* Evaluates metadata conditions first (indexed lookups); only the runs they leave
+ * are read for the field conditions, so a selective filter costs a few rows, not
+ * a scan of every run (import asks once per trace). */
 int dle_store_select_runs(dle_store *st, const char *filter, int64_t **ids, size_t *n,
                           dle_error *err) {
   if (!st || !ids || !n) return dle_error_set(err, DLE_EINVAL, "no store or output");
   *ids = NULL;
   *n = 0;
-  dle_run_info *runs = NULL;
-  size_t nruns = 0;
-  int rc = dle_store_list_runs(st, &runs, &nruns, err);
+  int rc = flush_for_read(st, err);
   if (rc) return rc;
-  int64_t *cur = malloc((nruns ? nruns : 1) * sizeof *cur);
   char *copy = strdup(filter ? filter : "");
-  if (!cur || !copy) {
-    free(runs);
-    free(cur);
-    free(copy);
-    return dle_error_set(err, DLE_ENOMEM, "out of memory");
-  }
-  size_t ncur = nruns;
-  for (size_t i = 0; i < nruns; i++) cur[i] = runs[i].id;
+  if (!copy) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  /* split into conditions, checking their form */
+  char *conds[64];
+  size_t nc = 0;
   char *save = NULL;
-  for (char *cond = strtok_r(copy, ",", &save); cond && rc == DLE_OK;
-       cond = strtok_r(NULL, ",", &save)) {
+  for (char *cond = strtok_r(copy, ",", &save); cond; cond = strtok_r(NULL, ",", &save)) {
     while (*cond == ' ') cond++;
     if (!*cond) continue;
     char *eq = strchr(cond, '=');
@@ -379,15 +389,59 @@ int dle_store_select_runs(dle_store *st, const char *filter, int64_t **ids, size
       rc = dle_error_set(err, DLE_EINVAL, "filter condition '%s' is not key=value", cond);
       break;
     }
+    if (nc == sizeof conds / sizeof *conds) {
+      rc = dle_error_set(err, DLE_EINVAL, "more than %zu filter conditions", nc);
+      break;
+    }
     *eq = '\0';
-    const char *key = cond, *value = eq + 1;
+    conds[nc++] = cond;
+  }
+  int64_t *cur = NULL;
+  size_t ncur = 0;
+  int have_set = 0;
+  for (size_t i = 0; !rc && i < nc; i++) {
+    const char *key = conds[i], *value = conds[i] + strlen(conds[i]) + 1;
+    if (is_field_key(key)) continue;
     int64_t *m = NULL;
     size_t nm = 0;
-    if (strcmp(key, "status") == 0 || strcmp(key, "source") == 0 || strcmp(key, "host") == 0)
-      rc = filter_fields(runs, nruns, key, value, &m, &nm, err);
-    else
-      rc = st->ops->meta_match(st, key, value, &m, &nm, err);
-    if (rc == DLE_OK) intersect(cur, &ncur, m, nm);
+    rc = st->ops->meta_match(st, key, value, &m, &nm, err);
+    if (rc) break;
+    if (!have_set) {
+      cur = m;
+      ncur = nm;
+      have_set = 1;
+    } else {
+      intersect(cur, &ncur, m, nm);
+      free(m);
+    }
+  }
+  dle_run_info *runs = NULL;
+  size_t nruns = 0;
+  if (!rc && !have_set) { /* no metadata condition: every run is a candidate */
+    rc = st->ops->list_runs(st, -1, &runs, &nruns, err);
+    if (!rc) {
+      cur = malloc((nruns ? nruns : 1) * sizeof *cur);
+      if (!cur) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+      for (size_t i = 0; !rc && i < nruns; i++) cur[ncur++] = runs[i].id;
+    }
+  } else if (!rc) { /* read only the candidates' fields */
+    runs = malloc((ncur ? ncur : 1) * sizeof *runs);
+    if (!runs) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < ncur; i++) {
+      dle_run_info *one = NULL;
+      size_t k = 0;
+      rc = st->ops->list_runs(st, cur[i], &one, &k, err);
+      if (!rc && k == 1) runs[nruns++] = one[0];
+      free(one);
+    }
+  }
+  for (size_t i = 0; !rc && i < nc; i++) {
+    const char *key = conds[i], *value = conds[i] + strlen(conds[i]) + 1;
+    if (!is_field_key(key)) continue;
+    int64_t *m = NULL;
+    size_t nm = 0;
+    rc = filter_fields(runs, nruns, key, value, &m, &nm, err);
+    if (!rc) intersect(cur, &ncur, m, nm);
     free(m);
   }
   free(copy);
@@ -396,6 +450,8 @@ int dle_store_select_runs(dle_store *st, const char *filter, int64_t **ids, size
     free(cur);
     return rc;
   }
+  if (!cur) cur = malloc(1); /* an empty but valid array */
+  if (!cur) return dle_error_set(err, DLE_ENOMEM, "out of memory");
   *ids = cur;
   *n = ncur;
   return DLE_OK;

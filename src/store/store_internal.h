@@ -8,7 +8,7 @@
 
 /* Current schema version of both backends. Bump it and add a step to the
  * backend's migration table when the schema changes. */
-enum { DLE_STORE_SCHEMA_VERSION = 1 };
+enum { DLE_STORE_SCHEMA_VERSION = 2 };
 
 typedef struct dle_store_ops {
   const char *name; /* "sqlite" or "postgresql" */
@@ -21,6 +21,7 @@ typedef struct dle_store_ops {
                         dle_error *err);
   int (*put_epoch)(dle_store *st, int64_t run_id, const dle_epoch *e, dle_error *err);
   int (*commit)(dle_store *st, dle_error *err); /* no-op when nothing is pending */
+  int (*begin)(dle_store *st, dle_error *err);  /* optional: dle_store_begin */
   int (*delete_run)(dle_store *st, int64_t run_id, dle_error *err);
   int (*list_runs)(dle_store *st, int64_t only_id, dle_run_info **out, size_t *n,
                    dle_error *err); /* only_id < 0: all runs */
@@ -68,6 +69,8 @@ int dle_store_no_run(const dle_store *st, int64_t run_id, dle_error *err);
 /* DLE_OK when a store at schema version `version` can be used by this build; else
  * DLE_EDB with a message asking for a newer dlenergy. */
 int dle_store_check_schema_version(const dle_store *st, int version, dle_error *err);
+/* Copies a sample's fields and its n_gpus GPUs (the slots the store keeps). */
+void dle_store_copy_sample(dle_sample *dst, const dle_sample *src);
 /* A stored sample's GPU count, clamped to 0..DLE_MAX_GPUS. */
 uint32_t dle_store_clamp_n_gpus(int64_t n_gpus);
 

@@ -1,18 +1,18 @@
 /* store_pg.c — the PostgreSQL backend of the run store (libpq).
  *
  * Same tables as the SQLite backend. Run ids come from an identity column, so any
- * number of writers on any number of hosts get distinct ids. Samples are
- * buffered on the client as COPY text and sent in one transaction (COPY samples,
- * COPY gpu_samples, COMMIT) whenever the common layer's one-second rule or an
- * explicit commit asks, or the buffer passes 16 MiB. Runs, metadata and epochs
- * are written at once (autocommit). A failed batch is rolled back and reported
- * with the number of rows lost; committed rows are never touched.
+ * number of writers on any number of hosts get distinct ids. Samples are kept
+ * as compressed column chunks (chunk.h, bytea): the open chunk is buffered on the
+ * client and its row is upserted in one transaction whenever the common layer's
+ * one-second rule or an explicit commit asks, and when it is full. Runs, metadata
+ * and epochs are written at once (autocommit). A failed batch is rolled back and
+ * reported with the number of rows lost; committed rows are never touched.
  *
  * A lost connection (server restart, network cut, idle timeout) is re-established
  * once per failing call: a statement outside a transaction, or a whole sample batch,
  * is then sent again. A batch whose COMMIT did reach the server before the link
- * died cannot be stored twice: the retry fails on the (run_id, seq) key and the
- * error says so. */
+ * died cannot be stored twice: the retry upserts the same chunk row (same run,
+ * same first sequence number, kept from the first try) with the same content. */
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <math.h>
@@ -21,22 +21,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk.h"
 #include "store_internal.h"
-
-enum { PG_FLUSH_BYTES = 16 << 20 };
-
-typedef struct pg_buf {
-  char *p;
-  size_t len, cap;
-} pg_buf;
 
 typedef struct pg_store {
   dle_store base;
   PGconn *conn;
-  pg_buf samples, gpus;
   int64_t seq_run; /* run whose next sample number is cached, -1 none */
   int64_t next_seq;
   int in_tx;       /* inside BEGIN ... COMMIT: a lost connection is not retried */
+  /* The open chunk: samples of run buf_run from buf_seq on (buf_seq valid when
+   * seq_known); the first ncommitted of them are on the server already. */
+  dle_sample *buf;
+  size_t nbuf, ncommitted;
+  int64_t buf_run, buf_seq;
+  int seq_known;
 } pg_store;
 
 static const char *const PG_SCHEMA_V1[] = {
@@ -69,8 +68,12 @@ static const char *const PG_SCHEMA_V1[] = {
     "CREATE INDEX meta_key_value ON meta (key, value)",
     NULL};
 
-/* PG_MIGRATIONS[v] takes a version-v schema to v+1 (see store_sqlite.c). */
-static const char *const *const PG_MIGRATIONS[DLE_STORE_SCHEMA_VERSION] = {NULL};
+static int pg_migrate_v1_v2(pg_store *s, dle_error *err);
+
+/* PG_MIGRATIONS[v] takes a version-v schema to v+1 inside the schema transaction
+ * (see store_sqlite.c). */
+typedef int (*pg_migration)(pg_store *s, dle_error *err);
+static const pg_migration PG_MIGRATIONS[DLE_STORE_SCHEMA_VERSION] = {NULL, pg_migrate_v1_v2};
 
 /* One advisory lock id for schema creation, so concurrent first opens queue. */
 #define PG_SCHEMA_LOCK "7240915530"
@@ -193,37 +196,6 @@ static const char *param_real(char *buf, size_t n, double v) {
   return buf;
 }
 
-static int buf_reserve(pg_buf *b, size_t more) {
-  if (b->len + more + 1 <= b->cap) return 0;
-  size_t cap = b->cap ? b->cap : 65536;
-  while (cap < b->len + more + 1) cap *= 2;
-  char *p = realloc(b->p, cap);
-  if (!p) return -1;
-  b->p = p;
-  b->cap = cap;
-  return 0;
-}
-
-/* Appends one COPY text field (NaN = \N) and its separator. */
-static void buf_real(pg_buf *b, double v, char sep) {
-  if (isnan(v)) {
-    memcpy(b->p + b->len, "\\N", 2);
-    b->len += 2;
-  } else {
-    char tmp[40];
-    fmt_real(tmp, sizeof tmp, v);
-    size_t l = strlen(tmp);
-    memcpy(b->p + b->len, tmp, l);
-    b->len += l;
-  }
-  b->p[b->len++] = sep;
-}
-
-static void buf_int(pg_buf *b, int64_t v, char sep) {
-  b->len += (size_t)snprintf(b->p + b->len, 24, "%" PRId64, v);
-  b->p[b->len++] = sep;
-}
-
 /* Allocates a zeroed array of one elem_size element per row of res (one at least, so
  * that no rows still give an array); on failure clears res. */
 static int alloc_rows(PGresult *res, size_t elem_size, void **rows, dle_error *err) {
@@ -244,47 +216,52 @@ static int64_t get_int(const PGresult *r, int row, int col) {
 
 /* ---- transactions ---- */
 
-static void discard_batch(pg_store *s) {
-  s->samples.len = s->gpus.len = 0;
-  s->seq_run = -1;
-  dle_store_mark_committed(&s->base);
+static void reset_chunk(pg_store *s) {
+  s->nbuf = s->ncommitted = 0;
+  s->buf_run = -1;
+  s->seq_known = 0;
 }
 
-static int send_copy(pg_store *s, const char *sql, const pg_buf *b, const char *what,
-                     dle_error *err) {
-  PGresult *res = PQexec(s->conn, sql);
-  if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
-    int rc = pg_fail(s, res, what, err);
-    PQclear(res);
-    return rc;
-  }
+/* Sends one chunk row (upsert: a retried batch rewrites the same row). */
+static int put_chunk(pg_store *s, int64_t run_id, int64_t first_seq, const dle_sample *v,
+                     size_t n, const char *what, dle_error *err) {
+  uint8_t *blob = NULL;
+  size_t len = 0;
+  int rc = dle_chunk_encode(v, n, &blob, &len, err);
+  if (rc) return rc;
+  char id[24], seq[24], cnt[24];
+  snprintf(id, sizeof id, "%" PRId64, run_id);
+  snprintf(seq, sizeof seq, "%" PRId64, first_seq);
+  snprintf(cnt, sizeof cnt, "%zu", n);
+  const char *p[] = {id, seq, cnt, (const char *)blob};
+  const int lens[] = {0, 0, 0, (int)len};
+  const int fmts[] = {0, 0, 0, 1};
+  PGresult *res = PQexecParams(s->conn,
+                               "INSERT INTO sample_chunks (run_id, first_seq, n, data)"
+                               " VALUES ($1::bigint, $2::bigint, $3::integer, $4::bytea)"
+                               " ON CONFLICT (run_id, first_seq) DO UPDATE SET n = excluded.n,"
+                               " data = excluded.data",
+                               4, NULL, p, lens, fmts, 0);
+  free(blob);
+  if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) rc = pg_fail(s, res, what, err);
   PQclear(res);
-  int ok = PQputCopyData(s->conn, b->p, (int)b->len) == 1;
-  ok = PQputCopyEnd(s->conn, ok ? NULL : "client could not send the rows") == 1 && ok;
-  int rc = DLE_OK;
-  while ((res = PQgetResult(s->conn)) != NULL) {
-    if (rc == DLE_OK && PQresultStatus(res) != PGRES_COMMAND_OK) rc = pg_fail(s, res, what, err);
-    PQclear(res);
-  }
-  if (!ok && rc == DLE_OK) rc = pg_fail(s, NULL, what, err);
   return rc;
 }
+
+static int pg_seq_for(pg_store *s, int64_t run_id, dle_error *err);
 
 static int pg_send_batch(pg_store *s, dle_error *err) {
   dle_store *st = &s->base;
   int rc = pg_begin(s, "starting a transaction", err);
-  if (!rc)
-    rc = send_copy(s,
-                   "COPY samples (run_id, seq, t_s, wall_s, cpu_util_pct, rss_mib, cpu_power_w,"
-                   " dram_power_w, ram_power_w, cpu_energy_counter_j, dram_energy_counter_j,"
-                   " n_gpus) FROM STDIN",
-                   &s->samples, "storing samples", err);
-  if (!rc && s->gpus.len)
-    rc = send_copy(s,
-                   "COPY gpu_samples (run_id, seq, slot, device_index, power_w,"
-                   " energy_counter_j, util_gpu_pct, util_mem_pct, mem_used_mib, mem_total_mib,"
-                   " temp_c, power_limit_w) FROM STDIN",
-                   &s->gpus, "storing GPU samples", err);
+  if (!rc && !s->seq_known) {
+    s->seq_run = -1; /* read the next number inside the transaction */
+    rc = pg_seq_for(s, s->buf_run, err);
+    if (!rc) {
+      s->buf_seq = s->next_seq;
+      s->seq_known = 1;
+    }
+  }
+  if (!rc) rc = put_chunk(s, s->buf_run, s->buf_seq, s->buf, s->nbuf, "storing samples", err);
   if (!rc && st->fault_hook && st->fault_hook(st->fault_ctx, "commit"))
     rc = pg_exec(s, "INSERT INTO dle_injected_fault VALUES (1)", "injected fault", err);
   if (!rc) rc = pg_end(s, "committing", err);
@@ -294,7 +271,7 @@ static int pg_send_batch(pg_store *s, dle_error *err) {
 
 static int pg_commit(dle_store *st, dle_error *err) {
   pg_store *s = (pg_store *)st;
-  if (s->samples.len == 0) {
+  if (s->nbuf == s->ncommitted) {
     dle_store_mark_committed(st);
     return DLE_OK;
   }
@@ -302,17 +279,85 @@ static int pg_commit(dle_store *st, dle_error *err) {
   if (rc && PQstatus(s->conn) == CONNECTION_BAD && pg_reconnect(s) == 0)
     rc = pg_send_batch(s, err); /* the whole batch again on the new connection */
   if (rc) {
-    size_t lost = st->pending;
-    discard_batch(s);
+    size_t lost = s->nbuf - s->ncommitted;
+    s->nbuf = s->ncommitted;
+    if (s->ncommitted == 0) s->seq_known = 0;
+    dle_store_mark_committed(st);
     if (lost) dle_error_prefix(err, "%zu uncommitted rows discarded: ", lost);
     return rc;
   }
-  s->samples.len = s->gpus.len = 0;
+  s->ncommitted = s->nbuf;
+  if (s->nbuf == DLE_CHUNK_MAX) { /* full: the next sample starts a new chunk */
+    s->buf_seq += (int64_t)s->nbuf;
+    s->nbuf = s->ncommitted = 0;
+  }
   dle_store_mark_committed(st);
   return DLE_OK;
 }
 
 /* ---- schema ---- */
+
+/* Version 2: samples move from one row per sample (and per GPU) into compressed
+ * column chunks; the row tables are dropped. The old rows are read through a
+ * cursor, 8192 at a time, so memory stays bounded on long runs. */
+static int pg_migrate_v1_v2(pg_store *s, dle_error *err) {
+  int rc = pg_exec(s,
+                   "CREATE TABLE sample_chunks (run_id BIGINT NOT NULL, first_seq BIGINT NOT NULL,"
+                   " n INTEGER NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (run_id, first_seq))",
+                   "migrating the schema", err);
+  if (!rc)
+    rc = pg_exec(s,
+                 "DECLARE dle_migrate NO SCROLL CURSOR FOR"
+                 " SELECT s.run_id, s.seq, s.t_s, s.wall_s, s.cpu_util_pct, s.rss_mib,"
+                 " s.cpu_power_w, s.dram_power_w, s.ram_power_w, s.cpu_energy_counter_j,"
+                 " s.dram_energy_counter_j, s.n_gpus, g.slot, g.device_index, g.power_w,"
+                 " g.energy_counter_j, g.util_gpu_pct, g.util_mem_pct, g.mem_used_mib,"
+                 " g.mem_total_mib, g.temp_c, g.power_limit_w"
+                 " FROM samples s LEFT JOIN gpu_samples g ON g.run_id = s.run_id AND"
+                 " g.seq = s.seq ORDER BY s.run_id, s.seq, g.slot",
+                 "migrating samples", err);
+  dle_sample *v = rc ? NULL : malloc(DLE_CHUNK_MAX * sizeof *v);
+  if (!rc && !v) rc = dle_error_set(err, DLE_ENOMEM, "out of memory migrating samples");
+  size_t n = 0;
+  int64_t run = -1, seq = -1, first = 0;
+  for (int more = 1; !rc && more;) {
+    PGresult *res = NULL;
+    rc = pg_run(s, "FETCH 8192 FROM dle_migrate", 0, NULL, "migrating samples", &res, err);
+    if (rc) break;
+    int rows = PQntuples(res);
+    more = rows > 0;
+    for (int i = 0; !rc && i < rows; i++) {
+      int64_t rid = get_int(res, i, 0), sq = get_int(res, i, 1);
+      if (rid != run || sq != seq) {
+        if (n && (rid != run || n == DLE_CHUNK_MAX)) {
+          if ((rc = put_chunk(s, run, first, v, n, "migrating samples", err))) break;
+          n = 0;
+        }
+        if (n == 0) first = sq;
+        run = rid;
+        seq = sq;
+        dle_sample *x = &v[n++];
+        dle_sample_clear(x);
+        double *h = &x->t_s;
+        for (int c = 0; c < DLE_CHUNK_HOST_COLS; c++) h[c] = get_real(res, i, 2 + c);
+        x->n_gpus = dle_store_clamp_n_gpus(get_int(res, i, 11));
+      }
+      if (PQgetisnull(res, i, 12)) continue;
+      int64_t slot = get_int(res, i, 12);
+      if (slot < 0 || slot >= DLE_MAX_GPUS) continue;
+      dle_gpu_sample *g = &v[n - 1].gpu[slot];
+      g->device_index = (uint32_t)get_int(res, i, 13);
+      double *f = &g->power_w;
+      for (int c = 0; c < DLE_CHUNK_GPU_COLS; c++) f[c] = get_real(res, i, 14 + c);
+    }
+    PQclear(res);
+  }
+  if (!rc && n) rc = put_chunk(s, run, first, v, n, "migrating samples", err);
+  free(v);
+  if (!rc) rc = pg_exec(s, "CLOSE dle_migrate", "migrating samples", err);
+  if (!rc) rc = pg_exec(s, "DROP TABLE gpu_samples, samples", "migrating the schema", err);
+  return rc;
+}
 
 static int pg_schema(pg_store *s, dle_error *err) {
   int rc = pg_begin(s, "starting a transaction", err);
@@ -336,8 +381,7 @@ static int pg_schema(pg_store *s, dle_error *err) {
     if (!rc) rc = pg_exec(s, "INSERT INTO schema_version VALUES (1)", "creating the schema", err);
   }
   for (; !rc && v < DLE_STORE_SCHEMA_VERSION; v++) {
-    for (int i = 0; !rc && PG_MIGRATIONS[v] && PG_MIGRATIONS[v][i]; i++)
-      rc = pg_exec(s, PG_MIGRATIONS[v][i], "migrating the schema", err);
+    if (PG_MIGRATIONS[v]) rc = PG_MIGRATIONS[v](s, err);
     char sql[96];
     snprintf(sql, sizeof sql, "UPDATE schema_version SET version = %d", v + 1);
     if (!rc) rc = pg_exec(s, sql, "migrating the schema", err);
@@ -451,7 +495,8 @@ static int pg_seq_for(pg_store *s, int64_t run_id, dle_error *err) {
   PGresult *res = NULL;
   int rc = pg_run_id(s,
                      "SELECT (SELECT count(*) FROM runs WHERE id = $1::bigint),"
-                     " (SELECT coalesce(max(seq) + 1, 0) FROM samples WHERE run_id = $1::bigint)",
+                     " coalesce((SELECT first_seq + n FROM sample_chunks WHERE run_id = $1::bigint"
+                     " ORDER BY first_seq DESC LIMIT 1), 0)",
                      run_id, "finding the run", &res, err);
   if (rc) return rc;
   if (get_int(res, 0, 0) == 0) {
@@ -467,52 +512,20 @@ static int pg_seq_for(pg_store *s, int64_t run_id, dle_error *err) {
 static int pg_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t n,
                      dle_error *err) {
   pg_store *s = (pg_store *)st;
-  if (s->seq_run != run_id && s->samples.len) {
-    /* Buffered rows of another run: send them first so the cache stays simple. */
-    int rc = pg_commit(st, err);
-    if (rc) return rc;
+  int rc;
+  if (s->buf_run != run_id) {
+    /* The open chunk of another run: send it first. */
+    if ((rc = pg_commit(st, err))) return rc;
+    if ((rc = pg_run_exists(s, run_id, err))) return rc;
+    reset_chunk(s);
   }
-  int rc = pg_seq_for(s, run_id, err);
-  if (rc) return rc;
+  if (!s->buf && !(s->buf = malloc(DLE_CHUNK_MAX * sizeof *s->buf)))
+    return dle_error_set(err, DLE_ENOMEM, "out of memory buffering samples");
+  s->buf_run = run_id;
   for (size_t i = 0; i < n; i++) {
-    const dle_sample *x = &v[i];
-    /* 12 fields of at most 26 characters each, and the GPUs' 12 each */
-    if (buf_reserve(&s->samples, 12 * 32) ||
-        buf_reserve(&s->gpus, (size_t)x->n_gpus * 12 * 32))
-      return dle_error_set(err, DLE_ENOMEM, "out of memory buffering samples");
-    int64_t seq = s->next_seq;
-    pg_buf *b = &s->samples;
-    buf_int(b, run_id, '\t');
-    buf_int(b, seq, '\t');
-    buf_real(b, x->t_s, '\t');
-    buf_real(b, x->wall_s, '\t');
-    buf_real(b, x->cpu_util_pct, '\t');
-    buf_real(b, x->rss_mib, '\t');
-    buf_real(b, x->cpu_power_w, '\t');
-    buf_real(b, x->dram_power_w, '\t');
-    buf_real(b, x->ram_power_w, '\t');
-    buf_real(b, x->cpu_energy_counter_j, '\t');
-    buf_real(b, x->dram_energy_counter_j, '\t');
-    buf_int(b, x->n_gpus, '\n');
-    for (uint32_t g = 0; g < x->n_gpus; g++) {
-      const dle_gpu_sample *gs = &x->gpu[g];
-      pg_buf *c = &s->gpus;
-      buf_int(c, run_id, '\t');
-      buf_int(c, seq, '\t');
-      buf_int(c, g, '\t');
-      buf_int(c, gs->device_index, '\t');
-      buf_real(c, gs->power_w, '\t');
-      buf_real(c, gs->energy_counter_j, '\t');
-      buf_real(c, gs->util_gpu_pct, '\t');
-      buf_real(c, gs->util_mem_pct, '\t');
-      buf_real(c, gs->mem_used_mib, '\t');
-      buf_real(c, gs->mem_total_mib, '\t');
-      buf_real(c, gs->temp_c, '\t');
-      buf_real(c, gs->power_limit_w, '\n');
-    }
-    s->next_seq++;
+    dle_store_copy_sample(&s->buf[s->nbuf++], &v[i]);
     st->pending++;
-    if (s->samples.len + s->gpus.len > PG_FLUSH_BYTES && (rc = pg_commit(st, err))) return rc;
+    if (s->nbuf == DLE_CHUNK_MAX && (rc = pg_commit(st, err))) return rc;
   }
   return DLE_OK;
 }
@@ -522,8 +535,8 @@ static int pg_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
   int rc = pg_run_exists(s, run_id, err);
   if (rc) return rc;
   static const char *const sql[] = {
-      "DELETE FROM gpu_samples WHERE run_id = $1::bigint",
-      "DELETE FROM samples WHERE run_id = $1::bigint", "DELETE FROM epochs WHERE run_id = $1::bigint",
+      "DELETE FROM sample_chunks WHERE run_id = $1::bigint",
+      "DELETE FROM epochs WHERE run_id = $1::bigint",
       "DELETE FROM meta WHERE run_id = $1::bigint", "DELETE FROM runs WHERE id = $1::bigint"};
   rc = pg_begin(s, "deleting a run", err);
   for (size_t i = 0; !rc && i < sizeof sql / sizeof *sql; i++)
@@ -531,6 +544,7 @@ static int pg_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
   if (!rc) rc = pg_end(s, "deleting a run", err);
   if (rc) pg_rollback(s);
   s->seq_run = -1;
+  if (s->buf_run == run_id) reset_chunk(s);
   return rc;
 }
 
@@ -644,6 +658,8 @@ static int pg_meta_match(dle_store *st, const char *key, const char *value, int6
   return DLE_OK;
 }
 
+/* Streams one run's chunks (single-row mode, binary results): one decoded chunk
+ * in memory at a time. */
 static int pg_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, void *ctx,
                       dle_error *err) {
   pg_store *s = (pg_store *)st;
@@ -653,63 +669,33 @@ static int pg_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, voi
   snprintf(id, sizeof id, "%" PRId64, run_id);
   const char *p[] = {id};
   if (!PQsendQueryParams(s->conn,
-                         "SELECT s.seq, s.t_s, s.wall_s, s.cpu_util_pct, s.rss_mib,"
-                         " s.cpu_power_w, s.dram_power_w, s.ram_power_w, s.cpu_energy_counter_j,"
-                         " s.dram_energy_counter_j, s.n_gpus, g.slot, g.device_index, g.power_w,"
-                         " g.energy_counter_j, g.util_gpu_pct, g.util_mem_pct, g.mem_used_mib,"
-                         " g.mem_total_mib, g.temp_c, g.power_limit_w"
-                         " FROM samples s LEFT JOIN gpu_samples g ON g.run_id = s.run_id AND"
-                         " g.seq = s.seq WHERE s.run_id = $1::bigint ORDER BY s.seq, g.slot",
-                         1, NULL, p, NULL, NULL, 0))
+                         "SELECT data FROM sample_chunks WHERE run_id = $1::bigint"
+                         " ORDER BY first_seq",
+                         1, NULL, p, NULL, NULL, 1))
     return pg_fail(s, NULL, "reading samples", err);
   PQsetSingleRowMode(s->conn); /* stream: a long run never sits whole in memory */
   dle_sample *cur = malloc(sizeof *cur);
-  if (!cur) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
-  int64_t cur_seq = -1;
-  int have = 0;
+  dle_chunk *c = dle_chunk_new();
+  if (!cur || !c) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+  else dle_sample_clear(cur);
   PGresult *res;
   while ((res = PQgetResult(s->conn)) != NULL) {
     ExecStatusType t = PQresultStatus(res);
     if (t == PGRES_SINGLE_TUPLE && rc == DLE_OK) {
-      int64_t seq = get_int(res, 0, 0);
-      if (!have || seq != cur_seq) {
-        if (have) rc = fn(ctx, cur, err);
-        if (rc == DLE_OK) {
-          dle_sample_clear(cur);
-          have = 1;
-          cur_seq = seq;
-          cur->t_s = get_real(res, 0, 1);
-          cur->wall_s = get_real(res, 0, 2);
-          cur->cpu_util_pct = get_real(res, 0, 3);
-          cur->rss_mib = get_real(res, 0, 4);
-          cur->cpu_power_w = get_real(res, 0, 5);
-          cur->dram_power_w = get_real(res, 0, 6);
-          cur->ram_power_w = get_real(res, 0, 7);
-          cur->cpu_energy_counter_j = get_real(res, 0, 8);
-          cur->dram_energy_counter_j = get_real(res, 0, 9);
-          cur->n_gpus = dle_store_clamp_n_gpus(get_int(res, 0, 10));
-        }
-      }
-      int64_t slot = PQgetisnull(res, 0, 11) ? -1 : get_int(res, 0, 11);
-      if (rc == DLE_OK && slot >= 0 && slot < DLE_MAX_GPUS) {
-        dle_gpu_sample *g = &cur->gpu[slot];
-        g->device_index = (uint32_t)get_int(res, 0, 12);
-        g->power_w = get_real(res, 0, 13);
-        g->energy_counter_j = get_real(res, 0, 14);
-        g->util_gpu_pct = get_real(res, 0, 15);
-        g->util_mem_pct = get_real(res, 0, 16);
-        g->mem_used_mib = get_real(res, 0, 17);
-        g->mem_total_mib = get_real(res, 0, 18);
-        g->temp_c = get_real(res, 0, 19);
-        g->power_limit_w = get_real(res, 0, 20);
+      rc = dle_chunk_decode(c, (const uint8_t *)PQgetvalue(res, 0, 0),
+                            (size_t)PQgetlength(res, 0, 0), 0, err);
+      if (rc) dle_error_prefix(err, "%s: run %" PRId64 ": ", st->location, run_id);
+      for (size_t i = 0; rc == DLE_OK && i < c->n; i++) {
+        dle_chunk_next_sample(c, cur);
+        rc = fn(ctx, cur, err);
       }
     } else if (t != PGRES_SINGLE_TUPLE && t != PGRES_TUPLES_OK && rc == DLE_OK) {
       rc = pg_fail(s, res, "reading samples", err);
     }
     PQclear(res); /* after an early stop, the rest is drained and dropped */
   }
-  if (rc == DLE_OK && have) rc = fn(ctx, cur, err);
   free(cur);
+  dle_chunk_free(c);
   return rc;
 }
 
@@ -742,7 +728,7 @@ static int pg_load_epochs(dle_store *st, int64_t run_id, dle_epoch **out, size_t
 static int pg_count(dle_store *st, int64_t run_id, int64_t *n, dle_error *err) {
   pg_store *s = (pg_store *)st;
   PGresult *res = NULL;
-  int rc = pg_run_rows(s, "SELECT count(*) FROM samples WHERE run_id = $1::bigint", run_id,
+  int rc = pg_run_rows(s, "SELECT coalesce(sum(n), 0) FROM sample_chunks WHERE run_id = $1::bigint", run_id,
                        "counting samples", &res, err);
   if (rc) return rc;
   *n = get_int(res, 0, 0);
@@ -752,10 +738,9 @@ static int pg_count(dle_store *st, int64_t run_id, int64_t *n, dle_error *err) {
 
 static void pg_close(dle_store *st) {
   pg_store *s = (pg_store *)st;
-  if (s->conn) pg_commit(st, NULL); /* reconnects once if the link was lost */
+  if (s->conn && s->buf) pg_commit(st, NULL); /* reconnects once if the link was lost */
   PQfinish(s->conn);
-  free(s->samples.p);
-  free(s->gpus.p);
+  free(s->buf);
   free(s);
 }
 
@@ -795,6 +780,7 @@ int dle_store_open_pg(const char *uri, dle_store **out, dle_error *err) {
   if (!s) return dle_error_set(err, DLE_ENOMEM, "out of memory");
   s->base.ops = &PG_OPS;
   s->seq_run = -1;
+  s->buf_run = -1;
   redact(uri, s->base.location, sizeof s->base.location);
   s->conn = PQconnectdb(uri);
   if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {

@@ -4,9 +4,10 @@
  * writer; a power cut may lose the last commits but never corrupts the file), a
  * busy timeout so several writers on one file wait instead of failing.
  *
- * Samples are buffered in memory and written by reused prepared statements in one
- * short IMMEDIATE transaction when the common layer's one-second rule or an explicit
- * commit asks, or when SQ_FLUSH_ROWS are waiting. (Keeping a write transaction open
+ * Samples are kept as compressed column chunks (chunk.h), one row of sample_chunks
+ * per DLE_CHUNK_MAX samples. The open chunk is buffered in memory and its row is
+ * rewritten in one short IMMEDIATE transaction when the common layer's one-second
+ * rule or an explicit commit asks, and when it is full. (Keeping a write transaction open
  * between appends, the first design, made 8 concurrent writers on one file starve
  * each other into "database is locked"; holding the lock for milliseconds does not.)
  * Runs, metadata and epochs are written at once, each in its own transaction. A
@@ -19,22 +20,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk.h"
 #include "store_internal.h"
 
 typedef struct sq_store {
   dle_store base;
   sqlite3 *db;
   int in_tx;
-  sqlite3_stmt *ins_sample, *ins_gpu, *put_epoch, *put_meta;
+  int batch; /* dle_store_begin: writes join the open transaction until a commit */
+  sqlite3_stmt *put_chunk, *put_epoch, *put_meta, *has_run;
   int64_t seq_run;  /* run whose next sample number is cached, -1 none */
   int64_t next_seq;
   int64_t known_run; /* last run found to exist, -1 none */
-  dle_sample *buf;   /* samples waiting for the next flush, all of run buf_run */
-  size_t nbuf;
-  int64_t buf_run;
+  /* The open chunk: the samples of run buf_run from sequence number buf_seq on;
+   * the first ncommitted of them are in the file already (the chunk's row is
+   * rewritten whole on each commit until it holds DLE_CHUNK_MAX samples). */
+  dle_sample *buf;
+  size_t nbuf, ncommitted;
+  int64_t buf_run, buf_seq;
 } sq_store;
-
-enum { SQ_FLUSH_ROWS = 4096 };
 
 static const char *const SCHEMA_V1[] = {
     "CREATE TABLE runs ("
@@ -63,9 +67,12 @@ static const char *const SCHEMA_V1[] = {
     "CREATE INDEX meta_key_value ON meta (key, value)",
     NULL};
 
-/* migrations[v] takes a version-v schema to v+1 (index 0 unused: v1 is created
- * whole). Empty while the schema is at version 1. */
-static const char *const *const MIGRATIONS[DLE_STORE_SCHEMA_VERSION] = {NULL};
+static int migrate_v1_v2(sq_store *s, dle_error *err);
+
+/* MIGRATIONS[v] takes a version-v schema to v+1 inside the open transaction (index 0
+ * unused: v1 is created whole, so a new store runs every step). */
+typedef int (*sq_migration)(sq_store *s, dle_error *err);
+static const sq_migration MIGRATIONS[DLE_STORE_SCHEMA_VERSION] = {NULL, migrate_v1_v2};
 
 static int sq_fail(sq_store *s, int rc, const char *what, dle_error *err) {
   int prim = rc & 0xff;
@@ -133,11 +140,17 @@ static int sq_abort(sq_store *s, int rc, dle_error *err) {
   s->in_tx = 0;
   s->seq_run = -1;
   s->known_run = -1;
+  if (s->batch) { /* the batch's rows are gone: the open chunk starts again */
+    s->batch = 0;
+    s->nbuf = s->ncommitted = 0;
+    s->buf_run = -1;
+  }
   return rc;
 }
 
-/* Ends a short write transaction. */
+/* Ends a write transaction (inside a batch: leaves it open for the next write). */
 static int sq_end(sq_store *s, dle_error *err) {
+  if (s->batch) return DLE_OK;
   int rc = sq_exec(s, "COMMIT", "committing", err);
   if (rc) return sq_abort(s, rc, err);
   s->in_tx = 0;
@@ -150,40 +163,72 @@ static int sq_finish(sq_store *s, int rc, dle_error *err) {
 }
 
 static int sq_seq_for(sq_store *s, int64_t run_id, dle_error *err);
-static int sq_insert_samples(sq_store *s, int64_t run_id, const dle_sample *v, size_t n,
-                             dle_error *err);
 
-/* Writes the buffered samples in one transaction. */
+/* Writes the open chunk's row (all its samples, committed ones included) inside the
+ * open transaction. */
+static int sq_write_chunk(sq_store *s, dle_error *err) {
+  if (s->nbuf == 0) return DLE_OK;
+  s->seq_run = -1; /* read the next number inside the transaction */
+  int rc = DLE_OK;
+  if (s->ncommitted == 0 && !(rc = sq_seq_for(s, s->buf_run, err))) s->buf_seq = s->next_seq;
+  uint8_t *blob = NULL;
+  size_t blob_len = 0;
+  if (!rc) rc = dle_chunk_encode(s->buf, s->nbuf, &blob, &blob_len, err);
+  if (!rc) {
+    sqlite3_stmt *q = s->put_chunk;
+    sqlite3_bind_int64(q, 1, s->buf_run);
+    sqlite3_bind_int64(q, 2, s->buf_seq);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)s->nbuf);
+    sqlite3_bind_blob(q, 4, blob, (int)blob_len, SQLITE_STATIC);
+    rc = sq_step_done(s, q, "storing samples", err);
+  }
+  free(blob);
+  return rc;
+}
+
+/* Writes the open chunk and commits (the batch too, when one is open). */
 static int sq_commit(dle_store *st, dle_error *err) {
   sq_store *s = (sq_store *)st;
-  if (s->nbuf == 0) {
+  if (s->nbuf == s->ncommitted && !s->batch) {
     dle_store_mark_committed(st);
     return DLE_OK;
   }
-  s->seq_run = -1; /* read the next number inside the transaction */
+  size_t lost = s->nbuf - s->ncommitted;
   int rc = sq_begin(s, err);
-  if (!rc) rc = sq_seq_for(s, s->buf_run, err);
-  if (!rc) rc = sq_insert_samples(s, s->buf_run, s->buf, s->nbuf, err);
+  if (!rc && s->nbuf > s->ncommitted) rc = sq_write_chunk(s, err);
   if (!rc && st->fault_hook && st->fault_hook(st->fault_ctx, "commit"))
     rc = sq_exec(s, "INSERT INTO dle_injected_fault VALUES (1)", "injected fault", err);
-  if (!rc) rc = sq_end(s, err);
-  size_t lost = s->nbuf;
-  s->nbuf = 0;
+  if (!rc) {
+    s->batch = 0;
+    rc = sq_end(s, err);
+  }
   dle_store_mark_committed(st);
   if (rc) {
-    sq_abort(s, rc, err);
+    s->nbuf = s->ncommitted;
+    sq_abort(s, rc, err); /* a failed batch also forgets the open chunk */
     dle_error_prefix(err, "%zu uncommitted rows discarded: ", lost);
     return rc;
+  }
+  s->ncommitted = s->nbuf;
+  if (s->nbuf == DLE_CHUNK_MAX) { /* full: the next sample starts a new chunk */
+    s->buf_seq += (int64_t)s->nbuf;
+    s->nbuf = s->ncommitted = 0;
   }
   return DLE_OK;
 }
 
+/* Forgets the open chunk (after it was committed, or when its run is deleted). */
+static void sq_reset_chunk(sq_store *s) {
+  s->nbuf = s->ncommitted = 0;
+  s->buf_run = -1;
+}
+
 static void sq_close(dle_store *st) {
   sq_store *s = (sq_store *)st;
-  if (s->nbuf && s->ins_sample) sq_commit(st, NULL);
+  if (s->nbuf > s->ncommitted && s->put_chunk) sq_commit(st, NULL);
   free(s->buf);
-  sqlite3_finalize(s->ins_sample);
-  sqlite3_finalize(s->ins_gpu);
+  sqlite3_finalize(s->put_chunk);
+  sqlite3_finalize(s->has_run);
   sqlite3_finalize(s->put_epoch);
   sqlite3_finalize(s->put_meta);
   sqlite3_close_v2(s->db);
@@ -226,11 +271,102 @@ static int sq_schema(sq_store *s, dle_error *err) {
     v = 1;
   }
   for (; !rc && v < DLE_STORE_SCHEMA_VERSION; v++) {
-    for (int i = 0; !rc && MIGRATIONS[v] && MIGRATIONS[v][i]; i++)
-      rc = sq_exec(s, MIGRATIONS[v][i], "migrating the schema", err);
+    if (MIGRATIONS[v]) rc = MIGRATIONS[v](s, err);
     if (!rc) rc = set_schema_version(s, v + 1, err);
   }
   return sq_finish(s, rc, err);
+}
+
+/* Writes one chunk row (migration). */
+static int put_chunk_row(sq_store *s, sqlite3_stmt *ins, int64_t run_id, int64_t first_seq,
+                         const dle_sample *v, size_t n, dle_error *err) {
+  uint8_t *blob = NULL;
+  size_t len = 0;
+  int rc = dle_chunk_encode(v, n, &blob, &len, err);
+  if (rc) return rc;
+  sqlite3_bind_int64(ins, 1, run_id);
+  sqlite3_bind_int64(ins, 2, first_seq);
+  sqlite3_bind_int64(ins, 3, (sqlite3_int64)n);
+  sqlite3_bind_blob(ins, 4, blob, (int)len, SQLITE_STATIC);
+  rc = sq_step_done(s, ins, "migrating samples", err);
+  free(blob);
+  return rc;
+}
+
+/* Version 2: samples move from one row per sample (and per GPU) into compressed
+ * column chunks; the two row tables are dropped. Every sample is rewritten, in
+ * order, with its GPUs in their slots. */
+static int migrate_v1_v2(sq_store *s, dle_error *err) {
+  int rc = sq_exec(s,
+                   "CREATE TABLE sample_chunks (run_id INTEGER NOT NULL,"
+                   " first_seq INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL,"
+                   " PRIMARY KEY (run_id, first_seq))",
+                   "migrating the schema", err);
+  sqlite3_stmt *q = NULL, *ins = NULL;
+  if (!rc)
+    rc = sq_prepare(s,
+                    "SELECT s.run_id, s.seq, s.t_s, s.wall_s, s.cpu_util_pct, s.rss_mib,"
+                    " s.cpu_power_w, s.dram_power_w, s.ram_power_w, s.cpu_energy_counter_j,"
+                    " s.dram_energy_counter_j, s.n_gpus, g.slot, g.device_index, g.power_w,"
+                    " g.energy_counter_j, g.util_gpu_pct, g.util_mem_pct, g.mem_used_mib,"
+                    " g.mem_total_mib, g.temp_c, g.power_limit_w"
+                    " FROM samples s LEFT JOIN gpu_samples g ON g.run_id = s.run_id AND"
+                    " g.seq = s.seq ORDER BY s.run_id, s.seq, g.slot",
+                    &q, err);
+  if (!rc)
+    rc = sq_prepare(s,
+                    "INSERT INTO sample_chunks (run_id, first_seq, n, data) VALUES (?,?,?,?)",
+                    &ins, err);
+  dle_sample *v = rc ? NULL : malloc(DLE_CHUNK_MAX * sizeof *v);
+  if (!rc && !v) rc = dle_error_set(err, DLE_ENOMEM, "out of memory migrating samples");
+  size_t n = 0;
+  int64_t run = -1, seq = -1, first = 0;
+  int r = SQLITE_DONE;
+  while (!rc && (r = sqlite3_step(q)) == SQLITE_ROW) {
+    int64_t rid = sqlite3_column_int64(q, 0), sq = sqlite3_column_int64(q, 1);
+    if (rid != run || sq != seq) {
+      if (n && (rid != run || n == DLE_CHUNK_MAX)) {
+        if ((rc = put_chunk_row(s, ins, run, first, v, n, err))) break;
+        n = 0;
+      }
+      if (n == 0) first = sq;
+      run = rid;
+      seq = sq;
+      dle_sample *x = &v[n++];
+      dle_sample_clear(x);
+      x->t_s = col_real(q, 2);
+      x->wall_s = col_real(q, 3);
+      x->cpu_util_pct = col_real(q, 4);
+      x->rss_mib = col_real(q, 5);
+      x->cpu_power_w = col_real(q, 6);
+      x->dram_power_w = col_real(q, 7);
+      x->ram_power_w = col_real(q, 8);
+      x->cpu_energy_counter_j = col_real(q, 9);
+      x->dram_energy_counter_j = col_real(q, 10);
+      x->n_gpus = dle_store_clamp_n_gpus(sqlite3_column_int(q, 11));
+    }
+    if (sqlite3_column_type(q, 12) == SQLITE_NULL) continue;
+    int slot = sqlite3_column_int(q, 12);
+    if (slot < 0 || slot >= DLE_MAX_GPUS) continue;
+    dle_gpu_sample *g = &v[n - 1].gpu[slot];
+    g->device_index = (uint32_t)sqlite3_column_int64(q, 13);
+    g->power_w = col_real(q, 14);
+    g->energy_counter_j = col_real(q, 15);
+    g->util_gpu_pct = col_real(q, 16);
+    g->util_mem_pct = col_real(q, 17);
+    g->mem_used_mib = col_real(q, 18);
+    g->mem_total_mib = col_real(q, 19);
+    g->temp_c = col_real(q, 20);
+    g->power_limit_w = col_real(q, 21);
+  }
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(s, r, "migrating samples", err);
+  if (!rc && n) rc = put_chunk_row(s, ins, run, first, v, n, err);
+  free(v);
+  sqlite3_finalize(q);
+  sqlite3_finalize(ins);
+  if (!rc) rc = sq_exec(s, "DROP TABLE gpu_samples", "migrating the schema", err);
+  if (!rc) rc = sq_exec(s, "DROP TABLE samples", "migrating the schema", err);
+  return rc;
 }
 
 static int sq_create_run(dle_store *st, const dle_run_info *r, int64_t *id, dle_error *err) {
@@ -271,7 +407,8 @@ static int sq_create_run(dle_store *st, const dle_run_info *r, int64_t *id, dle_
 static int sq_update_run(dle_store *st, const dle_run_info *r, dle_error *err) {
   sq_store *s = (sq_store *)st;
   sqlite3_stmt *q = NULL;
-  int rc = sq_commit(st, err); /* the samples land before the final status */
+  /* the samples land before the final status (in a batch, in the same transaction) */
+  int rc = s->batch ? DLE_OK : sq_commit(st, err);
   if (!rc) rc = sq_begin(s, err);
   if (!rc)
     rc = sq_prepare(s,
@@ -307,7 +444,8 @@ static int sq_seq_for(sq_store *s, int64_t run_id, dle_error *err) {
   sqlite3_stmt *q = NULL;
   int rc = sq_prepare_run(s,
                           "SELECT (SELECT count(*) FROM runs WHERE id=?1),"
-                          " (SELECT coalesce(max(seq)+1, 0) FROM samples WHERE run_id=?1)",
+                          " coalesce((SELECT first_seq + n FROM sample_chunks WHERE run_id=?1"
+                          " ORDER BY first_seq DESC LIMIT 1), 0)",
                           run_id, &q, err);
   if (rc) return rc;
   int r = sqlite3_step(q);
@@ -323,50 +461,6 @@ static int sq_seq_for(sq_store *s, int64_t run_id, dle_error *err) {
   return rc;
 }
 
-/* Inserts samples with the reused prepared statements (inside a transaction). */
-static int sq_insert_samples(sq_store *s, int64_t run_id, const dle_sample *v, size_t n,
-                             dle_error *err) {
-  int rc = DLE_OK;
-  for (size_t i = 0; i < n; i++) {
-    const dle_sample *x = &v[i];
-    sqlite3_stmt *q = s->ins_sample;
-    int64_t seq = s->next_seq;
-    sqlite3_bind_int64(q, 1, run_id);
-    sqlite3_bind_int64(q, 2, seq);
-    bind_real(q, 3, x->t_s);
-    bind_real(q, 4, x->wall_s);
-    bind_real(q, 5, x->cpu_util_pct);
-    bind_real(q, 6, x->rss_mib);
-    bind_real(q, 7, x->cpu_power_w);
-    bind_real(q, 8, x->dram_power_w);
-    bind_real(q, 9, x->ram_power_w);
-    bind_real(q, 10, x->cpu_energy_counter_j);
-    bind_real(q, 11, x->dram_energy_counter_j);
-    sqlite3_bind_int(q, 12, (int)x->n_gpus);
-    rc = sq_step_done(s, q, "storing a sample", err);
-    for (uint32_t g = 0; !rc && g < x->n_gpus; g++) {
-      const dle_gpu_sample *gs = &x->gpu[g];
-      sqlite3_stmt *p = s->ins_gpu;
-      sqlite3_bind_int64(p, 1, run_id);
-      sqlite3_bind_int64(p, 2, seq);
-      sqlite3_bind_int(p, 3, (int)g);
-      sqlite3_bind_int64(p, 4, gs->device_index);
-      bind_real(p, 5, gs->power_w);
-      bind_real(p, 6, gs->energy_counter_j);
-      bind_real(p, 7, gs->util_gpu_pct);
-      bind_real(p, 8, gs->util_mem_pct);
-      bind_real(p, 9, gs->mem_used_mib);
-      bind_real(p, 10, gs->mem_total_mib);
-      bind_real(p, 11, gs->temp_c);
-      bind_real(p, 12, gs->power_limit_w);
-      rc = sq_step_done(s, p, "storing a GPU sample", err);
-    }
-    if (rc) return rc;
-    s->next_seq++;
-  }
-  return DLE_OK;
-}
-
 static int run_exists(sq_store *s, int64_t run_id, dle_error *err);
 
 static int sq_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t n,
@@ -377,28 +471,39 @@ static int sq_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t 
     if ((rc = run_exists(s, run_id, err))) return rc;
     s->known_run = run_id;
   }
-  if (s->nbuf && s->buf_run != run_id && (rc = sq_commit(st, err))) return rc;
-  if (!s->buf && !(s->buf = malloc(SQ_FLUSH_ROWS * sizeof *s->buf)))
+  if (s->buf_run != run_id) {
+    if (s->batch ? (rc = sq_write_chunk(s, err)) : (rc = sq_commit(st, err)))
+      return s->batch ? sq_abort(s, rc, err) : rc;
+    sq_reset_chunk(s);
+  }
+  if (!s->buf && !(s->buf = malloc(DLE_CHUNK_MAX * sizeof *s->buf)))
     return dle_error_set(err, DLE_ENOMEM, "out of memory buffering samples");
   s->buf_run = run_id;
   for (size_t i = 0; i < n; i++) {
-    s->buf[s->nbuf++] = v[i];
+    dle_store_copy_sample(&s->buf[s->nbuf++], &v[i]);
     st->pending++;
-    if (s->nbuf == SQ_FLUSH_ROWS && (rc = sq_commit(st, err))) return rc;
+    if (s->nbuf < DLE_CHUNK_MAX) continue;
+    if (!s->batch) {
+      if ((rc = sq_commit(st, err))) return rc;
+    } else if ((rc = sq_write_chunk(s, err))) {
+      return sq_abort(s, rc, err);
+    } else { /* sealed inside the batch */
+      s->buf_seq += (int64_t)s->nbuf;
+      s->nbuf = s->ncommitted = 0;
+    }
   }
   return DLE_OK;
 }
 
 static int run_exists(sq_store *s, int64_t run_id, dle_error *err) {
-  sqlite3_stmt *q = NULL;
-  int rc = sq_prepare_run(s, "SELECT 1 FROM runs WHERE id=?", run_id, &q, err);
-  if (rc) return rc;
-  int r = sqlite3_step(q);
+  sqlite3_stmt *q = s->has_run;
+  sqlite3_bind_int64(q, 1, run_id);
+  int rc = DLE_OK, r = sqlite3_step(q);
   if (r == SQLITE_DONE)
     rc = dle_store_no_run(&s->base, run_id, err);
   else if (r != SQLITE_ROW)
     rc = sq_fail(s, r, "finding the run", err);
-  sqlite3_finalize(q);
+  sqlite3_reset(q);
   return rc;
 }
 
@@ -441,7 +546,7 @@ static int sq_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
   int rc = sq_begin_run_write(s, run_id, err);
   if (rc) return rc;
   static const char *const sql[] = {
-      "DELETE FROM gpu_samples WHERE run_id=?", "DELETE FROM samples WHERE run_id=?",
+      "DELETE FROM sample_chunks WHERE run_id=?",
       "DELETE FROM epochs WHERE run_id=?", "DELETE FROM meta WHERE run_id=?",
       "DELETE FROM runs WHERE id=?"};
   for (size_t i = 0; !rc && i < sizeof sql / sizeof *sql; i++) {
@@ -453,6 +558,7 @@ static int sq_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
   }
   s->seq_run = -1; /* as sq_abort does on failure */
   s->known_run = -1;
+  if (s->buf_run == run_id) sq_reset_chunk(s);
   return sq_finish(s, rc, err);
 }
 
@@ -614,64 +720,41 @@ static int sq_meta_match(dle_store *st, const char *key, const char *value, int6
   return DLE_OK;
 }
 
+/* Streams one run's chunks, one decoded chunk in memory at a time. */
 static int sq_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, void *ctx,
                       dle_error *err) {
   sq_store *s = (sq_store *)st;
   sqlite3_stmt *q = NULL;
-  int rc =
-      sq_prepare_run_rows(s,
-                          "SELECT s.seq, s.t_s, s.wall_s, s.cpu_util_pct, s.rss_mib, s.cpu_power_w,"
-                          " s.dram_power_w, s.ram_power_w, s.cpu_energy_counter_j,"
-                          " s.dram_energy_counter_j, s.n_gpus, g.slot, g.device_index, g.power_w,"
-                          " g.energy_counter_j, g.util_gpu_pct, g.util_mem_pct, g.mem_used_mib,"
-                          " g.mem_total_mib, g.temp_c, g.power_limit_w"
-                          " FROM samples s LEFT JOIN gpu_samples g ON g.run_id = s.run_id AND"
-                          " g.seq = s.seq WHERE s.run_id = ? ORDER BY s.seq, g.slot",
-                          run_id, &q, err);
+  int rc = sq_prepare_run_rows(
+      s, "SELECT n, data FROM sample_chunks WHERE run_id = ? ORDER BY first_seq", run_id, &q, err);
   if (rc) return rc;
   dle_sample *cur = malloc(sizeof *cur);
-  if (!cur) {
+  dle_chunk *c = dle_chunk_new();
+  if (!cur || !c) {
+    free(cur);
+    dle_chunk_free(c);
     sqlite3_finalize(q);
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
   }
-  int64_t cur_seq = -1;
-  int have = 0, r;
-  while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-    int64_t seq = sqlite3_column_int64(q, 0);
-    if (!have || seq != cur_seq) {
-      if (have && (rc = fn(ctx, cur, err))) break;
-      dle_sample_clear(cur);
-      have = 1;
-      cur_seq = seq;
-      cur->t_s = col_real(q, 1);
-      cur->wall_s = col_real(q, 2);
-      cur->cpu_util_pct = col_real(q, 3);
-      cur->rss_mib = col_real(q, 4);
-      cur->cpu_power_w = col_real(q, 5);
-      cur->dram_power_w = col_real(q, 6);
-      cur->ram_power_w = col_real(q, 7);
-      cur->cpu_energy_counter_j = col_real(q, 8);
-      cur->dram_energy_counter_j = col_real(q, 9);
-      cur->n_gpus = dle_store_clamp_n_gpus(sqlite3_column_int(q, 10));
+  dle_sample_clear(cur);
+  int r = SQLITE_DONE;
+  while (!rc && (r = sqlite3_step(q)) == SQLITE_ROW) {
+    const uint8_t *blob = sqlite3_column_blob(q, 1);
+    size_t len = (size_t)sqlite3_column_bytes(q, 1);
+    int64_t n = sqlite3_column_int64(q, 0);
+    rc = dle_chunk_decode(c, blob, len, n > 0 ? (size_t)n : 1, err);
+    if (rc) {
+      dle_error_prefix(err, "%s: run %" PRId64 ": ", st->location, run_id);
+      break;
     }
-    if (sqlite3_column_type(q, 11) != SQLITE_NULL) {
-      int slot = sqlite3_column_int(q, 11);
-      if (slot < 0 || slot >= DLE_MAX_GPUS) continue;
-      dle_gpu_sample *g = &cur->gpu[slot];
-      g->device_index = (uint32_t)sqlite3_column_int64(q, 12);
-      g->power_w = col_real(q, 13);
-      g->energy_counter_j = col_real(q, 14);
-      g->util_gpu_pct = col_real(q, 15);
-      g->util_mem_pct = col_real(q, 16);
-      g->mem_used_mib = col_real(q, 17);
-      g->mem_total_mib = col_real(q, 18);
-      g->temp_c = col_real(q, 19);
-      g->power_limit_w = col_real(q, 20);
+    for (size_t i = 0; !rc && i < c->n; i++) {
+      dle_chunk_next_sample(c, cur);
+      rc = fn(ctx, cur, err);
     }
   }
-  if (!rc && r != SQLITE_DONE && r != SQLITE_ROW) rc = sq_fail(s, r, "reading samples", err);
-  if (!rc && have) rc = fn(ctx, cur, err);
+  if (!rc && r != SQLITE_DONE) rc = sq_fail(s, r, "reading samples", err);
   free(cur);
+  dle_chunk_free(c);
   sqlite3_finalize(q);
   return rc;
 }
@@ -710,7 +793,7 @@ static int sq_load_epochs(dle_store *st, int64_t run_id, dle_epoch **out, size_t
 static int sq_count(dle_store *st, int64_t run_id, int64_t *n, dle_error *err) {
   sq_store *s = (sq_store *)st;
   sqlite3_stmt *q = NULL;
-  int rc = sq_prepare_run_rows(s, "SELECT count(*) FROM samples WHERE run_id=?", run_id, &q, err);
+  int rc = sq_prepare_run_rows(s, "SELECT coalesce(sum(n), 0) FROM sample_chunks WHERE run_id=?", run_id, &q, err);
   if (rc) return rc;
   int r = sqlite3_step(q);
   if (r == SQLITE_ROW)
@@ -721,7 +804,16 @@ static int sq_count(dle_store *st, int64_t run_id, int64_t *n, dle_error *err) {
   return rc;
 }
 
+static int sq_begin_batch(dle_store *st, dle_error *err) {
+  sq_store *s = (sq_store *)st;
+  int rc = s->nbuf > s->ncommitted ? sq_commit(st, err) : DLE_OK;
+  if (!rc) rc = sq_begin(s, err);
+  if (!rc) s->batch = 1;
+  return rc;
+}
+
 static const dle_store_ops SQLITE_OPS = {
+    .begin = sq_begin_batch,
     .name = "sqlite",
     .close = sq_close,
     .create_run = sq_create_run,
@@ -763,6 +855,7 @@ int dle_store_open_sqlite(const char *path, dle_store **out, dle_error *err) {
   s->base.ops = &SQLITE_OPS;
   s->seq_run = -1;
   s->known_run = -1;
+  s->buf_run = -1;
   dle_store_copy_str(s->base.location, sizeof s->base.location, path);
   /* URI filenames let tests pick a fault-injecting VFS ("file:x.db?vfs=...");
    * a plain path is unaffected. */
@@ -787,16 +880,10 @@ int dle_store_open_sqlite(const char *path, dle_store **out, dle_error *err) {
   if (!rc) rc = sq_schema(s, err);
   if (!rc)
     rc = sq_prepare(s,
-                    "INSERT INTO samples (run_id, seq, t_s, wall_s, cpu_util_pct, rss_mib,"
-                    " cpu_power_w, dram_power_w, ram_power_w, cpu_energy_counter_j,"
-                    " dram_energy_counter_j, n_gpus) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    &s->ins_sample, err);
-  if (!rc)
-    rc = sq_prepare(s,
-                    "INSERT INTO gpu_samples (run_id, seq, slot, device_index, power_w,"
-                    " energy_counter_j, util_gpu_pct, util_mem_pct, mem_used_mib,"
-                    " mem_total_mib, temp_c, power_limit_w) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    &s->ins_gpu, err);
+                    "INSERT OR REPLACE INTO sample_chunks (run_id, first_seq, n, data)"
+                    " VALUES (?,?,?,?)",
+                    &s->put_chunk, err);
+  if (!rc) rc = sq_prepare(s, "SELECT 1 FROM runs WHERE id=?", &s->has_run, err);
   if (!rc)
     rc = sq_prepare(s,
                     "INSERT INTO epochs (run_id, idx, t_begin_s, t_end_s, metrics)"

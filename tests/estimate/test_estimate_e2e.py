@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from dletest import Checks, fake_nvml_lib
+from dletest import Checks, fake_nvml_lib, load_samples
 
 BIN = os.environ["DLENERGY_BIN"]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -81,6 +81,7 @@ check(all(live[k][0] == ("step-power" if k >= S + W else "carbontracker") for k 
 check("Projected totals made at each epoch" in p.stderr, "summary table of projections")
 
 c = sqlite3.connect(db)
+load_samples(c, db, BIN)
 run_id = c.execute("select max(id) from runs").fetchone()[0]
 rows = c.execute("select s.t_s, g.power_w from samples s join gpu_samples g on "
                  "s.run_id = g.run_id and s.seq = g.seq and g.slot = 0 where s.run_id = ? "

@@ -38,3 +38,44 @@ def fake_nvml_lib():
     if not fake or not os.path.exists(fake):
         skip("SKIP: fake NVML not built")
     return fake
+
+
+SAMPLE_COLS = ["run_id", "seq", "t_s", "wall_s", "cpu_util_pct", "rss_mib", "cpu_power_w",
+               "dram_power_w", "ram_power_w", "cpu_energy_counter_j", "dram_energy_counter_j",
+               "n_gpus"]
+GPU_COLS = ["slot", "device_index", "power_w", "energy_counter_j", "util_gpu_pct",
+            "util_mem_pct", "mem_used_mib", "mem_total_mib", "temp_c", "power_limit_w"]
+
+
+def load_samples(con, db, dlenergy=None):
+    """Loads every run's samples of the store `db` into TEMP tables `samples` and
+    `gpu_samples` (one row per sample / per sample and GPU) of the sqlite3 connection
+    `con`, through `dlenergy export --all-samples`: the store keeps samples as
+    compressed chunks, and this is the documented way to query them with SQL.
+    Empty fields become NULL; numbers read back exactly (shortest round-trip form)."""
+    import csv
+    import io
+    import subprocess
+    exe = dlenergy or os.environ["DLENERGY_BIN"]
+    out = subprocess.run([exe, "export", "--all-samples", "--db", db], capture_output=True,
+                         text=True, check=True).stdout
+    rows = csv.reader(io.StringIO(out))
+    header = next(rows)
+    assert header == SAMPLE_COLS + GPU_COLS, header
+
+    def num(v, integer=False):
+        return None if v == "" else (int(v) if integer else float(v))
+
+    con.execute("DROP TABLE IF EXISTS temp.samples")
+    con.execute("DROP TABLE IF EXISTS temp.gpu_samples")
+    con.execute("CREATE TEMP TABLE samples (%s, PRIMARY KEY (run_id, seq))" % ", ".join(SAMPLE_COLS))
+    con.execute("CREATE TEMP TABLE gpu_samples (run_id, seq, %s, PRIMARY KEY (run_id, seq, slot))"
+                % ", ".join(GPU_COLS))
+    ns = len(SAMPLE_COLS)
+    for r in rows:
+        host = [int(r[0]), int(r[1])] + [num(v) for v in r[2:ns - 1]] + [int(r[ns - 1])]
+        con.execute("INSERT OR IGNORE INTO temp.samples VALUES (%s)" % ",".join("?" * ns), host)
+        if r[ns] != "":
+            g = [int(r[0]), int(r[1]), int(r[ns]), int(r[ns + 1])] + [num(v) for v in r[ns + 2:]]
+            con.execute("INSERT INTO temp.gpu_samples VALUES (%s)" % ",".join("?" * len(g)), g)
+    return con

@@ -12,6 +12,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from dletest import load_samples  # noqa: E402
+
 BIN = os.environ.get("DLENERGY_BIN", "")
 SRC = os.environ.get("DLE_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BURNER = os.path.join(SRC, "tests", "run", "burner.py")
@@ -49,6 +52,7 @@ def trapezoid(t, p, t0=-math.inf, t1=math.inf):
 class Db:
     def __init__(self, path):
         self.c = sqlite3.connect(path)
+        load_samples(self.c, path, BIN)
 
     def run(self, run_id=None):
         q = "select id, status, source, command, exit_code, term_signal, epochs_planned, " \

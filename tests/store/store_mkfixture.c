@@ -1,6 +1,8 @@
-/* store_mkfixture DB N — writes one run of N fixture samples (NaNs, GPUs 0 and 2,
- * some samples without GPUs) and three epochs into the store DB; prints the run id.
- * Used by the export test, which reads the store back independently. */
+/* store_mkfixture DB N [EXPECT] — writes one run of N fixture samples (NaNs, GPUs 0
+ * and 2, some samples without GPUs) and three epochs into the store DB; prints the run
+ * id. With EXPECT, also writes what it appended, as exact hex floats, one line per
+ * sample ("h,seq,9 host values") and per GPU ("g,seq,device,8 values"), so that the
+ * export test compares the CSV with what was written, not with the store's own view. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +11,8 @@
 #include "store_fixture.h"
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: store_mkfixture DB N\n");
+  if (argc != 3 && argc != 4) {
+    fprintf(stderr, "usage: store_mkfixture DB N [EXPECT]\n");
     return 2;
   }
   long n = strtol(argv[2], NULL, 10);
@@ -22,10 +24,29 @@ int main(int argc, char **argv) {
   snprintf(info.host, sizeof info.host, "fixture");
   int64_t id = 0;
   if (dle_store_create_run(st, &info, &id, &e)) goto fail;
+  FILE *ex = argc == 4 ? fopen(argv[3], "w") : NULL;
+  if (argc == 4 && !ex) {
+    perror(argv[3]);
+    return 1;
+  }
   for (long k = 0; k < n; k++) {
     dle_sample s;
     fixture_sample(&s, (uint32_t)k);
     if (dle_store_append_samples(st, id, &s, 1, &e)) goto fail;
+    if (!ex) continue;
+    fprintf(ex, "h,%ld,%a,%a,%a,%a,%a,%a,%a,%a,%a\n", k, s.t_s, s.wall_s, s.cpu_util_pct,
+            s.rss_mib, s.cpu_power_w, s.dram_power_w, s.ram_power_w, s.cpu_energy_counter_j,
+            s.dram_energy_counter_j);
+    for (uint32_t g = 0; g < s.n_gpus; g++) {
+      const dle_gpu_sample *x = &s.gpu[g];
+      fprintf(ex, "g,%ld,%u,%a,%a,%a,%a,%a,%a,%a,%a\n", k, x->device_index, x->power_w,
+              x->energy_counter_j, x->util_gpu_pct, x->util_mem_pct, x->mem_used_mib,
+              x->mem_total_mib, x->temp_c, x->power_limit_w);
+    }
+  }
+  if (ex && fclose(ex)) {
+    perror(argv[3]);
+    return 1;
   }
   dle_epoch ep[3] = {{.index = 1, .t_begin_s = 0.0, .t_end_s = 3.25},
                      {.index = 2, .t_begin_s = 3.25, .t_end_s = 7.1},

@@ -266,6 +266,172 @@ static void test_newer_schema(void) {
   CHECK_MSG(strstr(e.msg, "schema version 99") && strstr(e.msg, "newer"), "%s", e.msg);
 }
 
+/* A store written by schema version 1 (one row per sample and per GPU, the layout
+ * before compressed chunks), built here with the version-1 DDL and statements. */
+static const char *const V1_DDL =
+    "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+    "INSERT INTO schema_version VALUES (1);"
+    "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, status INTEGER NOT NULL,"
+    " source TEXT NOT NULL, host TEXT NOT NULL, command TEXT NOT NULL, start_wall_s REAL,"
+    " end_wall_s REAL, interval_s REAL, exit_code INTEGER NOT NULL, term_signal INTEGER NOT NULL,"
+    " epochs_planned INTEGER NOT NULL, pue REAL NOT NULL, carbon_g_per_kwh REAL,"
+    " gpu_source TEXT NOT NULL, cpu_source TEXT NOT NULL, dram_source TEXT NOT NULL,"
+    " ram_source TEXT NOT NULL);"
+    "CREATE TABLE samples (run_id INTEGER NOT NULL, seq INTEGER NOT NULL, t_s REAL, wall_s REAL,"
+    " cpu_util_pct REAL, rss_mib REAL, cpu_power_w REAL, dram_power_w REAL, ram_power_w REAL,"
+    " cpu_energy_counter_j REAL, dram_energy_counter_j REAL, n_gpus INTEGER NOT NULL,"
+    " PRIMARY KEY (run_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE gpu_samples (run_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " slot INTEGER NOT NULL, device_index INTEGER NOT NULL, power_w REAL, energy_counter_j REAL,"
+    " util_gpu_pct REAL, util_mem_pct REAL, mem_used_mib REAL, mem_total_mib REAL, temp_c REAL,"
+    " power_limit_w REAL, PRIMARY KEY (run_id, seq, slot)) WITHOUT ROWID;"
+    "CREATE TABLE epochs (run_id INTEGER NOT NULL, idx INTEGER NOT NULL, t_begin_s REAL,"
+    " t_end_s REAL, metrics TEXT NOT NULL, PRIMARY KEY (run_id, idx)) WITHOUT ROWID;"
+    "CREATE TABLE meta (run_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    " PRIMARY KEY (run_id, key)) WITHOUT ROWID;"
+    "CREATE INDEX meta_key_value ON meta (key, value);";
+
+static void bind_v(sqlite3_stmt *q, int i, double v) {
+  if (isnan(v))
+    sqlite3_bind_null(q, i);
+  else
+    sqlite3_bind_double(q, i, v);
+}
+
+enum { MIG_RUNS = 3 };
+static const uint32_t MIG_N[MIG_RUNS] = {9000, 0, 37}; /* > 2 chunks, none, a few */
+
+static uint32_t mig_k(int run, uint32_t i) { return (uint32_t)run * 100000u + i; }
+
+static void write_v1_store(const char *path) {
+  sqlite3 *db = NULL;
+  CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, V1_DDL, NULL, NULL, NULL) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+  sqlite3_stmt *a = NULL, *b = NULL;
+  sqlite3_prepare_v2(db, "INSERT INTO samples VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", -1, &a, NULL);
+  sqlite3_prepare_v2(db, "INSERT INTO gpu_samples VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", -1, &b, NULL);
+  for (int r = 0; r < MIG_RUNS; r++) {
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO runs VALUES (%d, 1, 'run', 'h%d', 'cmd', 1.7e9, 1.7e9 + 10, 0.1, 0, 0,"
+             " 3, 1.2, 250, 'nvml', 'rapl', 'rapl', 'model');"
+             "INSERT INTO meta VALUES (%d, 'architecture', 'vgg16');"
+             "INSERT INTO epochs VALUES (%d, 1, 0.5, 2.25, 'loss=1');",
+             r + 1, r, r + 1, r + 1);
+    CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+    for (uint32_t i = 0; i < MIG_N[r]; i++) {
+      dle_sample s;
+      fixture_sample(&s, mig_k(r, i));
+      sqlite3_bind_int(a, 1, r + 1);
+      sqlite3_bind_int(a, 2, (int)i);
+      const double *h = &s.t_s;
+      for (int c = 0; c < 9; c++) bind_v(a, 3 + c, h[c]);
+      sqlite3_bind_int(a, 12, (int)s.n_gpus);
+      CHECK(sqlite3_step(a) == SQLITE_DONE);
+      sqlite3_reset(a);
+      for (uint32_t g = 0; g < s.n_gpus; g++) {
+        const dle_gpu_sample *x = &s.gpu[g];
+        sqlite3_bind_int(b, 1, r + 1);
+        sqlite3_bind_int(b, 2, (int)i);
+        sqlite3_bind_int(b, 3, (int)g);
+        sqlite3_bind_int(b, 4, (int)x->device_index);
+        const double *v = &x->power_w;
+        for (int c = 0; c < 8; c++) bind_v(b, 5 + c, v[c]);
+        CHECK(sqlite3_step(b) == SQLITE_DONE);
+        sqlite3_reset(b);
+      }
+    }
+  }
+  sqlite3_finalize(a);
+  sqlite3_finalize(b);
+  CHECK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+  sqlite3_close(db);
+}
+
+typedef struct mig_walk {
+  int run;
+  uint32_t i, bad;
+} mig_walk;
+
+static int mig_check(void *ctx, const dle_sample *got, dle_error *err) {
+  (void)err;
+  mig_walk *w = ctx;
+  dle_sample want;
+  fixture_sample(&want, mig_k(w->run, w->i));
+  if (!same_sample(&want, got)) {
+    if (w->bad++ < 3) fprintf(stderr, "run %d sample %u differs after migration\n", w->run + 1, w->i);
+  }
+  w->i++;
+  return 0;
+}
+
+/* Issue 12: a version-1 store migrates in place on first open; every sample, run,
+ * epoch and metadata value survives; the row tables are gone; a second open is a
+ * no-op; new samples append after the migrated ones. */
+static void test_migrate_v1(void) {
+  const char *path = "migrate_v1.db";
+  remove_db(path);
+  write_v1_store(path);
+  dle_error e = {0};
+  dle_store *st = NULL;
+  CHECK_OK(dle_store_open(path, &st, &e), &e);
+  if (!st) return;
+  for (int r = 0; r < MIG_RUNS; r++) {
+    int64_t n = -1;
+    CHECK_OK(dle_store_count_samples(st, r + 1, &n, &e), &e);
+    CHECK_MSG(n == MIG_N[r], "run %d: %" PRId64 " samples after migration, want %u", r + 1, n,
+              MIG_N[r]);
+    mig_walk w = {r, 0, 0};
+    CHECK_OK(dle_store_foreach_sample(st, r + 1, mig_check, &w, &e), &e);
+    CHECK_MSG(w.i == MIG_N[r] && w.bad == 0, "run %d: %u samples read, %u differ", r + 1, w.i, w.bad);
+    dle_run_info info;
+    CHECK_OK(dle_store_get_run(st, r + 1, &info, &e), &e);
+    CHECK(info.pue == 1.2 && info.carbon_g_per_kwh == 250 && strcmp(info.cpu_source, "rapl") == 0);
+    dle_epoch *ep = NULL;
+    size_t ne = 0;
+    CHECK_OK(dle_store_load_epochs(st, r + 1, &ep, &ne, &e), &e);
+    CHECK(ne == 1 && ep && ep[0].t_end_s == 2.25);
+    free(ep);
+  }
+  /* appending to a migrated run continues its numbering */
+  dle_sample s;
+  fixture_sample(&s, mig_k(2, MIG_N[2]));
+  CHECK_OK(dle_store_append_samples(st, 3, &s, 1, &e), &e);
+  CHECK_OK(dle_store_commit(st, &e), &e);
+  mig_walk w = {2, 0, 0};
+  CHECK_OK(dle_store_foreach_sample(st, 3, mig_check, &w, &e), &e);
+  CHECK_MSG(w.i == MIG_N[2] + 1 && w.bad == 0, "%u read, %u differ", w.i, w.bad);
+  int64_t *ids = NULL;
+  size_t nids = 0;
+  CHECK_OK(dle_store_select_runs(st, "architecture=vgg16", &ids, &nids, &e), &e);
+  CHECK(nids == MIG_RUNS);
+  free(ids);
+  dle_store_close(st);
+  sqlite3 *db = NULL;
+  CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+  sqlite3_stmt *q = NULL;
+  CHECK(sqlite3_prepare_v2(db,
+                           "SELECT (SELECT max(version) FROM schema_version),"
+                           " (SELECT count(*) FROM sqlite_master WHERE name IN"
+                           " ('samples', 'gpu_samples')), (SELECT sum(n) FROM sample_chunks)",
+                           -1, &q, NULL) == SQLITE_OK);
+  CHECK(sqlite3_step(q) == SQLITE_ROW);
+  CHECK_MSG(sqlite3_column_int(q, 0) == DLE_STORE_SCHEMA_VERSION, "version %d",
+            sqlite3_column_int(q, 0));
+  CHECK(sqlite3_column_int(q, 1) == 0);
+  CHECK(sqlite3_column_int64(q, 2) == MIG_N[0] + MIG_N[2] + 1);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  /* a second open finds nothing to migrate */
+  st = NULL;
+  CHECK_OK(dle_store_open(path, &st, &e), &e);
+  int64_t n = 0;
+  if (st) CHECK_OK(dle_store_count_samples(st, 1, &n, &e), &e);
+  CHECK(n == MIG_N[0]);
+  dle_store_close(st);
+}
+
 static void test_read_only(void) {
   const char *path = "readonly.db";
   remove_db(path);
@@ -414,6 +580,7 @@ int main(void) {
   test_open_fault();
   test_not_a_database();
   test_newer_schema();
+  test_migrate_v1();
   test_read_only();
   test_crash();
   return check_finish();

@@ -47,7 +47,7 @@ i=0
 while [ $i -lt 20 ]; do
   port=$(( 20000 + ( $$ * 131 + i * 7919 + $(od -An -N2 -tu2 /dev/urandom) ) % 40000 ))
   if $as_user "$bindir/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $tmp -c shared_buffers=16MB -c max_connections=40" \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $tmp -c shared_buffers=16MB -c max_connections=${DLE_PG_MAX_CONNECTIONS:-40}" \
       start >/dev/null 2>&1; then
     started=1
     break

@@ -1,0 +1,461 @@
+/* chunk.c — see chunk.h. */
+#include "chunk.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+_Static_assert(sizeof(dle_sample) % sizeof(double) == 0, "dle_sample is read as a double array");
+
+enum { FORMAT = 1, MODE_NAN = 0, MODE_DEC = 1, MODE_XOR = 2, MAX_K = 15 };
+enum { ZSTD_LEVEL = 1 };
+
+static const double P10[MAX_K + 1] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+static uint64_t bits_of(double v) {
+  uint64_t u;
+  memcpy(&u, &v, sizeof u);
+  return u;
+}
+
+static double double_of(uint64_t u) {
+  double v;
+  memcpy(&v, &u, sizeof v);
+  return v;
+}
+
+/* ---- a growing byte buffer ---- */
+
+typedef struct buf {
+  uint8_t *p;
+  size_t len, cap;
+  int oom;
+} buf;
+
+static uint8_t *buf_room(buf *b, size_t more) {
+  if (b->oom) return NULL;
+  if (b->len + more > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more) cap *= 2;
+    uint8_t *np = realloc(b->p, cap);
+    if (!np) {
+      b->oom = 1;
+      return NULL;
+    }
+    b->p = np;
+    b->cap = cap;
+  }
+  return b->p + b->len;
+}
+
+static void put_u8(buf *b, uint8_t v) {
+  uint8_t *d = buf_room(b, 1);
+  if (d) d[0] = v, b->len++;
+}
+
+static void put_varint(buf *b, uint64_t v) {
+  uint8_t *d = buf_room(b, 10);
+  if (!d) return;
+  size_t k = 0;
+  while (v >= 0x80) {
+    d[k++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  d[k++] = (uint8_t)v;
+  b->len += k;
+}
+
+static void put_u64(buf *b, uint64_t v) {
+  uint8_t *d = buf_room(b, 8);
+  if (!d) return;
+  for (int i = 0; i < 8; i++) d[i] = (uint8_t)(v >> (8 * i));
+  b->len += 8;
+}
+
+static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t unzigzag(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
+
+/* ---- encoding one double column ---- */
+
+/* m with m / 10^k == v bit for bit, or 0 when there is none. */
+static int dec_fits(double v, int k, int64_t *m) {
+  double x = v * P10[k];
+  if (!(fabs(x) < 9.0e15)) return 0; /* NaN, inf, or beyond exact integers */
+  /* any nearby integer will do: the bit comparison below decides */
+  int64_t r = (int64_t)(x + (x >= 0 ? 0.5 : -0.5));
+  if (bits_of((double)r / P10[k]) != bits_of(v)) return 0;
+  *m = r;
+  return 1;
+}
+
+/* Fills scratch[i] with m_i such that m_i / 10^k reads back as v[i] bit for bit
+ * (INT64_MIN where no such m exists), for the smallest k (0..MAX_K) that serves
+ * the values; restarts when a value needs a larger k (at most MAX_K times).
+ * Returns k, or -1 when more than a quarter of the values fit no k. */
+static int decimal_scale(const double *v, size_t stride, size_t n, int64_t *scratch,
+                         size_t *n_exc) {
+  int k = 0;
+restart:
+  *n_exc = 0;
+  for (size_t i = 0; i < n; i++) {
+    double x = v[i * stride];
+    int64_t m;
+    if (dec_fits(x, k, &m)) {
+      scratch[i] = m;
+      continue;
+    }
+    if (!isnan(x)) {
+      int kk = k + 1;
+      while (kk <= MAX_K && !dec_fits(x, kk, &m)) kk++;
+      if (kk <= MAX_K) {
+        k = kk;
+        goto restart;
+      }
+    }
+    scratch[i] = INT64_MIN;
+    if (++*n_exc * 4 > n) return -1;
+  }
+  return k;
+}
+
+static void encode_column(buf *b, const double *v, size_t stride, size_t n, int64_t *scratch) {
+  static const double canon_nan = NAN;
+  const uint64_t nan_bits = bits_of(canon_nan);
+  size_t n_nan = 0;
+  for (size_t i = 0; i < n; i++) n_nan += bits_of(v[i * stride]) == nan_bits;
+  if (n_nan == n) {
+    put_u8(b, MODE_NAN);
+    return;
+  }
+  size_t n_exc = 0;
+  int k = n_nan * 4 > n ? -1 : decimal_scale(v, stride, n, scratch, &n_exc);
+  if (k >= 0) {
+    put_u8(b, MODE_DEC);
+    put_u8(b, (uint8_t)k);
+    put_varint(b, n_exc);
+    size_t last = 0;
+    for (size_t i = 0; n_exc && i < n; i++)
+      if (scratch[i] == INT64_MIN) {
+        put_varint(b, i - last);
+        put_u64(b, bits_of(v[i * stride]));
+        last = i;
+      }
+    uint8_t *d = buf_room(b, 10 * n);
+    if (!d) return;
+    size_t len = 0;
+    int64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+      int64_t cur = scratch[i] == INT64_MIN ? prev : scratch[i];
+      uint64_t u = zigzag((int64_t)((uint64_t)cur - (uint64_t)prev));
+      prev = cur;
+      while (u >= 0x80) {
+        d[len++] = (uint8_t)(u | 0x80);
+        u >>= 7;
+      }
+      d[len++] = (uint8_t)u;
+    }
+    b->len += len;
+    return;
+  }
+  put_u8(b, MODE_XOR);
+  uint8_t *d = buf_room(b, 8 * n);
+  if (!d) return;
+  uint64_t prev = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t u = bits_of(v[i * stride]);
+    uint64_t x = u ^ prev;
+    prev = u;
+    for (int p = 0; p < 8; p++) d[(size_t)p * n + i] = (uint8_t)(x >> (8 * (7 - p)));
+  }
+  b->len += 8 * n;
+}
+
+int dle_chunk_encode(const dle_sample *s, size_t n, uint8_t **blob, size_t *blob_len,
+                     dle_error *err) {
+  *blob = NULL;
+  *blob_len = 0;
+  if (n == 0 || n > DLE_CHUNK_MAX)
+    return dle_error_set(err, DLE_EINVAL, "a sample chunk holds 1..%d samples (got %zu)",
+                         DLE_CHUNK_MAX, n);
+  buf raw = {0};
+  int64_t *scratch = malloc(n * sizeof *scratch);
+  double *col = malloc(DLE_CHUNK_GPU_COLS * n * sizeof *col);
+  if (!scratch || !col) {
+    free(scratch);
+    free(col);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory encoding samples");
+  }
+  put_varint(&raw, n);
+  uint32_t max_gpus = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t g = s[i].n_gpus > DLE_MAX_GPUS ? DLE_MAX_GPUS : s[i].n_gpus;
+    put_u8(&raw, (uint8_t)g);
+    if (g > max_gpus) max_gpus = g;
+  }
+  const size_t stride = sizeof *s / sizeof(double);
+  const double *host[DLE_CHUNK_HOST_COLS] = {
+      &s->t_s,         &s->wall_s,      &s->cpu_util_pct,
+      &s->rss_mib,     &s->cpu_power_w, &s->dram_power_w,
+      &s->ram_power_w, &s->cpu_energy_counter_j, &s->dram_energy_counter_j};
+  for (int c = 0; c < DLE_CHUNK_HOST_COLS; c++) encode_column(&raw, host[c], stride, n, scratch);
+  for (uint32_t g = 0; g < max_gpus; g++) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+      if (s[i].n_gpus > g) scratch[m++] = s[i].gpu[g].device_index;
+    int64_t prev = 0;
+    for (size_t i = 0; i < m; i++) {
+      put_varint(&raw, zigzag(scratch[i] - prev));
+      prev = scratch[i];
+    }
+    /* gather the slot's eight columns in one pass, column-major */
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (s[i].n_gpus <= g) continue;
+      const dle_gpu_sample *x = &s[i].gpu[g];
+      col[0 * m + j] = x->power_w;
+      col[1 * m + j] = x->energy_counter_j;
+      col[2 * m + j] = x->util_gpu_pct;
+      col[3 * m + j] = x->util_mem_pct;
+      col[4 * m + j] = x->mem_used_mib;
+      col[5 * m + j] = x->mem_total_mib;
+      col[6 * m + j] = x->temp_c;
+      col[7 * m + j] = x->power_limit_w;
+      j++;
+    }
+    for (int c = 0; c < DLE_CHUNK_GPU_COLS; c++)
+      encode_column(&raw, col + (size_t)c * m, 1, m, scratch);
+  }
+  free(col);
+  free(scratch);
+  if (raw.oom) {
+    free(raw.p);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory encoding samples");
+  }
+  buf out = {0};
+  put_u8(&out, FORMAT);
+  put_varint(&out, raw.len);
+  size_t bound = ZSTD_compressBound(raw.len);
+  uint8_t *d = buf_room(&out, bound);
+  if (!d) {
+    free(raw.p);
+    free(out.p);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory compressing samples");
+  }
+  size_t z = ZSTD_compress(d, bound, raw.p, raw.len, ZSTD_LEVEL);
+  free(raw.p);
+  if (ZSTD_isError(z)) {
+    free(out.p);
+    return dle_error_set(err, DLE_EDB, "compressing samples: %s", ZSTD_getErrorName(z));
+  }
+  out.len += z;
+  *blob = out.p;
+  *blob_len = out.len;
+  return DLE_OK;
+}
+
+/* ---- decoding ---- */
+
+typedef struct rd {
+  const uint8_t *p, *end;
+  int bad;
+} rd;
+
+static uint8_t get_u8(rd *r) {
+  if (r->p >= r->end) {
+    r->bad = 1;
+    return 0;
+  }
+  return *r->p++;
+}
+
+static uint64_t get_varint(rd *r) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (r->p >= r->end) break;
+    uint8_t c = *r->p++;
+    v |= (uint64_t)(c & 0x7f) << shift;
+    if (!(c & 0x80)) return v;
+  }
+  r->bad = 1;
+  return 0;
+}
+
+static uint64_t get_u64(rd *r) {
+  if (r->end - r->p < 8) {
+    r->bad = 1;
+    return 0;
+  }
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v |= (uint64_t)r->p[i] << (8 * i);
+  r->p += 8;
+  return v;
+}
+
+static void decode_column(rd *r, double *out, size_t n) {
+  uint8_t mode = get_u8(r);
+  if (mode == MODE_NAN) {
+    for (size_t i = 0; i < n; i++) out[i] = NAN;
+  } else if (mode == MODE_DEC) {
+    uint8_t k = get_u8(r);
+    if (k > MAX_K) {
+      r->bad = 1;
+      return;
+    }
+    uint64_t n_exc = get_varint(r);
+    if (n_exc > n) {
+      r->bad = 1;
+      return;
+    }
+    const uint8_t *exc = r->p;
+    for (uint64_t e = 0; e < n_exc && !r->bad; e++) {
+      get_varint(r);
+      get_u64(r);
+    }
+    int64_t m = 0;
+    const double p = P10[k];
+    for (size_t i = 0; i < n; i++) {
+      /* inline fast path for one-byte varints */
+      uint64_t u;
+      if (r->p < r->end && *r->p < 0x80)
+        u = *r->p++;
+      else
+        u = get_varint(r);
+      m = (int64_t)((uint64_t)m + (uint64_t)unzigzag(u));
+      out[i] = (double)m / p;
+    }
+    if (r->bad) return;
+    rd er = {exc, r->end, 0};
+    size_t idx = 0;
+    for (uint64_t e = 0; e < n_exc; e++) {
+      idx += get_varint(&er);
+      uint64_t bits = get_u64(&er);
+      if (idx >= n) {
+        r->bad = 1;
+        return;
+      }
+      out[idx] = double_of(bits);
+    }
+  } else if (mode == MODE_XOR) {
+    if ((size_t)(r->end - r->p) < 8 * n) {
+      r->bad = 1;
+      return;
+    }
+    uint64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+      uint64_t x = 0;
+      for (int pl = 0; pl < 8; pl++) x |= (uint64_t)r->p[(size_t)pl * n + i] << (8 * (7 - pl));
+      prev ^= x;
+      out[i] = double_of(prev);
+    }
+    r->p += 8 * n;
+  } else {
+    r->bad = 1;
+  }
+}
+
+dle_chunk *dle_chunk_new(void) { return calloc(1, sizeof(dle_chunk)); }
+
+void dle_chunk_free(dle_chunk *c) {
+  if (!c) return;
+  for (int g = 0; g < DLE_MAX_GPUS; g++) {
+    free(c->dev[g]);
+    for (int k = 0; k < DLE_CHUNK_GPU_COLS; k++) free(c->gpu[g][k]);
+  }
+  free(c->raw);
+  free(c);
+}
+
+static int corrupt(dle_error *err, const char *why) {
+  return dle_error_set(err, DLE_EDB, "corrupt sample chunk: %s", why);
+}
+
+int dle_chunk_decode(dle_chunk *c, const uint8_t *blob, size_t blob_len, size_t expect_n,
+                     dle_error *err) {
+  rd h = {blob, blob + blob_len, 0};
+  if (get_u8(&h) != FORMAT || h.bad) return corrupt(err, "unknown format");
+  uint64_t raw_len = get_varint(&h);
+  if (h.bad || raw_len > (uint64_t)64 << 20) return corrupt(err, "bad length");
+  unsigned long long fsz = ZSTD_getFrameContentSize(h.p, (size_t)(h.end - h.p));
+  if (fsz != raw_len) return corrupt(err, "length mismatch");
+  if (c->raw_cap < raw_len) {
+    uint8_t *np = realloc(c->raw, raw_len ? raw_len : 1);
+    if (!np) return dle_error_set(err, DLE_ENOMEM, "out of memory reading samples");
+    c->raw = np;
+    c->raw_cap = raw_len;
+  }
+  size_t z = ZSTD_decompress(c->raw, raw_len, h.p, (size_t)(h.end - h.p));
+  if (ZSTD_isError(z) || z != raw_len) return corrupt(err, "zstd frame");
+  rd r = {c->raw, c->raw + raw_len, 0};
+  uint64_t n = get_varint(&r);
+  if (r.bad || n == 0 || n > DLE_CHUNK_MAX || (expect_n && n != expect_n))
+    return corrupt(err, "sample count");
+  c->n = (size_t)n;
+  c->max_gpus = 0;
+  memset(c->slot_n, 0, sizeof c->slot_n);
+  for (size_t i = 0; i < c->n; i++) {
+    uint8_t g = get_u8(&r);
+    if (g > DLE_MAX_GPUS) return corrupt(err, "GPU count");
+    c->n_gpus[i] = g;
+    if (g > c->max_gpus) c->max_gpus = g;
+    for (uint8_t j = 0; j < g; j++) c->slot_n[j]++;
+  }
+  for (int k = 0; k < DLE_CHUNK_HOST_COLS && !r.bad; k++) decode_column(&r, c->host[k], c->n);
+  for (uint32_t g = 0; g < c->max_gpus && !r.bad; g++) {
+    size_t m = c->slot_n[g];
+    if (!c->dev[g]) {
+      c->dev[g] = malloc(DLE_CHUNK_MAX * sizeof *c->dev[g]);
+      for (int k = 0; k < DLE_CHUNK_GPU_COLS; k++)
+        c->gpu[g][k] = malloc(DLE_CHUNK_MAX * sizeof(double));
+      int ok = c->dev[g] != NULL;
+      for (int k = 0; k < DLE_CHUNK_GPU_COLS; k++) ok = ok && c->gpu[g][k];
+      if (!ok) return dle_error_set(err, DLE_ENOMEM, "out of memory reading samples");
+    }
+    int64_t prev = 0;
+    for (size_t i = 0; i < m; i++) {
+      prev = (int64_t)((uint64_t)prev + (uint64_t)unzigzag(get_varint(&r)));
+      c->dev[g][i] = (uint32_t)prev;
+    }
+    for (int k = 0; k < DLE_CHUNK_GPU_COLS && !r.bad; k++) decode_column(&r, c->gpu[g][k], m);
+  }
+  if (r.bad || r.p != r.end) return corrupt(err, "truncated or trailing data");
+  memset(c->cursor, 0, sizeof c->cursor);
+  c->next = 0;
+  return DLE_OK;
+}
+
+void dle_chunk_next_sample(dle_chunk *c, dle_sample *s) {
+  size_t i = c->next++;
+  s->t_s = c->host[0][i];
+  s->wall_s = c->host[1][i];
+  s->cpu_util_pct = c->host[2][i];
+  s->rss_mib = c->host[3][i];
+  s->cpu_power_w = c->host[4][i];
+  s->dram_power_w = c->host[5][i];
+  s->ram_power_w = c->host[6][i];
+  s->cpu_energy_counter_j = c->host[7][i];
+  s->dram_energy_counter_j = c->host[8][i];
+  uint32_t ng = c->n_gpus[i];
+  for (uint32_t g = 0; g < ng; g++) {
+    size_t j = c->cursor[g]++;
+    dle_gpu_sample *x = &s->gpu[g];
+    x->device_index = c->dev[g][j];
+    x->power_w = c->gpu[g][0][j];
+    x->energy_counter_j = c->gpu[g][1][j];
+    x->util_gpu_pct = c->gpu[g][2][j];
+    x->util_mem_pct = c->gpu[g][3][j];
+    x->mem_used_mib = c->gpu[g][4][j];
+    x->mem_total_mib = c->gpu[g][5][j];
+    x->temp_c = c->gpu[g][6][j];
+    x->power_limit_w = c->gpu[g][7][j];
+  }
+  /* slots this sample lacks read as cleared (as dle_sample_clear leaves them) */
+  for (uint32_t g = ng; g < s->n_gpus && g < DLE_MAX_GPUS; g++) {
+    dle_gpu_sample *x = &s->gpu[g];
+    x->device_index = g;
+    x->power_w = x->energy_counter_j = x->util_gpu_pct = x->util_mem_pct = NAN;
+    x->mem_used_mib = x->mem_total_mib = x->temp_c = x->power_limit_w = NAN;
+  }
+  s->n_gpus = ng;
+}
