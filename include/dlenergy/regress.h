@@ -73,20 +73,44 @@ void dle_dataset_free(dle_dataset *d);
 int dle_dataset_add(dle_dataset *d, const double *num, const char *const *cat, double y,
                     dle_error *err);
 size_t dle_dataset_rows(const dle_dataset *d);
+/* Target transform (before any row is added): with log_target the regressors fit
+ *   t = log(y) - sum_j scale_exp[j] log(num[j])
+ * (y and every num[j] with a nonzero exponent must then be > 0), and a prediction is
+ * exp(t^) x prod num[j]^scale_exp[j], never <= 0. scale_exp may be NULL (no scale).
+ * feature_off (may be NULL) marks numeric columns that only scale the target and are
+ * not regression features (encoded as unused). Every kind fits the transformed target
+ * centred and scaled by its training mean and std (kernel ridge never drifts to 0). */
+int dle_dataset_set_transform(dle_dataset *d, bool log_target, const double *scale_exp,
+                              const unsigned char *feature_off, dle_error *err);
 double dle_dataset_target(const dle_dataset *d, size_t row);
 
 /* ---- cross-validation ---- */
 typedef struct dle_cv_scores {
   double r2, mape, rmse, mae; /* means over folds; mape as a fraction; rmse/mae in target unit */
+  double rmsle; /* RMS of log(prediction / truth) over folds (NaN when a prediction is <= 0) */
 } dle_cv_scores;
 
 /* Test fold (0..k-1) of each of n rows, KFold semantics (see above). */
 int dle_regress_folds(size_t n, int k, bool shuffle, uint64_t seed, int *fold_of_row,
                       dle_error *err);
 
-/* n hyperparameter draws of the kind from the study's distributions, seeded. */
+/* Leave-one-group-out folds: fold of row i = index of labels[i] among the sorted
+ * distinct labels; *k = their count (at least 2). */
+int dle_regress_group_folds(const char *const *labels, size_t n, int *fold_of_row, int *k,
+                            dle_error *err);
+
+/* n hyperparameter draws of the kind, seeded; the targets are standardized, so the
+ * study's distributions apply to every target unit (ridge alpha ~ Exp(0.1); kernel
+ * ridge alpha, gamma ~ Exp(0.01); SVR C ~ Exp(300), gamma ~ Exp(0.01) and epsilon ~
+ * Exp(0.1) in units of the target's std). */
 int dle_regress_draws(dle_regress_kind kind, uint64_t seed, size_t n, dle_regress_hyper *out,
                       dle_error *err);
+
+/* Out-of-fold predictions (pred[i] for row i, fitted without row i's fold) of one
+ * setting; scores as dle_regress_cv. */
+int dle_regress_cv_predict(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
+                           const int *fold_of_row, int k, double *pred, dle_cv_scores *out,
+                           dle_error *err);
 
 /* CV scores of one setting on the given folds (k folds, fold_of_row[i] in 0..k-1). */
 int dle_regress_cv(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
@@ -127,9 +151,21 @@ int dle_regress_search(const dle_dataset *d, dle_regress_kind kind,
                        size_t n_draws, dle_regress_model **out, dle_regress_search_result *res,
                        dle_error *err);
 
+/* The same search on given folds (k of them, e.g. dle_regress_group_folds); group_by
+ * names the grouping column in the model's CV record (NULL: KFold as in opts). */
+int dle_regress_search_folds(const dle_dataset *d, dle_regress_kind kind,
+                             const dle_regress_search_opts *opts, const dle_regress_hyper *draws,
+                             size_t n_draws, const int *fold_of_row, int k, const char *group_by,
+                             dle_regress_model **out, dle_regress_search_result *res,
+                             dle_error *err);
+
 /* Records CV settings and scores in a model (written to the model file). */
 void dle_regress_model_set_cv(dle_regress_model *m, const dle_regress_search_opts *o,
                               const dle_cv_scores *s);
+/* Column the model's CV grouped by ("" when KFold). */
+const char *dle_regress_model_cv_group(const dle_regress_model *m);
+/* True when the model predicts exp(...) x scale (never <= 0). */
+bool dle_regress_model_log_target(const dle_regress_model *m);
 
 void dle_regress_model_free(dle_regress_model *m);
 
