@@ -88,6 +88,7 @@ double dle_dataset_target(const dle_dataset *d, size_t row);
 typedef struct dle_cv_scores {
   double r2, mape, rmse, mae; /* means over folds; mape as a fraction; rmse/mae in target unit */
   double rmsle; /* RMS of log(prediction / truth) over folds (NaN when a prediction is <= 0) */
+  double mape_rows; /* MAPE pooled over every held-out row (folds weighted by size) */
 } dle_cv_scores;
 
 /* Test fold (0..k-1) of each of n rows, KFold semantics (see above). */
@@ -134,6 +135,9 @@ typedef struct dle_regress_search_opts {
   bool shuffle;  /* default true */
   uint64_t seed; /* default 42: folds and draws */
   size_t draws;  /* default 100 (linear: always 1) */
+  bool by_mape;  /* rank draws by lowest pooled MAPE (mape_rows) instead of highest mean
+                    R^2 (grouped CV: R^2 of a group whose target hardly varies says little,
+                    and a small group should not outweigh a large one) */
 } dle_regress_search_opts;
 void dle_regress_search_opts_init(dle_regress_search_opts *o);
 
@@ -248,6 +252,55 @@ void dle_pre_csv_opts_init(dle_pre_csv_opts *o);
  * GPU facts come from cat by gpu_model. */
 int dle_pre_dataset_from_csv(const char *path, dle_pre_target target, const dle_pre_csv_opts *opts,
                              const dle_gpu_catalog *cat, dle_dataset **out, dle_error *err);
+
+/* ---- PRE tables: CSV with a header (RFC 4180 quoting), as training tables and
+ * `predict --csv` inputs. Cells are strings; rows are numbered from 0 (data rows). ---- */
+typedef struct dle_pre_table dle_pre_table;
+int dle_pre_table_parse(const char *text, size_t len, dle_pre_table **out, dle_error *err);
+int dle_pre_table_read(const char *path, dle_pre_table **out, dle_error *err);
+void dle_pre_table_free(dle_pre_table *t);
+size_t dle_pre_table_rows(const dle_pre_table *t);
+size_t dle_pre_table_cols(const dle_pre_table *t);
+const char *dle_pre_table_header(const dle_pre_table *t, size_t col);
+long dle_pre_table_col(const dle_pre_table *t, const char *name); /* -1 when absent */
+const char *dle_pre_table_cell(const dle_pre_table *t, size_t row, size_t col);
+size_t dle_pre_table_line(const dle_pre_table *t, size_t row); /* source line of a row */
+
+/* ---- PRE inputs and features by name ----
+ * One training or prediction row. NaN = not given (image for non-image inputs;
+ * power_limit_w defaults to the board's TDP). */
+typedef struct dle_pre_input {
+  const dle_gpu_spec *gpu;
+  double batch_size, training_size, validation_size, gflop; /* forward GFLOP per sample */
+  double image_h, image_w, host_ram_gb, power_limit_w;
+} dle_pre_input;
+
+/* Reads row `row` of t: gpu_model (looked up in cat), batch_size, training_size,
+ * validation_size, forward_pass_gflop (all > 0 but validation_size >= 0), optional
+ * image_h, image_w, host_ram_gb, power_limit_w (empty = not given). Errors name the
+ * row (its line) and the column. */
+int dle_pre_input_from_row(const dle_pre_table *t, size_t row, const dle_gpu_catalog *cat,
+                           dle_pre_input *in, dle_error *err);
+
+/* Value of a built-in feature for an input; DLE_ENOTFOUND when name is not built in
+ * (the caller then looks for a table column of that name). Built in: the study's
+ * features (dle_pre_feature_name) and the transferable ones:
+ *   log_batch_size, log_forward_gflop, log_steps_per_epoch ((training + validation) /
+ *   batch), power_limit_frac (power limit / TDP), power_limit_w, peak_compute_s (one
+ *   epoch's FLOPs, 3 x forward per training sample + forward per validation sample,
+ *   at the board's peak FP32 rate). */
+int dle_pre_feature_value(const char *name, const dle_pre_input *in, double *out, dle_error *err);
+
+/* The transferable PRE dataset (the default models): numeric log_batch_size,
+ * log_forward_gflop, log_steps_per_epoch, power_limit_frac, then extra numeric columns
+ * of t (features, may be NULL), then the scale-only power_limit_w and peak_compute_s;
+ * categoricals architecture and dataset (a missing column is "unknown"). The target is
+ * fitted in logs relative to a physical scale: power / power limit, and epoch energy /
+ * (power limit x peak_compute_s). Targets: avg_gpu_power_w; epoch_energy_j (or
+ * gpu_energy_mj x 1e6 / trained_epochs). */
+int dle_pre_phys_dataset(const dle_pre_table *t, dle_pre_target target,
+                         const dle_gpu_catalog *cat, const char *const *features,
+                         size_t n_features, dle_dataset **out, dle_error *err);
 
 /* Baselines beside PRE (before training; all modelled):
  *   flops   duration = epochs x (3 x training_size + validation_size) x GFLOPs x 1e9 /

@@ -477,7 +477,7 @@ dle_regress_model *dle_reg_model_alloc(void) {
   dle_regress_model *m = calloc(1, sizeof *m);
   if (m) {
     m->h = (dle_regress_hyper){NAN, NAN, NAN, NAN};
-    m->cvs = (dle_cv_scores){NAN, NAN, NAN, NAN, NAN};
+    m->cvs = (dle_cv_scores){NAN, NAN, NAN, NAN, NAN, NAN};
     m->y_center = 0;
     m->y_scale = 1;
   }
@@ -663,7 +663,7 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
   }
   unsigned char *bad = calloc(n_h ? n_h : 1, 1);
   size_t *tr = malloc(n * sizeof *tr), *te = malloc(n * sizeof *te);
-  double *sum = calloc(5 * (n_h ? n_h : 1), sizeof *sum);
+  double *sum = calloc(6 * (n_h ? n_h : 1), sizeof *sum);
   if (!bad || !tr || !te || !sum) {
     free(bad);
     free(tr);
@@ -757,11 +757,12 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
         }
         dle_cv_scores s;
         fold_scores(yte, pred, nte, &s);
-        sum[5 * hi + 0] += s.r2;
-        sum[5 * hi + 1] += s.mape;
-        sum[5 * hi + 2] += s.rmse;
-        sum[5 * hi + 3] += s.mae;
-        sum[5 * hi + 4] += s.rmsle * s.rmsle;
+        sum[6 * hi + 0] += s.r2;
+        sum[6 * hi + 1] += s.mape;
+        sum[6 * hi + 2] += s.rmse;
+        sum[6 * hi + 3] += s.mae;
+        sum[6 * hi + 4] += s.rmsle * s.rmsle;
+        sum[6 * hi + 5] += s.mape * (double)nte;
         if (oof)
           for (size_t i = 0; i < nte; i++) oof[te[i]] = pred[i];
       }
@@ -787,10 +788,11 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
     for (size_t hi = 0; hi < n_h; hi++) {
       if (bad[hi]) {
         failed++;
-        out[hi] = (dle_cv_scores){NAN, NAN, NAN, NAN, NAN};
+        out[hi] = (dle_cv_scores){NAN, NAN, NAN, NAN, NAN, NAN};
       } else {
-        out[hi] = (dle_cv_scores){sum[5 * hi] / k, sum[5 * hi + 1] / k, sum[5 * hi + 2] / k,
-                                  sum[5 * hi + 3] / k, sqrt(sum[5 * hi + 4] / k)};
+        out[hi] = (dle_cv_scores){sum[6 * hi] / k,       sum[6 * hi + 1] / k,
+                                  sum[6 * hi + 2] / k,   sum[6 * hi + 3] / k,
+                                  sqrt(sum[6 * hi + 4] / k), sum[6 * hi + 5] / (double)n};
       }
     }
     if (n_failed) *n_failed = failed;
@@ -835,6 +837,7 @@ void dle_regress_search_opts_init(dle_regress_search_opts *o) {
   o->shuffle = true;
   o->seed = 42;
   o->draws = 100;
+  o->by_mape = false;
 }
 
 void dle_regress_model_set_cv(dle_regress_model *m, const dle_regress_search_opts *o,
@@ -900,7 +903,10 @@ int dle_regress_search_folds(const dle_dataset *d, dle_regress_kind kind,
   size_t best = SIZE_MAX;
   if (!rc) {
     for (size_t i = 0; i < n_draws; i++)
-      if (isfinite(sc[i].r2) && (best == SIZE_MAX || sc[i].r2 > sc[best].r2)) best = i;
+      if (isfinite(sc[i].r2) &&
+          (best == SIZE_MAX ||
+           (o.by_mape ? sc[i].mape_rows < sc[best].mape_rows : sc[i].r2 > sc[best].r2)))
+        best = i;
     if (best == SIZE_MAX)
       rc = dle_error_set(err, DLE_ERANGE, "%s: none of the %zu draws could be fitted",
                          dle_regress_kind_name(kind), n_draws);

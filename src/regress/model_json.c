@@ -434,7 +434,7 @@ static int parse_obj(const cJSON *o, dle_regress_model *m, dle_error *err) {
     unsigned long long sv64 = strtoull(seed, &end, 10);
     if (!seed[0] || *end || seed[0] == '-')
       return perr(err, "model file: %s", "cv.seed must be a decimal integer");
-    m->cvo = (dle_regress_search_opts){(int)folds, cJSON_IsTrue(sh), (uint64_t)sv64, draws};
+    m->cvo = (dle_regress_search_opts){(int)folds, cJSON_IsTrue(sh), (uint64_t)sv64, draws, false};
     if (!get_num(cv, "r2", &m->cvs.r2, err, &rc) || !get_num(cv, "mape", &m->cvs.mape, err, &rc) ||
         !get_num(cv, "rmse", &m->cvs.rmse, err, &rc) || !get_num(cv, "mae", &m->cvs.mae, err, &rc))
       return rc;
