@@ -302,6 +302,24 @@ int dle_pre_phys_dataset(const dle_pre_table *t, dle_pre_target target,
                          const dle_gpu_catalog *cat, const char *const *features,
                          size_t n_features, dle_dataset **out, dle_error *err);
 
+/* One PRE prediction for an input (modelled). Numeric features come from
+ * dle_pre_feature_value, or, for a name that is not built in, from column `name` of
+ * row `row` of t (t may be NULL); categoricals from cat_keys/cat_values (n_cat pairs;
+ * a missing one is an unseen level). Range: from the model's CV record (grouped CV
+ * when it was fitted with --group-by): y x exp(-/+ rmsle) for a log-target model,
+ * y -/+ rmse otherwise; doubled when an input lies outside the training range or a
+ * categorical level is unseen (extrapolating). y <= 0 is an error (DLE_ERANGE), and the
+ * low end never goes below 0. note names what is extrapolated ("" when nothing). */
+typedef struct dle_pre_prediction {
+  double y, low, high;
+  bool extrapolating;
+  bool have_range;
+  char note[384];
+} dle_pre_prediction;
+int dle_pre_predict(const dle_regress_model *m, const dle_pre_input *in, const dle_pre_table *t,
+                    size_t row, const char *const *cat_keys, const char *const *cat_values,
+                    size_t n_cat, dle_pre_prediction *out, dle_error *err);
+
 /* Baselines beside PRE (before training; all modelled):
  *   flops   duration = epochs x (3 x training_size + validation_size) x GFLOPs x 1e9 /
  *           (peak FP32 FLOP/s x utilization); energy = TDP x that duration

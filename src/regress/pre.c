@@ -1,6 +1,7 @@
 /* pre.c — the study's PRE features (from runs.csv or predict inputs) and the
  * pre-training baselines shown beside a PRE prediction. */
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -415,4 +416,87 @@ int dle_pre_phys_dataset(const dle_pre_table *t, dle_pre_target target,
   }
   *out = d;
   return DLE_OK;
+}
+
+static void note_add(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void note_add(char *buf, size_t size, const char *fmt, ...) {
+  size_t l = strlen(buf);
+  if (l + 1 >= size) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + l, size - l, fmt, ap);
+  va_end(ap);
+}
+
+int dle_pre_predict(const dle_regress_model *m, const dle_pre_input *in, const dle_pre_table *t,
+                    size_t row, const char *const *cat_keys, const char *const *cat_values,
+                    size_t n_cat, dle_pre_prediction *out, dle_error *err) {
+  memset(out, 0, sizeof *out);
+  out->y = out->low = out->high = NAN;
+  if (!m || !in) return dle_error_set(err, DLE_EINVAL, "missing argument");
+  size_t nn = dle_regress_model_num_count(m), nc = dle_regress_model_cat_count(m);
+  double *num = calloc(nn ? nn : 1, sizeof *num);
+  const char **cat = calloc(nc ? nc : 1, sizeof *cat);
+  int rc = !num || !cat ? dle_error_set(err, DLE_ENOMEM, "out of memory") : DLE_OK;
+  for (size_t j = 0; !rc && j < nn; j++) {
+    const char *name = dle_regress_model_num_name(m, j);
+    rc = dle_pre_feature_value(name, in, &num[j], err);
+    if (rc == DLE_ENOTFOUND) {
+      long c = dle_pre_table_col(t, name);
+      const char *s = c >= 0 ? dle_pre_table_cell(t, row, (size_t)c) : NULL;
+      rc = DLE_OK;
+      if (!cell_num(s, &num[j]))
+        rc = dle_error_set(err, DLE_EINVAL, "the model needs numeric column '%s'%s", name,
+                           c >= 0 ? " (not a number here)" : "");
+    }
+    if (!rc && !isfinite(num[j]) && dle_regress_model_num_used(m, j))
+      rc = dle_error_set(err, DLE_EINVAL, "the model needs %s (not given)", name);
+    double lo, hi;
+    if (!rc && dle_regress_model_num_used(m, j) && dle_regress_model_num_range(m, j, &lo, &hi)) {
+      double tol = 1e-9 * (fabs(lo) + fabs(hi) + 1);
+      if (num[j] < lo - tol || num[j] > hi + tol) {
+        out->extrapolating = true;
+        note_add(out->note, sizeof out->note, "%s%s %.4g outside the training range %.4g..%.4g",
+                 out->note[0] ? "; " : "", name, num[j], lo, hi);
+      }
+    }
+  }
+  for (size_t j = 0; !rc && j < nc; j++) {
+    const char *name = dle_regress_model_cat_name(m, j);
+    for (size_t k = 0; k < n_cat; k++)
+      if (cat_keys[k] && strcmp(cat_keys[k], name) == 0 && cat_values[k] && cat_values[k][0])
+        cat[j] = cat_values[k];
+    bool seen = false;
+    for (size_t l = 0; cat[j] && l < dle_regress_model_cat_level_count(m, j); l++)
+      seen = seen || strcmp(dle_regress_model_cat_level(m, j, l), cat[j]) == 0;
+    if (!seen) {
+      out->extrapolating = true;
+      note_add(out->note, sizeof out->note, "%sno training row with %s=%.40s",
+               out->note[0] ? "; " : "", name, cat[j] ? cat[j] : "(not given)");
+    }
+  }
+  if (!rc) rc = dle_regress_model_predict(m, num, cat, &out->y, err);
+  if (!rc && !(out->y > 0))
+    rc = dle_error_set(err, DLE_ERANGE,
+                       "the %s model predicts %.4g %s, not a positive figure: the input is "
+                       "too far from its training data",
+                       dle_regress_kind_name(dle_regress_model_kind(m)), out->y,
+                       dle_regress_model_target_unit(m));
+  dle_cv_scores cv;
+  if (!rc && dle_regress_model_cv(m, NULL, &cv)) {
+    double widen = out->extrapolating ? 2.0 : 1.0;
+    if (dle_regress_model_log_target(m) && isfinite(cv.rmsle)) {
+      out->low = out->y * exp(-widen * cv.rmsle);
+      out->high = out->y * exp(widen * cv.rmsle);
+      out->have_range = true;
+    } else if (isfinite(cv.rmse)) {
+      out->low = fmax(0, out->y - widen * cv.rmse);
+      out->high = out->y + widen * cv.rmse;
+      out->have_range = true;
+    }
+  }
+  free(num);
+  free(cat);
+  return rc;
 }
