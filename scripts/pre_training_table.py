@@ -27,7 +27,8 @@ ROOT = os.path.dirname(HERE)
 ZEUS_GPUS = {"p100": "Tesla P100-PCIE-16GB", "v100": "Tesla V100-PCIE-16GB"}
 SEAA_DATASET = "chess-square-occupancy"
 
-COLS = ["source_dataset", "gpu_model", "dataset", "architecture", "optimizer", "environment",
+COLS = ["source_dataset", "gpu_model", "workload", "dataset", "architecture", "optimizer",
+        "environment",
         "batch_size", "training_size", "validation_size", "forward_pass_gflop", "image_h",
         "image_w", "power_limit_w", "avg_gpu_power_w", "time_per_epoch_s", "epoch_energy_j"]
 
@@ -51,7 +52,8 @@ def main():
             w = wl[(SEAA_DATASET, r["architecture"])]
             epochs = int(r["trained_epochs"])
             energy = float(r["gpu_energy_mj"]) * 1e6 / epochs
-            rows.append(["seaa2023", r["gpu_model"], SEAA_DATASET, r["architecture"], "",
+            rows.append(["seaa2023", r["gpu_model"], f"{SEAA_DATASET}/{r['architecture']}",
+                         SEAA_DATASET, r["architecture"], "",
                          r["environment_id"], r["batch_size"], r["training_size"],
                          r["validation_size"], r["forward_pass_gflop"], w["image_h"], w["image_w"],
                          "", r["avg_gpu_power_w"],
@@ -61,7 +63,8 @@ def main():
             for r in csv.DictReader(f):
                 w = wl[(r["dataset"], r["network"])]
                 p, t = float(r["average_power"]), float(r["time_per_epoch"])
-                rows.append(["zeus2023", gpu, r["dataset"], r["network"], r["optimizer"], "",
+                rows.append(["zeus2023", gpu, f"{r['dataset']}/{r['network']}", r["dataset"],
+                             r["network"], r["optimizer"], "",
                              r["batch_size"], w["training_size"], w["validation_size"],
                              w["forward_pass_gflop"], w["image_h"], w["image_w"],
                              r["power_limit"], r["average_power"], r["time_per_epoch"],
