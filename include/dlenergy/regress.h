@@ -80,6 +80,9 @@ size_t dle_dataset_rows(const dle_dataset *d);
  * feature_off (may be NULL) marks numeric columns that only scale the target and are
  * not regression features (encoded as unused). Every kind fits the transformed target
  * centred and scaled by its training mean and std (kernel ridge never drifts to 0). */
+/* Kernel ridge collapses identical training rows (exact, see docs/predict.md) unless
+ * this is set to false (benchmarks: every row solved as its own). Default true. */
+void dle_dataset_set_merge_rows(dle_dataset *d, bool merge);
 int dle_dataset_set_transform(dle_dataset *d, bool log_target, const double *scale_exp,
                               const unsigned char *feature_off, dle_error *err);
 double dle_dataset_target(const dle_dataset *d, size_t row);

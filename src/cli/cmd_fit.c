@@ -46,6 +46,8 @@ static void usage(FILE *out) {
           "  --csv FILE        runs.csv-style table, the study's features (reproduction)\n"
           "  --group-by COL    leave-one-group-out CV on that column of --table / --csv\n"
           "  --catalog FILE    GPU catalogue to use instead of the shipped data/gpus.csv\n"
+          "  --no-merge        kernel ridge solves every row as its own (benchmarks; the\n"
+          "                    default collapses identical rows exactly)\n"
           "  --select S        rank draws by r2 (highest mean R2; default) or mape (lowest\n"
           "                    mean MAPE; the default with --group-by); -o gets the best\n"
           "  --db PATH         the run store (complete runs with gpu_name, gflops, ... meta)\n"
@@ -263,7 +265,8 @@ static int cmd_fit(int argc, char **argv) {
     O_FEATURES,
     O_GROUP,
     O_CATALOG,
-    O_SELECT
+    O_SELECT,
+    O_NOMERGE
   };
   static const struct option opts[] = {{"target", required_argument, NULL, O_TARGET},
                                        {"model", required_argument, NULL, O_MODEL},
@@ -285,12 +288,13 @@ static int cmd_fit(int argc, char **argv) {
                                        {"group-by", required_argument, NULL, O_GROUP},
                                        {"catalog", required_argument, NULL, O_CATALOG},
                                        {"select", required_argument, NULL, O_SELECT},
+                                       {"no-merge", no_argument, NULL, O_NOMERGE},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *target_s = NULL, *model_s = "krr", *csv = NULL, *db = NULL, *filter = NULL,
              *output = NULL, *params = NULL, *fold_file = NULL, *table = NULL, *features = NULL,
              *group_by = NULL, *catalog = NULL, *select_s = NULL;
-  bool json = false;
+  bool json = false, no_merge = false;
   dle_regress_search_opts so;
   dle_regress_search_opts_init(&so);
   dle_pre_csv_opts co;
@@ -374,6 +378,9 @@ static int cmd_fit(int argc, char **argv) {
       case O_SELECT:
         select_s = optarg;
         break;
+      case O_NOMERGE:
+        no_merge = true;
+        break;
       case 'h':
         usage(stdout);
         return DLE_EXIT_OK;
@@ -422,6 +429,7 @@ static int cmd_fit(int argc, char **argv) {
                : dataset_from_store(cli_db_path(db), filter, target, co.image_h, co.image_w,
                                     co.host_ram_gb, cat, &d, &skipped, &err);
   if (rc && table) dle_error_prefix(&err, "%s: ", table);
+  if (!rc && no_merge) dle_dataset_set_merge_rows(d, false);
   free(feat_buf);
   dle_gpu_catalog_free(cat);
   size_t n = dle_dataset_rows(d);

@@ -272,8 +272,8 @@ static bool rows_equal(const double *a, const double *b, size_t d) {
   return true;
 }
 
-static int krr_uniq_build(const double *X, const double *y, size_t n, size_t d, krr_uniq *q,
-                          dle_error *err) {
+static int krr_uniq_build(const double *X, const double *y, size_t n, size_t d, bool merge,
+                          krr_uniq *q, dle_error *err) {
   memset(q, 0, sizeof *q);
   q->rep = malloc(n * sizeof *q->rep);
   q->group = malloc(n * sizeof *q->group);
@@ -285,6 +285,7 @@ static int krr_uniq_build(const double *X, const double *y, size_t n, size_t d, 
   }
   for (size_t i = 0; i < n; i++) {
     size_t g = 0;
+    g = merge ? 0 : q->u;
     while (g < q->u && !rows_equal(X + q->rep[g] * d, X + i * d, d)) g++;
     if (g == q->u) q->rep[q->u++] = i;
     q->group[i] = g;
@@ -522,7 +523,7 @@ static int check_hyper(dle_regress_kind kind, const dle_regress_hyper *h, dle_er
 
 /* Fits the kind on encoded rows X (n x d) into m (coef or support vectors). */
 static int fit_encoded(dle_regress_model *m, const double *X, const double *y, size_t n,
-                       dle_error *err) {
+                       bool merge, dle_error *err) {
   size_t d = m->e.d;
   free(m->coef);
   free(m->sv);
@@ -540,7 +541,7 @@ static int fit_encoded(dle_regress_model *m, const double *X, const double *y, s
   if (m->kind == DLE_REG_SVR)
     return fit_svr(X, y, n, d, &m->h, &m->n_sv, &m->sv, &m->dual, &m->rho, err);
   krr_uniq q;
-  int rc = krr_uniq_build(X, y, n, d, &q, err);
+  int rc = krr_uniq_build(X, y, n, d, merge, &q, err);
   if (rc) return rc;
   size_t u = q.u;
   double *D = malloc(u * u * sizeof *D);
@@ -618,7 +619,7 @@ int dle_regress_fit(const dle_dataset *d, dle_regress_kind kind, const dle_regre
   if (!rc) {
     enc_rows(&m->e, d, idx, d->n, X);
     target_prep(d, idx, d->n, t, &m->y_center, &m->y_scale);
-    rc = fit_encoded(m, X, t, d->n, err);
+    rc = fit_encoded(m, X, t, d->n, !d->no_merge, err);
   }
   m->rows = d->n;
   free(t);
@@ -703,7 +704,7 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
     if (!rc && kernel) {
       /* Distinct rows and their distances do not depend on the hyperparameters:
        * computed once per fold. */
-      rc = krr_uniq_build(Xtr, ytr, ntr, dd, &q, err);
+      rc = krr_uniq_build(Xtr, ytr, ntr, dd, !d->no_merge, &q, err);
       u = q.u;
       if (!rc) {
         Dtr = malloc(u * u * sizeof *Dtr);
@@ -737,7 +738,7 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
               pred[i] = s;
             }
         } else {
-          frc = fit_encoded(&m, Xtr, ytr, ntr, &ferr);
+          frc = fit_encoded(&m, Xtr, ytr, ntr, true, &ferr);
           if (frc == DLE_OK)
             for (size_t i = 0; i < nte; i++) pred[i] = dle_reg_predict_encoded(&m, Xte + i * dd);
         }

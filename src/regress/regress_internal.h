@@ -21,6 +21,7 @@ struct dle_dataset {
   bool log_target;
   double *scale_exp;        /* n_num or NULL */
   unsigned char *feat_off;  /* n_num or NULL */
+  bool no_merge;            /* kernel ridge: do not collapse identical rows */
 };
 
 /* The feature encoder (standardize + one-hot). */
