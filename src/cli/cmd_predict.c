@@ -549,7 +549,7 @@ static int cmd_predict(int argc, char **argv) {
         else
           snprintf(how, sizeof how, "%d-fold CV", o.folds);
         if (dle_regress_model_log_target(m) && isfinite(cv.rmsle))
-          snprintf(e->uncertainty, sizeof e->uncertainty, "x/÷ %.3g (%s RMS log error %.3g, MAPE %.1f%%)%s",
+          snprintf(e->uncertainty, sizeof e->uncertainty, "times or divided by %.3g (%s: RMS log error %.3g, MAPE %.1f%%)%s",
                    exp((pp.extrapolating ? 2 : 1) * cv.rmsle), how, cv.rmsle, 100 * cv.mape,
                    pp.extrapolating ? ", doubled: extrapolating" : "");
         else
