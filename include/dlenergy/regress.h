@@ -166,6 +166,15 @@ int dle_regress_search_folds(const dle_dataset *d, dle_regress_kind kind,
                              dle_regress_model **out, dle_regress_search_result *res,
                              dle_error *err);
 
+/* Nested CV: for each outer fold g (fold_of_row, k folds), the randomized search runs
+ * on the other rows only, with leave-one-group-out inner folds over their own outer
+ * groups (so k >= 3), and the chosen setting, refitted on those rows, predicts fold g.
+ * pred (may be NULL) gets every row's outer prediction; out the outer scores (means
+ * over folds; mape_rows pooled). Unbiased by the choice of hyperparameters. */
+int dle_regress_nested_cv(const dle_dataset *d, dle_regress_kind kind,
+                          const dle_regress_search_opts *opts, const int *fold_of_row, int k,
+                          double *pred, dle_cv_scores *out, dle_error *err);
+
 /* Records CV settings and scores in a model (written to the model file). */
 void dle_regress_model_set_cv(dle_regress_model *m, const dle_regress_search_opts *o,
                               const dle_cv_scores *s);

@@ -48,6 +48,9 @@ static void usage(FILE *out) {
           "  --catalog FILE    GPU catalogue to use instead of the shipped data/gpus.csv\n"
           "  --no-merge        kernel ridge solves every row as its own (benchmarks; the\n"
           "                    default collapses identical rows exactly)\n"
+          "  --nested          with --group-by: also nested CV (the search redone without\n"
+          "                    each held-out group, inner leave-one-group-out): the\n"
+          "                    unbiased grouped score of the whole procedure\n"
           "  --select S        rank draws by r2 (highest mean R2; default) or mape (lowest\n"
           "                    mean MAPE; the default with --group-by); -o gets the best\n"
           "  --db PATH         the run store (complete runs with gpu_name, gflops, ... meta)\n"
@@ -266,7 +269,8 @@ static int cmd_fit(int argc, char **argv) {
     O_GROUP,
     O_CATALOG,
     O_SELECT,
-    O_NOMERGE
+    O_NOMERGE,
+    O_NESTED
   };
   static const struct option opts[] = {{"target", required_argument, NULL, O_TARGET},
                                        {"model", required_argument, NULL, O_MODEL},
@@ -289,12 +293,13 @@ static int cmd_fit(int argc, char **argv) {
                                        {"catalog", required_argument, NULL, O_CATALOG},
                                        {"select", required_argument, NULL, O_SELECT},
                                        {"no-merge", no_argument, NULL, O_NOMERGE},
+                                       {"nested", no_argument, NULL, O_NESTED},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *target_s = NULL, *model_s = "krr", *csv = NULL, *db = NULL, *filter = NULL,
              *output = NULL, *params = NULL, *fold_file = NULL, *table = NULL, *features = NULL,
              *group_by = NULL, *catalog = NULL, *select_s = NULL;
-  bool json = false, no_merge = false;
+  bool json = false, no_merge = false, nested = false;
   dle_regress_search_opts so;
   dle_regress_search_opts_init(&so);
   dle_pre_csv_opts co;
@@ -381,6 +386,9 @@ static int cmd_fit(int argc, char **argv) {
       case O_NOMERGE:
         no_merge = true;
         break;
+      case O_NESTED:
+        nested = true;
+        break;
       case 'h':
         usage(stdout);
         return DLE_EXIT_OK;
@@ -401,6 +409,8 @@ static int cmd_fit(int argc, char **argv) {
     return cli_usage_error(VERB, "give exactly one of --table, --csv and --db");
   if (features && !table) return cli_usage_error(VERB, "--features needs --table");
   if (group_by && db) return cli_usage_error(VERB, "--group-by needs --table or --csv");
+  if (nested && (!group_by || params))
+    return cli_usage_error(VERB, "--nested needs --group-by (and a search, not --params)");
   if (select_s && strcmp(select_s, "r2") != 0 && strcmp(select_s, "mape") != 0)
     return cli_usage_error(VERB, "--select wants r2 or mape");
   so.by_mape = select_s ? strcmp(select_s, "mape") == 0 : group_by != NULL;
@@ -525,6 +535,12 @@ static int cmd_fit(int argc, char **argv) {
                                     group_by, &m, &res, &err);
     }
     if (!rc && group_by) rc = dle_regress_cv(d, kinds[i], &res.best, fold, so.folds, &kcv, &err);
+    dle_cv_scores ncv = {NAN, NAN, NAN, NAN, NAN, NAN};
+    if (!rc && nested) {
+      if (!json) fprintf(stderr, "dlenergy fit: nested CV of %s (%d searches)...\n",
+                         dle_regress_kind_name(kinds[i]), gk);
+      rc = dle_regress_nested_cv(d, kinds[i], &so, gfold, gk, NULL, &ncv, &err);
+    }
     /* Per group: out-of-fold predictions of the chosen draw. */
     double *oof = NULL;
     if (!rc && group_by) {
@@ -557,6 +573,13 @@ static int cmd_fit(int argc, char **argv) {
         cJSON_AddNumberToObject(kc, "r2", kcv.r2);
         cJSON_AddNumberToObject(kc, "mape", kcv.mape);
         cJSON_AddNumberToObject(kc, "rmse", kcv.rmse);
+        if (nested) {
+          cJSON *nc = cJSON_AddObjectToObject(o, "nested_cv");
+          cJSON_AddNumberToObject(nc, "r2", ncv.r2);
+          cJSON_AddNumberToObject(nc, "mape", ncv.mape);
+          cJSON_AddNumberToObject(nc, "rmse", ncv.rmse);
+          cJSON_AddNumberToObject(nc, "mape_rows", ncv.mape_rows);
+        }
         cJSON *pg = cJSON_AddArrayToObject(o, "per_group");
         for (int g = 0; g < gk; g++) {
           group_score gs;
@@ -580,6 +603,10 @@ static int cmd_fit(int argc, char **argv) {
       printf("%-7s %6zu %-38s %8.4f %8.2f %11.4g | %8.4f %8.2f\n", dle_regress_kind_name(kinds[i]),
              res.evaluated, hb, res.cv.r2, 100 * res.cv.mape, res.cv.rmse, kcv.r2,
              100 * kcv.mape);
+      if (nested)
+        printf("          nested CV (search redone per held-out group): R2 %.4f  MAPE %.2f%%  "
+               "RMSE %.4g\n",
+               ncv.r2, 100 * ncv.mape, ncv.rmse);
       for (int g = 0; g < gk; g++) {
         group_score gs;
         group_scores(d, gfold, oof, n, g, &gs);

@@ -1006,3 +1006,85 @@ size_t dle_regress_model_cat_level_count(const dle_regress_model *m, size_t i) {
 const char *dle_regress_model_cat_level(const dle_regress_model *m, size_t i, size_t j) {
   return i < m->e.n_cat && j < m->e.n_levels[i] ? m->e.levels[i][j] : NULL;
 }
+
+/* ---------------- nested CV ---------------- */
+
+/* A copy of rows idx[0..m) of d (names, transform and merge setting kept). */
+static int dataset_subset(const dle_dataset *d, const size_t *idx, size_t m, dle_dataset **out,
+                          dle_error *err) {
+  int rc = dle_dataset_new(d->n_num, (const char *const *)d->num_names, d->n_cat,
+                           (const char *const *)d->cat_names, d->target, d->unit, out, err);
+  if (!rc) rc = dle_dataset_set_transform(*out, d->log_target, d->scale_exp, d->feat_off, err);
+  if (!rc) (*out)->no_merge = d->no_merge;
+  for (size_t i = 0; !rc && i < m; i++)
+    rc = dle_dataset_add(*out, d->num + idx[i] * d->n_num,
+                         (const char *const *)d->cat + idx[i] * d->n_cat, d->y[idx[i]], err);
+  if (rc) {
+    dle_dataset_free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+int dle_regress_nested_cv(const dle_dataset *d, dle_regress_kind kind,
+                          const dle_regress_search_opts *opts, const int *fold_of_row, int k,
+                          double *pred, dle_cv_scores *out, dle_error *err) {
+  if (!d || !fold_of_row || !out) return dle_error_set(err, DLE_EINVAL, "missing argument");
+  if (k < 3) return dle_error_set(err, DLE_ERANGE, "nested CV needs at least 3 groups (have %d)", k);
+  size_t n = d->n;
+  size_t *tr = malloc(n * sizeof *tr), *te = malloc(n * sizeof *te);
+  int *inner = malloc(n * sizeof *inner);
+  double *p = malloc(n * sizeof *p), *yte = malloc(n * sizeof *yte);
+  int rc = !tr || !te || !inner || !p || !yte ? dle_error_set(err, DLE_ENOMEM, "out of memory")
+                                              : DLE_OK;
+  double sum[6] = {0};
+  for (int g = 0; !rc && g < k; g++) {
+    size_t ntr = 0, nte = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (fold_of_row[i] == g) {
+        te[nte++] = i;
+      } else {
+        inner[ntr] = fold_of_row[i] < g ? fold_of_row[i] : fold_of_row[i] - 1;
+        tr[ntr++] = i;
+      }
+    }
+    if (nte == 0 || ntr == 0) {
+      rc = dle_error_set(err, DLE_ERANGE, "fold %d has no test rows or no training rows", g);
+      break;
+    }
+    dle_dataset *sub = NULL;
+    dle_regress_model *m = NULL;
+    rc = dataset_subset(d, tr, ntr, &sub, err);
+    if (!rc)
+      rc = dle_regress_search_folds(sub, kind, opts, NULL, 0, inner, k - 1, NULL, &m, NULL, err);
+    for (size_t i = 0; !rc && i < nte; i++) {
+      yte[i] = d->y[te[i]];
+      rc = dle_regress_model_predict(m, d->num + te[i] * d->n_num,
+                                     (const char *const *)d->cat + te[i] * d->n_cat, &p[i], err);
+    }
+    if (!rc) {
+      dle_cv_scores s;
+      fold_scores(yte, p, nte, &s);
+      sum[0] += s.r2;
+      sum[1] += s.mape;
+      sum[2] += s.rmse;
+      sum[3] += s.mae;
+      sum[4] += s.rmsle * s.rmsle;
+      sum[5] += s.mape * (double)nte;
+      for (size_t i = 0; pred && i < nte; i++) pred[te[i]] = p[i];
+    } else {
+      dle_error_prefix(err, "outer fold %d: ", g + 1);
+    }
+    dle_regress_model_free(m);
+    dle_dataset_free(sub);
+  }
+  if (!rc)
+    *out = (dle_cv_scores){sum[0] / k, sum[1] / k, sum[2] / k, sum[3] / k, sqrt(sum[4] / k),
+                           sum[5] / (double)n};
+  free(tr);
+  free(te);
+  free(inner);
+  free(p);
+  free(yte);
+  return rc;
+}

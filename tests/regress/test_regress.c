@@ -357,6 +357,15 @@ static void test_log_target(void) {
            &e);
   CHECK(cv.mape < 1e-6 && cv.rmsle < 1e-6 && cv.mape_rows < 1e-6);
   CHECK_REL(pred[7], dle_dataset_target(d, 7), 1e-6);
+  /* Nested: the search redone without each group, inner leave-one-group-out. */
+  dle_regress_search_opts so;
+  dle_regress_search_opts_init(&so);
+  so.draws = 4;
+  double npred[40];
+  dle_cv_scores ncv;
+  CHECK_OK(dle_regress_nested_cv(d, DLE_REG_KRR, &so, fold, 4, npred, &ncv, &e), &e);
+  CHECK(ncv.mape < 0.05 && npred[3] > 0);
+  CHECK(dle_regress_nested_cv(d, DLE_REG_KRR, &so, fold, 2, NULL, &ncv, &e) == DLE_ERANGE);
   dle_dataset_free(d);
 
   /* Raw target, kernel ridge far from the data: the training mean, not 0. */
