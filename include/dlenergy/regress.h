@@ -73,20 +73,48 @@ void dle_dataset_free(dle_dataset *d);
 int dle_dataset_add(dle_dataset *d, const double *num, const char *const *cat, double y,
                     dle_error *err);
 size_t dle_dataset_rows(const dle_dataset *d);
+/* Target transform (before any row is added): with log_target the regressors fit
+ *   t = log(y) - sum_j scale_exp[j] log(num[j])
+ * (y and every num[j] with a nonzero exponent must then be > 0), and a prediction is
+ * exp(t^) x prod num[j]^scale_exp[j], never <= 0. scale_exp may be NULL (no scale).
+ * feature_off (may be NULL) marks numeric columns that only scale the target and are
+ * not regression features (encoded as unused). Every kind fits the transformed target
+ * centred and scaled by its training mean and std (kernel ridge never drifts to 0). */
+/* Kernel ridge collapses identical training rows (exact, see docs/predict.md) unless
+ * this is set to false (benchmarks: every row solved as its own). Default true. */
+void dle_dataset_set_merge_rows(dle_dataset *d, bool merge);
+int dle_dataset_set_transform(dle_dataset *d, bool log_target, const double *scale_exp,
+                              const unsigned char *feature_off, dle_error *err);
 double dle_dataset_target(const dle_dataset *d, size_t row);
 
 /* ---- cross-validation ---- */
 typedef struct dle_cv_scores {
   double r2, mape, rmse, mae; /* means over folds; mape as a fraction; rmse/mae in target unit */
+  double rmsle; /* RMS of log(prediction / truth) over folds (NaN when a prediction is <= 0) */
+  double mape_rows; /* MAPE pooled over every held-out row (folds weighted by size) */
 } dle_cv_scores;
 
 /* Test fold (0..k-1) of each of n rows, KFold semantics (see above). */
 int dle_regress_folds(size_t n, int k, bool shuffle, uint64_t seed, int *fold_of_row,
                       dle_error *err);
 
-/* n hyperparameter draws of the kind from the study's distributions, seeded. */
+/* Leave-one-group-out folds: fold of row i = index of labels[i] among the sorted
+ * distinct labels; *k = their count (at least 2). */
+int dle_regress_group_folds(const char *const *labels, size_t n, int *fold_of_row, int *k,
+                            dle_error *err);
+
+/* n hyperparameter draws of the kind, seeded; the targets are standardized, so the
+ * study's distributions apply to every target unit (ridge alpha ~ Exp(0.1); kernel
+ * ridge alpha, gamma ~ Exp(0.01); SVR C ~ Exp(300), gamma ~ Exp(0.01) and epsilon ~
+ * Exp(0.1) in units of the target's std). */
 int dle_regress_draws(dle_regress_kind kind, uint64_t seed, size_t n, dle_regress_hyper *out,
                       dle_error *err);
+
+/* Out-of-fold predictions (pred[i] for row i, fitted without row i's fold) of one
+ * setting; scores as dle_regress_cv. */
+int dle_regress_cv_predict(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
+                           const int *fold_of_row, int k, double *pred, dle_cv_scores *out,
+                           dle_error *err);
 
 /* CV scores of one setting on the given folds (k folds, fold_of_row[i] in 0..k-1). */
 int dle_regress_cv(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
@@ -110,6 +138,9 @@ typedef struct dle_regress_search_opts {
   bool shuffle;  /* default true */
   uint64_t seed; /* default 42: folds and draws */
   size_t draws;  /* default 100 (linear: always 1) */
+  bool by_mape;  /* rank draws by lowest pooled MAPE (mape_rows) instead of highest mean
+                    R^2 (grouped CV: R^2 of a group whose target hardly varies says little,
+                    and a small group should not outweigh a large one) */
 } dle_regress_search_opts;
 void dle_regress_search_opts_init(dle_regress_search_opts *o);
 
@@ -127,9 +158,30 @@ int dle_regress_search(const dle_dataset *d, dle_regress_kind kind,
                        size_t n_draws, dle_regress_model **out, dle_regress_search_result *res,
                        dle_error *err);
 
+/* The same search on given folds (k of them, e.g. dle_regress_group_folds); group_by
+ * names the grouping column in the model's CV record (NULL: KFold as in opts). */
+int dle_regress_search_folds(const dle_dataset *d, dle_regress_kind kind,
+                             const dle_regress_search_opts *opts, const dle_regress_hyper *draws,
+                             size_t n_draws, const int *fold_of_row, int k, const char *group_by,
+                             dle_regress_model **out, dle_regress_search_result *res,
+                             dle_error *err);
+
+/* Nested CV: for each outer fold g (fold_of_row, k folds), the randomized search runs
+ * on the other rows only, with leave-one-group-out inner folds over their own outer
+ * groups (so k >= 3), and the chosen setting, refitted on those rows, predicts fold g.
+ * pred (may be NULL) gets every row's outer prediction; out the outer scores (means
+ * over folds; mape_rows pooled). Unbiased by the choice of hyperparameters. */
+int dle_regress_nested_cv(const dle_dataset *d, dle_regress_kind kind,
+                          const dle_regress_search_opts *opts, const int *fold_of_row, int k,
+                          double *pred, dle_cv_scores *out, dle_error *err);
+
 /* Records CV settings and scores in a model (written to the model file). */
 void dle_regress_model_set_cv(dle_regress_model *m, const dle_regress_search_opts *o,
                               const dle_cv_scores *s);
+/* Column the model's CV grouped by ("" when KFold). */
+const char *dle_regress_model_cv_group(const dle_regress_model *m);
+/* True when the model predicts exp(...) x scale (never <= 0). */
+bool dle_regress_model_log_target(const dle_regress_model *m);
 
 void dle_regress_model_free(dle_regress_model *m);
 
@@ -212,6 +264,73 @@ void dle_pre_csv_opts_init(dle_pre_csv_opts *o);
  * GPU facts come from cat by gpu_model. */
 int dle_pre_dataset_from_csv(const char *path, dle_pre_target target, const dle_pre_csv_opts *opts,
                              const dle_gpu_catalog *cat, dle_dataset **out, dle_error *err);
+
+/* ---- PRE tables: CSV with a header (RFC 4180 quoting), as training tables and
+ * `predict --csv` inputs. Cells are strings; rows are numbered from 0 (data rows). ---- */
+typedef struct dle_pre_table dle_pre_table;
+int dle_pre_table_parse(const char *text, size_t len, dle_pre_table **out, dle_error *err);
+int dle_pre_table_read(const char *path, dle_pre_table **out, dle_error *err);
+void dle_pre_table_free(dle_pre_table *t);
+size_t dle_pre_table_rows(const dle_pre_table *t);
+size_t dle_pre_table_cols(const dle_pre_table *t);
+const char *dle_pre_table_header(const dle_pre_table *t, size_t col);
+long dle_pre_table_col(const dle_pre_table *t, const char *name); /* -1 when absent */
+const char *dle_pre_table_cell(const dle_pre_table *t, size_t row, size_t col);
+size_t dle_pre_table_line(const dle_pre_table *t, size_t row); /* source line of a row */
+
+/* ---- PRE inputs and features by name ----
+ * One training or prediction row. NaN = not given (image for non-image inputs;
+ * power_limit_w defaults to the board's TDP). */
+typedef struct dle_pre_input {
+  const dle_gpu_spec *gpu;
+  double batch_size, training_size, validation_size, gflop; /* forward GFLOP per sample */
+  double image_h, image_w, host_ram_gb, power_limit_w;
+} dle_pre_input;
+
+/* Reads row `row` of t: gpu_model (looked up in cat), batch_size, training_size,
+ * validation_size, forward_pass_gflop (all > 0 but validation_size >= 0), optional
+ * image_h, image_w, host_ram_gb, power_limit_w (empty = not given). Errors name the
+ * row (its line) and the column. */
+int dle_pre_input_from_row(const dle_pre_table *t, size_t row, const dle_gpu_catalog *cat,
+                           dle_pre_input *in, dle_error *err);
+
+/* Value of a built-in feature for an input; DLE_ENOTFOUND when name is not built in
+ * (the caller then looks for a table column of that name). Built in: the study's
+ * features (dle_pre_feature_name) and the transferable ones:
+ *   log_batch_size, log_forward_gflop, log_steps_per_epoch ((training + validation) /
+ *   batch), power_limit_frac (power limit / TDP), power_limit_w, peak_compute_s (one
+ *   epoch's FLOPs, 3 x forward per training sample + forward per validation sample,
+ *   at the board's peak FP32 rate). */
+int dle_pre_feature_value(const char *name, const dle_pre_input *in, double *out, dle_error *err);
+
+/* The transferable PRE dataset (the default models): numeric log_batch_size,
+ * log_forward_gflop, log_steps_per_epoch, power_limit_frac, then extra numeric columns
+ * of t (features, may be NULL), then the scale-only power_limit_w and peak_compute_s;
+ * categoricals architecture and dataset (a missing column is "unknown"). The target is
+ * fitted in logs relative to a physical scale: power / power limit, and epoch energy /
+ * (power limit x peak_compute_s). Targets: avg_gpu_power_w; epoch_energy_j (or
+ * gpu_energy_mj x 1e6 / trained_epochs). */
+int dle_pre_phys_dataset(const dle_pre_table *t, dle_pre_target target,
+                         const dle_gpu_catalog *cat, const char *const *features,
+                         size_t n_features, dle_dataset **out, dle_error *err);
+
+/* One PRE prediction for an input (modelled). Numeric features come from
+ * dle_pre_feature_value, or, for a name that is not built in, from column `name` of
+ * row `row` of t (t may be NULL); categoricals from cat_keys/cat_values (n_cat pairs;
+ * a missing one is an unseen level). Range: from the model's CV record (grouped CV
+ * when it was fitted with --group-by): y x exp(-/+ rmsle) for a log-target model,
+ * y -/+ rmse otherwise; doubled when an input lies outside the training range or a
+ * categorical level is unseen (extrapolating). y <= 0 is an error (DLE_ERANGE), and the
+ * low end never goes below 0. note names what is extrapolated ("" when nothing). */
+typedef struct dle_pre_prediction {
+  double y, low, high;
+  bool extrapolating;
+  bool have_range;
+  char note[384];
+} dle_pre_prediction;
+int dle_pre_predict(const dle_regress_model *m, const dle_pre_input *in, const dle_pre_table *t,
+                    size_t row, const char *const *cat_keys, const char *const *cat_values,
+                    size_t n_cat, dle_pre_prediction *out, dle_error *err);
 
 /* Baselines beside PRE (before training; all modelled):
  *   flops   duration = epochs x (3 x training_size + validation_size) x GFLOPs x 1e9 /

@@ -18,20 +18,41 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "Usage: dlenergy fit --target power|epoch-energy (--csv runs.csv | --db PATH)\n"
-          "                    [--model linear|ridge|krr|svr|all] [-o model.json] [OPTIONS]\n"
+          "Usage: dlenergy fit --target power|epoch-energy (--table T.csv | --csv runs.csv |\n"
+          "                    --db PATH) [--model linear|ridge|krr|svr|all] [-o model.json]\n"
+          "                    [--group-by COLUMN] [OPTIONS]\n"
           "Fit the PRE regressors: average GPU power (W) or average GPU energy per epoch (J)\n"
           "from batch size, image size, training/validation size, GFLOPs, host RAM, GPU CUDA\n"
           "cores, GPU memory and GPU TDP (GPU facts from the catalogue by GPU name), plus\n"
           "architecture and environment one-hot. Numeric features are standardized; one\n"
           "that is constant in the data is unused. Randomized search over the study's\n"
           "hyperparameter distributions, k-fold CV scored by R2, MAPE, RMSE and MAE; the\n"
-          "best draw (highest mean R2) is refitted on all rows and written to -o.\n\n"
+          "best draw (highest mean R2) is refitted on all rows and written to -o.\n"
+          "With --table (data/pre/training.csv's columns) the features are the ones that\n"
+          "carry over between GPUs and workloads: log batch size, log forward GFLOPs, log\n"
+          "steps per epoch, power limit / TDP, and the target is fitted in logs relative to\n"
+          "the power limit (power) or to power limit x the epoch's FLOPs at peak FP32 rate\n"
+          "(epoch energy), so predictions are never <= 0. --group-by scores every draw by\n"
+          "leave-one-group-out CV (e.g. gpu_model: GPUs the model never saw) and prints the\n"
+          "shuffled k-fold scores of the chosen draw beside it, and the score per group.\n\n"
           "Options:\n"
           "  --target T        power | epoch-energy (required)\n"
           "  --model M         linear, ridge, krr (kernel ridge, default), svr, or all\n"
           "                    (all: fit each, print the table, write the best by R2)\n"
-          "  --csv FILE        runs.csv-style table (see docs/predict.md for the columns)\n"
+          "  --table FILE      PRE table: gpu_model, batch_size, training_size,\n"
+          "                    validation_size, forward_pass_gflop, [power_limit_w],\n"
+          "                    [architecture], [dataset], avg_gpu_power_w / epoch_energy_j\n"
+          "  --features LIST   with --table: extra numeric columns as features (a,b,...)\n"
+          "  --csv FILE        runs.csv-style table, the study's features (reproduction)\n"
+          "  --group-by COL    leave-one-group-out CV on that column of --table / --csv\n"
+          "  --catalog FILE    GPU catalogue to use instead of the shipped data/gpus.csv\n"
+          "  --no-merge        kernel ridge solves every row as its own (benchmarks; the\n"
+          "                    default collapses identical rows exactly)\n"
+          "  --nested          with --group-by: also nested CV (the search redone without\n"
+          "                    each held-out group, inner leave-one-group-out): the\n"
+          "                    unbiased grouped score of the whole procedure\n"
+          "  --select S        rank draws by r2 (highest mean R2; default) or mape (lowest\n"
+          "                    mean MAPE; the default with --group-by); -o gets the best\n"
           "  --db PATH         the run store (complete runs with gpu_name, gflops, ... meta)\n"
           "  --filter F        with --db: runs matching key=value[,key=value]\n"
           "  -o, --output FILE model file to write (required unless --params is given)\n"
@@ -198,6 +219,35 @@ static void hyper_text(dle_regress_kind k, const dle_regress_hyper *h, char *buf
   }
 }
 
+typedef struct group_score {
+  size_t n;
+  double r2, mape, rmse;
+} group_score;
+
+/* Scores of the out-of-fold predictions of group g. */
+static void group_scores(const dle_dataset *d, const int *fold, const double *pred, size_t n,
+                         int g, group_score *out) {
+  double ym = 0, ss_res = 0, ss_tot = 0, ape = 0;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (fold[i] == g) {
+      ym += dle_dataset_target(d, i);
+      m++;
+    }
+  ym = m ? ym / (double)m : NAN;
+  for (size_t i = 0; i < n; i++)
+    if (fold[i] == g) {
+      double y = dle_dataset_target(d, i), r = y - pred[i];
+      ss_res += r * r;
+      ss_tot += (y - ym) * (y - ym);
+      ape += fabs(r) / fabs(y);
+    }
+  out->n = m;
+  out->r2 = ss_tot > 0 ? 1 - ss_res / ss_tot : NAN;
+  out->mape = m ? ape / (double)m : NAN;
+  out->rmse = m ? sqrt(ss_res / (double)m) : NAN;
+}
+
 static int cmd_fit(int argc, char **argv) {
   enum {
     O_TARGET = 256,
@@ -213,7 +263,14 @@ static int cmd_fit(int argc, char **argv) {
     O_FOLDFILE,
     O_IMAGE,
     O_RAM,
-    O_JSON
+    O_JSON,
+    O_TABLE,
+    O_FEATURES,
+    O_GROUP,
+    O_CATALOG,
+    O_SELECT,
+    O_NOMERGE,
+    O_NESTED
   };
   static const struct option opts[] = {{"target", required_argument, NULL, O_TARGET},
                                        {"model", required_argument, NULL, O_MODEL},
@@ -230,11 +287,19 @@ static int cmd_fit(int argc, char **argv) {
                                        {"image", required_argument, NULL, O_IMAGE},
                                        {"ram-gb", required_argument, NULL, O_RAM},
                                        {"json", no_argument, NULL, O_JSON},
+                                       {"table", required_argument, NULL, O_TABLE},
+                                       {"features", required_argument, NULL, O_FEATURES},
+                                       {"group-by", required_argument, NULL, O_GROUP},
+                                       {"catalog", required_argument, NULL, O_CATALOG},
+                                       {"select", required_argument, NULL, O_SELECT},
+                                       {"no-merge", no_argument, NULL, O_NOMERGE},
+                                       {"nested", no_argument, NULL, O_NESTED},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *target_s = NULL, *model_s = "krr", *csv = NULL, *db = NULL, *filter = NULL,
-             *output = NULL, *params = NULL, *fold_file = NULL;
-  bool json = false;
+             *output = NULL, *params = NULL, *fold_file = NULL, *table = NULL, *features = NULL,
+             *group_by = NULL, *catalog = NULL, *select_s = NULL;
+  bool json = false, no_merge = false, nested = false;
   dle_regress_search_opts so;
   dle_regress_search_opts_init(&so);
   dle_pre_csv_opts co;
@@ -303,6 +368,27 @@ static int cmd_fit(int argc, char **argv) {
       case O_JSON:
         json = true;
         break;
+      case O_TABLE:
+        table = optarg;
+        break;
+      case O_FEATURES:
+        features = optarg;
+        break;
+      case O_GROUP:
+        group_by = optarg;
+        break;
+      case O_CATALOG:
+        catalog = optarg;
+        break;
+      case O_SELECT:
+        select_s = optarg;
+        break;
+      case O_NOMERGE:
+        no_merge = true;
+        break;
+      case O_NESTED:
+        nested = true;
+        break;
       case 'h':
         usage(stdout);
         return DLE_EXIT_OK;
@@ -319,7 +405,15 @@ static int cmd_fit(int argc, char **argv) {
   dle_regress_kind kind = DLE_REG_KRR;
   if (!all && dle_regress_kind_parse(model_s, &kind, &err))
     return cli_usage_error(VERB, "%s", err.msg);
-  if (!!csv == !!db) return cli_usage_error(VERB, "give exactly one of --csv and --db");
+  if (!!csv + !!db + !!table != 1)
+    return cli_usage_error(VERB, "give exactly one of --table, --csv and --db");
+  if (features && !table) return cli_usage_error(VERB, "--features needs --table");
+  if (group_by && db) return cli_usage_error(VERB, "--group-by needs --table or --csv");
+  if (nested && (!group_by || params))
+    return cli_usage_error(VERB, "--nested needs --group-by (and a search, not --params)");
+  if (select_s && strcmp(select_s, "r2") != 0 && strcmp(select_s, "mape") != 0)
+    return cli_usage_error(VERB, "--select wants r2 or mape");
+  so.by_mape = select_s ? strcmp(select_s, "mape") == 0 : group_by != NULL;
   if (filter && !db) return cli_usage_error(VERB, "--filter needs --db");
   dle_regress_hyper fixed;
   if (params && (all || parse_params(params, &fixed)))
@@ -328,19 +422,50 @@ static int cmd_fit(int argc, char **argv) {
   if (!output && !params) return cli_usage_error(VERB, "-o FILE is required");
 
   dle_gpu_catalog *cat = NULL;
-  if (dle_gpu_catalog_load(NULL, &cat, &err)) return cli_fail(VERB, &err);
+  if (dle_gpu_catalog_load(catalog, &cat, &err)) return cli_fail(VERB, &err);
   dle_dataset *d = NULL;
   size_t skipped = 0;
-  int rc = csv ? dle_pre_dataset_from_csv(csv, target, &co, cat, &d, &err)
+  dle_pre_table *tab = NULL;
+  const char *feat[32];
+  size_t n_feat = 0;
+  char *feat_buf = NULL;
+  int rc = DLE_OK;
+  if (features && !(feat_buf = cli_split_columns(features, feat, 32, &n_feat)))
+    rc = dle_error_set(&err, DLE_ENOMEM, "out of memory");
+  if (!rc && (table || group_by)) rc = dle_pre_table_read(table ? table : csv, &tab, &err);
+  if (!rc)
+    rc = table ? dle_pre_phys_dataset(tab, target, cat, feat, n_feat, &d, &err)
+         : csv ? dle_pre_dataset_from_csv(csv, target, &co, cat, &d, &err)
                : dataset_from_store(cli_db_path(db), filter, target, co.image_h, co.image_w,
                                     co.host_ram_gb, cat, &d, &skipped, &err);
+  if (rc && table) dle_error_prefix(&err, "%s: ", table);
+  if (!rc && no_merge) dle_dataset_set_merge_rows(d, false);
+  free(feat_buf);
   dle_gpu_catalog_free(cat);
-  if (rc) return cli_fail(VERB, &err);
   size_t n = dle_dataset_rows(d);
-  int *fold = malloc(n * sizeof *fold);
-  if (!fold) {
+  /* Groups: the --group-by column of each row (rows of the table map 1:1 to rows). */
+  const char **glab = NULL;
+  int *gfold = NULL, gk = 0;
+  if (!rc && group_by) {
+    long gc = dle_pre_table_col(tab, group_by);
+    if (gc < 0) {
+      rc = dle_error_set(&err, DLE_EPARSE, "--group-by: no column '%s'", group_by);
+    } else if (dle_pre_table_rows(tab) != n) {
+      rc = dle_error_set(&err, DLE_EINTERNAL, "--group-by: table rows do not match the data");
+    } else if (!(glab = malloc(n * sizeof *glab)) || !(gfold = malloc(n * sizeof *gfold))) {
+      rc = dle_error_set(&err, DLE_ENOMEM, "out of memory");
+    } else {
+      for (size_t i = 0; i < n; i++) glab[i] = dle_pre_table_cell(tab, i, (size_t)gc);
+      rc = dle_regress_group_folds(glab, n, gfold, &gk, &err);
+    }
+  }
+  int *fold = rc ? NULL : malloc((n ? n : 1) * sizeof *fold);
+  if (!rc && !fold) rc = dle_error_set(&err, DLE_ENOMEM, "out of memory");
+  if (rc) {
+    free(glab);
+    free(gfold);
+    dle_pre_table_free(tab);
     dle_dataset_free(d);
-    err = (dle_error){DLE_ENOMEM, "out of memory"};
     return cli_fail(VERB, &err);
   }
   rc = dle_regress_folds(n, so.folds, so.shuffle, so.seed, fold, &err);
@@ -372,26 +497,59 @@ static int cmd_fit(int argc, char **argv) {
                skipped);
     printf("PRE fit: target %s (%s), %zu rows from %s%s; %d-fold CV%s, seed %" PRIu64 "\n",
            dle_pre_target_name(target), target == DLE_PRE_TARGET_POWER ? "W" : "J", n,
-           csv ? csv : cli_db_path(db), skip, so.folds, so.shuffle ? " (shuffled)" : " (in order)",
-           so.seed);
-    printf("%-7s %6s %-38s %8s %8s %11s %11s\n", "model", "draws", "best hyperparameters", "R2",
-           "MAPE%", "RMSE", "MAE");
+           table ? table : csv ? csv : cli_db_path(db), skip, so.folds,
+           so.shuffle ? " (shuffled)" : " (in order)", so.seed);
+    if (group_by) {
+      printf("Draws are chosen by leave-one-%s-out CV (%d groups); shuffled %d-fold CV of the\n"
+             "chosen draw beside it.\n",
+             group_by, gk, so.folds);
+      printf("%-7s %6s %-38s %8s %8s %11s | %8s %8s\n", "model", "draws", "best hyperparameters",
+             "LOGO R2", "MAPE%", "RMSE", "KFold R2", "MAPE%");
+    } else {
+      printf("%-7s %6s %-38s %8s %8s %11s %11s\n", "model", "draws", "best hyperparameters",
+             "R2", "MAPE%", "RMSE", "MAE");
+    }
   }
   for (size_t i = 0; !rc && i < nk; i++) {
     dle_regress_model *m = NULL;
     dle_regress_search_result res = {0};
+    const int *sfold = group_by ? gfold : fold;
+    int sk = group_by ? gk : so.folds;
+    dle_cv_scores kcv = {NAN, NAN, NAN, NAN, NAN, NAN};
     if (params) {
-      rc = dle_regress_cv(d, kinds[i], &fixed, fold, so.folds, &res.cv, &err);
+      rc = dle_regress_cv(d, kinds[i], &fixed, sfold, sk, &res.cv, &err);
       if (!rc) rc = dle_regress_fit(d, kinds[i], &fixed, &m, &err);
       if (!rc) {
         res.best = dle_regress_model_hyper(m);
         res.evaluated = 1;
         dle_regress_search_opts o1 = so;
         o1.draws = 1;
+        if (group_by) {
+          o1.folds = gk;
+          o1.shuffle = false;
+        }
         dle_regress_model_set_cv(m, &o1, &res.cv);
       }
     } else {
-      rc = dle_regress_search(d, kinds[i], &so, NULL, 0, &m, &res, &err);
+      rc = dle_regress_search_folds(d, kinds[i], &so, NULL, 0, group_by ? gfold : NULL, gk,
+                                    group_by, &m, &res, &err);
+    }
+    if (!rc && group_by) rc = dle_regress_cv(d, kinds[i], &res.best, fold, so.folds, &kcv, &err);
+    dle_cv_scores ncv = {NAN, NAN, NAN, NAN, NAN, NAN};
+    if (!rc && nested) {
+      if (!json) fprintf(stderr, "dlenergy fit: nested CV of %s (%d searches)...\n",
+                         dle_regress_kind_name(kinds[i]), gk);
+      rc = dle_regress_nested_cv(d, kinds[i], &so, gfold, gk, NULL, &ncv, &err);
+    }
+    /* Per group: out-of-fold predictions of the chosen draw. */
+    double *oof = NULL;
+    if (!rc && group_by) {
+      oof = malloc(n * sizeof *oof);
+      dle_cv_scores tmp;
+      if (!oof)
+        rc = dle_error_set(&err, DLE_ENOMEM, "out of memory");
+      else
+        rc = dle_regress_cv_predict(d, kinds[i], &res.best, gfold, gk, oof, &tmp, &err);
     }
     if (rc) {
       dle_error_prefix(&err, "%s: ", dle_regress_kind_name(kinds[i]));
@@ -409,6 +567,58 @@ static int cmd_fit(int argc, char **argv) {
       cJSON_AddNumberToObject(cv, "mape", res.cv.mape);
       cJSON_AddNumberToObject(cv, "rmse", res.cv.rmse);
       cJSON_AddNumberToObject(cv, "mae", res.cv.mae);
+      if (group_by) {
+        cJSON_AddStringToObject(cv, "group_by", group_by);
+        cJSON *kc = cJSON_AddObjectToObject(o, "kfold_cv");
+        cJSON_AddNumberToObject(kc, "r2", kcv.r2);
+        cJSON_AddNumberToObject(kc, "mape", kcv.mape);
+        cJSON_AddNumberToObject(kc, "rmse", kcv.rmse);
+        if (nested) {
+          cJSON *nc = cJSON_AddObjectToObject(o, "nested_cv");
+          cJSON_AddNumberToObject(nc, "r2", ncv.r2);
+          cJSON_AddNumberToObject(nc, "mape", ncv.mape);
+          cJSON_AddNumberToObject(nc, "rmse", ncv.rmse);
+          cJSON_AddNumberToObject(nc, "mape_rows", ncv.mape_rows);
+        }
+        cJSON *pg = cJSON_AddArrayToObject(o, "per_group");
+        for (int g = 0; g < gk; g++) {
+          group_score gs;
+          group_scores(d, gfold, oof, n, g, &gs);
+          cJSON *go = cJSON_CreateObject();
+          cJSON_AddItemToArray(pg, go);
+          for (size_t r = 0; r < n; r++)
+            if (gfold[r] == g) {
+              cJSON_AddStringToObject(go, "group", glab[r]);
+              break;
+            }
+          cJSON_AddNumberToObject(go, "rows", (double)gs.n);
+          cJSON_AddNumberToObject(go, "r2", gs.r2);
+          cJSON_AddNumberToObject(go, "mape", gs.mape);
+          cJSON_AddNumberToObject(go, "rmse", gs.rmse);
+        }
+      }
+    } else if (group_by) {
+      char hb[128];
+      hyper_text(kinds[i], &res.best, hb, sizeof hb);
+      printf("%-7s %6zu %-38s %8.4f %8.2f %11.4g | %8.4f %8.2f\n", dle_regress_kind_name(kinds[i]),
+             res.evaluated, hb, res.cv.r2, 100 * res.cv.mape, res.cv.rmse, kcv.r2,
+             100 * kcv.mape);
+      if (nested)
+        printf("          nested CV (search redone per held-out group): R2 %.4f  MAPE %.2f%%  "
+               "RMSE %.4g\n",
+               ncv.r2, 100 * ncv.mape, ncv.rmse);
+      for (int g = 0; g < gk; g++) {
+        group_score gs;
+        group_scores(d, gfold, oof, n, g, &gs);
+        const char *name = "";
+        for (size_t r = 0; r < n; r++)
+          if (gfold[r] == g) {
+            name = glab[r];
+            break;
+          }
+        printf("          held out %-36.36s %5zu rows  R2 %8.4f  MAPE %6.2f%%  RMSE %.4g\n",
+               name, gs.n, gs.r2, 100 * gs.mape, gs.rmse);
+      }
     } else {
       char hb[128];
       hyper_text(kinds[i], &res.best, hb, sizeof hb);
@@ -416,10 +626,12 @@ static int cmd_fit(int argc, char **argv) {
              res.evaluated, hb, res.cv.r2, 100 * res.cv.mape, res.cv.rmse, res.cv.mae);
       if (res.failed) printf("        (%zu draws could not be fitted)\n", res.failed);
     }
-    if (res.cv.r2 > best_r2 || !best) {
+    free(oof);
+    double key = so.by_mape ? -res.cv.mape_rows : res.cv.r2;
+    if (key > best_r2 || !best) {
       dle_regress_model_free(best);
       best = m;
-      best_r2 = res.cv.r2;
+      best_r2 = key;
     } else {
       dle_regress_model_free(m);
     }
@@ -440,16 +652,23 @@ static int cmd_fit(int argc, char **argv) {
       if (output) cJSON_AddStringToObject(root, "output", output);
       cli_print_json(root);
     } else {
-      printf("Scores are %d-fold cross-validated means (modelled); RMSE/MAE in %s.\n", so.folds,
-             target == DLE_PRE_TARGET_POWER ? "W" : "J");
+      if (group_by)
+        printf("Scores are means over the %d held-out groups (modelled); RMSE in %s.\n", gk,
+               target == DLE_PRE_TARGET_POWER ? "W" : "J");
+      else
+        printf("Scores are %d-fold cross-validated means (modelled); RMSE/MAE in %s.\n",
+               so.folds, target == DLE_PRE_TARGET_POWER ? "W" : "J");
       if (output)
-        printf("Wrote %s (%s, the best by R2).\n", output,
-               dle_regress_kind_name(dle_regress_model_kind(best)));
+        printf("Wrote %s (%s, the best by %s).\n", output,
+               dle_regress_kind_name(dle_regress_model_kind(best)), so.by_mape ? "MAPE" : "R2");
     }
   }
   cJSON_Delete(root);
   dle_regress_model_free(best);
   free(fold);
+  free(gfold);
+  free(glab);
+  dle_pre_table_free(tab);
   dle_dataset_free(d);
   return rc ? cli_fail(VERB, &err) : DLE_EXIT_OK;
 }

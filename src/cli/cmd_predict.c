@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "dlenergy/energy.h"
+#include "dlenergy/fsutil.h"
 #include "dlenergy/gpus.h"
 #include "dlenergy/onnx.h"
 #include "dlenergy/regress.h"
@@ -20,12 +21,15 @@ static void usage(FILE *out) {
   fprintf(out,
           "Usage: dlenergy predict (--onnx MODEL.onnx | --gflops G) --gpu NAME --epochs N\n"
           "                        --batch-size B --train-size T --val-size V [OPTIONS]\n"
+          "       dlenergy predict --csv IN.csv [-o OUT.csv] [--json] [--models DIR]\n"
           "Estimate a training run's GPU energy before it starts (all figures modelled).\n\n"
           "Estimates:\n"
-          "  pre    with --model: the fitted PRE regressor. An epoch-energy model gives\n"
-          "         prediction x epochs. A power model gives prediction x duration and\n"
-          "         needs --duration-h (PRE predicts power, not time). Uncertainty:\n"
-          "         the model's CV RMSE x epochs (or x duration).\n"
+          "  pre    the PRE regressor: --model FILE, else the shipped epoch-energy model\n"
+          "         (data/models/epoch-energy.json, fitted on data/pre/training.csv; no\n"
+          "         'fit' needed). An epoch-energy model gives prediction x epochs. A power\n"
+          "         model gives prediction x duration and needs --duration-h. Range: from\n"
+          "         the model's CV record (leave-one-GPU-out for the shipped models),\n"
+          "         doubled when an input lies outside the training data.\n"
           "  flops  duration = epochs x (3 x train + val) x GFLOPs / (peak FP32 x util);\n"
           "         energy = TDP x duration. Range: util x 1.5 .. util / 2.\n"
           "  mlco2  TDP x duration (--duration-h, else the flops duration)\n"
@@ -49,7 +53,18 @@ static void usage(FILE *out) {
           "  --pue P                power usage effectiveness (default 1)\n"
           "  --carbon-intensity G   g CO2e per kWh\n"
           "  --country CC           carbon intensity of a country (data/carbon_intensity.csv)\n"
-          "  --json                 one JSON object\n"
+          "  --power-limit-w W      the GPU's power limit (default: the board's TDP)\n"
+          "  --catalog FILE         GPU catalogue instead of the shipped data/gpus.csv\n"
+          "  --csv IN.csv           one prediction per row: columns gpu_model, batch_size,\n"
+          "                         training_size, validation_size, forward_pass_gflop,\n"
+          "                         optional image_h, image_w, power_limit_w, and the\n"
+          "                         categoricals architecture, dataset, optimizer. OUT is IN\n"
+          "                         plus pred_avg_gpu_power_w, pred_epoch_energy_j and their\n"
+          "                         _low/_high columns\n"
+          "  -o, --output FILE      with --csv: where to write OUT (default: standard output)\n"
+          "  --models DIR           with --csv: power.json and epoch-energy.json from DIR\n"
+          "                         (default: the shipped data/models)\n"
+          "  --json                 one JSON object (with --csv: one entry per row)\n"
           "  -h, --help             this help\n");
 }
 
@@ -62,6 +77,177 @@ typedef struct estimate {
 
 static int pos_double(const char *s, double *out) {
   return cli_parse_double(s, out) && *out > 0 ? 0 : -1;
+}
+
+typedef struct cli_buf {
+  char *data;
+  size_t len, cap;
+} cli_buf;
+
+static bool cli_buf_add(cli_buf *b, const char *s, size_t n) {
+  if (b->len + n + 1 > b->cap) {
+    size_t nc = b->cap ? b->cap : 4096;
+    while (nc < b->len + n + 1) nc *= 2;
+    char *d = realloc(b->data, nc);
+    if (!d) return false;
+    b->data = d;
+    b->cap = nc;
+  }
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  return true;
+}
+
+/* Appends s to buf as a CSV field (quoted when it holds a comma, quote or line end). */
+static bool csv_field(cli_buf *b, const char *s, bool first) {
+  bool q = strpbrk(s, ",\"\r\n") != NULL;
+  if (!first && !cli_buf_add(b, ",", 1)) return false;
+  if (!q) return cli_buf_add(b, s, strlen(s));
+  if (!cli_buf_add(b, "\"", 1)) return false;
+  for (const char *p = s; *p; p++)
+    if (!cli_buf_add(b, p, 1) || (*p == '"' && !cli_buf_add(b, "\"", 1))) return false;
+  return cli_buf_add(b, "\"", 1);
+}
+
+static int load_model(const char *dir, const char *name, const char *want, dle_regress_model **m,
+                      dle_error *err) {
+  char path[4096];
+  if (dir) {
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+      return dle_error_set(err, DLE_EINVAL, "--models path too long");
+  } else {
+    char rel[64];
+    snprintf(rel, sizeof rel, "models/%s", name);
+    int rc = dle_data_path(rel, path, sizeof path, err);
+    if (rc) return rc;
+  }
+  int rc = dle_regress_model_load(path, m, err);
+  if (!rc && strcmp(dle_regress_model_target(*m), want) != 0) {
+    rc = dle_error_set(err, DLE_EINVAL, "%s: target is '%s', not '%s'", path,
+                       dle_regress_model_target(*m), want);
+    dle_regress_model_free(*m);
+    *m = NULL;
+  }
+  return rc;
+}
+
+/* predict --csv: one power and one epoch-energy prediction per row. Nothing is written
+ * unless every row could be predicted. */
+static int predict_csv(const char *in_path, const char *out_path, const char *models_dir,
+                       const char *catalog, bool json) {
+  static const char *const cat_keys[] = {"architecture", "dataset", "optimizer"};
+  static const char *const suffix[] = {"", "_low", "_high"};
+  dle_error err = {0};
+  dle_gpu_catalog *cat = NULL;
+  dle_pre_table *t = NULL;
+  dle_regress_model *mp = NULL, *me = NULL;
+  int rc = dle_gpu_catalog_load(catalog, &cat, &err);
+  if (!rc) rc = load_model(models_dir, "power.json", "power", &mp, &err);
+  if (!rc) rc = load_model(models_dir, "epoch-energy.json", "epoch_energy", &me, &err);
+  if (!rc) rc = dle_pre_table_read(in_path, &t, &err);
+  size_t n = dle_pre_table_rows(t);
+  dle_pre_prediction *pr = rc ? NULL : calloc(2 * (n ? n : 1), sizeof *pr);
+  if (!rc && !pr) rc = dle_error_set(&err, DLE_ENOMEM, "out of memory");
+  size_t n_extra = 0;
+  for (size_t r = 0; !rc && r < n; r++) {
+    dle_pre_input in;
+    const char *cv[3];
+    for (int k = 0; k < 3; k++) {
+      long c = dle_pre_table_col(t, cat_keys[k]);
+      cv[k] = c >= 0 ? dle_pre_table_cell(t, r, (size_t)c) : NULL;
+    }
+    rc = dle_pre_input_from_row(t, r, cat, &in, &err);
+    if (!rc) rc = dle_pre_predict(mp, &in, t, r, cat_keys, cv, 3, &pr[2 * r], &err);
+    if (!rc) rc = dle_pre_predict(me, &in, t, r, cat_keys, cv, 3, &pr[2 * r + 1], &err);
+    if (rc && !strstr(err.msg, "row ")) dle_error_prefix(&err, "row %zu (line %zu): ", r + 1,
+                                                         dle_pre_table_line(t, r));
+    if (!rc && (pr[2 * r].extrapolating || pr[2 * r + 1].extrapolating)) {
+      n_extra++;
+      fprintf(stderr, "dlenergy predict: row %zu (line %zu): extrapolating: %s\n", r + 1,
+              dle_pre_table_line(t, r),
+              pr[2 * r + 1].note[0] ? pr[2 * r + 1].note : pr[2 * r].note);
+    }
+  }
+  if (!rc && json) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "input", in_path);
+    cJSON_AddStringToObject(root, "kind", "modelled");
+    cJSON *arr = cJSON_AddArrayToObject(root, "rows");
+    for (size_t r = 0; root && arr && r < n; r++) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddItemToArray(arr, o);
+      cJSON_AddNumberToObject(o, "row", (double)(r + 1));
+      cJSON_AddNumberToObject(o, "line", (double)dle_pre_table_line(t, r));
+      for (size_t c = 0; c < dle_pre_table_cols(t); c++)
+        cJSON_AddStringToObject(o, dle_pre_table_header(t, c), dle_pre_table_cell(t, r, c));
+      for (int w = 0; w < 2; w++) {
+        const dle_pre_prediction *p = &pr[2 * r + (size_t)w];
+        double v[3] = {p->y, p->have_range ? p->low : NAN, p->have_range ? p->high : NAN};
+        for (int k = 0; k < 3; k++) {
+          char key[64];
+          snprintf(key, sizeof key, "%s%s", w ? "pred_epoch_energy_j" : "pred_avg_gpu_power_w",
+                   suffix[k]);
+          cli_json_number_or_null(o, key, v[k]);
+        }
+      }
+      cJSON_AddBoolToObject(o, "extrapolating", pr[2 * r].extrapolating || pr[2 * r + 1].extrapolating);
+      const char *note = pr[2 * r + 1].note[0] ? pr[2 * r + 1].note : pr[2 * r].note;
+      if (note[0]) cJSON_AddStringToObject(o, "note", note);
+    }
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) {
+      rc = dle_error_set(&err, DLE_ENOMEM, "out of memory");
+    } else {
+      size_t l = strlen(text);
+      text[l] = '\n'; /* cJSON_Print's buffer ends in a NUL we may overwrite for the file */
+      rc = dle_write_file_atomic(out_path ? out_path : "-", text, l + 1, &err);
+      cJSON_free(text);
+    }
+  } else if (!rc) {
+    cli_buf b = {0};
+    bool ok = true;
+    for (size_t r = 0; ok && r <= n; r++) {
+      for (size_t c = 0; ok && c < dle_pre_table_cols(t); c++)
+        ok = csv_field(&b, r == 0 ? dle_pre_table_header(t, c) : dle_pre_table_cell(t, r - 1, c),
+                       c == 0);
+      for (int w = 0; ok && w < 2; w++)
+        for (int k = 0; ok && k < 3; k++) {
+          char f[64];
+          if (r == 0) {
+            snprintf(f, sizeof f, "%s%s", w ? "pred_epoch_energy_j" : "pred_avg_gpu_power_w",
+                     suffix[k]);
+          } else {
+            const dle_pre_prediction *p = &pr[2 * (r - 1) + (size_t)w];
+            double v = k == 0 ? p->y : !p->have_range ? NAN : k == 1 ? p->low : p->high;
+            if (isfinite(v))
+              snprintf(f, sizeof f, "%.6g", v);
+            else
+              f[0] = '\0';
+          }
+          ok = csv_field(&b, f, false);
+        }
+      ok = ok && cli_buf_add(&b, "\n", 1);
+    }
+    if (!ok)
+      rc = dle_error_set(&err, DLE_ENOMEM, "out of memory");
+    else
+      rc = dle_write_file_atomic(out_path ? out_path : "-", b.data, b.len, &err);
+    free(b.data);
+  }
+  if (!rc && out_path && strcmp(out_path, "-") != 0)
+    fprintf(stderr, "dlenergy predict: %zu rows predicted (modelled) into %s%s\n", n, out_path,
+            n_extra ? "; some extrapolate (see above)" : "");
+  free(pr);
+  dle_pre_table_free(t);
+  dle_regress_model_free(mp);
+  dle_regress_model_free(me);
+  dle_gpu_catalog_free(cat);
+  if (rc) {
+    if (!strstr(err.msg, in_path)) dle_error_prefix(&err, "%s: ", in_path);
+    return cli_fail(VERB, &err);
+  }
+  return DLE_EXIT_OK;
 }
 
 static int cmd_predict(int argc, char **argv) {
@@ -83,7 +269,11 @@ static int cmd_predict(int argc, char **argv) {
     O_PUE,
     O_CI,
     O_COUNTRY,
-    O_JSON
+    O_JSON,
+    O_PLIMIT,
+    O_CATALOG,
+    O_CSV,
+    O_MODELS
   };
   static const struct option opts[] = {{"onnx", required_argument, NULL, O_ONNX},
                                        {"gflops", required_argument, NULL, O_GFLOPS},
@@ -103,9 +293,16 @@ static int cmd_predict(int argc, char **argv) {
                                        {"carbon-intensity", required_argument, NULL, O_CI},
                                        {"country", required_argument, NULL, O_COUNTRY},
                                        {"json", no_argument, NULL, O_JSON},
+                                       {"power-limit-w", required_argument, NULL, O_PLIMIT},
+                                       {"catalog", required_argument, NULL, O_CATALOG},
+                                       {"csv", required_argument, NULL, O_CSV},
+                                       {"models", required_argument, NULL, O_MODELS},
+                                       {"output", required_argument, NULL, 'o'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-  const char *onnx = NULL, *gpu = NULL, *model_path = NULL, *country = NULL;
+  const char *onnx = NULL, *gpu = NULL, *model_path = NULL, *country = NULL, *catalog = NULL,
+             *csv_in = NULL, *csv_out = NULL, *models_dir = NULL;
+  double plimit = NAN;
   double gflops = NAN, epochs = NAN, batch = NAN, train = NAN, val = NAN, ram = 0, dur_s = NAN,
          usage_f = 1.0, util = 0.3, pue = 1.0, ci = NAN;
   long img_h = 0, img_w = 0;
@@ -115,7 +312,7 @@ static int cmd_predict(int argc, char **argv) {
   bool json = false;
   optind = 1;
   int c;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
     double v;
     switch (c) {
       case O_ONNX:
@@ -190,6 +387,21 @@ static int cmd_predict(int argc, char **argv) {
       case O_JSON:
         json = true;
         break;
+      case O_PLIMIT:
+        if (pos_double(optarg, &plimit)) return cli_usage_error(VERB, "--power-limit-w must be > 0");
+        break;
+      case O_CATALOG:
+        catalog = optarg;
+        break;
+      case O_CSV:
+        csv_in = optarg;
+        break;
+      case 'o':
+        csv_out = optarg;
+        break;
+      case O_MODELS:
+        models_dir = optarg;
+        break;
       case 'h':
         usage(stdout);
         return DLE_EXIT_OK;
@@ -198,6 +410,14 @@ static int cmd_predict(int argc, char **argv) {
     }
   }
   if (optind < argc) return cli_usage_error(VERB, "unexpected argument '%s'", argv[optind]);
+  if (csv_in) {
+    if (onnx || gpu || !isnan(gflops) || !isnan(epochs) || !isnan(batch) || model_path ||
+        n_meta || !isnan(plimit))
+      return cli_usage_error(VERB, "--csv takes its inputs from the table's columns; give "
+                                   "only -o, --json, --models and --catalog with it");
+    return predict_csv(csv_in, csv_out, models_dir, catalog, json);
+  }
+  if (csv_out || models_dir) return cli_usage_error(VERB, "-o and --models go with --csv");
   if (!!onnx == !isnan(gflops))
     return cli_usage_error(VERB, "give exactly one of --onnx and --gflops");
   if (!gpu) return cli_usage_error(VERB, "--gpu is required");
@@ -216,7 +436,15 @@ static int cmd_predict(int argc, char **argv) {
     snprintf(ci_src, sizeof ci_src, "--carbon-intensity");
   }
   dle_gpu_spec spec;
-  if (dle_gpu_lookup(gpu, &spec, &err)) return cli_fail(VERB, &err);
+  {
+    dle_gpu_catalog *cat = NULL;
+    const dle_gpu_spec *sp = NULL;
+    int lrc = dle_gpu_catalog_load(catalog, &cat, &err);
+    if (!lrc) lrc = dle_gpu_catalog_find(cat, gpu, &sp, &err);
+    if (!lrc) spec = *sp;
+    dle_gpu_catalog_free(cat);
+    if (lrc) return cli_fail(VERB, &err);
+  }
 
   char gflops_src[256];
   if (onnx) {
@@ -260,7 +488,16 @@ static int cmd_predict(int argc, char **argv) {
   size_t n_est = 0;
   char notes[2048] = "";
 
-  /* PRE */
+  /* PRE: --model, else the shipped epoch-energy model. */
+  char default_model[4096];
+  if (!model_path) {
+    dle_error derr = {0};
+    if (dle_data_path("models/epoch-energy.json", default_model, sizeof default_model, &derr) ==
+        DLE_OK)
+      model_path = default_model;
+    else
+      snprintf(notes, sizeof notes, "No PRE model: %s.\n", derr.msg);
+  }
   if (model_path) {
     dle_regress_model *m = NULL;
     if (dle_regress_model_load(model_path, &m, &err)) return cli_fail(VERB, &err);
@@ -280,80 +517,53 @@ static int cmd_predict(int argc, char **argv) {
                              "epoch-energy model",
                              model_path);
     }
-    double num[DLE_PRE_N_NUM];
-    dle_pre_features(batch, (double)img_h, (double)img_w, train, val, gflops, ram, &spec, num);
-    size_t nn = dle_regress_model_num_count(m), ncat = dle_regress_model_cat_count(m);
-    double *mnum = calloc(nn ? nn : 1, sizeof *mnum);
-    const char **mcat = calloc(ncat ? ncat : 1, sizeof *mcat);
-    int rc = (!mnum || !mcat) ? dle_error_set(&err, DLE_ENOMEM, "out of memory") : DLE_OK;
-    char unused[256] = "", unseen[256] = "", outside[384] = "";
-    for (size_t j = 0; !rc && j < nn; j++) {
-      const char *name = dle_regress_model_num_name(m, j);
-      size_t k = 0;
-      while (k < DLE_PRE_N_NUM && strcmp(dle_pre_feature_name(k), name) != 0) k++;
-      if (k == DLE_PRE_N_NUM) {
-        rc = dle_error_set(&err, DLE_EINVAL, "%s: feature '%s' is not a PRE input", model_path,
-                           name);
-        break;
-      }
-      mnum[j] = num[k];
-      double lo, hi;
-      if (dle_regress_model_num_used(m, j) && dle_regress_model_num_range(m, j, &lo, &hi) &&
-          (mnum[j] < lo || mnum[j] > hi))
-        snprintf(outside + strlen(outside), sizeof outside - strlen(outside),
-                 "%s%s %.4g (trained on %.4g..%.4g)", outside[0] ? ", " : "", name, mnum[j], lo,
-                 hi);
-      if (!dle_regress_model_num_used(m, j))
+    dle_pre_input in = {&spec, batch, train, val, gflops, (double)img_h, (double)img_w, ram, plimit};
+    dle_pre_prediction pp;
+    int rc = dle_pre_predict(m, &in, NULL, 0, meta_k, meta_v, n_meta, &pp, &err);
+    char unused[256] = "";
+    for (size_t j = 0; j < dle_regress_model_num_count(m); j++)
+      if (!dle_regress_model_num_used(m, j) && !dle_regress_model_log_target(m))
         snprintf(unused + strlen(unused), sizeof unused - strlen(unused), "%s%s",
-                 unused[0] ? ", " : "", name);
-    }
-    for (size_t j = 0; !rc && j < ncat; j++) {
-      const char *name = dle_regress_model_cat_name(m, j);
-      for (size_t k = 0; k < n_meta; k++)
-        if (strcmp(meta_k[k], name) == 0) mcat[j] = meta_v[k];
-      bool seen = false;
-      for (size_t l = 0; mcat[j] && l < dle_regress_model_cat_level_count(m, j); l++)
-        seen = seen || strcmp(dle_regress_model_cat_level(m, j, l), mcat[j]) == 0;
-      if (!seen)
-        snprintf(unseen + strlen(unseen), sizeof unseen - strlen(unseen), "%s%s=%s",
-                 unseen[0] ? ", " : "", name, mcat[j] ? mcat[j] : "(not given)");
-    }
-    double y = NAN;
-    if (!rc) rc = dle_regress_model_predict(m, mnum, mcat, &y, &err);
+                 unused[0] ? ", " : "", dle_regress_model_num_name(m, j));
     dle_cv_scores cv;
     bool have_cv = dle_regress_model_cv(m, NULL, &cv);
     if (!rc) {
       estimate *e = &est[n_est++];
       e->name = "pre";
       double mult = power ? dur_s : epochs;
-      e->energy_j = y * mult;
-      double u = have_cv ? cv.rmse * mult : NAN;
-      e->lower_j = e->energy_j - u;
-      e->upper_j = e->energy_j + u;
-      snprintf(e->inputs, sizeof e->inputs,
-               "%s model %s: %s %.4g %s x %s; GPU facts, GFLOPs, batch, image, sizes, RAM%s",
+      e->energy_j = pp.y * mult;
+      e->lower_j = pp.have_range ? pp.low * mult : NAN;
+      e->upper_j = pp.have_range ? pp.high * mult : NAN;
+      snprintf(e->inputs, sizeof e->inputs, "%s model %s: %s %.4g %s x %s%s",
                dle_regress_kind_name(dle_regress_model_kind(m)), model_path,
-               power ? "average power" : "epoch energy", y, dle_regress_model_target_unit(m),
-               power ? "--duration-h" : "epochs", ncat ? ", categoricals from --meta" : "");
+               power ? "average power" : "epoch energy", pp.y, dle_regress_model_target_unit(m),
+               power ? "--duration-h" : "epochs",
+               dle_regress_model_cat_count(m) ? "; categoricals from --meta" : "");
       snprintf(e->uncertainty, sizeof e->uncertainty, "unknown (model has no CV record)");
       dle_regress_search_opts o;
-      if (have_cv && dle_regress_model_cv(m, &o, NULL))
-        snprintf(e->uncertainty, sizeof e->uncertainty,
-                 "+/- CV RMSE %.4g %s x %s (%d-fold, R2 %.3f)", cv.rmse,
-                 dle_regress_model_target_unit(m), power ? "duration" : "epochs", o.folds, cv.r2);
+      const char *grp = dle_regress_model_cv_group(m);
+      if (have_cv && dle_regress_model_cv(m, &o, NULL)) {
+        char how[96];
+        if (grp[0])
+          snprintf(how, sizeof how, "leave-one-%s-out CV, %d groups", grp, o.folds);
+        else
+          snprintf(how, sizeof how, "%d-fold CV", o.folds);
+        if (dle_regress_model_log_target(m) && isfinite(cv.rmsle))
+          snprintf(e->uncertainty, sizeof e->uncertainty, "times or divided by %.3g (%s: RMS log error %.3g, MAPE %.1f%%)%s",
+                   exp((pp.extrapolating ? 2 : 1) * cv.rmsle), how, cv.rmsle, 100 * cv.mape,
+                   pp.extrapolating ? ", doubled: extrapolating" : "");
+        else
+          snprintf(e->uncertainty, sizeof e->uncertainty, "+/- CV RMSE %.4g %s x %s (%s, R2 %.3f)%s",
+                   cv.rmse, dle_regress_model_target_unit(m), power ? "duration" : "epochs", how,
+                   cv.r2, pp.extrapolating ? ", doubled: extrapolating" : "");
+      }
       if (unused[0])
         snprintf(notes + strlen(notes), sizeof notes - strlen(notes),
                  "PRE ignores %s (constant in its training data).\n", unused);
-      if (outside[0])
+      if (pp.extrapolating)
         snprintf(notes + strlen(notes), sizeof notes - strlen(notes),
-                 "PRE inputs outside its training range: %s: extrapolating.\n", outside);
-      if (unseen[0])
-        snprintf(notes + strlen(notes), sizeof notes - strlen(notes),
-                 "PRE saw no training run with %s: extrapolating (those one-hot inputs are 0).\n",
-                 unseen);
+                 "PRE is extrapolating: %s.\n", pp.note);
     }
-    free(mnum);
-    free(mcat);
     dle_regress_model_free(m);
     if (rc) return cli_fail(VERB, &err);
   }

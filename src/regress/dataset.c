@@ -80,7 +80,42 @@ void dle_dataset_free(dle_dataset *d) {
   free(d->cat);
   free(d->num);
   free(d->y);
+  free(d->scale_exp);
+  free(d->feat_off);
   free(d);
+}
+
+void dle_dataset_set_merge_rows(dle_dataset *d, bool merge) {
+  if (d) d->no_merge = !merge;
+}
+
+int dle_dataset_set_transform(dle_dataset *d, bool log_target, const double *scale_exp,
+                              const unsigned char *feature_off, dle_error *err) {
+  if (!d) return dle_error_set(err, DLE_EINVAL, "no dataset");
+  if (d->n) return dle_error_set(err, DLE_EINVAL, "set the target transform before adding rows");
+  if (scale_exp && !log_target)
+    return dle_error_set(err, DLE_EINVAL, "a target scale needs the log target");
+  free(d->scale_exp);
+  free(d->feat_off);
+  d->scale_exp = NULL;
+  d->feat_off = NULL;
+  d->log_target = log_target;
+  size_t nn = d->n_num ? d->n_num : 1;
+  if (scale_exp) {
+    if (!(d->scale_exp = malloc(nn * sizeof *d->scale_exp)))
+      return dle_error_set(err, DLE_ENOMEM, "out of memory");
+    for (size_t j = 0; j < d->n_num; j++) {
+      if (!isfinite(scale_exp[j]))
+        return dle_error_set(err, DLE_EINVAL, "scale exponent of %s is not finite",
+                             d->num_names[j]);
+      d->scale_exp[j] = scale_exp[j];
+    }
+  }
+  if (feature_off) {
+    if (!(d->feat_off = calloc(nn, 1))) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+    memcpy(d->feat_off, feature_off, d->n_num);
+  }
+  return DLE_OK;
 }
 
 int dle_dataset_add(dle_dataset *d, const double *num, const char *const *cat, double y,
@@ -95,6 +130,9 @@ int dle_dataset_add(dle_dataset *d, const double *num, const char *const *cat, d
     if (!cat[j] || !cat[j][0])
       return dle_error_set(err, DLE_EINVAL, "row %zu: categorical %s is empty", d->n + 1,
                            d->cat_names[j]);
+  if (d->log_target && !isfinite(dle_reg_transform(true, d->scale_exp, d->n_num, num, y)))
+    return dle_error_set(err, DLE_EINVAL,
+                         "row %zu: a log target needs a target and scale features > 0", d->n + 1);
   if (d->n == d->cap) {
     size_t nc = d->cap ? d->cap * 2 : 256;
     double *nn = realloc(d->num, nc * (d->n_num ? d->n_num : 1) * sizeof *nn);
@@ -195,6 +233,40 @@ int dle_regress_folds(size_t n, int k, bool shuffle, uint64_t seed, int *fold_of
   return DLE_OK;
 }
 
+static int cmp_cstr(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int dle_regress_group_folds(const char *const *labels, size_t n, int *fold_of_row, int *k,
+                            dle_error *err) {
+  if (!labels || !fold_of_row || !k) return dle_error_set(err, DLE_EINVAL, "missing argument");
+  const char **s = malloc((n ? n : 1) * sizeof *s);
+  if (!s) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  for (size_t i = 0; i < n; i++) {
+    if (!labels[i]) {
+      free(s);
+      return dle_error_set(err, DLE_EINVAL, "row %zu has no group", i + 1);
+    }
+    s[i] = labels[i];
+  }
+  qsort(s, n, sizeof *s, cmp_cstr);
+  size_t u = 0;
+  for (size_t i = 0; i < n; i++)
+    if (u == 0 || strcmp(s[i], s[u - 1]) != 0) s[u++] = s[i];
+  if (u < 2) {
+    free(s);
+    return dle_error_set(err, DLE_ERANGE, "leave-one-group-out needs at least 2 groups (have %zu)",
+                         u);
+  }
+  for (size_t i = 0; i < n; i++) {
+    const char **hit = bsearch(&labels[i], s, u, sizeof *s, cmp_cstr);
+    fold_of_row[i] = (int)(hit - s);
+  }
+  *k = (int)u;
+  free(s);
+  return DLE_OK;
+}
+
 int dle_regress_draws(dle_regress_kind kind, uint64_t seed, size_t n, dle_regress_hyper *out,
                       dle_error *err) {
   if ((unsigned)kind >= DLE_REG_COUNT) return dle_error_set(err, DLE_EINVAL, "bad model kind");
@@ -215,7 +287,7 @@ int dle_regress_draws(dle_regress_kind kind, uint64_t seed, size_t n, dle_regres
         break;
       case DLE_REG_SVR:
         h.c = -300.0 * log(dle_rng_uniform_open(&r));
-        h.epsilon = -1.0 * log(dle_rng_uniform_open(&r));
+        h.epsilon = -0.1 * log(dle_rng_uniform_open(&r)); /* target std units */
         h.gamma = -0.01 * log(dle_rng_uniform_open(&r));
         break;
       default:

@@ -68,9 +68,10 @@ static int enc_fit(dle_enc *e, const dle_dataset *d, const size_t *idx, size_t m
     /* scikit-learn's test for a constant feature (var within rounding of zero). */
     double eps = DBL_EPSILON, nm = (double)m * mean * eps;
     bool constant = v <= (double)m * eps * v + nm * nm;
+    bool off = d->feat_off && d->feat_off[j]; /* scales the target only */
     e->mean[j] = mean;
-    e->scale[j] = constant ? 1.0 : sqrt(v);
-    e->used[j] = !constant;
+    e->scale[j] = constant || off ? 1.0 : sqrt(v);
+    e->used[j] = !constant && !off;
   }
   e->d = d->n_num;
   for (size_t c = 0; c < d->n_cat; c++) {
@@ -140,15 +141,18 @@ static double sqdist(const double *a, const double *b, size_t d) {
 }
 
 /* Minimum-norm least squares of A (m x n, row-major, destroyed) against b (length
- * max(m, n), solution in b[0..n)); singular values below eps x the largest are dropped
- * (scipy.linalg.lstsq's default). */
+ * max(m, n), solution in b[0..n)); singular values below eps x max(m, n) x the largest
+ * are dropped (numpy.linalg.lstsq's default cutoff): a rank-deficient design (one-hot
+ * blocks beside an intercept) gets the minimum-norm solution instead of noise-sized
+ * singular values blown up into huge coefficients. */
 static int lstsq(double *A, size_t m, size_t n, double *b, dle_error *err) {
   size_t k = m < n ? m : n;
   double *s = malloc((k ? k : 1) * sizeof *s);
   if (!s) return dle_error_set(err, DLE_ENOMEM, "out of memory");
   lapack_int rank = 0;
   lapack_int info = LAPACKE_dgelsd(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)n, 1, A,
-                                   (lapack_int)n, b, 1, s, DBL_EPSILON, &rank);
+                                   (lapack_int)n, b, 1, s, DBL_EPSILON * (double)(m > n ? m : n),
+                                   &rank);
   free(s);
   if (info != 0)
     return dle_error_set(err, DLE_EINTERNAL, "least squares (dgelsd) failed: info %d", (int)info);
@@ -268,8 +272,8 @@ static bool rows_equal(const double *a, const double *b, size_t d) {
   return true;
 }
 
-static int krr_uniq_build(const double *X, const double *y, size_t n, size_t d, krr_uniq *q,
-                          dle_error *err) {
+static int krr_uniq_build(const double *X, const double *y, size_t n, size_t d, bool merge,
+                          krr_uniq *q, dle_error *err) {
   memset(q, 0, sizeof *q);
   q->rep = malloc(n * sizeof *q->rep);
   q->group = malloc(n * sizeof *q->group);
@@ -281,6 +285,7 @@ static int krr_uniq_build(const double *X, const double *y, size_t n, size_t d, 
   }
   for (size_t i = 0; i < n; i++) {
     size_t g = 0;
+    g = merge ? 0 : q->u;
     while (g < q->u && !rows_equal(X + q->rep[g] * d, X + i * d, d)) g++;
     if (g == q->u) q->rep[q->u++] = i;
     q->group[i] = g;
@@ -399,15 +404,60 @@ double dle_reg_predict_encoded(const dle_regress_model *m, const double *x) {
   return s;
 }
 
+/* ---------------- target transform ---------------- */
+
+double dle_reg_transform(bool log_target, const double *scale_exp, size_t n_num, const double *num,
+                         double y) {
+  if (!log_target) return y;
+  if (!(y > 0)) return NAN;
+  double t = log(y);
+  for (size_t j = 0; scale_exp && j < n_num; j++) {
+    if (scale_exp[j] == 0) continue;
+    if (!(num[j] > 0)) return NAN;
+    t -= scale_exp[j] * log(num[j]);
+  }
+  return t;
+}
+
+double dle_reg_untransform(bool log_target, const double *scale_exp, size_t n_num,
+                           const double *num, double t) {
+  if (!log_target) return t;
+  double lt = t;
+  for (size_t j = 0; scale_exp && j < n_num; j++)
+    if (scale_exp[j] != 0) lt += scale_exp[j] * log(num[j]);
+  return exp(lt);
+}
+
+/* Transformed targets of rows idx[0..m), standardized with their own mean and std
+ * (std 1 when constant) into t; center and scale out. */
+static void target_prep(const dle_dataset *d, const size_t *idx, size_t m, double *t,
+                        double *center, double *scale) {
+  double s = 0;
+  for (size_t i = 0; i < m; i++) {
+    t[i] = dle_reg_transform(d->log_target, d->scale_exp, d->n_num, d->num + idx[i] * d->n_num,
+                             d->y[idx[i]]);
+    s += t[i];
+  }
+  double mean = m ? s / (double)m : 0, v = 0;
+  for (size_t i = 0; i < m; i++) v += (t[i] - mean) * (t[i] - mean);
+  double sd = m ? sqrt(v / (double)m) : 0;
+  if (!(sd > 1e-12 * (fabs(mean) + 1))) sd = 1.0;
+  for (size_t i = 0; i < m; i++) t[i] = (t[i] - mean) / sd;
+  *center = mean;
+  *scale = sd;
+}
+
 /* ---------------- metrics ---------------- */
 
 static void fold_scores(const double *y, const double *p, size_t n, dle_cv_scores *s) {
   double ym = 0;
   for (size_t i = 0; i < n; i++) ym += y[i];
   ym /= (double)n;
-  double ss_res = 0, ss_tot = 0, ape = 0, ae = 0;
+  double ss_res = 0, ss_tot = 0, ape = 0, ae = 0, sl = 0;
   for (size_t i = 0; i < n; i++) {
     double r = y[i] - p[i];
+    double l = p[i] > 0 && y[i] > 0 ? log(p[i] / y[i]) : NAN;
+    sl += l * l;
     ss_res += r * r;
     ss_tot += (y[i] - ym) * (y[i] - ym);
     ae += fabs(r);
@@ -419,6 +469,7 @@ static void fold_scores(const double *y, const double *p, size_t n, dle_cv_score
   s->mape = ape / (double)n;
   s->rmse = sqrt(ss_res / (double)n);
   s->mae = ae / (double)n;
+  s->rmsle = sqrt(sl / (double)n);
 }
 
 /* ---------------- models ---------------- */
@@ -427,7 +478,9 @@ dle_regress_model *dle_reg_model_alloc(void) {
   dle_regress_model *m = calloc(1, sizeof *m);
   if (m) {
     m->h = (dle_regress_hyper){NAN, NAN, NAN, NAN};
-    m->cvs = (dle_cv_scores){NAN, NAN, NAN, NAN};
+    m->cvs = (dle_cv_scores){NAN, NAN, NAN, NAN, NAN, NAN};
+    m->y_center = 0;
+    m->y_scale = 1;
   }
   return m;
 }
@@ -440,6 +493,7 @@ void dle_regress_model_free(dle_regress_model *m) {
   free(m->coef);
   free(m->sv);
   free(m->dual);
+  free(m->scale_exp);
   free(m);
 }
 
@@ -469,7 +523,7 @@ static int check_hyper(dle_regress_kind kind, const dle_regress_hyper *h, dle_er
 
 /* Fits the kind on encoded rows X (n x d) into m (coef or support vectors). */
 static int fit_encoded(dle_regress_model *m, const double *X, const double *y, size_t n,
-                       dle_error *err) {
+                       bool merge, dle_error *err) {
   size_t d = m->e.d;
   free(m->coef);
   free(m->sv);
@@ -487,7 +541,7 @@ static int fit_encoded(dle_regress_model *m, const double *X, const double *y, s
   if (m->kind == DLE_REG_SVR)
     return fit_svr(X, y, n, d, &m->h, &m->n_sv, &m->sv, &m->dual, &m->rho, err);
   krr_uniq q;
-  int rc = krr_uniq_build(X, y, n, d, &q, err);
+  int rc = krr_uniq_build(X, y, n, d, merge, &q, err);
   if (rc) return rc;
   size_t u = q.u;
   double *D = malloc(u * u * sizeof *D);
@@ -528,6 +582,12 @@ static int model_init_from(dle_regress_model *m, const dle_dataset *d, dle_regre
   m->num_names = dle_reg_strv_dup((const char *const *)d->num_names, d->n_num);
   m->cat_names = dle_reg_strv_dup((const char *const *)d->cat_names, d->n_cat);
   if (!m->num_names || !m->cat_names) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  m->log_target = d->log_target;
+  if (d->scale_exp) {
+    m->scale_exp = malloc((d->n_num ? d->n_num : 1) * sizeof *m->scale_exp);
+    if (!m->scale_exp) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+    memcpy(m->scale_exp, d->scale_exp, d->n_num * sizeof *m->scale_exp);
+  }
   return DLE_OK;
 }
 
@@ -539,8 +599,9 @@ int dle_regress_fit(const dle_dataset *d, dle_regress_kind kind, const dle_regre
   if (!d || d->n < 2) return dle_error_set(err, DLE_ERANGE, "at least 2 rows are needed to fit");
   dle_regress_model *m = dle_reg_model_alloc();
   size_t *idx = malloc(d->n * sizeof *idx);
-  double *X = NULL;
-  if (!m || !idx) {
+  double *X = NULL, *t = malloc(d->n * sizeof *t);
+  if (!m || !idx || !t) {
+    free(t);
     free(idx);
     dle_regress_model_free(m);
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
@@ -557,9 +618,11 @@ int dle_regress_fit(const dle_dataset *d, dle_regress_kind kind, const dle_regre
   }
   if (!rc) {
     enc_rows(&m->e, d, idx, d->n, X);
-    rc = fit_encoded(m, X, d->y, d->n, err);
+    target_prep(d, idx, d->n, t, &m->y_center, &m->y_scale);
+    rc = fit_encoded(m, X, t, d->n, !d->no_merge, err);
   }
   m->rows = d->n;
+  free(t);
   free(X);
   free(idx);
   if (rc) {
@@ -574,9 +637,10 @@ int dle_regress_fit(const dle_dataset *d, dle_regress_kind kind, const dle_regre
 
 /* ---------------- cross-validation ---------------- */
 
-int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
-                        size_t n_h, const int *fold_of_row, int k, dle_cv_scores *out,
-                        size_t *n_failed, dle_error *err) {
+/* CV of n_h settings; oof (may be NULL; only with n_h == 1) gets out-of-fold predictions. */
+static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
+                   size_t n_h, const int *fold_of_row, int k, dle_cv_scores *out,
+                   size_t *n_failed, double *oof, dle_error *err) {
   if (n_failed) *n_failed = 0;
   if (!d || !h || !fold_of_row || !out) return dle_error_set(err, DLE_EINVAL, "missing argument");
   if (k < 2) return dle_error_set(err, DLE_EINVAL, "at least 2 folds are needed");
@@ -600,7 +664,7 @@ int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_r
   }
   unsigned char *bad = calloc(n_h ? n_h : 1, 1);
   size_t *tr = malloc(n * sizeof *tr), *te = malloc(n * sizeof *te);
-  double *sum = calloc(4 * (n_h ? n_h : 1), sizeof *sum);
+  double *sum = calloc(6 * (n_h ? n_h : 1), sizeof *sum);
   if (!bad || !tr || !te || !sum) {
     free(bad);
     free(tr);
@@ -633,14 +697,14 @@ int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_r
     } else {
       enc_rows(&m.e, d, tr, ntr, Xtr);
       enc_rows(&m.e, d, te, nte, Xte);
-      for (size_t i = 0; i < ntr; i++) ytr[i] = d->y[tr[i]];
+      target_prep(d, tr, ntr, ytr, &m.y_center, &m.y_scale);
       for (size_t i = 0; i < nte; i++) yte[i] = d->y[te[i]];
     }
     size_t dd = m.e.d, u = 0;
     if (!rc && kernel) {
       /* Distinct rows and their distances do not depend on the hyperparameters:
        * computed once per fold. */
-      rc = krr_uniq_build(Xtr, ytr, ntr, dd, &q, err);
+      rc = krr_uniq_build(Xtr, ytr, ntr, dd, !d->no_merge, &q, err);
       u = q.u;
       if (!rc) {
         Dtr = malloc(u * u * sizeof *Dtr);
@@ -674,10 +738,14 @@ int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_r
               pred[i] = s;
             }
         } else {
-          frc = fit_encoded(&m, Xtr, ytr, ntr, &ferr);
+          frc = fit_encoded(&m, Xtr, ytr, ntr, true, &ferr);
           if (frc == DLE_OK)
             for (size_t i = 0; i < nte; i++) pred[i] = dle_reg_predict_encoded(&m, Xte + i * dd);
         }
+        for (size_t i = 0; frc == DLE_OK && i < nte; i++)
+          pred[i] = dle_reg_untransform(d->log_target, d->scale_exp, d->n_num,
+                                        d->num + te[i] * d->n_num,
+                                        pred[i] * m.y_scale + m.y_center);
         if (frc == DLE_ENOMEM) {
           rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
           break;
@@ -690,10 +758,14 @@ int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_r
         }
         dle_cv_scores s;
         fold_scores(yte, pred, nte, &s);
-        sum[4 * hi + 0] += s.r2;
-        sum[4 * hi + 1] += s.mape;
-        sum[4 * hi + 2] += s.rmse;
-        sum[4 * hi + 3] += s.mae;
+        sum[6 * hi + 0] += s.r2;
+        sum[6 * hi + 1] += s.mape;
+        sum[6 * hi + 2] += s.rmse;
+        sum[6 * hi + 3] += s.mae;
+        sum[6 * hi + 4] += s.rmsle * s.rmsle;
+        sum[6 * hi + 5] += s.mape * (double)nte;
+        if (oof)
+          for (size_t i = 0; i < nte; i++) oof[te[i]] = pred[i];
       }
     }
     free(Xtr);
@@ -717,10 +789,11 @@ int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_r
     for (size_t hi = 0; hi < n_h; hi++) {
       if (bad[hi]) {
         failed++;
-        out[hi] = (dle_cv_scores){NAN, NAN, NAN, NAN};
+        out[hi] = (dle_cv_scores){NAN, NAN, NAN, NAN, NAN, NAN};
       } else {
-        out[hi] = (dle_cv_scores){sum[4 * hi] / k, sum[4 * hi + 1] / k, sum[4 * hi + 2] / k,
-                                  sum[4 * hi + 3] / k};
+        out[hi] = (dle_cv_scores){sum[6 * hi] / k,       sum[6 * hi + 1] / k,
+                                  sum[6 * hi + 2] / k,   sum[6 * hi + 3] / k,
+                                  sqrt(sum[6 * hi + 4] / k), sum[6 * hi + 5] / (double)n};
       }
     }
     if (n_failed) *n_failed = failed;
@@ -729,6 +802,24 @@ int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_r
   free(tr);
   free(te);
   free(sum);
+  return rc;
+}
+
+int dle_regress_cv_many(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
+                        size_t n_h, const int *fold_of_row, int k, dle_cv_scores *out,
+                        size_t *n_failed, dle_error *err) {
+  return cv_core(d, kind, h, n_h, fold_of_row, k, out, n_failed, NULL, err);
+}
+
+int dle_regress_cv_predict(const dle_dataset *d, dle_regress_kind kind, const dle_regress_hyper *h,
+                           const int *fold_of_row, int k, double *pred, dle_cv_scores *out,
+                           dle_error *err) {
+  if (!pred || !out) return dle_error_set(err, DLE_EINVAL, "missing argument");
+  size_t failed = 0;
+  int rc = cv_core(d, kind, h, 1, fold_of_row, k, out, &failed, pred, err);
+  if (rc == DLE_OK && failed)
+    return dle_error_set(err, DLE_ERANGE, "%s could not be fitted on some fold",
+                         dle_regress_kind_name(kind));
   return rc;
 }
 
@@ -747,6 +838,7 @@ void dle_regress_search_opts_init(dle_regress_search_opts *o) {
   o->shuffle = true;
   o->seed = 42;
   o->draws = 100;
+  o->by_mape = false;
 }
 
 void dle_regress_model_set_cv(dle_regress_model *m, const dle_regress_search_opts *o,
@@ -760,6 +852,14 @@ int dle_regress_search(const dle_dataset *d, dle_regress_kind kind,
                        const dle_regress_search_opts *opts, const dle_regress_hyper *draws,
                        size_t n_draws, dle_regress_model **out, dle_regress_search_result *res,
                        dle_error *err) {
+  return dle_regress_search_folds(d, kind, opts, draws, n_draws, NULL, 0, NULL, out, res, err);
+}
+
+int dle_regress_search_folds(const dle_dataset *d, dle_regress_kind kind,
+                             const dle_regress_search_opts *opts, const dle_regress_hyper *draws,
+                             size_t n_draws, const int *given_folds, int given_k,
+                             const char *group_by, dle_regress_model **out,
+                             dle_regress_search_result *res, dle_error *err) {
   *out = NULL;
   if (!d) return dle_error_set(err, DLE_EINVAL, "no dataset");
   dle_regress_search_opts o;
@@ -774,6 +874,10 @@ int dle_regress_search(const dle_dataset *d, dle_regress_kind kind,
   }
   if (n_draws == 0 || n_draws > 1000000)
     return dle_error_set(err, DLE_EINVAL, "draws must be 1..1000000");
+  if (given_folds) {
+    o.folds = given_k;
+    o.shuffle = false;
+  }
   if (o.folds < 2 || (size_t)o.folds > d->n)
     return dle_error_set(err, DLE_ERANGE, "%d folds need at least %d rows (have %zu)", o.folds,
                          o.folds < 2 ? 2 : o.folds, d->n);
@@ -791,13 +895,19 @@ int dle_regress_search(const dle_dataset *d, dle_regress_kind kind,
     memcpy(h, draws, n_draws * sizeof *h);
   else
     rc = dle_regress_draws(kind, o.seed, n_draws, h, err);
-  if (!rc) rc = dle_regress_folds(d->n, o.folds, o.shuffle, o.seed, fold, err);
+  if (!rc && given_folds)
+    memcpy(fold, given_folds, d->n * sizeof *fold);
+  else if (!rc)
+    rc = dle_regress_folds(d->n, o.folds, o.shuffle, o.seed, fold, err);
   size_t failed = 0;
   if (!rc) rc = dle_regress_cv_many(d, kind, h, n_draws, fold, o.folds, sc, &failed, err);
   size_t best = SIZE_MAX;
   if (!rc) {
     for (size_t i = 0; i < n_draws; i++)
-      if (isfinite(sc[i].r2) && (best == SIZE_MAX || sc[i].r2 > sc[best].r2)) best = i;
+      if (isfinite(sc[i].r2) &&
+          (best == SIZE_MAX ||
+           (o.by_mape ? sc[i].mape_rows < sc[best].mape_rows : sc[i].r2 > sc[best].r2)))
+        best = i;
     if (best == SIZE_MAX)
       rc = dle_error_set(err, DLE_ERANGE, "%s: none of the %zu draws could be fitted",
                          dle_regress_kind_name(kind), n_draws);
@@ -806,6 +916,7 @@ int dle_regress_search(const dle_dataset *d, dle_regress_kind kind,
   if (!rc) {
     o.draws = n_draws;
     dle_regress_model_set_cv(*out, &o, &sc[best]);
+    if (group_by) snprintf((*out)->group_by, sizeof (*out)->group_by, "%s", group_by);
     if (res) {
       res->best = (*out)->h;
       res->cv = sc[best];
@@ -827,15 +938,25 @@ int dle_regress_model_predict(const dle_regress_model *m, const double *num, con
   for (size_t j = 0; j < m->e.n_num; j++)
     if (m->e.used[j] && !isfinite(num[j]))
       return dle_error_set(err, DLE_EINVAL, "feature %s is not finite", m->num_names[j]);
+  for (size_t j = 0; m->log_target && m->scale_exp && j < m->e.n_num; j++)
+    if (m->scale_exp[j] != 0 && !(num[j] > 0))
+      return dle_error_set(err, DLE_EINVAL, "feature %s must be > 0", m->num_names[j]);
   double *x = malloc((m->e.d ? m->e.d : 1) * sizeof *x);
   if (!x) return dle_error_set(err, DLE_ENOMEM, "out of memory");
   dle_enc_row(&m->e, num, cat, x);
-  *y = dle_reg_predict_encoded(m, x);
+  double t = dle_reg_predict_encoded(m, x) * m->y_scale + m->y_center;
+  *y = dle_reg_untransform(m->log_target, m->scale_exp, m->e.n_num, num, t);
   free(x);
   if (!isfinite(*y)) return dle_error_set(err, DLE_ERANGE, "prediction is not finite");
   return DLE_OK;
 }
 
+const char *dle_regress_model_cv_group(const dle_regress_model *m) {
+  return m->group_by;
+}
+bool dle_regress_model_log_target(const dle_regress_model *m) {
+  return m->log_target;
+}
 dle_regress_kind dle_regress_model_kind(const dle_regress_model *m) {
   return m->kind;
 }
@@ -884,4 +1005,86 @@ size_t dle_regress_model_cat_level_count(const dle_regress_model *m, size_t i) {
 }
 const char *dle_regress_model_cat_level(const dle_regress_model *m, size_t i, size_t j) {
   return i < m->e.n_cat && j < m->e.n_levels[i] ? m->e.levels[i][j] : NULL;
+}
+
+/* ---------------- nested CV ---------------- */
+
+/* A copy of rows idx[0..m) of d (names, transform and merge setting kept). */
+static int dataset_subset(const dle_dataset *d, const size_t *idx, size_t m, dle_dataset **out,
+                          dle_error *err) {
+  int rc = dle_dataset_new(d->n_num, (const char *const *)d->num_names, d->n_cat,
+                           (const char *const *)d->cat_names, d->target, d->unit, out, err);
+  if (!rc) rc = dle_dataset_set_transform(*out, d->log_target, d->scale_exp, d->feat_off, err);
+  if (!rc) (*out)->no_merge = d->no_merge;
+  for (size_t i = 0; !rc && i < m; i++)
+    rc = dle_dataset_add(*out, d->num + idx[i] * d->n_num,
+                         (const char *const *)d->cat + idx[i] * d->n_cat, d->y[idx[i]], err);
+  if (rc) {
+    dle_dataset_free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+int dle_regress_nested_cv(const dle_dataset *d, dle_regress_kind kind,
+                          const dle_regress_search_opts *opts, const int *fold_of_row, int k,
+                          double *pred, dle_cv_scores *out, dle_error *err) {
+  if (!d || !fold_of_row || !out) return dle_error_set(err, DLE_EINVAL, "missing argument");
+  if (k < 3) return dle_error_set(err, DLE_ERANGE, "nested CV needs at least 3 groups (have %d)", k);
+  size_t n = d->n;
+  size_t *tr = malloc(n * sizeof *tr), *te = malloc(n * sizeof *te);
+  int *inner = malloc(n * sizeof *inner);
+  double *p = malloc(n * sizeof *p), *yte = malloc(n * sizeof *yte);
+  int rc = !tr || !te || !inner || !p || !yte ? dle_error_set(err, DLE_ENOMEM, "out of memory")
+                                              : DLE_OK;
+  double sum[6] = {0};
+  for (int g = 0; !rc && g < k; g++) {
+    size_t ntr = 0, nte = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (fold_of_row[i] == g) {
+        te[nte++] = i;
+      } else {
+        inner[ntr] = fold_of_row[i] < g ? fold_of_row[i] : fold_of_row[i] - 1;
+        tr[ntr++] = i;
+      }
+    }
+    if (nte == 0 || ntr == 0) {
+      rc = dle_error_set(err, DLE_ERANGE, "fold %d has no test rows or no training rows", g);
+      break;
+    }
+    dle_dataset *sub = NULL;
+    dle_regress_model *m = NULL;
+    rc = dataset_subset(d, tr, ntr, &sub, err);
+    if (!rc)
+      rc = dle_regress_search_folds(sub, kind, opts, NULL, 0, inner, k - 1, NULL, &m, NULL, err);
+    for (size_t i = 0; !rc && i < nte; i++) {
+      yte[i] = d->y[te[i]];
+      rc = dle_regress_model_predict(m, d->num + te[i] * d->n_num,
+                                     (const char *const *)d->cat + te[i] * d->n_cat, &p[i], err);
+    }
+    if (!rc) {
+      dle_cv_scores s;
+      fold_scores(yte, p, nte, &s);
+      sum[0] += s.r2;
+      sum[1] += s.mape;
+      sum[2] += s.rmse;
+      sum[3] += s.mae;
+      sum[4] += s.rmsle * s.rmsle;
+      sum[5] += s.mape * (double)nte;
+      for (size_t i = 0; pred && i < nte; i++) pred[te[i]] = p[i];
+    } else {
+      dle_error_prefix(err, "outer fold %d: ", g + 1);
+    }
+    dle_regress_model_free(m);
+    dle_dataset_free(sub);
+  }
+  if (!rc)
+    *out = (dle_cv_scores){sum[0] / k, sum[1] / k, sum[2] / k, sum[3] / k, sqrt(sum[4] / k),
+                           sum[5] / (double)n};
+  free(tr);
+  free(te);
+  free(inner);
+  free(p);
+  free(yte);
+  return rc;
 }

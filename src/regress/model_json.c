@@ -107,6 +107,11 @@ int dle_regress_model_to_json(const dle_regress_model *m, char **out, dle_error 
     ok &= cJSON_AddItemToObject(o, "dual", array_of(m->dual, m->n_sv));
     ok &= cJSON_AddItemToObject(o, "rho", num17(m->rho));
   }
+  cJSON *tt = cJSON_AddObjectToObject(o, "target_transform");
+  ok &= tt && cJSON_AddBoolToObject(tt, "log", m->log_target) != NULL;
+  ok &= tt && cJSON_AddItemToObject(tt, "center", num17(m->y_center));
+  ok &= tt && cJSON_AddItemToObject(tt, "scale", num17(m->y_scale));
+  if (tt && m->scale_exp) ok &= cJSON_AddItemToObject(tt, "scale_exp", array_of(m->scale_exp, m->e.n_num));
   if (m->have_cv) {
     cJSON *cv = cJSON_AddObjectToObject(o, "cv");
     ok &= cv != NULL;
@@ -121,6 +126,8 @@ int dle_regress_model_to_json(const dle_regress_model *m, char **out, dle_error 
       cJSON_AddItemToObject(cv, "mape", num_or_null(m->cvs.mape));
       cJSON_AddItemToObject(cv, "rmse", num_or_null(m->cvs.rmse));
       ok &= cJSON_AddItemToObject(cv, "mae", num_or_null(m->cvs.mae));
+      if (isfinite(m->cvs.rmsle)) ok &= cJSON_AddItemToObject(cv, "rmsle", num17(m->cvs.rmsle));
+      if (m->group_by[0]) ok &= cJSON_AddStringToObject(cv, "group_by", m->group_by) != NULL;
     }
   }
   char *s = ok ? cJSON_Print(o) : NULL;
@@ -386,6 +393,30 @@ static int parse_obj(const cJSON *o, dle_regress_model *m, dle_error *err) {
     if (!get_num(o, "rho", &m->rho, err, &rc)) return rc;
   }
 
+  /* Optional (files before it fitted the raw target): the target transform. */
+  const cJSON *tt = cJSON_GetObjectItemCaseSensitive(o, "target_transform");
+  if (tt) {
+    if (!cJSON_IsObject(tt)) return perr(err, "model file: %s", "'target_transform' must be an object");
+    const cJSON *lg = need(tt, "log", err, &rc);
+    if (!lg) return rc;
+    if (!cJSON_IsBool(lg)) return perr(err, "model file: %s", "target_transform.log must be true or false");
+    m->log_target = cJSON_IsTrue(lg);
+    if (!get_num(tt, "center", &m->y_center, err, &rc) ||
+        !get_num(tt, "scale", &m->y_scale, err, &rc))
+      return rc;
+    if (!(m->y_scale > 0)) return perr(err, "model file: %s", "target_transform.scale must be > 0");
+    const cJSON *se = cJSON_GetObjectItemCaseSensitive(tt, "scale_exp");
+    if (se) {
+      if (!m->log_target)
+        return perr(err, "model file: %s", "target_transform.scale_exp needs log");
+      if (!(m->scale_exp = malloc((nn ? nn : 1) * sizeof *m->scale_exp)))
+        return dle_error_set(err, DLE_ENOMEM, "out of memory");
+      if (!get_vec(se, nn, m->scale_exp, "target_transform.scale_exp", err, &rc)) return rc;
+      for (size_t k = 0; k < nn; k++)
+        if (fabs(m->scale_exp[k]) > 16)
+          return perr(err, "model file: %s", "target_transform.scale_exp must be within +/-16");
+    }
+  }
   const cJSON *cv = cJSON_GetObjectItemCaseSensitive(o, "cv");
   if (cv) {
     if (!cJSON_IsObject(cv)) return perr(err, "model file: %s", "'cv' must be an object");
@@ -403,12 +434,24 @@ static int parse_obj(const cJSON *o, dle_regress_model *m, dle_error *err) {
     unsigned long long sv64 = strtoull(seed, &end, 10);
     if (!seed[0] || *end || seed[0] == '-')
       return perr(err, "model file: %s", "cv.seed must be a decimal integer");
-    m->cvo = (dle_regress_search_opts){(int)folds, cJSON_IsTrue(sh), (uint64_t)sv64, draws};
+    m->cvo = (dle_regress_search_opts){(int)folds, cJSON_IsTrue(sh), (uint64_t)sv64, draws, false};
     if (!get_num(cv, "r2", &m->cvs.r2, err, &rc) || !get_num(cv, "mape", &m->cvs.mape, err, &rc) ||
         !get_num(cv, "rmse", &m->cvs.rmse, err, &rc) || !get_num(cv, "mae", &m->cvs.mae, err, &rc))
       return rc;
     if (m->cvs.rmse < 0 || m->cvs.mae < 0 || m->cvs.mape < 0)
       return perr(err, "model file: %s", "cv errors must be >= 0");
+    m->cvs.rmsle = NAN;
+    if (cJSON_GetObjectItemCaseSensitive(cv, "rmsle")) {
+      if (!get_num(cv, "rmsle", &m->cvs.rmsle, err, &rc)) return rc;
+      if (m->cvs.rmsle < 0 || m->cvs.rmsle > 50)
+        return perr(err, "model file: %s", "cv.rmsle must be in 0..50");
+    }
+    const cJSON *gb = cJSON_GetObjectItemCaseSensitive(cv, "group_by");
+    if (gb) {
+      if (!cJSON_IsString(gb) || !dle_reg_valid_name(gb->valuestring))
+        return perr(err, "model file: %s", "cv.group_by must be a column name");
+      snprintf(m->group_by, sizeof m->group_by, "%s", gb->valuestring);
+    }
     m->have_cv = true;
   }
   return DLE_OK;

@@ -1,6 +1,7 @@
 /* pre.c — the study's PRE features (from runs.csv or predict inputs) and the
  * pre-training baselines shown beside a PRE prediction. */
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,4 +222,281 @@ int dle_pre_baselines_compute(const dle_gpu_spec *gpu, double gflops, double tra
   out->mlco2_j = gpu->tdp_w * out->duration_s;
   out->ga_j = (gpu->tdp_w * gpu_usage + host_ram_gb * 0.3725) * out->duration_s;
   return DLE_OK;
+}
+
+/* ---- transferable features ---- */
+
+static bool cell_num(const char *s, double *out) {
+  if (!s) return false;
+  while (*s == ' ' || *s == '\t') s++;
+  return num_field(s, out);
+}
+
+static int req_col(const dle_pre_table *t, const char *name, long *c, dle_error *err) {
+  *c = dle_pre_table_col(t, name);
+  if (*c < 0) return dle_error_set(err, DLE_EPARSE, "no column '%s'", name);
+  return DLE_OK;
+}
+
+int dle_pre_input_from_row(const dle_pre_table *t, size_t row, const dle_gpu_catalog *cat,
+                           dle_pre_input *in, dle_error *err) {
+  static const char *const need[] = {"batch_size", "training_size", "validation_size",
+                                     "forward_pass_gflop"};
+  static const char *const opt[] = {"image_h", "image_w", "host_ram_gb", "power_limit_w"};
+  size_t line = dle_pre_table_line(t, row);
+  long cg;
+  int rc = req_col(t, "gpu_model", &cg, err);
+  if (rc) return rc;
+  double v[4];
+  for (int k = 0; k < 4; k++) {
+    long c;
+    if ((rc = req_col(t, need[k], &c, err))) return rc;
+    const char *s = dle_pre_table_cell(t, row, (size_t)c);
+    if (!cell_num(s, &v[k]) || !(k == 2 ? v[k] >= 0 : v[k] > 0))
+      return dle_error_set(err, DLE_EPARSE, "row %zu (line %zu): %s '%.40s' is not a %s number",
+                           row + 1, line, need[k], s ? s : "", k == 2 ? "non-negative" : "positive");
+  }
+  double o[4] = {NAN, NAN, NAN, NAN};
+  for (int k = 0; k < 4; k++) {
+    long c = dle_pre_table_col(t, opt[k]);
+    if (c < 0) continue;
+    const char *s = dle_pre_table_cell(t, row, (size_t)c);
+    if (!s || !s[0]) continue;
+    if (!cell_num(s, &o[k]) || !(k == 2 ? o[k] >= 0 : o[k] > 0))
+      return dle_error_set(err, DLE_EPARSE, "row %zu (line %zu): %s '%.40s' is not a %s number",
+                           row + 1, line, opt[k], s, k == 2 ? "non-negative" : "positive");
+  }
+  const char *g = dle_pre_table_cell(t, row, (size_t)cg);
+  if (!g || !g[0])
+    return dle_error_set(err, DLE_EPARSE, "row %zu (line %zu): gpu_model is empty", row + 1, line);
+  const dle_gpu_spec *spec = NULL;
+  rc = dle_gpu_catalog_find(cat, g, &spec, err);
+  if (rc) {
+    dle_error_prefix(err, "row %zu (line %zu): ", row + 1, line);
+    return rc;
+  }
+  *in = (dle_pre_input){spec, v[0], v[1], v[2], v[3], o[0], o[1], o[2], o[3]};
+  return DLE_OK;
+}
+
+int dle_pre_feature_value(const char *name, const dle_pre_input *in, double *out, dle_error *err) {
+  *out = NAN;
+  if (!name || !in) return dle_error_set(err, DLE_EINVAL, "missing argument");
+  double pl = isnan(in->power_limit_w) && in->gpu ? in->gpu->tdp_w : in->power_limit_w;
+  double flop = (3.0 * in->training_size + in->validation_size) * in->gflop * 1e9;
+  if (strcmp(name, "log_batch_size") == 0)
+    *out = log(in->batch_size);
+  else if (strcmp(name, "log_forward_gflop") == 0)
+    *out = log(in->gflop);
+  else if (strcmp(name, "log_steps_per_epoch") == 0)
+    *out = log((in->training_size + in->validation_size) / in->batch_size);
+  else if (strcmp(name, "power_limit_frac") == 0)
+    *out = in->gpu ? pl / in->gpu->tdp_w : NAN;
+  else if (strcmp(name, "power_limit_w") == 0)
+    *out = pl;
+  else if (strcmp(name, "peak_compute_s") == 0)
+    *out = in->gpu ? flop / (in->gpu->fp32_tflops * 1e12) : NAN;
+  else {
+    double num[DLE_PRE_N_NUM];
+    dle_pre_features(in->batch_size, in->image_h, in->image_w, in->training_size,
+                     in->validation_size, in->gflop, in->host_ram_gb, in->gpu, num);
+    for (size_t i = 0; i < DLE_PRE_N_NUM; i++)
+      if (strcmp(name, k_pre_names[i]) == 0) {
+        *out = num[i];
+        return DLE_OK;
+      }
+    return dle_error_set(err, DLE_ENOTFOUND, "'%s' is not a built-in feature", name);
+  }
+  return DLE_OK;
+}
+
+static const char *const k_phys_base[] = {"log_batch_size", "log_forward_gflop",
+                                          "log_steps_per_epoch", "power_limit_frac"};
+static const char *const k_phys_scale[] = {"power_limit_w", "peak_compute_s"};
+enum { N_PHYS_BASE = 4, N_PHYS_SCALE = 2, N_PHYS_EXTRA_MAX = 32 };
+
+int dle_pre_phys_dataset(const dle_pre_table *t, dle_pre_target target,
+                         const dle_gpu_catalog *cat, const char *const *features,
+                         size_t n_features, dle_dataset **out, dle_error *err) {
+  *out = NULL;
+  if (!t || !cat) return dle_error_set(err, DLE_EINVAL, "missing argument");
+  if (n_features > N_PHYS_EXTRA_MAX)
+    return dle_error_set(err, DLE_ERANGE, "at most %d extra features", N_PHYS_EXTRA_MAX);
+  const char *names[N_PHYS_BASE + N_PHYS_EXTRA_MAX + N_PHYS_SCALE];
+  long extra_col[N_PHYS_EXTRA_MAX];
+  size_t nn = 0;
+  for (size_t i = 0; i < N_PHYS_BASE; i++) names[nn++] = k_phys_base[i];
+  for (size_t i = 0; i < n_features; i++) {
+    for (size_t k = 0; k < nn; k++)
+      if (strcmp(names[k], features[i]) == 0 || strcmp(features[i], "power_limit_w") == 0 ||
+          strcmp(features[i], "peak_compute_s") == 0)
+        return dle_error_set(err, DLE_EINVAL, "feature '%s' is already in the model",
+                             features[i]);
+    extra_col[i] = dle_pre_table_col(t, features[i]);
+    double dummy;
+    dle_pre_input probe = {0};
+    bool builtin = dle_pre_feature_value(features[i], &probe, &dummy, NULL) == DLE_OK;
+    if (extra_col[i] < 0 && !builtin)
+      return dle_error_set(err, DLE_EPARSE, "--features: no column '%s'", features[i]);
+    if (builtin) extra_col[i] = -1;
+    names[nn++] = features[i];
+  }
+  size_t i_pl = nn;
+  for (size_t i = 0; i < N_PHYS_SCALE; i++) names[nn++] = k_phys_scale[i];
+  double expo[N_PHYS_BASE + N_PHYS_EXTRA_MAX + N_PHYS_SCALE] = {0};
+  unsigned char off[N_PHYS_BASE + N_PHYS_EXTRA_MAX + N_PHYS_SCALE] = {0};
+  bool power = target == DLE_PRE_TARGET_POWER;
+  expo[i_pl] = 1;
+  expo[i_pl + 1] = power ? 0 : 1;
+  off[i_pl] = off[i_pl + 1] = 1;
+  static const char *const cat_names[] = {"architecture", "dataset"};
+  long cc[2] = {dle_pre_table_col(t, "architecture"), dle_pre_table_col(t, "dataset")};
+  long cy = -1, cy2 = -1;
+  const char *ty = NULL;
+  if (power) {
+    ty = "avg_gpu_power_w";
+    cy = dle_pre_table_col(t, ty);
+  } else if ((cy = dle_pre_table_col(t, "epoch_energy_j")) >= 0) {
+    ty = "epoch_energy_j";
+  } else {
+    ty = "gpu_energy_mj";
+    cy = dle_pre_table_col(t, ty);
+    cy2 = dle_pre_table_col(t, "trained_epochs");
+    if (cy >= 0 && cy2 < 0) return dle_error_set(err, DLE_EPARSE, "no column 'trained_epochs'");
+  }
+  if (cy < 0)
+    return dle_error_set(err, DLE_EPARSE, "no column '%s'%s", ty,
+                         power ? "" : " (nor epoch_energy_j)");
+  dle_dataset *d = NULL;
+  int rc = dle_dataset_new(nn, names, 2, cat_names, power ? "power" : "epoch_energy",
+                           power ? "W" : "J", &d, err);
+  if (!rc) rc = dle_dataset_set_transform(d, true, expo, off, err);
+  for (size_t r = 0; !rc && r < dle_pre_table_rows(t); r++) {
+    size_t line = dle_pre_table_line(t, r);
+    dle_pre_input in;
+    rc = dle_pre_input_from_row(t, r, cat, &in, err);
+    if (rc) break;
+    double num[N_PHYS_BASE + N_PHYS_EXTRA_MAX + N_PHYS_SCALE];
+    for (size_t j = 0; !rc && j < nn; j++) {
+      size_t xi = j - N_PHYS_BASE;
+      if (j >= N_PHYS_BASE && j < i_pl && extra_col[xi] >= 0) {
+        const char *s = dle_pre_table_cell(t, r, (size_t)extra_col[xi]);
+        if (!cell_num(s, &num[j]))
+          rc = dle_error_set(err, DLE_EPARSE, "row %zu (line %zu): %s '%.40s' is not a number",
+                             r + 1, line, names[j], s ? s : "");
+      } else {
+        rc = dle_pre_feature_value(names[j], &in, &num[j], err);
+        if (!rc && !isfinite(num[j]))
+          rc = dle_error_set(err, DLE_EPARSE, "row %zu (line %zu): feature %s is not given",
+                             r + 1, line, names[j]);
+      }
+    }
+    if (rc) break;
+    double y, e = 1;
+    const char *s = dle_pre_table_cell(t, r, (size_t)cy);
+    if (!cell_num(s, &y) || !(y > 0) ||
+        (cy2 >= 0 && (!cell_num(dle_pre_table_cell(t, r, (size_t)cy2), &e) || !(e >= 1)))) {
+      rc = dle_error_set(err, DLE_EPARSE, "row %zu (line %zu): target %s must be > 0%s", r + 1,
+                         line, ty, cy2 >= 0 ? " and trained_epochs >= 1" : "");
+      break;
+    }
+    if (cy2 >= 0) y = y * 1e6 / e;
+    const char *cv[2];
+    for (int k = 0; k < 2; k++) {
+      cv[k] = cc[k] >= 0 ? dle_pre_table_cell(t, r, (size_t)cc[k]) : "unknown";
+      if (!cv[k] || !cv[k][0]) cv[k] = "unknown";
+    }
+    rc = dle_dataset_add(d, num, cv, y, err);
+    if (rc) dle_error_prefix(err, "row %zu (line %zu): ", r + 1, line);
+  }
+  if (!rc && dle_dataset_rows(d) < 2) rc = dle_error_set(err, DLE_ERANGE, "fewer than 2 data rows");
+  if (rc) {
+    dle_dataset_free(d);
+    return rc;
+  }
+  *out = d;
+  return DLE_OK;
+}
+
+static void note_add(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void note_add(char *buf, size_t size, const char *fmt, ...) {
+  size_t l = strlen(buf);
+  if (l + 1 >= size) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + l, size - l, fmt, ap);
+  va_end(ap);
+}
+
+int dle_pre_predict(const dle_regress_model *m, const dle_pre_input *in, const dle_pre_table *t,
+                    size_t row, const char *const *cat_keys, const char *const *cat_values,
+                    size_t n_cat, dle_pre_prediction *out, dle_error *err) {
+  memset(out, 0, sizeof *out);
+  out->y = out->low = out->high = NAN;
+  if (!m || !in) return dle_error_set(err, DLE_EINVAL, "missing argument");
+  size_t nn = dle_regress_model_num_count(m), nc = dle_regress_model_cat_count(m);
+  double *num = calloc(nn ? nn : 1, sizeof *num);
+  const char **cat = calloc(nc ? nc : 1, sizeof *cat);
+  int rc = !num || !cat ? dle_error_set(err, DLE_ENOMEM, "out of memory") : DLE_OK;
+  for (size_t j = 0; !rc && j < nn; j++) {
+    const char *name = dle_regress_model_num_name(m, j);
+    rc = dle_pre_feature_value(name, in, &num[j], err);
+    if (rc == DLE_ENOTFOUND) {
+      long c = dle_pre_table_col(t, name);
+      const char *s = c >= 0 ? dle_pre_table_cell(t, row, (size_t)c) : NULL;
+      rc = DLE_OK;
+      if (!cell_num(s, &num[j]))
+        rc = dle_error_set(err, DLE_EINVAL, "the model needs numeric column '%s'%s", name,
+                           c >= 0 ? " (not a number here)" : "");
+    }
+    if (!rc && !isfinite(num[j]) && dle_regress_model_num_used(m, j))
+      rc = dle_error_set(err, DLE_EINVAL, "the model needs %s (not given)", name);
+    double lo, hi;
+    if (!rc && dle_regress_model_num_used(m, j) && dle_regress_model_num_range(m, j, &lo, &hi)) {
+      double tol = 1e-9 * (fabs(lo) + fabs(hi) + 1);
+      if (num[j] < lo - tol || num[j] > hi + tol) {
+        out->extrapolating = true;
+        note_add(out->note, sizeof out->note, "%s%s %.4g outside the training range %.4g..%.4g",
+                 out->note[0] ? "; " : "", name, num[j], lo, hi);
+      }
+    }
+  }
+  for (size_t j = 0; !rc && j < nc; j++) {
+    const char *name = dle_regress_model_cat_name(m, j);
+    for (size_t k = 0; k < n_cat; k++)
+      if (cat_keys[k] && strcmp(cat_keys[k], name) == 0 && cat_values[k] && cat_values[k][0])
+        cat[j] = cat_values[k];
+    bool seen = false;
+    for (size_t l = 0; cat[j] && l < dle_regress_model_cat_level_count(m, j); l++)
+      seen = seen || strcmp(dle_regress_model_cat_level(m, j, l), cat[j]) == 0;
+    if (!seen) {
+      out->extrapolating = true;
+      note_add(out->note, sizeof out->note, "%sno training row with %s=%.40s",
+               out->note[0] ? "; " : "", name, cat[j] ? cat[j] : "(not given)");
+    }
+  }
+  if (!rc) rc = dle_regress_model_predict(m, num, cat, &out->y, err);
+  if (!rc && !(out->y > 0))
+    rc = dle_error_set(err, DLE_ERANGE,
+                       "the %s model predicts %.4g %s, not a positive figure: the input is "
+                       "too far from its training data",
+                       dle_regress_kind_name(dle_regress_model_kind(m)), out->y,
+                       dle_regress_model_target_unit(m));
+  dle_cv_scores cv;
+  if (!rc && dle_regress_model_cv(m, NULL, &cv)) {
+    double widen = out->extrapolating ? 2.0 : 1.0;
+    if (dle_regress_model_log_target(m) && isfinite(cv.rmsle)) {
+      out->low = out->y * exp(-widen * cv.rmsle);
+      out->high = out->y * exp(widen * cv.rmsle);
+      out->have_range = true;
+    } else if (isfinite(cv.rmse)) {
+      out->low = fmax(0, out->y - widen * cv.rmse);
+      out->high = out->y + widen * cv.rmse;
+      out->have_range = true;
+    }
+  }
+  free(num);
+  free(cat);
+  return rc;
 }

@@ -18,6 +18,10 @@ struct dle_dataset {
   double *num; /* n x n_num */
   char **cat;  /* n x n_cat */
   double *y;
+  bool log_target;
+  double *scale_exp;        /* n_num or NULL */
+  unsigned char *feat_off;  /* n_num or NULL */
+  bool no_merge;            /* kernel ridge: do not collapse identical rows */
 };
 
 /* The feature encoder (standardize + one-hot). */
@@ -46,6 +50,12 @@ struct dle_regress_model {
   double *sv;   /* n_sv x d */
   double *dual; /* n_sv */
   double rho;   /* f(x) = sum dual_i K(sv_i, x) - rho */
+  /* Target transform: t = (log y - sum scale_exp_j log num_j) when log_target, else y;
+   * the regressor fits (t - y_center) / y_scale. */
+  bool log_target;
+  double *scale_exp; /* n_num or NULL */
+  double y_center, y_scale;
+  char group_by[DLE_REG_NAME_MAX];
 };
 
 bool dle_reg_valid_name(const char *s);
@@ -54,7 +64,13 @@ void dle_reg_strv_free(char **v, size_t n);
 void dle_enc_free(dle_enc *e);
 /* Encodes one raw row into out[e->d]; cat may be NULL or hold NULLs. */
 void dle_enc_row(const dle_enc *e, const double *num, const char *const *cat, double *out);
-/* Model prediction on an encoded row. */
+/* Transformed target of row values (y, num); NaN when a log is undefined. */
+double dle_reg_transform(bool log_target, const double *scale_exp, size_t n_num, const double *num,
+                         double y);
+/* Back-transform of t (already un-centred) for raw features num. */
+double dle_reg_untransform(bool log_target, const double *scale_exp, size_t n_num,
+                           const double *num, double t);
+/* Model prediction on an encoded row (in the regressor's standardized units). */
 double dle_reg_predict_encoded(const dle_regress_model *m, const double *x);
 /* Allocates an empty model (names copied from d when not NULL). */
 dle_regress_model *dle_reg_model_alloc(void);

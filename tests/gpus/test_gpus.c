@@ -43,7 +43,18 @@ static void test_shipped(void) {
                                      "NVIDIA L40S",
                                      "NVIDIA H100 PCIe",
                                      "NVIDIA H100 80GB HBM3",
-                                     "NVIDIA H200"};
+                                     "NVIDIA H200",
+                                     "NVIDIA H100 NVL",
+                                     "Tesla P40",
+                                     "Tesla V100S-PCIE-32GB",
+                                     "NVIDIA A2",
+                                     "Quadro RTX 6000",
+                                     "Quadro GV100",
+                                     "Quadro P6000",
+                                     "NVIDIA RTX A6000",
+                                     "NVIDIA RTX A4000",
+                                     "NVIDIA RTX 6000 Ada Generation",
+                                     "NVIDIA RTX 4000 Ada Generation"};
   for (size_t i = 0; i < sizeof nvml / sizeof nvml[0]; i++) {
     const dle_gpu_spec *g = NULL;
     CHECK_OK(dle_gpu_catalog_find(cat, nvml[i], &g, &e), &e);
@@ -62,6 +73,13 @@ static void test_shipped(void) {
   CHECK(g && strcmp(g->name, "NVIDIA GeForce RTX 3090") == 0);
   CHECK_OK(dle_gpu_catalog_find(cat, "a10", &g, &e), &e);
   CHECK(g && strcmp(g->name, "NVIDIA A10") == 0); /* not an A100 */
+  /* Workstation spellings: the Quadro is not the Ada board, "p4" not the P40. */
+  CHECK_OK(dle_gpu_catalog_find(cat, "RTX 6000", &g, &e), &e);
+  CHECK(g && strcmp(g->name, "Quadro RTX 6000") == 0);
+  CHECK_OK(dle_gpu_catalog_find(cat, "rtx 6000 ada", &g, &e), &e);
+  CHECK(g && strcmp(g->name, "NVIDIA RTX 6000 Ada Generation") == 0);
+  CHECK_OK(dle_gpu_catalog_find(cat, "p4", &g, &e), &e);
+  CHECK(g && strcmp(g->name, "Tesla P4") == 0);
   CHECK_OK(dle_gpu_catalog_find(cat, "h100 sxm", &g, &e), &e);
   CHECK(g && strcmp(g->name, "NVIDIA H100 80GB HBM3") == 0);
   CHECK(dle_gpu_catalog_find(cat, "V100", &g, &e) == DLE_EINVAL && g == NULL);

@@ -85,7 +85,8 @@ with tempfile.TemporaryDirectory() as tmp:
     # An A100 is outside the training rows' TDP/cores/memory: predict says it extrapolates.
     rc, out, err = run(*base[:3], "--gpu", "NVIDIA A100-SXM4-80GB", *base[5:], "--model", model,
                        "--duration-h", "1")
-    check(rc == 0 and "outside its training range" in out and "gpu_tdp_w 400" in out,
+    check(rc == 0 and "extrapolating" in out and "outside the training range" in out and
+          "gpu_tdp_w 400" in out,
           f"extrapolation note: {out}")
     rc, _, err = run(*base[:3], "--gpu", "Imaginary 9000", *base[5:])
     check(rc == 1 and "Imaginary 9000" in err, "unknown GPU")
