@@ -87,7 +87,7 @@ static int num(const char *key, const char *v, double lo, double hi, double *out
 }
 
 static int whole(const char *key, const char *v, int lo, int hi, int *out, dle_error *err) {
-  double d;
+  double d = NAN;
   int rc = num(key, v, lo, hi, &d, err);
   if (rc) return rc;
   if (d != floor(d))
