@@ -261,7 +261,8 @@ static int live_start(const monitor_view *v, void *user, dle_error *err) {
   live.tdp_w = have ? tdp : NAN;
   live.host_ram_gb = v->sensors ? v->sensors->host_ram_gb : NAN;
   live.cpu_cores = v->sensors ? v->sensors->cpu_logical : 0;
-  live.cpu_tdp_w = v->sensors && isfinite(v->sensors->cpu_tdp_w)
+  live.cpu_tdp_w = v->sensors && isfinite(v->sensors->cpu_model_w) ? v->sensors->cpu_model_w
+                   : v->sensors && isfinite(v->sensors->cpu_tdp_w)
                        ? v->sensors->cpu_tdp_w * (v->sensors->cpu_packages > 0 ? v->sensors->cpu_packages : 1)
                        : NAN;
   live.carbon = v->info ? v->info->carbon_g_per_kwh : NAN;
