@@ -135,7 +135,7 @@ static int dataset_from_store(const char *db, const char *filter, dle_pre_target
             dle_energy_summarize(&tr, &info, &es, err) == DLE_OK &&
             dle_store_load_epochs(st, ids[i], &ep, &nep, err) == DLE_OK) {
           double epochs = nep ? (double)nep : meta_num(kv, nkv, "epochs_total");
-          y = power ? es.avg_power_w[DLE_COMP_GPU] : es.energy_j[DLE_COMP_GPU] / epochs;
+          y = power ? es.sample_mean_w[DLE_COMP_GPU] : es.energy_j[DLE_COMP_GPU] / epochs;
           cv[0] = dle_kv_get(kv, nkv, "architecture");
           cv[1] = dle_kv_get(kv, nkv, "environment");
           if (!cv[0]) cv[0] = "unknown";

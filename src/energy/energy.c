@@ -164,6 +164,13 @@ static double mean_valid(const double *p, size_t n) {
   return k ? sum / (double)k : NAN;
 }
 
+/* Mean power = energy / duration (time-weighted, so the parts' mean powers add
+ * up to the total's); the plain mean of the samples only when no time passed. */
+static double time_weighted_w(double energy_j, double duration_s, const double *p, size_t n) {
+  if (isfinite(energy_j) && duration_s > 0) return energy_j / duration_s;
+  return mean_valid(p, n);
+}
+
 int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
                          dle_energy_summary *out, dle_error *err) {
   if (!t || !out) return dle_error_set(err, DLE_EINVAL, "energy summary: missing argument");
@@ -181,13 +188,14 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
   for (int c = 0; c < DLE_COMP_COUNT; c++) {
     const double *p = dle_trace_component_w(t, (dle_component)c);
     out->energy_j[c] = NAN;
-    out->avg_power_w[c] = NAN;
+    out->avg_power_w[c] = out->sample_mean_w[c] = NAN;
     if (t->n && column_has_data(p, t->n)) {
       int rc = dle_energy_trapezoid_j(t->t_s, p, t->n, &out->energy_j[c]);
       if (rc)
         return dle_error_set(err, rc, "energy summary: sample times go backwards (%s)",
                              comp_names[c]);
-      out->avg_power_w[c] = mean_valid(p, t->n);
+      out->avg_power_w[c] = time_weighted_w(out->energy_j[c], out->duration_s, p, t->n);
+      out->sample_mean_w[c] = mean_valid(p, t->n);
       snprintf(out->source[c], sizeof out->source[c], "%s",
                src[c][0] && strcmp(src[c], "none") != 0 ? src[c] : "unknown");
       out->measured[c] = dle_source_is_measured(out->source[c]);
@@ -226,7 +234,7 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
     if (dle_energy_trapezoid_j(t->t_s, p, t->n, &out->device_energy_j[d]))
       return dle_error_set(err, DLE_EINVAL, "energy summary: sample times go backwards (gpu %u)",
                            t->dev_index[d]);
-    out->device_avg_power_w[d] = mean_valid(p, t->n);
+    out->device_avg_power_w[d] = time_weighted_w(out->device_energy_j[d], out->duration_s, p, t->n);
   }
   out->pue = info && isfinite(info->pue) && info->pue >= 1 ? info->pue : 1.0;
   out->facility_j = out->total_j * out->pue;
