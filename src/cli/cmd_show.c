@@ -189,6 +189,18 @@ static cJSON *run_json(dle_store *st, const show_data *d, bool with_epochs, dle_
   cli_json_number_or_null(o, "facility_energy_j", s.facility_j);
   cli_json_number_or_null(o, "carbon_g_per_kwh", s.carbon_g_per_kwh);
   cli_json_number_or_null(o, "emissions_g", s.emissions_g);
+  /* Where the modelled figures come from (recorded by run/attach; absent for
+   * older runs and imports that did not record them). */
+  const char *cs = dle_kv_get(kv, nkv, "carbon_source");
+  if (cs) {
+    cJSON_AddStringToObject(o, "carbon_source", cs);
+    cJSON_AddBoolToObject(o, "carbon_default", strncmp(cs, "default", 7) == 0);
+  }
+  const char *scope = dle_kv_get(kv, nkv, "scope");
+  if (scope) cJSON_AddStringToObject(o, "scope", scope);
+  const char *cpm = dle_kv_get(kv, nkv, "cpu_power_model");
+  if (cpm && !s.measured[DLE_COMP_CPU] && isfinite(s.energy_j[DLE_COMP_CPU]))
+    cJSON_AddStringToObject(o, "cpu_power_model", cpm);
   add_devices_json(o, &s, dle_kv_get(kv, nkv, "gpus_used"));
   cJSON *meta = cJSON_AddObjectToObject(o, "meta");
   for (size_t i = 0; i < nkv; i++) cJSON_AddStringToObject(meta, kv[i].key, kv[i].value);
@@ -289,9 +301,18 @@ static void print_human(const show_data *d, const cJSON *o) {
     cli_format_energy(s.facility_j, e, sizeof e);
     printf("  facility (PUE %.2f, modelled): %s\n", s.pue, e);
   }
+  const cJSON *cpm = cJSON_GetObjectItemCaseSensitive(o, "cpu_power_model");
+  if (cJSON_IsString(cpm)) printf("  CPU model  %s\n", cpm->valuestring);
+  const cJSON *scope = cJSON_GetObjectItemCaseSensitive(o, "scope");
+  if (cJSON_IsString(scope))
+    printf("  scope      %s (modelled CPU and RAM: %s)\n", scope->valuestring,
+           strcmp(scope->valuestring, "machine") == 0 ? "the whole host"
+                                                       : "the process tree's share");
+  const cJSON *cs = cJSON_GetObjectItemCaseSensitive(o, "carbon_source");
   if (!isnan(s.emissions_g))
-    printf("  emissions  %.1f g CO2e at %.4g g/kWh (modelled)\n", s.emissions_g,
-           s.carbon_g_per_kwh);
+    printf("  emissions  %.4g g CO2e at %.4g g/kWh (modelled%s%s)\n", s.emissions_g,
+           s.carbon_g_per_kwh, cJSON_IsString(cs) ? ": " : "",
+           cJSON_IsString(cs) ? cs->valuestring : "");
   const cJSON *meta = cJSON_GetObjectItemCaseSensitive(o, "meta");
   if (meta && meta->child) {
     printf("\n  metadata\n");
