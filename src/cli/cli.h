@@ -31,6 +31,11 @@ int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((forma
 /* The run store location: --db value if given, else $DLENERGY_DB, else ./dlenergy.db */
 const char *cli_db_path(const char *opt_db);
 
+/* Opens a run store that must already exist (read-only verbs: list, show, export,
+ * estimate, evaluate, stabilize, analyze, report, fit --db): a missing SQLite file
+ * is DLE_ENOTFOUND naming the path, and no file is created. */
+int cli_open_store_existing(const char *location, dle_store **out, dle_error *err);
+
 /* Strict number parsing: the whole string must be a finite number in range. */
 bool cli_parse_double(const char *s, double *out);
 bool cli_parse_int64(const char *s, int64_t *out);

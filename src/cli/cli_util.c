@@ -1,6 +1,7 @@
 /* cli_util.c — helpers shared by the verbs (see cli.h) */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -33,6 +34,24 @@ const char *cli_db_path(const char *opt_db) {
   const char *env = getenv("DLENERGY_DB");
   if (env && *env) return env;
   return "dlenergy.db";
+}
+
+int cli_open_store_existing(const char *location, dle_store **out, dle_error *err) {
+  *out = NULL;
+  /* PostgreSQL URIs name a server's database: opening one creates no file. */
+  bool uri = strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0;
+  if (!uri && strcmp(location, ":memory:") != 0) {
+    struct stat sb;
+    if (stat(location, &sb) != 0)
+      return dle_error_set(err, DLE_ENOTFOUND,
+                           "no run store at %s (%s); record one with 'dlenergy run' or "
+                           "'dlenergy import', or give --db / $DLENERGY_DB",
+                           location, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+      return dle_error_set(err, DLE_EINVAL, "run store %s is a folder, not a database file",
+                           location);
+  }
+  return dle_store_open(location, out, err);
 }
 
 bool cli_parse_double(const char *s, double *out) {
@@ -164,7 +183,7 @@ int cli_load_estimate_run(const char *db_path, const char *ref, int64_t *id,
                           dle_estimate_run *run, dle_error *err) {
   memset(run, 0, sizeof *run);
   dle_store *st = NULL;
-  int rc = dle_store_open(db_path, &st, err);
+  int rc = cli_open_store_existing(db_path, &st, err);
   if (rc) return rc;
   rc = dle_store_resolve_run(st, ref, id, err);
   if (!rc) rc = dle_estimate_run_load(st, *id, run, err);

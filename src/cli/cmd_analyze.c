@@ -186,7 +186,7 @@ static int analyze_main(int argc, char **argv) {
   } else {
     dle_store *st = NULL;
     const char *loc = cli_db_path(db);
-    rc = dle_store_open(loc, &st, &err);
+    rc = cli_open_store_existing(loc, &st, &err);
     if (!rc) rc = dle_report_runs_table(st, filter, NULL, 0, &sel, &err);
     dle_store_close(st);
     snprintf(source, sizeof source, "run store %s%s%s", loc, filter ? " where " : "",

@@ -259,7 +259,7 @@ static int cmd_evaluate(int argc, char **argv) {
     return cli_usage_error(VERB, "%s", err.msg);
 
   dle_store *st = NULL;
-  if (dle_store_open(cli_db_path(db), &st, &err)) return cli_fail(VERB, &err);
+  if (cli_open_store_existing(cli_db_path(db), &st, &err)) return cli_fail(VERB, &err);
   int64_t *ids = NULL;
   size_t n_ids = 0;
   if (dle_store_select_runs(st, filter, &ids, &n_ids, &err)) {

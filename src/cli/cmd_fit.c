@@ -90,7 +90,7 @@ static int dataset_from_store(const char *db, const char *filter, dle_pre_target
   *out = NULL;
   *skipped = 0;
   dle_store *st = NULL;
-  int rc = dle_store_open(db, &st, err);
+  int rc = cli_open_store_existing(db, &st, err);
   if (rc) return rc;
   int64_t *ids = NULL;
   size_t n = 0;

@@ -80,7 +80,7 @@ static int cmd_list(int argc, char **argv) {
   dle_error err;
   dle_error_clear(&err);
   dle_store *st = NULL;
-  if (dle_store_open(cli_db_path(db), &st, &err)) return cli_fail("list", &err);
+  if (cli_open_store_existing(cli_db_path(db), &st, &err)) return cli_fail("list", &err);
   int64_t *ids = NULL;
   size_t n = 0;
   if (dle_store_select_runs(st, filter, &ids, &n, &err)) {

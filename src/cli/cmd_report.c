@@ -86,7 +86,7 @@ static int report_main(int argc, char **argv) {
   int rc = 0, status = DLE_EXIT_OK;
   bool use_store = !csv || db || n_pos > 0;
   if (use_store) {
-    rc = dle_store_open(cli_db_path(db), &st, &err);
+    rc = cli_open_store_existing(cli_db_path(db), &st, &err);
     if (!rc && n_pos > 0) {
       ids = calloc((size_t)n_pos, sizeof *ids);
       if (!ids) rc = dle_error_set(&err, DLE_ENOMEM, "out of memory");

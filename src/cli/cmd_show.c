@@ -375,7 +375,7 @@ static int cmd_show(int argc, char **argv) {
   dle_error err;
   dle_error_clear(&err);
   dle_store *st = NULL;
-  if (dle_store_open(cli_db_path(db), &st, &err)) return cli_fail("show", &err);
+  if (cli_open_store_existing(cli_db_path(db), &st, &err)) return cli_fail("show", &err);
   int64_t id;
   int status = DLE_EXIT_OK;
   cJSON *o = NULL;

@@ -144,6 +144,10 @@ def main():
 
         # list / show.
         empty_db = os.path.join(d, "empty.db")
+        # Read-only verbs never create a store: a missing one is an error naming it.
+        run("list", "--db", empty_db, expect=1, contains=empty_db)
+        check(not os.path.exists(empty_db), "list created no store")
+        open(empty_db, "w").close()  # an empty SQLite file is an empty store
         check(json.loads(run("list", "--db", empty_db, "--json").stdout) == [], "empty list")
         run("list", "--db", empty_db, contains="0 runs")
         lst = json.loads(run("list", "--db", db, "--json").stdout)
