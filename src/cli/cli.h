@@ -45,6 +45,9 @@ bool cli_parse_size(const char *s, size_t lo, size_t hi, size_t *out);
 
 /* Human-readable energy with unit: J, kJ, MJ and kWh as fits ("12.3 kJ (0.0034 kWh)"). */
 void cli_format_energy(double joules, char *buf, size_t n);
+/* The same scale (J, kJ, MJ with the unit) without the kWh figure, "-" when NaN:
+ * for table columns (list, analyze, report). */
+void cli_format_energy_short(double joules, char *buf, size_t n);
 /* Human-readable duration: "1h 02m 03s", "4.2 s". */
 void cli_format_duration(double seconds, char *buf, size_t n);
 

@@ -168,7 +168,12 @@ static cJSON *run_json(dle_store *st, const show_data *d, bool with_epochs, dle_
   cJSON_AddNumberToObject(o, "term_signal", info.term_signal);
   cli_json_number_or_null(o, "duration_s", s.duration_s);
   cJSON_AddNumberToObject(o, "samples", (double)s.samples);
-  cJSON_AddNumberToObject(o, "epochs", (double)ne);
+  /* Completed epochs, as the run summary and `list` count them; an epoch still open
+   * when the run stopped is counted apart. */
+  size_t done = 0;
+  for (size_t i = 0; i < ne; i++) done += isfinite(d->ep[i].t_end_s);
+  cJSON_AddNumberToObject(o, "epochs", (double)done);
+  cJSON_AddNumberToObject(o, "epochs_open", (double)(ne - done));
   cJSON_AddNumberToObject(o, "epochs_planned", info.epochs_planned);
   cli_json_number_or_null(o, "gpu_energy_j", s.energy_j[DLE_COMP_GPU]);
   cli_json_number_or_null(o, "avg_gpu_power_w", s.avg_power_w[DLE_COMP_GPU]);
@@ -249,7 +254,7 @@ static void print_devices(const cJSON *o, const dle_energy_summary *s) {
     double gw = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "avg_power_w"));
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(g, "used_by_run");
     char label[32];
-    snprintf(label, sizeof label, " gpu %d",
+    snprintf(label, sizeof label, " GPU %d",
              (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "index")));
     cli_format_energy(gj, e, sizeof e);
     printf("  %-9s %-28s %8.1f W  %-9s %s\n", label, e, gw, "measured",
@@ -280,19 +285,23 @@ static void print_human(const show_data *d, const cJSON *o) {
   printf(")\n");
   if (info.status == DLE_RUN_FAILED || info.status == DLE_RUN_KILLED)
     printf("  exit       code %d, signal %d\n", info.exit_code, info.term_signal);
-  printf("  epochs     %zu", ne);
+  size_t done = 0;
+  for (size_t i = 0; i < ne; i++) done += isfinite(d->ep[i].t_end_s);
+  printf("  epochs     %zu", done);
   if (info.epochs_planned > 0) printf(" of %d planned", info.epochs_planned);
-  printf("\n\n  %-9s %-28s %10s  %-9s %s\n", "component", "energy", "avg power", "figure",
+  if (ne > done) printf(" (+%zu not completed)", ne - done);
+  printf("\n\n  %-9s %-28s %10s  %-9s %s\n", "component", "energy", "mean power", "figure",
          "source");
+  static const char *names[DLE_COMP_COUNT] = {"GPU", "CPU", "DRAM", "RAM"}; /* as the summary */
   for (int c = 0; c < DLE_COMP_COUNT; c++) {
     if (isnan(s.energy_j[c])) continue;
     cli_format_energy(s.energy_j[c], e, sizeof e);
-    printf("  %-9s %-28s %8.1f W  %-9s %s\n", dle_component_name((dle_component)c), e,
-           s.avg_power_w[c], figure_kind(&s, c), s.source[c]);
+    printf("  %-9s %-28s %8.2f W  %-9s %s\n", names[c], e, s.avg_power_w[c],
+           figure_kind(&s, c), s.source[c]);
     if (c == DLE_COMP_GPU) print_devices(o, &s);
   }
   cli_format_energy(s.total_j, e, sizeof e);
-  printf("  %-9s %-28s\n", "total", e);
+  printf("  %-9s %-28s %8.2f W\n", "total", e, s.duration_s > 0 ? s.total_j / s.duration_s : NAN);
   if (!isnan(s.gpu_counter_j)) {
     cli_format_energy(s.gpu_counter_j, e, sizeof e);
     printf("  GPU energy counter (measured, NVML): %s\n", e);

@@ -120,6 +120,30 @@ class Defaults(unittest.TestCase):
         self.assertEqual(s.returncode, 0, s.stderr)
         self.assertIn("CPU model", s.stdout)
         self.assertIn("default: 475 g/kWh", s.stdout)
+        # list: the unit printed, how the total was obtained, emissions
+        lt = subprocess.run([BIN, "list", "--db", self.db], env=env(), capture_output=True,
+                            text=True, timeout=60)
+        self.assertEqual(lt.returncode, 0, lt.stderr)
+        line = [l for l in lt.stdout.splitlines() if l.strip().startswith("1 ")][0]
+        self.assertRegex(line, r"\d (J|kJ|MJ) ")
+        self.assertIn("modelled", line)
+        self.assertIn(" 2 ", line)  # completed epochs, as in the summary
+        # list --csv: CodeCarbon's columns in their units, plus ours
+        lc = subprocess.run([BIN, "list", "--db", self.db, "--csv"], env=env(),
+                            capture_output=True, text=True, timeout=60)
+        self.assertEqual(lc.returncode, 0, lc.stderr)
+        rows = list(csv.DictReader(lc.stdout.splitlines()))
+        self.assertEqual(len(rows), 1)
+        r = rows[0]
+        self.assertAlmostEqual(float(r["energy_consumed"]) * 3.6e6, js["total_energy_j"],
+                               delta=1e-6 * js["total_energy_j"])
+        self.assertAlmostEqual(float(r["emissions"]) * 1e3, js["emissions_g"],
+                               delta=1e-6 * js["emissions_g"])
+        self.assertAlmostEqual(float(r["cpu_power"]), cpu["avg_power_w"], delta=1e-6 * cpu["avg_power_w"])
+        self.assertEqual(r["tracking_mode"], "process")
+        self.assertEqual(r["cpu_figure"], "modelled")
+        self.assertEqual(r["gpu_energy"], "")  # absent, not 0
+        self.assertEqual(int(r["epochs"]), js["epochs"])
 
     def test_country_and_intensity_together_is_a_usage_error(self):
         p = self.run_dle(["--country", "ES", "--carbon-intensity", "100"], ["true"])
