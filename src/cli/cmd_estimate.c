@@ -281,6 +281,9 @@ static void live_input(const monitor_view *v, size_t n_epochs, dle_estimate_inpu
   in->cpu_cores = live.cpu_cores;
   in->cpu_tdp_w = live.cpu_tdp_w;
   in->pue = live.pue;
+  /* Live, Carbontracker's rule uses every completed epoch so far (the projection
+   * follows the run; its range is the min/max epoch), unless ct-epochs is given. */
+  in->carbontracker_k = n_epochs > 0 ? (int)n_epochs : 1;
   apply_params(live.params, in, NULL);
 }
 
@@ -307,6 +310,17 @@ static void live_epoch(const monitor_view *v, void *user, char *extra, size_t ex
     dle_error e;
     row->total_j[i] = NAN;
     if (dle_estimate_project(&in, live_methods[i], &r, &e) != 0) continue;
+    /* The facility energy, as the measured side is shown: x PUE (ga applies it
+     * itself), and never below what the same components have already used. */
+    double f = live_methods[i] == DLE_EST_GA ? 1 : live.pue;
+    r.total_j *= f, r.lower_j *= f, r.upper_j *= f;
+    double spent = NAN;
+    if (dle_estimate_measured_j(v->trace, r.components, &spent, &e) == 0 && isfinite(spent)) {
+      spent *= live.pue;
+      if (r.total_j < spent) r.total_j = spent;
+      if (r.lower_j < spent) r.lower_j = spent;
+      if (r.upper_j < spent) r.upper_j = spent;
+    }
     row->total_j[i] = r.total_j;
     live.comps[i] |= r.components;
     if (v->exporter) dle_exporter_set_projection(v->exporter, r.method, r.total_j);
@@ -325,8 +339,10 @@ static void live_epoch(const monitor_view *v, void *user, char *extra, size_t ex
   }
   if (isfinite(live.carbon))
     snprintf(em, sizeof em, ", %.3g g CO2e", dle_emissions_g(shown.total_j, live.carbon));
-  snprintf(extra, extra_size, "projected %s [%s .. %s] by %s (modelled%s)", tot, lo, hi,
-           shown.method, em);
+  char pue[32] = "";
+  if (live.pue != 1) snprintf(pue, sizeof pue, " x PUE %.2f", live.pue);
+  snprintf(extra, extra_size, "projected %s [%s .. %s] by %s%s (modelled%s)", tot, lo, hi,
+           shown.method, pue, em);
 }
 
 static void live_summary(const monitor_view *v, void *user, FILE *out) {
@@ -338,12 +354,24 @@ static void live_summary(const monitor_view *v, void *user, FILE *out) {
     dle_error e;
     meas[i] = NAN;
     if (live.comps[i] && dle_estimate_measured_j(v->trace, live.comps[i], &meas[i], &e) == 0) {
-      if (live_methods[i] == DLE_EST_GA) meas[i] *= live.pue;
+      meas[i] *= live.pue; /* projections are facility energies too */
       any = true;
     }
   }
   if (!any) return;
-  fprintf(out, "\nProjected totals made at each epoch (modelled) vs the measured total:\n");
+  /* A run that stopped early measured only part of what was projected. */
+  size_t done = 0;
+  for (size_t e = 0; e < v->n_epochs; e++) done += isfinite(v->epochs[e].t_end_s);
+  bool stopped = (v->info && v->info->status != DLE_RUN_COMPLETE) ||
+                 (v->epochs_total > 0 && done < (size_t)v->epochs_total);
+  fprintf(out, "\nProjected totals made at each epoch (modelled%s) vs the measured total of "
+               "the same components:\n", live.pue != 1 ? ", x PUE" : "");
+  if (stopped) {
+    char of[32] = "";
+    if (v->epochs_total > 0) snprintf(of, sizeof of, " of %d", v->epochs_total);
+    fprintf(out, "  (the run stopped after %zu%s epochs: the projections are of the whole run "
+                 "and cannot be compared with what was measured)\n", done, of);
+  }
   fprintf(out, "  %-8s", "epoch");
   for (int i = 0; i < N_LIVE; i++)
     if (live.comps[i]) fprintf(out, " %22s", dle_estimate_method_name(live_methods[i]));
@@ -373,7 +401,7 @@ static void live_summary(const monitor_view *v, void *user, FILE *out) {
       cli_format_energy(p, b, sizeof b);
       char *cut = strchr(b, '(');
       if (cut) cut[-1] = '\0';
-      if (isfinite(meas[i]) && meas[i] > 0)
+      if (isfinite(meas[i]) && meas[i] > 0 && !stopped)
         snprintf(c, sizeof c, "%s %+.1f%%", b, 100 * (p - meas[i]) / meas[i]);
       else
         snprintf(c, sizeof c, "%s", b);

@@ -6,6 +6,7 @@ so with its assumption, emissions use the labelled world-average default, and
 import csv
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import tempfile
@@ -144,6 +145,33 @@ class Defaults(unittest.TestCase):
         self.assertEqual(r["cpu_figure"], "modelled")
         self.assertEqual(r["gpu_energy"], "")  # absent, not 0
         self.assertEqual(int(r["epochs"]), js["epochs"])
+
+    def test_live_projection_follows_the_run(self):
+        # --pue 2: projections are facility energies like the measured ones; each is at
+        # least what was already spent (x PUE) and carbontracker's changes with the epochs.
+        p = self.run_dle(["--pue", "2"], [PY, BURNER, "--epochs", "4", "--epoch-s", "0.4"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        unit = {"J": 1, "kJ": 1e3, "MJ": 1e6}
+        rx = re.compile(r"epoch (\d+)/4 .*?([\d.]+) (J|kJ|MJ) so far.*projected ([\d.]+) "
+                        r"(J|kJ|MJ) \[([\d.]+) (J|kJ|MJ) \.\. ([\d.]+) (J|kJ|MJ)\] by "
+                        r"carbontracker x PUE 2\.00")
+        lines = [m for m in map(rx.search, p.stderr.splitlines()) if m]
+        self.assertEqual(len(lines), 4, p.stderr)
+        for m in lines:
+            spent = float(m.group(2)) * unit[m.group(3)] * 2
+            tot = float(m.group(4)) * unit[m.group(5)]
+            lo = float(m.group(6)) * unit[m.group(7)]
+            tol = 0.1 + 0.01 * spent  # one decimal printed
+            self.assertGreaterEqual(tot + tol, spent, m.group(0))
+            self.assertGreaterEqual(lo + tol, spent, m.group(0))
+        self.assertIn("vs the measured total of the same components", p.stderr)
+        self.assertNotIn("cannot be compared", p.stderr)
+        # A run that stops early: no percentages against a part of the run.
+        p = self.run_dle([], [PY, BURNER, "--epochs", "3", "--epoch-s", "0.3", "--exit", "3"])
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("cannot be compared", p.stderr)
+        tail = p.stderr.split("Projected totals", 1)[1]
+        self.assertNotIn("%", tail)
 
     def test_country_and_intensity_together_is_a_usage_error(self):
         p = self.run_dle(["--country", "ES", "--carbon-intensity", "100"], ["true"])
