@@ -36,6 +36,12 @@ const char *cli_db_path(const char *opt_db);
  * is DLE_ENOTFOUND naming the path, and no file is created. */
 int cli_open_store_existing(const char *location, dle_store **out, dle_error *err);
 
+/* analyze/report: the metric to use. When the user named none (metric_set false)
+ * and no run has a GPU energy (CPU-only machines), the runs' total energy
+ * ("total") instead of the GPU energy; else metric unchanged. */
+struct dle_table;
+const char *cli_default_metric(const struct dle_table *t, const char *metric, bool metric_set);
+
 /* Strict number parsing: the whole string must be a finite number in range. */
 bool cli_parse_double(const char *s, double *out);
 bool cli_parse_int64(const char *s, int64_t *out);

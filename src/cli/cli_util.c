@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dlenergy/report.h"
+#include "dlenergy/stats.h"
 #include "dlenergy/store.h"
 
 int cli_fail(const char *verb, const dle_error *err) {
@@ -34,6 +36,22 @@ const char *cli_db_path(const char *opt_db) {
   const char *env = getenv("DLENERGY_DB");
   if (env && *env) return env;
   return "dlenergy.db";
+}
+
+/* True when column col of t holds at least one finite number. */
+static bool col_has_number(const dle_table *t, const char *col) {
+  long c = dle_table_find_col(t, col);
+  if (c < 0) return false;
+  for (size_t r = 0; r < dle_table_rows(t); r++)
+    if (isfinite(dle_table_get_double(t, r, (size_t)c))) return true;
+  return false;
+}
+
+const char *cli_default_metric(const dle_table *t, const char *metric, bool metric_set) {
+  if (metric_set) return metric;
+  const char *gpu = dle_report_resolve_column(t, metric);
+  if (!col_has_number(t, gpu) && col_has_number(t, "total_energy_mj")) return "total";
+  return metric;
 }
 
 int cli_open_store_existing(const char *location, dle_store **out, dle_error *err) {

@@ -43,7 +43,7 @@ static int report_main(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
   const char *filter = NULL, *csv = NULL, *db = NULL, *by = "architecture,environment";
   const char *metric = "energy", *quality = "f1", *title = NULL, *output = NULL;
-  int max_profiles = 12, estimates = 1, by_set = 0, quality_set = 0, c;
+  int max_profiles = 12, estimates = 1, by_set = 0, quality_set = 0, metric_set = 0, c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
@@ -52,7 +52,7 @@ static int report_main(int argc, char **argv) {
     case 'C': csv = optarg; break;
     case 'd': db = optarg; break;
     case 'b': by = optarg; by_set = 1; break;
-    case 'm': metric = optarg; break;
+    case 'm': metric = optarg; metric_set = 1; break;
     case 'q': quality = optarg; quality_set = 1; break;
     case 't': title = optarg; break;
     case 'M':
@@ -121,7 +121,7 @@ static int report_main(int argc, char **argv) {
     o.table = table;
     o.by = bycols;
     o.n_by = n_by;
-    o.metric = dle_report_resolve_column(table, metric);
+    o.metric = dle_report_resolve_column(table, cli_default_metric(table, metric, metric_set));
     o.quality = dle_report_resolve_column(table, quality);
     o.store = st;
     o.runs = ids;

@@ -144,14 +144,51 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
     if (err_out) *err_out = err;
     return;
   }
+  /* The GPU power when the run has one; else (CPU-only machines) the host's CPU +
+   * memory power, measured (RAPL) or modelled as the run recorded it. */
+  double *host = NULL;
+  const double *ser = tr.gpu_power_w;
+  char ylabel[48] = "GPU power (W)", kind[64] = "measured GPU power";
+  bool any_gpu = false;
+  for (size_t i = 0; i < tr.n && !any_gpu; i++) any_gpu = isfinite(tr.gpu_power_w[i]);
+  if (!any_gpu && tr.n > 0) {
+    dle_run_info info;
+    bool meas = dle_store_get_run(st, pr->id, &info, NULL) == 0 &&
+                dle_source_is_measured(info.cpu_source);
+    const double *cpu = dle_trace_component_w(&tr, DLE_COMP_CPU);
+    const double *dram = dle_trace_component_w(&tr, DLE_COMP_DRAM);
+    const double *ram = dle_trace_component_w(&tr, DLE_COMP_RAM);
+    bool have_dram = false;
+    for (size_t i = 0; dram && i < tr.n && !have_dram; i++) have_dram = isfinite(dram[i]);
+    const double *mem = have_dram ? dram : ram;
+    host = malloc(tr.n * sizeof *host);
+    if (host) {
+      for (size_t i = 0; i < tr.n; i++) {
+        double c = cpu ? cpu[i] : NAN, m = mem ? mem[i] : NAN;
+        host[i] = isfinite(c) ? c + (isfinite(m) ? m : 0) : m;
+      }
+      ser = host;
+      snprintf(ylabel, sizeof ylabel, "CPU + %s power (W)", have_dram ? "DRAM" : "RAM");
+      snprintf(kind, sizeof kind, "%s CPU + %s power, no GPU", meas ? "measured" : "modelled",
+               have_dram ? "DRAM" : "RAM");
+    }
+  }
   double tmax = 0, pmax = 0;
   size_t valid = 0;
   for (size_t i = 0; i < tr.n; i++)
-    if (isfinite(tr.t_s[i]) && isfinite(tr.gpu_power_w[i])) {
+    if (isfinite(tr.t_s[i]) && isfinite(ser[i])) {
       if (tr.t_s[i] > tmax) tmax = tr.t_s[i];
-      if (tr.gpu_power_w[i] > pmax) pmax = tr.gpu_power_w[i];
+      if (ser[i] > pmax) pmax = ser[i];
       valid++;
     }
+  if (valid < 2) { /* no empty plot */
+    sb_printf(b, "<figure><p class=\"note\">run %lld: no power samples to draw</p></figure>\n",
+              (long long)pr->id);
+    free(host);
+    dle_trace_free(&tr);
+    free(ep);
+    return;
+  }
   bool minutes = tmax > 300;
   double tdiv = minutes ? 60 : 1;
   rp_plot p = {.w = 520, .h = 240, .left = 60, .right = 505, .top = 14, .bottom = 190};
@@ -159,11 +196,11 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
   rp_axis_fit(&p.y, 0, pmax * 1.05, p.bottom, p.top, true);
   char id[64], aria[600];
   snprintf(id, sizeof id, "profile-%lld", (long long)pr->id);
-  snprintf(aria, sizeof aria, "GPU power over time, %s", pr->caption);
+  snprintf(aria, sizeof aria, "%s over time, %s", kind, pr->caption);
   sb_puts(b, "<figure>");
   rp_svg_open(b, id, p.w, p.h, aria);
   rp_frame(b, &p, minutes ? "time since start (min)" : "time since start (s)",
-           "GPU power (W)", false, true);
+           ylabel, false, true);
   /* Epoch boundaries. */
   size_t drawn_ep = 0;
   for (size_t k = 0; k < nep; k++) {
@@ -184,9 +221,9 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
     size_t vi = 0, bi = 0, cnt = 0;
     double st_sum = 0, sp_sum = 0;
     for (size_t i = 0; i < tr.n; i++) {
-      if (!isfinite(tr.t_s[i]) || !isfinite(tr.gpu_power_w[i])) continue;
+      if (!isfinite(tr.t_s[i]) || !isfinite(ser[i])) continue;
       st_sum += tr.t_s[i];
-      sp_sum += tr.gpu_power_w[i];
+      sp_sum += ser[i];
       cnt++;
       vi++;
       if ((double)vi >= per * (double)(bi + 1) || vi == valid) {
@@ -240,7 +277,8 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
   else
     sb_printf(b, " — %zu samples, no epoch markers; ", tr.n);
   sb_esc(b, stab);
-  sb_puts(b, " (measured power)</figcaption></figure>\n");
+  sb_printf(b, " (%s)</figcaption></figure>\n", kind);
+  free(host);
   dle_trace_free(&tr);
   free(ep);
 }
@@ -359,8 +397,9 @@ static void section_profiles(sbuf *b, const dle_report_options *o, const char *c
     sb_puts(b, "</p></section>\n");
     return;
   }
-  sb_printf(b, "<p class=\"note\">GPU board power as sampled (measured), over time since the "
-               "run started. Dashed lines: epoch ends. Vermillion line: the stabilizing point "
+  sb_printf(b, "<p class=\"note\">GPU board power as sampled (measured; runs without a GPU: "
+               "their CPU + memory power, measured or modelled as each caption says), over "
+               "time since the run started. Dashed lines: epoch ends. Vermillion line: the stabilizing point "
                "found by the matrix profile and FLUSS (m = 10, 2 regimes). %s</p>\n",
             sampled ? "Many runs are selected: one run per group is drawn, the one whose "
                       "metric is nearest the group median."

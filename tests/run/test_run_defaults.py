@@ -173,6 +173,35 @@ class Defaults(unittest.TestCase):
         tail = p.stderr.split("Projected totals", 1)[1]
         self.assertNotIn("%", tail)
 
+    def test_cpu_only_analyze_and_report(self):
+        if rapl_readable():
+            self.skipTest("RAPL measures the CPU here")
+        for arch in ("a", "a", "b", "b"):
+            p = self.run_dle(["--quiet", "--meta", "architecture=" + arch, "--meta",
+                              "environment=vm"], [PY, BURNER, "--epochs", "2", "--epoch-s",
+                                                  "0.3", "--no-markers"])
+            self.assertEqual(p.returncode, 0, p.stderr)
+        a = subprocess.run([BIN, "analyze", "--db", self.db], env=env(), capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(a.returncode, 0, a.stderr)
+        first = a.stdout.splitlines()[0]
+        self.assertTrue(first.startswith("total energy"), first)  # no GPU energy: the total
+        self.assertIn("(modelled)", first)  # the CPU and RAM figures are modelled
+        self.assertRegex(a.stdout, r"\d (J|kJ|MJ) ")
+        out = os.path.join(self.tmp.name, "r.html")
+        r = subprocess.run([BIN, "report", "--db", self.db, "-o", out], env=env(),
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            html = f.read()
+        self.assertIn("modelled CPU + RAM power", html)
+        self.assertNotIn("(measured power)", html)
+        self.assertGreaterEqual(html.count("<polyline"), 4)  # a drawn profile per run
+        # the single-run report of `run --report` and `report RUN` both work
+        r1 = subprocess.run([BIN, "report", "1", "--db", self.db, "-o", out], env=env(),
+                            capture_output=True, text=True, timeout=300)
+        self.assertEqual(r1.returncode, 0, r1.stderr)
+
     def test_country_and_intensity_together_is_a_usage_error(self):
         p = self.run_dle(["--country", "ES", "--carbon-intensity", "100"], ["true"])
         self.assertEqual(p.returncode, 2, p.stderr)
