@@ -17,6 +17,9 @@
 
 int cli_fail(const char *verb, const dle_error *err) {
   const char *msg = err && err->msg[0] ? err->msg : dle_status_str(err ? err->code : -10);
+  /* Library messages may already name the module ("stabilize: ..."): say it once. */
+  size_t vl = strlen(verb);
+  while (strncmp(msg, verb, vl) == 0 && msg[vl] == ':' && msg[vl + 1] == ' ') msg += vl + 2;
   fprintf(stderr, "dlenergy %s: %s\n", verb, msg);
   return DLE_EXIT_FAIL;
 }

@@ -27,6 +27,7 @@ static void usage(FILE *out) {
           "  --corr COLS      columns correlated with the metric (default gflops,usage,temperature)\n"
           "  --csv FILE       read a per-run table (e.g. the study's runs.csv) instead of the store\n"
           "  --runs FILTER    key=value[,key=value...]: store runs by metadata, or CSV rows by column\n"
+          "                   (--filter is the same option)\n"
           "  --db PATH        run store (default $DLENERGY_DB or ./dlenergy.db)\n"
           "  --alpha A        significance level (default 0.05)\n"
           "  --json           one JSON object on stdout\n"
@@ -168,6 +169,7 @@ static int analyze_main(int argc, char **argv) {
       {"by", required_argument, NULL, 'b'},      {"metric", required_argument, NULL, 'm'},
       {"quality", required_argument, NULL, 'q'}, {"corr", required_argument, NULL, 'c'},
       {"csv", required_argument, NULL, 'C'},     {"runs", required_argument, NULL, 'r'},
+      {"filter", required_argument, NULL, 'r'}, /* as list */
       {"db", required_argument, NULL, 'd'},      {"alpha", required_argument, NULL, 'a'},
       {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};

@@ -24,7 +24,8 @@ static void usage(FILE *out) {
           "run the measured energy of the same components is shown beside them.\n\n"
           "Methods: mlco2, ga, carbontracker, flops, step-power, step-energy, step-auto.\n\n"
           "Options:\n"
-          "  --method LIST            comma-separated methods, or 'all' (required)\n"
+          "  --method LIST            comma-separated methods, or 'all' (required; --methods is\n"
+          "                           the same option)\n"
           "  --at-epoch K             cut-off after epoch K (default: everything recorded)\n"
           "  --epochs N               planned number of epochs (default: metadata)\n"
           "  --stable-epoch S         epochs before the STEP window (default 10)\n"
@@ -53,7 +54,7 @@ static const char *const param_opts[] = {
 enum { N_PARAM = sizeof param_opts / sizeof *param_opts, OPT_PARAM = 1000 };
 
 static int cmd_estimate(int argc, char **argv) {
-  struct option opts[N_PARAM + 6];
+  struct option opts[N_PARAM + 7];
   for (int i = 0; i < N_PARAM; i++)
     opts[i] = (struct option){param_opts[i], required_argument, NULL, OPT_PARAM + i};
   opts[N_PARAM] = (struct option){"method", required_argument, NULL, 'M'};
@@ -61,7 +62,8 @@ static int cmd_estimate(int argc, char **argv) {
   opts[N_PARAM + 2] = (struct option){"json", no_argument, NULL, 'j'};
   opts[N_PARAM + 3] = (struct option){"db", required_argument, NULL, 'd'};
   opts[N_PARAM + 4] = (struct option){"help", no_argument, NULL, 'h'};
-  opts[N_PARAM + 5] = (struct option){NULL, 0, NULL, 0};
+  opts[N_PARAM + 5] = (struct option){"methods", required_argument, NULL, 'M'}; /* as evaluate */
+  opts[N_PARAM + 6] = (struct option){NULL, 0, NULL, 0};
   const char *params[N_PARAM] = {0};
   const char *method_list = NULL, *db = NULL;
   bool json = false, gpu_only = false;

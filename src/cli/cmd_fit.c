@@ -33,7 +33,8 @@ static void usage(FILE *out) {
           "                    (all: fit each, print the table, write the best by R2)\n"
           "  --csv FILE        runs.csv-style table (see docs/predict.md for the columns)\n"
           "  --db PATH         the run store (complete runs with gpu_name, gflops, ... meta)\n"
-          "  --filter F        with --db: runs matching key=value[,key=value]\n"
+          "  --filter F        with --db: runs matching key=value[,key=value] (--runs is the\n"
+          "                    same option)\n"
           "  -o, --output FILE model file to write (required unless --params is given)\n"
           "  --seed S          seed of the folds and the draws (default 42)\n"
           "  --draws N         hyperparameter draws (default 100)\n"
@@ -220,6 +221,7 @@ static int cmd_fit(int argc, char **argv) {
                                        {"csv", required_argument, NULL, O_CSV},
                                        {"db", required_argument, NULL, O_DB},
                                        {"filter", required_argument, NULL, O_FILTER},
+                                       {"runs", required_argument, NULL, O_FILTER}, /* as analyze */
                                        {"output", required_argument, NULL, 'o'},
                                        {"seed", required_argument, NULL, O_SEED},
                                        {"draws", required_argument, NULL, O_DRAWS},

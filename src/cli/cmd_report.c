@@ -19,6 +19,7 @@ static void usage(FILE *out) {
           "with plain-language verdicts, and each estimator's predicted vs measured energy.\n\n"
           "  RUN...           store runs (ids or 'last') to draw and estimate\n"
           "  --runs FILTER    key=value[,...]: store runs by metadata, and CSV rows by column\n"
+          "                   (--filter is the same option)\n"
           "  --csv FILE       per-run table for the comparison (e.g. the study's runs.csv);\n"
           "                   without it the table is built from the store runs\n"
           "  --db PATH        run store (default $DLENERGY_DB or ./dlenergy.db); with --csv the\n"
@@ -35,7 +36,8 @@ static void usage(FILE *out) {
 
 static int report_main(int argc, char **argv) {
   static const struct option opts[] = {
-      {"runs", required_argument, NULL, 'r'},    {"csv", required_argument, NULL, 'C'},
+      {"runs", required_argument, NULL, 'r'},
+      {"filter", required_argument, NULL, 'r'}, /* as list */    {"csv", required_argument, NULL, 'C'},
       {"db", required_argument, NULL, 'd'},      {"by", required_argument, NULL, 'b'},
       {"metric", required_argument, NULL, 'm'},  {"quality", required_argument, NULL, 'q'},
       {"title", required_argument, NULL, 't'},   {"max-profiles", required_argument, NULL, 'M'},

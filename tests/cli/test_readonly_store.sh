@@ -31,5 +31,21 @@ check fit --target power -o "$tmp/m.json"
 [ ! -e "$tmp/r.html" ] && ok || bad "report wrote a file for a missing store"
 # The environment variable is honoured the same way.
 DLENERGY_DB=$db "$bin" list >/dev/null 2>&1; [ $? -eq 1 ] && [ ! -e "$db" ] && ok || bad "DLENERGY_DB list"
+# One CLI: the same option names are accepted in every verb (aliases, never a usage
+# error), and library messages do not repeat the verb.
+db2=$tmp/one.db
+DLENERGY_NVML_LIB=/nonexistent "$bin" run --quiet --db "$db2" -- true >/dev/null 2>&1 || bad "run for the alias checks"
+for args in "list --runs status=complete" "list --filter status=complete" \
+            "estimate last --methods mlco2" "estimate last --method mlco2" \
+            "evaluate --method mlco2 --filter status=complete" \
+            "evaluate --methods mlco2 --runs status=complete" \
+            "analyze --filter status=complete --by host" "analyze --runs status=complete --by host"; do
+  # shellcheck disable=SC2086
+  "$bin" $args --db "$db2" >/dev/null 2>&1; rc=$?
+  [ $rc -ne 2 ] && ok || bad "'$args' is a usage error (exit 2)"
+done
+err=$("$bin" stabilize last --db "$db2" 2>&1 >/dev/null); rc=$?
+[ $rc -eq 1 ] && ok || bad "stabilize of a CPU-only run exited $rc"
+echo "$err" | grep -q "stabilize: stabilize:" && bad "repeated: $err" || ok
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
