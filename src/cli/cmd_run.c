@@ -678,8 +678,16 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
     if (c == DLE_COMP_GPU && isfinite(sum.gpu_counter_j))
       summary_row("GPU counter", sum.gpu_counter_j, NAN, "measured (NVML energy counter)");
   }
+  /* Name only the components that are in the total. */
   bool dram = isfinite(sum.energy_j[DLE_COMP_DRAM]);
-  snprintf(how, sizeof how, "%s: GPU + CPU + %s", total_kind(m), dram ? "DRAM" : "RAM");
+  char parts[48] = "";
+  const int in_total[3] = {DLE_COMP_GPU, DLE_COMP_CPU, dram ? DLE_COMP_DRAM : DLE_COMP_RAM};
+  for (int k = 0; k < 3; k++)
+    if (isfinite(sum.energy_j[in_total[k]])) {
+      size_t pl = strlen(parts);
+      snprintf(parts + pl, sizeof parts - pl, "%s%s", pl ? " + " : "", names[in_total[k]]);
+    }
+  snprintf(how, sizeof how, "%s: %s", total_kind(m), parts[0] ? parts : "no component");
   summary_row("total", sum.total_j, sum.duration_s > 0 ? sum.total_j / sum.duration_s : NAN, how);
   snprintf(how, sizeof how, "total x PUE %.2f", sum.pue);
   summary_row("facility", sum.facility_j, NAN, how);
