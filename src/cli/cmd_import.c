@@ -25,6 +25,7 @@ typedef struct import_opts {
   bool json, verbose, again;
   double pue;
   double carbon_g_per_kwh; /* NaN: none */
+  char carbon_source[256];  /* where it comes from, "default: ..." without an option */
   const char *meta[MAX_META];
   size_t n_meta;
 } import_opts;
@@ -69,7 +70,9 @@ static void usage(FILE *out) {
           "  --ram-w-per-gb X       modelled RAM power per GB of RSS (default 0.375)\n"
           "  --pue X                power usage effectiveness of the facility (default 1)\n"
           "  --carbon-intensity G   g CO2e per kWh for emissions\n"
-          "  --country CC           carbon intensity from the shipped table (e.g. ES, FR)\n"
+          "  --country CC           carbon intensity from the shipped table (e.g. ES, FR);\n"
+          "                         nvidia-smi without either: the world average, labelled\n"
+          "                         default\n"
           "  --meta KEY=VALUE       extra metadata (repeatable)\n"
           "  --again                import even if the same files are already in the store\n"
           "  --json                 print a JSON object (nvidia-smi: the fields of 'show\n"
@@ -187,6 +190,8 @@ static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
   if (rc == DLE_OK) rc = set_meta_num(st, id, "import_skip_last", (double)o->ing.skip_last, err);
   if (rc == DLE_OK && o->ing.integer_values)
     rc = dle_store_set_meta(st, id, "import_integer_watts", "1", err);
+  if (rc == DLE_OK && o->carbon_source[0])
+    rc = dle_store_set_meta(st, id, "carbon_source", o->carbon_source, err);
   if (rc == DLE_OK) rc = set_meta_num(st, id, "import_warnings", (double)imp.stats.warnings, err);
   if (rc == DLE_OK && imp.stats.first_warning[0])
     rc = dle_store_set_meta(st, id, "import_first_warning", imp.stats.first_warning, err);
@@ -563,9 +568,18 @@ static int cmd_import(int argc, char **argv) {
     if (!skip_last_set) o.ing.skip_last = 3;
     if (!ci_set && !country) country = "ES";
   }
+  bool carbon_default = !ci_set && !country;
+  if (carbon_default) country = "WORLD"; /* the table's world average, labelled default */
   if (country) {
     dle_error err;
-    if (dle_carbon_lookup(country, &o.carbon_g_per_kwh, &err)) return cli_fail("import", &err);
+    dle_carbon_info ci;
+    if (dle_carbon_find(country, &ci, &err)) return cli_fail("import", &err);
+    o.carbon_g_per_kwh = ci.g_per_kwh;
+    snprintf(o.carbon_source, sizeof o.carbon_source, "%s%.4g g/kWh (%s, %d; %s)",
+             carbon_default ? "default: " : "", ci.g_per_kwh, ci.name, ci.year, ci.source);
+  } else {
+    snprintf(o.carbon_source, sizeof o.carbon_source, "%.4g g/kWh (--carbon-intensity)",
+             o.carbon_g_per_kwh);
   }
   return seaa ? import_seaa(path, &o) : import_nvidia_smi(path, &o);
 }

@@ -73,6 +73,10 @@ def main():
               f"energy {o['gpu_energy_j']} vs recomputed {e}")
         check(meta.get("import_warnings") == "3" and "gpu_impossible=3" in
               meta.get("import_warning_counts", ""), f"metadata {meta}")
+        # No --country/--carbon-intensity: the world average, labelled default.
+        check(o["carbon_g_per_kwh"] == 475 and abs(o["emissions_g"] - o["total_energy_j"] /
+              3.6e6 * 475) <= 1e-9 * o["emissions_g"], f"default emissions {o['emissions_g']}")
+        check(meta.get("carbon_source", "").startswith("default: 475 g/kWh"), f"{meta}")
 
         # One usable sample (0 J before): exit 1, nothing stored.
         before = runs_in(db)
