@@ -14,13 +14,16 @@
 #include "dlenergy/sensors.h"
 #include "sensors/sensor.h"
 
-static void burn_until(double wall_s) {
-  struct timespec ts;
+/* Burns until this process has used cpu_s of CPU time (so a loaded machine
+ * does not starve the test of the CPU it checks), at most until wall_s. */
+static void burn_until(double wall_s, double cpu_s) {
+  struct timespec ts, cs;
   volatile double x = 0;
   for (;;) {
     for (int i = 0; i < 100000; i++) x += i * 1e-9;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    if (ts.tv_sec + ts.tv_nsec / 1e9 >= wall_s) break;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cs);
+    if (ts.tv_sec + ts.tv_nsec / 1e9 >= wall_s || cs.tv_sec + cs.tv_nsec / 1e9 >= cpu_s) break;
   }
   (void)x;
 }
@@ -55,20 +58,20 @@ static void test_tree(void) {
   if (!p) return;
   int pipefd[2];
   if (pipe(pipefd) != 0) SKIP("pipe");
-  double end = mono_s() + 1.5;
+  double end = mono_s() + 8; /* wall cap; each process burns 0.5 CPU-s */
   pid_t child = fork();
   if (child == 0) {
     close(pipefd[0]);
     pid_t gc = fork();
     if (gc == 0) {
-      burn_until(end);
+      burn_until(end, 0.5);
       _exit(0);
     }
     size_t n = 64u << 20;
     volatile char *mem = malloc(n); /* volatile: the stores must really happen */
     for (size_t i = 0; mem && i < n; i += 4096) mem[i] = 1;
     if (write(pipefd[1], &gc, sizeof gc) != (ssize_t)sizeof gc) _exit(3);
-    burn_until(end);
+    burn_until(end, 0.5);
     waitpid(gc, NULL, 0);
     free((void *)mem);
     _exit(0);
@@ -199,7 +202,8 @@ static void test_fake_proc(void) {
     CHECK(strcmp(info.cpu_source, "model") == 0);
     CHECK(strcmp(info.ram_source, "model") == 0);
     dle_sample smp;
-    CHECK_OK(dle_sensors_read(s, dle_monotonic_ns(), &smp, &e), &e);
+    int64_t t0 = dle_monotonic_ns();
+    CHECK_OK(dle_sensors_read(s, t0, &smp, &e), &e);
     double page = (double)sysconf(_SC_PAGESIZE);
     CHECK_NEAR(smp.rss_mib, 4 * 256 * page / 1048576.0, 1e-9); /* 104 is not in the tree */
     /* The pids started "at boot tick 1", long before the sensors opened: their
@@ -211,11 +215,11 @@ static void test_fake_proc(void) {
      * would be 2 CPU-s, so with 2 packages x 150 W ... the model scales TDP. */
     snprintf(path, sizeof path, "%s/103/stat", root);
     put(path, "103 (gc) R 101 1 1 0 -1 0 0 0 0 0 110 5 0 0 20 0 1 0 1 1000 256 0 0\n");
-    int64_t t1 = dle_monotonic_ns() + 1000000000LL;
+    int64_t t1 = t0 + 1000000000LL; /* exactly 1 s after the first read, however loaded */
     CHECK_OK(dle_sensors_read(s, t1, &smp, &e), &e);
     long hz = sysconf(_SC_CLK_TCK);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    double expect_pct = 100.0 / hz / ncpu * 100.0; /* 100 ticks over ~1 s */
+    double expect_pct = 100.0 / hz / ncpu * 100.0; /* 100 ticks over 1 s */
     CHECK_REL(smp.cpu_util_pct, expect_pct, 0.01);
     CHECK_REL(smp.cpu_power_w, full_w * smp.cpu_util_pct / 100.0, 1e-12);
     dle_sensors_close(s);
