@@ -412,18 +412,35 @@ static void section_profiles(sbuf *b, const dle_report_options *o, const char *c
   free(pr);
 }
 
-/* Energy per component of a few runs, each figure marked measured or modelled. */
+/* An energy on the J/kJ/MJ scale with its unit, as list, show and analyze print it. */
+static void fmt_energy(char *buf, size_t n, double j) {
+  double a = fabs(j);
+  if (!isfinite(j))
+    snprintf(buf, n, "n/a");
+  else if (a > 0 && a < 0.05)
+    snprintf(buf, n, "%.2g J", j);
+  else if (a < 1e3)
+    snprintf(buf, n, "%.1f J", j);
+  else if (a < 1e6)
+    snprintf(buf, n, "%.2f kJ", j / 1e3);
+  else
+    snprintf(buf, n, "%.3f MJ", j / 1e6);
+}
+
+/* Energy per component of a few runs, each figure marked measured or modelled, with
+ * the assumptions of the modelled ones. */
 static void section_energy(sbuf *b, const dle_report_options *o) {
   sb_puts(b, "<section id=\"energy\"><h2>Energy of each run</h2>\n<table id=\"table-energy\">"
              "<tr><th class=\"l\">run</th><th>duration</th><th>samples</th>");
-  for (int c = 0; c < DLE_COMP_COUNT; c++)
-    sb_printf(b, "<th>%s energy (kJ)</th>", dle_component_name((dle_component)c));
-  sb_puts(b, "<th>total (kJ)</th><th>emissions (g CO2e)</th></tr>\n");
+  static const char *names[DLE_COMP_COUNT] = {"GPU", "CPU", "DRAM", "RAM"};
+  for (int c = 0; c < DLE_COMP_COUNT; c++) sb_printf(b, "<th>%s energy</th>", names[c]);
+  sb_puts(b, "<th>total</th><th>emissions (g CO2e)</th></tr>\n");
   for (size_t i = 0; i < o->n_runs; i++) {
     dle_run_info info;
     dle_trace tr = {0};
     dle_energy_summary es;
     dle_error e = {0};
+    char eb[48];
     sb_printf(b, "<tr><td class=\"l\">%lld</td>", (long long)o->runs[i]);
     if (dle_store_get_run(o->store, o->runs[i], &info, &e) != 0 ||
         dle_store_load_trace(o->store, o->runs[i], &tr, &e) != 0 ||
@@ -436,23 +453,56 @@ static void section_energy(sbuf *b, const dle_report_options *o) {
     }
     sb_printf(b, "<td>%.1f min</td><td>%zu</td>", es.duration_s / 60, es.samples);
     for (int c = 0; c < DLE_COMP_COUNT; c++) {
-      if (isfinite(es.energy_j[c]))
-        sb_printf(b, "<td>%.2f <span class=\"tag\">%s</span></td>", es.energy_j[c] / 1e3,
+      if (isfinite(es.energy_j[c])) {
+        fmt_energy(eb, sizeof eb, es.energy_j[c]);
+        sb_printf(b, "<td>%s <span class=\"tag\">%s</span></td>", eb,
                   es.measured[c] ? "measured" : "modelled");
-      else
+      } else {
         sb_puts(b, "<td>n/a</td>");
+      }
     }
-    sb_printf(b, "<td>%.2f</td>", es.total_j / 1e3);
+    fmt_energy(eb, sizeof eb, es.total_j);
+    sb_printf(b, "<td>%s</td>", eb);
     if (isfinite(es.emissions_g))
-      sb_printf(b, "<td>%.1f <span class=\"tag\">modelled</span></td>", es.emissions_g);
+      sb_printf(b, "<td>%.4g <span class=\"tag\">modelled</span></td>", es.emissions_g);
     else
       sb_puts(b, "<td>n/a</td>");
     sb_puts(b, "</tr>\n");
+    /* The assumptions behind the modelled figures, as the run recorded them. */
+    dle_kv *kv = NULL;
+    size_t nkv = 0;
+    if (dle_store_get_meta(o->store, o->runs[i], &kv, &nkv, NULL) == 0) {
+      const char *cpm = dle_kv_get(kv, nkv, "cpu_power_model");
+      const char *scope = dle_kv_get(kv, nkv, "scope");
+      const char *cs = dle_kv_get(kv, nkv, "carbon_source");
+      bool cpu_model = cpm && isfinite(es.energy_j[DLE_COMP_CPU]) && !es.measured[DLE_COMP_CPU];
+      if (cpu_model || scope || cs) {
+        sb_puts(b, "<tr><td></td><td class=\"l note\" colspan=\"8\">");
+        if (cpu_model) {
+          sb_puts(b, "CPU modelled: ");
+          sb_esc(b, cpm);
+          sb_puts(b, ". ");
+        }
+        if (scope) {
+          sb_puts(b, "Scope: ");
+          sb_esc(b, scope);
+          sb_puts(b, ". ");
+        }
+        if (cs && isfinite(es.emissions_g)) {
+          sb_puts(b, "Carbon intensity: ");
+          sb_esc(b, cs);
+          sb_puts(b, ".");
+        }
+        sb_puts(b, "</td></tr>\n");
+      }
+      dle_kv_free(kv, nkv);
+    }
     dle_trace_free(&tr);
   }
   sb_puts(b, "</table><p class=\"note\">Trapezoid integrals of the sampled power. Measured: "
              "read from a sensor (NVML, nvidia-smi, RAPL); modelled: from a formula (RAM: "
-             "W per GB of resident memory; CPU without RAPL: TDP × utilization).</p></section>\n");
+             "W per GB of resident memory; CPU without RAPL: W per thread of the CPU table "
+             "× visible CPUs × utilization, or --cpu-tdp).</p></section>\n");
 }
 
 /* ---------------------------------------------------------------- box plots */

@@ -201,6 +201,11 @@ class Defaults(unittest.TestCase):
         r1 = subprocess.run([BIN, "report", "1", "--db", self.db, "-o", out], env=env(),
                             capture_output=True, text=True, timeout=300)
         self.assertEqual(r1.returncode, 0, r1.stderr)
+        with open(out) as f:
+            html1 = f.read()
+        self.assertIn("CPU modelled: ", html1)  # the assumption, as the run recorded it
+        self.assertIn("W/thread", html1)
+        self.assertIn("Carbon intensity: default: 475 g/kWh", html1)
 
     def test_country_and_intensity_together_is_a_usage_error(self):
         p = self.run_dle(["--country", "ES", "--carbon-intensity", "100"], ["true"])
