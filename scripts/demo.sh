@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --demo
 bash scripts/build.sh build
 
 db=${DLENERGY_DEMO_DB:-demo.db}

@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Installs every Debian package dlenergy needs to build, test and run its demo.
-# Idempotent; needs root (or sudo). Packages are Debian 12 (bookworm) names.
+# Installs the Debian packages dlenergy needs. Idempotent; needs root (or sudo)
+# only when something is missing. Packages are Debian 12 (bookworm) names.
+#
+# Usage: scripts/install-deps.sh          build dependencies only
+#        scripts/install-deps.sh --demo   + PyTorch (what scripts/demo.sh needs)
+#        scripts/install-deps.sh --test   + everything the test suite uses
+#                                          (PostgreSQL, Prometheus, Chromium,
+#                                          numpy/scipy/sklearn, PyTorch, ...)
 set -euo pipefail
 
 BUILD_PKGS=(
@@ -13,9 +19,17 @@ TEST_PKGS=(
   python3 python3-numpy python3-scipy python3-sklearn python3-pandas python3-psutil python3-onnx
   postgresql postgresql-client prometheus chromium sqlite3 procps
 )
-DEMO_PKGS=(python3-torch)
+DEMO_PKGS=(python3 python3-torch)
 
-want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${DEMO_PKGS[@]}")
+want=("${BUILD_PKGS[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --demo) want+=("${DEMO_PKGS[@]}") ;;
+    --test) want+=("${TEST_PKGS[@]}" "${DEMO_PKGS[@]}") ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "install-deps: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -71,7 +71,9 @@ typedef struct dle_energy_summary {
   double duration_s;                       /* last minus first sample time */
   size_t samples;
   double energy_j[DLE_COMP_COUNT];         /* trapezoid integral; NaN when absent */
-  double avg_power_w[DLE_COMP_COUNT];      /* mean of the valid samples; NaN when absent */
+  double avg_power_w[DLE_COMP_COUNT];      /* energy / duration (time-weighted); NaN when absent */
+  double sample_mean_w[DLE_COMP_COUNT];    /* arithmetic mean of the valid samples (the
+                                              SEAA 2023 study's "average power"); NaN when absent */
   char source[DLE_COMP_COUNT][16];         /* "nvml", "nvidia-smi", "rapl", "model", "none" */
   int measured[DLE_COMP_COUNT];            /* 1 measured by a sensor, 0 modelled/absent */
   double total_j;                          /* gpu + cpu + memory, where memory is DRAM when

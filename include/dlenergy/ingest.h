@@ -15,10 +15,21 @@
  *     off, even when its fields parse (a cut value such as temperature "5" of "53"
  *     cannot be told apart);
  *   - a row whose timestamp is earlier than the previous row's (non-monotonic): dropped;
+ *   - a row whose timestamp jumps more than max_gap_s ahead while the next row comes
+ *     back (e.g. a year typo): dropped; a real jump > max_gap_s: a gap sample (all NaN)
+ *     is inserted so no energy is integrated across it, warned;
  *   - a second row for the same device at the same timestamp (duplicate): dropped;
+ *     without a device column the number of GPUs is the most common number of rows per
+ *     timestamp, so a duplicated first row is no phantom second GPU;
+ *   - impossible readings (negative, non-finite or far above the board's limit power,
+ *     utilization outside 0..100): NaN (a gap), counted;
+ *   - a sample missing a GPU's power (a GPU's row absent or impossible): every GPU
+ *     power of that sample is NaN (a gap), counted: a missing reading is never 0 W;
+ *   - fewer than two samples with a GPU power: the call fails (no energy to integrate);
  *   - `[N/A]`, `[Not Supported]`, `N/A`, empty → NaN (not a warning);
  *   - truncated gzip stream: the data decompressed so far is used, gzip_truncated is
  *     set and a warning is counted (a cut log is still a log; the cut line is skipped);
+ *   - bytes after the gzip stream that are not gzip: ignored, gzip_trailing, warned;
  *   - a GPU file with no usable row, a missing timestamp or power.draw column, an
  *     unreadable file: the call fails (DLE_EPARSE / DLE_EIO / DLE_ENOTFOUND).
  *
@@ -51,6 +62,10 @@ typedef struct dle_ingest_options {
   double join_tolerance_s;  /* CPU sample joined to a GPU sample when within this (1 s) */
   double ram_w_per_gb;      /* modelled RAM power from the CPU log's RSS (0.375) */
   double cpu_tdp_w;         /* when > 0: modelled CPU power = TDP x utilization; NaN: none */
+  double max_gap_s;         /* a forward jump between samples longer than this (60 s) is a
+                               gap: warned about and not integrated across */
+  double max_power_w;       /* a GPU power above this is impossible when the log has no
+                               power.max_limit (5000 W; with it: 2 x power.max_limit) */
 } dle_ingest_options;
 
 void dle_ingest_options_init(dle_ingest_options *o);
@@ -66,7 +81,15 @@ typedef struct dle_ingest_stats {
   size_t cpu_out_of_order;  /* includes duplicate timestamps */
   size_t cpu_matched;       /* GPU samples that got a CPU sample */
   size_t trimmed;           /* samples removed by skip_first/skip_last */
+  size_t gpu_impossible;    /* readings made gaps: negative, non-finite or far above the
+                               board's limit power; utilization outside 0..100 */
+  size_t gpu_incomplete;    /* samples missing a GPU's power: a gap for the whole sample
+                               (a missing reading is never 0 W) */
+  size_t gpu_gaps;          /* forward timestamp jumps > max_gap_s (not integrated across) */
+  size_t gpu_time_outliers; /* rows whose timestamp jumps ahead and the next row comes back
+                               (dropped) */
   int gzip_truncated;       /* 1 when a gzip stream ended early (GPU or CPU file) */
+  int gzip_trailing;        /* 1 when bytes that are not gzip follow a gzip stream */
   size_t warnings;          /* total of the skipped/dropped counts + truncations */
   char first_warning[256];  /* "" when none */
 } dle_ingest_stats;
@@ -108,10 +131,14 @@ int dle_import_samples(const dle_import *imp, size_t first, size_t n, dle_sample
 /* Appends the import's samples to a trace (zero-initialized or holding rows). */
 int dle_import_to_trace(const dle_import *imp, dle_trace *t, dle_error *err);
 
-/* Reads a whole file, gunzipping when it starts with the gzip magic. A truncated gzip
- * stream returns the bytes so far with *truncated = 1 (not an error). */
+/* Reads a whole file, gunzipping when it starts with the gzip magic (concatenated
+ * members too). *gzip_flags (may be NULL) gets DLE_GZIP_TRUNCATED when the stream is
+ * cut short (the bytes so far are returned: not an error) and DLE_GZIP_TRAILING when
+ * bytes that are not gzip follow the last member (ignored). Corrupt deflate data is
+ * DLE_EPARSE. */
+enum { DLE_GZIP_TRUNCATED = 1, DLE_GZIP_TRAILING = 2 };
 int dle_ingest_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len,
-                         int *truncated, dle_error *err);
+                         int *gzip_flags, dle_error *err);
 
 /* Parses "YYYY-MM-DD HH:MM:SS[.frac]", "YYYY/MM/DD ...", or with 'T' between date and
  * time, into nanoseconds since 1970-01-01 read as UTC. The whole [s, s+len) must be

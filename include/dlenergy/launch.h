@@ -36,6 +36,8 @@ typedef struct dle_launch_opts {
                                    the child's environment (e.g. "DLENERGY_MARKER_FD") */
   bool capture_output;          /* child stdout/stderr become non-blocking pipes to read */
   bool same_process_group;      /* false (default): own session and process group */
+  bool stdout_to_stderr;        /* without capture_output: the child's stdout is our
+                                   stderr (keeps our stdout for a machine-read result) */
   const char *const *env_set;   /* "KEY=VALUE" entries added/replacing in the environment */
   const char *const *env_unset; /* names removed from the child's environment */
   const sigset_t *sig_default;  /* signals reset to SIG_DFL in the child; NULL: none */

@@ -10,10 +10,17 @@
  *   procfs  the monitored process tree (a root pid and all its descendants) from
  *           /proc: CPU % (100 = every logical CPU busy) and RSS; host RAM total.
  * Modelled parts, used where nothing measures:
- *   RAM power  = ram_w_per_gb x RSS in GB (GB = 1e9 bytes; the study's 0.375 W/GB)
- *   CPU power  = CPU TDP x packages x tree CPU utilization, when RAPL is absent
- *                (TDP from the config, else data/cpu_tdp.csv matched on the
- *                /proc/cpuinfo "model name").
+ *   RAM power  = ram_w_per_gb x RSS in GB (GB = 1e9 bytes; the study's 0.375 W/GB);
+ *                scope machine: x the host's MemTotal instead
+ *   CPU power  = full-load power of the visible CPUs x tree CPU utilization
+ *                (100 % = every logical CPU busy), when RAPL is absent; scope
+ *                machine: x the host's CPU utilization (/proc/stat).
+ *                Full-load power: cpu_tdp_w x packages when configured, else
+ *                from data/cpu_tdp.csv matched on the /proc/cpuinfo "model name":
+ *                W per thread (a part's TDP / its threads, or a family's median
+ *                for generic strings such as "AMD EPYC") x the logical CPUs
+ *                this machine sees, at most the part's TDP x packages. A 2-vCPU
+ *                guest is charged two threads' share, not a whole package.
  * Every reading a sensor does not have is NaN in the dle_sample, never zero.
  *
  * Not thread-safe: one thread (the sampler) uses a handle. */
@@ -46,10 +53,18 @@ typedef struct dle_sensors_config {
   const char *proc_root;     /* NULL = "/proc" (tests point it at a fake tree) */
   const char *powercap_root; /* NULL = "/sys/class/powercap" */
   const char *cpu_tdp_table; /* NULL = data/cpu_tdp.csv found with dle_data_path() */
+  int scope;                 /* DLE_SCOPE_PROCESS (default) or DLE_SCOPE_MACHINE */
   double tree_rescan_s;      /* how often descendants are re-discovered; default 1.0;
                                 0 = every read; < 0 = only at the first read (the
                                 root and the descendants it has then) */
 } dle_sensors_config;
+
+/* What the modelled CPU and RAM power covers (CodeCarbon's "tracking mode"):
+ * the monitored process tree's share (the study's rule) or the whole host. */
+enum { DLE_SCOPE_PROCESS = 0, DLE_SCOPE_MACHINE = 1 };
+const char *dle_scope_str(int scope);
+/* "process" or "machine" -> scope; -1 when neither. */
+int dle_scope_parse(const char *s);
 
 /* Fills the defaults listed above. */
 void dle_sensors_config_init(dle_sensors_config *cfg);
@@ -110,8 +125,14 @@ typedef struct dle_sensors_info {
   char cpu_model[256];       /* /proc/cpuinfo "model name", "" if unknown */
   int cpu_logical;           /* logical CPUs online */
   int cpu_packages;          /* physical packages (sockets), >= 1 */
-  double cpu_tdp_w;          /* per package; NaN if unknown */
-  char cpu_tdp_source[64];   /* "config", "table: <source>", or "none" */
+  double cpu_tdp_w;          /* per package; NaN if unknown (or a family fallback) */
+  char cpu_tdp_source[256];  /* "config", "table: <source>", or "none" */
+  double cpu_model_w;        /* modelled CPU power at 100 % of the visible CPUs; NaN if
+                                the CPU is not modelled (RAPL measures it, or no table) */
+  double cpu_w_per_thread;   /* the table's W per thread; NaN for --cpu-tdp or none */
+  bool cpu_model_generic;    /* a family fallback for a generic model string */
+  char cpu_model_how[256];   /* the assumption in words, "" if not modelled */
+  int scope;                 /* DLE_SCOPE_* in use */
   double host_ram_gb;        /* MemTotal, GB = 1e9 bytes; NaN if unknown */
   double ram_w_per_gb;       /* the RAM model coefficient in use; NaN if off */
   int rapl_packages;         /* package domains read; 0 = none */

@@ -23,7 +23,9 @@ typedef struct dle_trace {
   double *gpu_power_w;          /* sum over the headline GPUs (all until
                                    dle_trace_select_gpus); a missing reading of one
                                    GPU is a gap for that GPU (interpolated, or its last
-                                   value while appending), never a dip */
+                                   value while appending), never a dip; a row where
+                                   no GPU has a reading (an import's pause, a stalled
+                                   sampler) is NaN, a hole nothing is bridged across */
   double *gpu_util_pct;         /* mean over GPUs */
   double *gpu_mem_util_pct;     /* mean over GPUs */
   double *gpu_mem_used_mib;     /* sum over GPUs */
@@ -66,6 +68,11 @@ void dle_trace_select_gpus(dle_trace *t, const uint32_t *indices, size_t n);
 /* Energy of slot d from its NVML counter over the whole trace, reset-safe as
  * above; NaN when the slot has no counter reading. */
 double dle_trace_device_counter_j(const dle_trace *t, uint32_t slot);
+
+/* True when at least one GPU has a power reading at row i: a row where every GPU
+ * is missing is a hole in every GPU integral; one where only some are missing is
+ * bridged for those. */
+bool dle_trace_gpu_row_alive(const dle_trace *t, size_t i);
 
 #ifdef __cplusplus
 }

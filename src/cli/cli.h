@@ -31,6 +31,17 @@ int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((forma
 /* The run store location: --db value if given, else $DLENERGY_DB, else ./dlenergy.db */
 const char *cli_db_path(const char *opt_db);
 
+/* Opens a run store that must already exist (read-only verbs: list, show, export,
+ * estimate, evaluate, stabilize, analyze, report, fit --db): a missing SQLite file
+ * is DLE_ENOTFOUND naming the path, and no file is created. */
+int cli_open_store_existing(const char *location, dle_store **out, dle_error *err);
+
+/* analyze/report: the metric to use. When the user named none (metric_set false)
+ * and no run has a GPU energy (CPU-only machines), the runs' total energy
+ * ("total") instead of the GPU energy; else metric unchanged. */
+struct dle_table;
+const char *cli_default_metric(const struct dle_table *t, const char *metric, bool metric_set);
+
 /* Strict number parsing: the whole string must be a finite number in range. */
 bool cli_parse_double(const char *s, double *out);
 bool cli_parse_int64(const char *s, int64_t *out);
@@ -40,6 +51,9 @@ bool cli_parse_size(const char *s, size_t lo, size_t hi, size_t *out);
 
 /* Human-readable energy with unit: J, kJ, MJ and kWh as fits ("12.3 kJ (0.0034 kWh)"). */
 void cli_format_energy(double joules, char *buf, size_t n);
+/* The same scale (J, kJ, MJ with the unit) without the kWh figure, "-" when NaN:
+ * for table columns (list, analyze, report). */
+void cli_format_energy_short(double joules, char *buf, size_t n);
 /* Human-readable duration: "1h 02m 03s", "4.2 s". */
 void cli_format_duration(double seconds, char *buf, size_t n);
 

@@ -1,6 +1,7 @@
 /* cli_util.c — helpers shared by the verbs (see cli.h) */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -10,10 +11,15 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dlenergy/report.h"
+#include "dlenergy/stats.h"
 #include "dlenergy/store.h"
 
 int cli_fail(const char *verb, const dle_error *err) {
   const char *msg = err && err->msg[0] ? err->msg : dle_status_str(err ? err->code : -10);
+  /* Library messages may already name the module ("stabilize: ..."): say it once. */
+  size_t vl = strlen(verb);
+  while (strncmp(msg, verb, vl) == 0 && msg[vl] == ':' && msg[vl + 1] == ' ') msg += vl + 2;
   fprintf(stderr, "dlenergy %s: %s\n", verb, msg);
   return DLE_EXIT_FAIL;
 }
@@ -33,6 +39,40 @@ const char *cli_db_path(const char *opt_db) {
   const char *env = getenv("DLENERGY_DB");
   if (env && *env) return env;
   return "dlenergy.db";
+}
+
+/* True when column col of t holds at least one finite number. */
+static bool col_has_number(const dle_table *t, const char *col) {
+  long c = dle_table_find_col(t, col);
+  if (c < 0) return false;
+  for (size_t r = 0; r < dle_table_rows(t); r++)
+    if (isfinite(dle_table_get_double(t, r, (size_t)c))) return true;
+  return false;
+}
+
+const char *cli_default_metric(const dle_table *t, const char *metric, bool metric_set) {
+  if (metric_set) return metric;
+  const char *gpu = dle_report_resolve_column(t, metric);
+  if (!col_has_number(t, gpu) && col_has_number(t, "total_energy_mj")) return "total";
+  return metric;
+}
+
+int cli_open_store_existing(const char *location, dle_store **out, dle_error *err) {
+  *out = NULL;
+  /* PostgreSQL URIs name a server's database: opening one creates no file. */
+  bool uri = strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0;
+  if (!uri && strcmp(location, ":memory:") != 0) {
+    struct stat sb;
+    if (stat(location, &sb) != 0)
+      return dle_error_set(err, DLE_ENOTFOUND,
+                           "no run store at %s (%s); record one with 'dlenergy run' or "
+                           "'dlenergy import', or give --db / $DLENERGY_DB",
+                           location, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+      return dle_error_set(err, DLE_EINVAL, "run store %s is a folder, not a database file",
+                           location);
+  }
+  return dle_store_open(location, out, err);
 }
 
 bool cli_parse_double(const char *s, double *out) {
@@ -76,12 +116,30 @@ void cli_format_energy(double j, char *buf, size_t n) {
   }
   double a = fabs(j);
   double kwh = j / 3.6e6;
-  if (a < 1e3)
+  if (a > 0 && a < 0.05)
+    snprintf(buf, n, "%.2g J", j); /* not "0.0 J" for a small non-zero figure */
+  else if (a < 1e3)
     snprintf(buf, n, "%.1f J", j);
   else if (a < 1e6)
     snprintf(buf, n, "%.2f kJ (%.4g kWh)", j / 1e3, kwh);
   else
     snprintf(buf, n, "%.3f MJ (%.4g kWh)", j / 1e6, kwh);
+}
+
+void cli_format_energy_short(double j, char *buf, size_t n) {
+  if (!isfinite(j)) {
+    snprintf(buf, n, "-");
+    return;
+  }
+  double a = fabs(j);
+  if (a > 0 && a < 0.05)
+    snprintf(buf, n, "%.2g J", j);
+  else if (a < 1e3)
+    snprintf(buf, n, "%.1f J", j);
+  else if (a < 1e6)
+    snprintf(buf, n, "%.2f kJ", j / 1e3);
+  else
+    snprintf(buf, n, "%.3f MJ", j / 1e6);
 }
 
 void cli_format_duration(double s, char *buf, size_t n) {
@@ -164,7 +222,7 @@ int cli_load_estimate_run(const char *db_path, const char *ref, int64_t *id,
                           dle_estimate_run *run, dle_error *err) {
   memset(run, 0, sizeof *run);
   dle_store *st = NULL;
-  int rc = dle_store_open(db_path, &st, err);
+  int rc = cli_open_store_existing(db_path, &st, err);
   if (rc) return rc;
   rc = dle_store_resolve_run(st, ref, id, err);
   if (!rc) rc = dle_estimate_run_load(st, *id, run, err);

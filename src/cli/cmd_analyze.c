@@ -27,6 +27,7 @@ static void usage(FILE *out) {
           "  --corr COLS      columns correlated with the metric (default gflops,usage,temperature)\n"
           "  --csv FILE       read a per-run table (e.g. the study's runs.csv) instead of the store\n"
           "  --runs FILTER    key=value[,key=value...]: store runs by metadata, or CSV rows by column\n"
+          "                   (--filter is the same option)\n"
           "  --db PATH        run store (default $DLENERGY_DB or ./dlenergy.db)\n"
           "  --alpha A        significance level (default 0.05)\n"
           "  --json           one JSON object on stdout\n"
@@ -46,6 +47,15 @@ static void fmt_num(char *buf, size_t n, double v) {
     snprintf(buf, n, "%.4g", v);
 }
 
+/* A metric value: energies (columns in MJ) on the J/kJ/MJ scale with the unit, as
+ * list, show and report print them; other metrics as numbers. */
+static void fmt_metric(char *buf, size_t n, double v, bool energy_mj) {
+  if (energy_mj && isfinite(v))
+    cli_format_energy_short(v * 1e6, buf, n);
+  else
+    fmt_num(buf, n, v);
+}
+
 static void fmt_p(char *buf, size_t n, double p) {
   if (isnan(p))
     snprintf(buf, n, "n/a");
@@ -55,11 +65,35 @@ static void fmt_p(char *buf, size_t n, double p) {
     snprintf(buf, n, "%.4f", p);
 }
 
-static void print_text(const dle_analysis *a, const char *source) {
+/* "measured", "modelled" or "measured + modelled": how the metric's figures were
+ * obtained, from the runs' data (GPU figures are measured; the total follows each
+ * run's components); "as given" for a CSV table. */
+static const char *metric_kind(const dle_table *t, const char *mcol, bool from_csv) {
+  if (from_csv) return "as given in the table";
+  if (strncmp(mcol, "total_energy", 12) != 0) return "measured";
+  long c = dle_table_find_col(t, "total_energy_figure");
+  if (c < 0) return "measured";
+  bool meas = false, model = false;
+  for (size_t r = 0; r < dle_table_rows(t); r++) {
+    const char *v = dle_table_get(t, r, (size_t)c);
+    if (!v) continue;
+    if (strstr(v, "measured")) meas = true;
+    if (strstr(v, "modelled")) model = true;
+  }
+  return meas && model ? "measured + modelled" : model ? "modelled" : "measured";
+}
+
+static void print_text(const dle_analysis *a, const char *source, const char *kind) {
   char b1[32], b2[32], b3[32], b4[32], b5[32];
-  printf("%s by ", a->metric_label);
+  size_t ml = strlen(a->metric);
+  bool energy = ml > 10 && strcmp(a->metric + ml - 10, "_energy_mj") == 0;
+  char label[160];
+  snprintf(label, sizeof label, "%s", a->metric_label);
+  size_t ll = strlen(label);
+  if (energy && ll > 5 && strcmp(label + ll - 5, " (MJ)") == 0) label[ll - 5] = '\0';
+  printf("%s by ", label);
   for (size_t i = 0; i < a->n_by; i++) printf("%s%s", i ? ", " : "", a->by[i]);
-  printf(" — %zu runs in %zu groups from %s (measured)", a->n_rows, a->n_groups, source);
+  printf(" — %zu runs in %zu groups from %s (%s)", a->n_rows, a->n_groups, source, kind);
   if (a->n_dropped) printf("; %zu row(s) skipped: no numeric %s", a->n_dropped, a->metric);
   printf("\n\n");
   size_t w = 5;
@@ -69,9 +103,9 @@ static void print_text(const dle_analysis *a, const char *source) {
          "SW W", "SW p", a->quality ? "  quality" : "");
   for (size_t g = 0; g < a->n_groups; g++) {
     const dle_analysis_group *gr = &a->groups[g];
-    fmt_num(b1, sizeof b1, gr->median);
-    fmt_num(b2, sizeof b2, gr->mean);
-    fmt_num(b3, sizeof b3, gr->iqr);
+    fmt_metric(b1, sizeof b1, gr->median, energy);
+    fmt_metric(b2, sizeof b2, gr->mean, energy);
+    fmt_metric(b3, sizeof b3, gr->iqr, energy);
     fmt_num(b4, sizeof b4, gr->shapiro_w);
     fmt_p(b5, sizeof b5, gr->shapiro_p);
     printf("%-*s %4zu %10s %10s %10s %8s %10s", (int)w, gr->name, gr->n, b1, b2, b3, b4, b5);
@@ -135,19 +169,20 @@ static int analyze_main(int argc, char **argv) {
       {"by", required_argument, NULL, 'b'},      {"metric", required_argument, NULL, 'm'},
       {"quality", required_argument, NULL, 'q'}, {"corr", required_argument, NULL, 'c'},
       {"csv", required_argument, NULL, 'C'},     {"runs", required_argument, NULL, 'r'},
+      {"filter", required_argument, NULL, 'r'}, /* as list */
       {"db", required_argument, NULL, 'd'},      {"alpha", required_argument, NULL, 'a'},
       {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *by = "architecture,environment", *metric = "energy", *quality = "f1";
   const char *corr = "gflops,usage,temperature", *csv = NULL, *filter = NULL, *db = NULL;
   double alpha = 0.05;
-  int json = 0, quality_set = 0, c;
+  int json = 0, quality_set = 0, metric_set = 0, by_set = 0, c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
-    case 'b': by = optarg; break;
-    case 'm': metric = optarg; break;
+    case 'b': by = optarg; by_set = 1; break;
+    case 'm': metric = optarg; metric_set = 1; break;
     case 'q': quality = optarg; quality_set = 1; break;
     case 'c': corr = optarg; break;
     case 'C': csv = optarg; break;
@@ -186,7 +221,7 @@ static int analyze_main(int argc, char **argv) {
   } else {
     dle_store *st = NULL;
     const char *loc = cli_db_path(db);
-    rc = dle_store_open(loc, &st, &err);
+    rc = cli_open_store_existing(loc, &st, &err);
     if (!rc) rc = dle_report_runs_table(st, filter, NULL, 0, &sel, &err);
     dle_store_close(st);
     snprintf(source, sizeof source, "run store %s%s%s", loc, filter ? " where " : "",
@@ -195,7 +230,21 @@ static int analyze_main(int argc, char **argv) {
   if (!rc && dle_table_rows(sel) == 0)
     rc = dle_error_set(&err, DLE_ERANGE, "no runs selected%s%s", filter ? " by filter " : "",
                        filter ? filter : "");
+  if (!rc && !by_set) {
+    /* The default grouping columns that these runs have (CPU-only runs recorded with
+     * `dlenergy run` may carry neither). */
+    size_t keep = 0;
+    for (size_t i = 0; i < n_by; i++)
+      if (dle_table_find_col(sel, bycols[i]) >= 0) bycols[keep++] = bycols[i];
+    n_by = keep;
+    if (n_by == 0)
+      rc = dle_error_set(&err, DLE_ENOTFOUND,
+                         "the runs have neither 'architecture' nor 'environment' metadata to "
+                         "group by: give --by COLS (e.g. --by command, or record runs with "
+                         "--meta architecture=...)");
+  }
   if (!rc) {
+    metric = cli_default_metric(sel, metric, metric_set);
     /* Short names (energy, f1, ...) map to columns unless the table has that column. */
     for (size_t i = 0; i < n_corr; i++) corrcols[i] = dle_report_resolve_column(sel, corrcols[i]);
     const char *mcol = dle_report_resolve_column(sel, metric);
@@ -223,7 +272,7 @@ static int analyze_main(int argc, char **argv) {
       free(s);
     }
   } else {
-    print_text(a, source);
+    print_text(a, source, metric_kind(sel, dle_report_resolve_column(sel, metric), csv != NULL));
   }
   dle_analysis_free(a);
   dle_table_free(sel);

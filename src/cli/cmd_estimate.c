@@ -31,7 +31,8 @@ static void usage(FILE *out) {
           "the LATEST change before the window; 'dlenergy stabilize' reports the FIRST change\n"
           "of 2 regimes (the study's definition), so the two can differ for one run.\n\n"
           "Options:\n"
-          "  --method LIST            comma-separated methods, or 'all' (required)\n"
+          "  --method LIST            comma-separated methods, or 'all' (required; --methods is\n"
+          "                           the same option)\n"
           "  --at-epoch K             cut-off after epoch K (default: everything recorded)\n"
           "  --epochs N               planned number of epochs (default: metadata)\n"
           "  --stable-epoch S         epochs before the STEP window (default 10)\n"
@@ -67,7 +68,7 @@ static const char *const param_opts[] = {
 enum { N_PARAM = sizeof param_opts / sizeof *param_opts, OPT_PARAM = 1000 };
 
 static int cmd_estimate(int argc, char **argv) {
-  struct option opts[N_PARAM + 6];
+  struct option opts[N_PARAM + 7];
   for (int i = 0; i < N_PARAM; i++)
     opts[i] = (struct option){param_opts[i], required_argument, NULL, OPT_PARAM + i};
   opts[N_PARAM] = (struct option){"method", required_argument, NULL, 'M'};
@@ -75,7 +76,8 @@ static int cmd_estimate(int argc, char **argv) {
   opts[N_PARAM + 2] = (struct option){"json", no_argument, NULL, 'j'};
   opts[N_PARAM + 3] = (struct option){"db", required_argument, NULL, 'd'};
   opts[N_PARAM + 4] = (struct option){"help", no_argument, NULL, 'h'};
-  opts[N_PARAM + 5] = (struct option){NULL, 0, NULL, 0};
+  opts[N_PARAM + 5] = (struct option){"methods", required_argument, NULL, 'M'}; /* as evaluate */
+  opts[N_PARAM + 6] = (struct option){NULL, 0, NULL, 0};
   const char *params[N_PARAM] = {0};
   const char *method_list = NULL, *db = NULL;
   bool json = false, gpu_only = false;
@@ -287,7 +289,8 @@ static int live_start(const monitor_view *v, void *user, dle_error *err) {
   live.tdp_w = have ? tdp : NAN;
   live.host_ram_gb = v->sensors ? v->sensors->host_ram_gb : NAN;
   live.cpu_cores = v->sensors ? v->sensors->cpu_logical : 0;
-  live.cpu_tdp_w = v->sensors && isfinite(v->sensors->cpu_tdp_w)
+  live.cpu_tdp_w = v->sensors && isfinite(v->sensors->cpu_model_w) ? v->sensors->cpu_model_w
+                   : v->sensors && isfinite(v->sensors->cpu_tdp_w)
                        ? v->sensors->cpu_tdp_w * (v->sensors->cpu_packages > 0 ? v->sensors->cpu_packages : 1)
                        : NAN;
   live.carbon = v->info ? v->info->carbon_g_per_kwh : NAN;
@@ -306,6 +309,9 @@ static void live_input(const monitor_view *v, size_t n_epochs, dle_estimate_inpu
   in->cpu_cores = live.cpu_cores;
   in->cpu_tdp_w = live.cpu_tdp_w;
   in->pue = live.pue;
+  /* Live, Carbontracker's rule uses every completed epoch so far (the projection
+   * follows the run; its range is the min/max epoch), unless ct-epochs is given. */
+  in->carbontracker_k = n_epochs > 0 ? (int)n_epochs : 1;
   apply_params(live.params, in, NULL);
 }
 
@@ -358,6 +364,17 @@ static void live_epoch(const monitor_view *v, void *user, char *extra, size_t ex
     /* never the O(n^2) batch detection in the loop: step-auto only with the stream's */
     if (live_methods[i] == DLE_EST_STEP_AUTO && (!in.detected || in.window_s > 0)) continue;
     if (dle_estimate_project(&in, live_methods[i], &r, &e) != 0) continue;
+    /* The facility energy, as the measured side is shown: x PUE (ga applies it
+     * itself), and never below what the same components have already used. */
+    double f = live_methods[i] == DLE_EST_GA ? 1 : live.pue;
+    r.total_j *= f, r.lower_j *= f, r.upper_j *= f;
+    double spent = NAN;
+    if (dle_estimate_measured_j(v->trace, r.components, &spent, &e) == 0 && isfinite(spent)) {
+      spent *= live.pue;
+      if (r.total_j < spent) r.total_j = spent;
+      if (r.lower_j < spent) r.lower_j = spent;
+      if (r.upper_j < spent) r.upper_j = spent;
+    }
     row->total_j[i] = r.total_j;
     live.comps[i] |= r.components;
     if (v->exporter) dle_exporter_set_projection(v->exporter, r.method, r.total_j);
@@ -376,8 +393,10 @@ static void live_epoch(const monitor_view *v, void *user, char *extra, size_t ex
   }
   if (isfinite(live.carbon))
     snprintf(em, sizeof em, ", %.3g g CO2e", dle_emissions_g(shown.total_j, live.carbon));
-  snprintf(extra, extra_size, "projected %s [%s .. %s] by %s (modelled%s)", tot, lo, hi,
-           shown.method, em);
+  char pue[32] = "";
+  if (live.pue != 1) snprintf(pue, sizeof pue, " x PUE %.2f", live.pue);
+  snprintf(extra, extra_size, "projected %s [%s .. %s] by %s%s (modelled%s)", tot, lo, hi,
+           shown.method, pue, em);
 }
 
 static void live_summary(const monitor_view *v, void *user, FILE *out) {
@@ -389,12 +408,24 @@ static void live_summary(const monitor_view *v, void *user, FILE *out) {
     dle_error e;
     meas[i] = NAN;
     if (live.comps[i] && dle_estimate_measured_j(v->trace, live.comps[i], &meas[i], &e) == 0) {
-      if (live_methods[i] == DLE_EST_GA) meas[i] *= live.pue;
+      meas[i] *= live.pue; /* projections are facility energies too */
       any = true;
     }
   }
   if (!any) return;
-  fprintf(out, "\nProjected totals made at each epoch (modelled) vs the measured total:\n");
+  /* A run that stopped early measured only part of what was projected. */
+  size_t done = 0;
+  for (size_t e = 0; e < v->n_epochs; e++) done += isfinite(v->epochs[e].t_end_s);
+  bool stopped = (v->info && v->info->status != DLE_RUN_COMPLETE) ||
+                 (v->epochs_total > 0 && done < (size_t)v->epochs_total);
+  fprintf(out, "\nProjected totals made at each epoch (modelled%s) vs the measured total of "
+               "the same components:\n", live.pue != 1 ? ", x PUE" : "");
+  if (stopped) {
+    char of[32] = "";
+    if (v->epochs_total > 0) snprintf(of, sizeof of, " of %d", v->epochs_total);
+    fprintf(out, "  (the run stopped after %zu%s epochs: the projections are of the whole run "
+                 "and cannot be compared with what was measured)\n", done, of);
+  }
   fprintf(out, "  %-8s", "epoch");
   for (int i = 0; i < N_LIVE; i++)
     if (live.comps[i]) fprintf(out, " %22s", dle_estimate_method_name(live_methods[i]));
@@ -424,7 +455,7 @@ static void live_summary(const monitor_view *v, void *user, FILE *out) {
       cli_format_energy(p, b, sizeof b);
       char *cut = strchr(b, '(');
       if (cut) cut[-1] = '\0';
-      if (isfinite(meas[i]) && meas[i] > 0)
+      if (isfinite(meas[i]) && meas[i] > 0 && !stopped)
         snprintf(c, sizeof c, "%s %+.1f%%", b, 100 * (p - meas[i]) / meas[i]);
       else
         snprintf(c, sizeof c, "%s", b);

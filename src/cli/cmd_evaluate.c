@@ -20,7 +20,8 @@ static void usage(FILE *out) {
           "                         [--sweep window|start|fraction]\n"
           "                         [--csv FILE] [--json] [estimator options]\n"
           "Estimate every selected finished run with each method and report RMSE, MAE,\n"
-          "MAPE (a fraction) and R^2 against the measured totals. Each method is compared\n"
+          "MAPE (percent in the text table, a fraction in --json and --csv) and R^2 against\n"
+          "the measured totals. Each method is compared\n"
           "with the measured (trapezoid) energy of the components it models: GPU for mlco2\n"
           "and flops; GPU+RAM for ga (+CPU when CPU facts are known), carbontracker and the\n"
           "step methods, or GPU alone with --gpu-only or when the run has no RAM power.\n"
@@ -33,7 +34,9 @@ static void usage(FILE *out) {
           "step-remain projects from %.0f %% of each run unless --at-fraction says otherwise.\n\n"
           "Options:\n"
           "  --runs FILTER         metadata filter, e.g. architecture=vgg16,status=complete\n"
-          "  --methods LIST        comma-separated methods or 'all' (default all)\n"
+          "                        (--filter is the same option)\n"
+          "  --methods LIST        comma-separated methods or 'all' (default all; --method is\n"
+          "                        the same option)\n"
           "  --sweep window|start  also vary the STEP window (size) or its start: epochs for\n"
           "                        runs with epochs, seconds for runs without\n"
           "  --sweep fraction      also project every method from 5, 10, 15, 20, 30, 50 %%\n"
@@ -213,7 +216,7 @@ static void compute(const acc *a, dle_estimate_errors *er) {
 }
 
 static int cmd_evaluate(int argc, char **argv) {
-  struct option opts[N_PARAM + 10];
+  struct option opts[N_PARAM + 12];
   for (int i = 0; i < N_PARAM; i++)
     opts[i] = (struct option){param_opts[i], required_argument, NULL, OPT_PARAM + i};
   opts[N_PARAM] = (struct option){"runs", required_argument, NULL, 'r'};
@@ -225,7 +228,9 @@ static int cmd_evaluate(int argc, char **argv) {
   opts[N_PARAM + 6] = (struct option){"gpu-only", no_argument, NULL, 'g'};
   opts[N_PARAM + 7] = (struct option){"db", required_argument, NULL, 'd'};
   opts[N_PARAM + 8] = (struct option){"help", no_argument, NULL, 'h'};
-  opts[N_PARAM + 9] = (struct option){NULL, 0, NULL, 0};
+  opts[N_PARAM + 9] = (struct option){"method", required_argument, NULL, 'M'};  /* as estimate */
+  opts[N_PARAM + 10] = (struct option){"filter", required_argument, NULL, 'r'}; /* as list */
+  opts[N_PARAM + 11] = (struct option){NULL, 0, NULL, 0};
   const char *params[N_PARAM] = {0};
   const char *filter = NULL, *methods = "all", *sweep = NULL, *sweep_vals = NULL;
   const char *csv = NULL, *db = NULL;
@@ -310,7 +315,7 @@ static int cmd_evaluate(int argc, char **argv) {
     return cli_usage_error(VERB, "%s", err.msg);
 
   dle_store *st = NULL;
-  if (dle_store_open(cli_db_path(db), &st, &err)) return cli_fail(VERB, &err);
+  if (cli_open_store_existing(cli_db_path(db), &st, &err)) return cli_fail(VERB, &err);
   int64_t *ids = NULL;
   size_t n_ids = 0;
   if (dle_store_select_runs(st, filter, &ids, &n_ids, &err)) {

@@ -393,7 +393,7 @@ static int export_main(int argc, char **argv) {
                                                     : "expected one RUN argument");
   dle_error err = {0};
   dle_store *st = NULL;
-  if (dle_store_open(cli_db_path(db), &st, &err)) return cli_fail("export", &err);
+  if (cli_open_store_existing(cli_db_path(db), &st, &err)) return cli_fail("export", &err);
   int64_t id = 0;
   outbuf b = {0};
   char tmp[4096 + 32];

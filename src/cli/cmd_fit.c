@@ -54,7 +54,8 @@ static void usage(FILE *out) {
           "  --select S        rank draws by r2 (highest mean R2; default) or mape (lowest\n"
           "                    mean MAPE; the default with --group-by); -o gets the best\n"
           "  --db PATH         the run store (complete runs with gpu_name, gflops, ... meta)\n"
-          "  --filter F        with --db: runs matching key=value[,key=value]\n"
+          "  --filter F        with --db: runs matching key=value[,key=value] (--runs is the\n"
+          "                    same option)\n"
           "  -o, --output FILE model file to write (required unless --params is given)\n"
           "  --seed S          seed of the folds and the draws (default 42)\n"
           "  --draws N         hyperparameter draws (default 100)\n"
@@ -111,7 +112,7 @@ static int dataset_from_store(const char *db, const char *filter, dle_pre_target
   *out = NULL;
   *skipped = 0;
   dle_store *st = NULL;
-  int rc = dle_store_open(db, &st, err);
+  int rc = cli_open_store_existing(db, &st, err);
   if (rc) return rc;
   int64_t *ids = NULL;
   size_t n = 0;
@@ -156,7 +157,7 @@ static int dataset_from_store(const char *db, const char *filter, dle_pre_target
             dle_energy_summarize(&tr, &info, &es, err) == DLE_OK &&
             dle_store_load_epochs(st, ids[i], &ep, &nep, err) == DLE_OK) {
           double epochs = nep ? (double)nep : meta_num(kv, nkv, "epochs_total");
-          y = power ? es.avg_power_w[DLE_COMP_GPU] : es.energy_j[DLE_COMP_GPU] / epochs;
+          y = power ? es.sample_mean_w[DLE_COMP_GPU] : es.energy_j[DLE_COMP_GPU] / epochs;
           cv[0] = dle_kv_get(kv, nkv, "architecture");
           cv[1] = dle_kv_get(kv, nkv, "environment");
           if (!cv[0]) cv[0] = "unknown";
@@ -277,6 +278,7 @@ static int cmd_fit(int argc, char **argv) {
                                        {"csv", required_argument, NULL, O_CSV},
                                        {"db", required_argument, NULL, O_DB},
                                        {"filter", required_argument, NULL, O_FILTER},
+                                       {"runs", required_argument, NULL, O_FILTER}, /* as analyze */
                                        {"output", required_argument, NULL, 'o'},
                                        {"seed", required_argument, NULL, O_SEED},
                                        {"draws", required_argument, NULL, O_DRAWS},

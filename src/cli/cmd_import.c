@@ -25,6 +25,7 @@ typedef struct import_opts {
   bool json, verbose, again;
   double pue;
   double carbon_g_per_kwh; /* NaN: none */
+  char carbon_source[256];  /* where it comes from, "default: ..." without an option */
   const char *meta[MAX_META];
   size_t n_meta;
 } import_opts;
@@ -46,7 +47,11 @@ static void usage(FILE *out) {
           "  (nvidia-smi's own header or the SEAA 2023 study's renamed one), plain or gzip;\n"
           "  with --cpu, the study's psutil log (timestamp, cpu usage (%%), memory usage (MB))\n"
           "  joined to the nearest GPU sample within 1 s; its RSS gives a modelled RAM power\n"
-          "  (0.375 W/GB). GPU power is measured (by nvidia-smi).\n"
+          "  (0.375 W/GB). GPU power is measured (by nvidia-smi). Impossible readings\n"
+          "  (negative, not finite, far above the board's limit) and samples missing a\n"
+          "  GPU become gaps, duplicates and clock jumps are dropped, all with counted\n"
+          "  warnings (in --json and the run's metadata); fewer than two usable samples\n"
+          "  is an error and nothing is stored.\n"
           "seaa2023: every run with a trace pair listed in DIR/runs.csv (the shared dataset),\n"
           "  with all of runs.csv's columns as metadata (architecture, environment, gflops,\n"
           "  batch_size, trained_epochs, f1_score, ...). Defaults to --skip-first 3\n"
@@ -59,11 +64,15 @@ static void usage(FILE *out) {
           "  --integer-watts        keep only the integer part of every GPU value (the\n"
           "                         study authors' procedure; reproduces runs.csv exactly)\n"
           "  --join-tolerance S     CPU-to-GPU join window in seconds (default 1)\n"
+          "  --max-gap S            a jump of more than S seconds between samples is a gap,\n"
+          "                         warned about and not integrated across (default 60)\n"
           "  --cpu-tdp W            model CPU power as W x CPU utilization (default: none)\n"
           "  --ram-w-per-gb X       modelled RAM power per GB of RSS (default 0.375)\n"
           "  --pue X                power usage effectiveness of the facility (default 1)\n"
           "  --carbon-intensity G   g CO2e per kWh for emissions\n"
-          "  --country CC           carbon intensity from the shipped table (e.g. ES, FR)\n"
+          "  --country CC           carbon intensity from the shipped table (e.g. ES, FR);\n"
+          "                         nvidia-smi without either: the world average, labelled\n"
+          "                         default\n"
           "  --meta KEY=VALUE       extra metadata (repeatable)\n"
           "  --again                import even if the same files are already in the store\n"
           "  --json                 print a JSON object (nvidia-smi: the fields of 'show\n"
@@ -183,9 +192,33 @@ static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
   if (rc == DLE_OK) rc = set_meta_num(st, id, "import_skip_last", (double)o->ing.skip_last, err);
   if (rc == DLE_OK && o->ing.integer_values)
     rc = dle_store_set_meta(st, id, "import_integer_watts", "1", err);
+  if (rc == DLE_OK && o->carbon_source[0])
+    rc = dle_store_set_meta(st, id, "carbon_source", o->carbon_source, err);
   if (rc == DLE_OK) rc = set_meta_num(st, id, "import_warnings", (double)imp.stats.warnings, err);
   if (rc == DLE_OK && imp.stats.first_warning[0])
     rc = dle_store_set_meta(st, id, "import_first_warning", imp.stats.first_warning, err);
+  if (rc == DLE_OK && imp.stats.warnings) {
+    /* Every non-zero warning count, "name=N ..." */
+    const dle_ingest_stats *w = &imp.stats;
+    const struct { const char *k; size_t v; } cnt[] = {
+        {"gpu_bad_lines", w->gpu_bad_lines},   {"gpu_cut_lines", w->gpu_cut_lines},
+        {"gpu_out_of_order", w->gpu_out_of_order}, {"gpu_duplicates", w->gpu_duplicates},
+        {"gpu_impossible", w->gpu_impossible}, {"gpu_incomplete", w->gpu_incomplete},
+        {"gpu_gaps", w->gpu_gaps},             {"gpu_time_outliers", w->gpu_time_outliers},
+        {"cpu_bad_lines", w->cpu_bad_lines},   {"cpu_out_of_order", w->cpu_out_of_order},
+        {"gzip_truncated", (size_t)w->gzip_truncated},
+        {"gzip_trailing", (size_t)w->gzip_trailing}};
+    char text[512] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof cnt / sizeof cnt[0]; i++) {
+      if (!cnt[i].v) continue;
+      int n = snprintf(text + len, sizeof text - len, "%s%s=%zu", len ? " " : "", cnt[i].k,
+                       cnt[i].v);
+      if (n < 0 || (size_t)n >= sizeof text - len) break;
+      len += (size_t)n;
+    }
+    rc = dle_store_set_meta(st, id, "import_warning_counts", text, err);
+  }
   for (size_t i = 0; rc == DLE_OK && i < n_extra; i++)
     if (extra_kv[2 * i + 1][0]) rc = dle_store_set_meta(st, id, extra_kv[2 * i], extra_kv[2 * i + 1], err);
   for (size_t i = 0; rc == DLE_OK && i < o->n_meta; i++) {
@@ -270,7 +303,12 @@ static int import_nvidia_smi(const char *gpu_path, const import_opts *o) {
       cJSON_AddNumberToObject(w, "gpu_duplicates", (double)r.stats.gpu_duplicates);
       cJSON_AddNumberToObject(w, "cpu_bad_lines", (double)r.stats.cpu_bad_lines);
       cJSON_AddNumberToObject(w, "cpu_out_of_order", (double)r.stats.cpu_out_of_order);
+      cJSON_AddNumberToObject(w, "gpu_impossible", (double)r.stats.gpu_impossible);
+      cJSON_AddNumberToObject(w, "gpu_incomplete", (double)r.stats.gpu_incomplete);
+      cJSON_AddNumberToObject(w, "gpu_gaps", (double)r.stats.gpu_gaps);
+      cJSON_AddNumberToObject(w, "gpu_time_outliers", (double)r.stats.gpu_time_outliers);
       cJSON_AddBoolToObject(w, "gzip_truncated", r.stats.gzip_truncated != 0);
+      cJSON_AddBoolToObject(w, "gzip_trailing", r.stats.gzip_trailing != 0);
       cJSON_AddNumberToObject(obj, "gpu_lines", (double)r.stats.gpu_lines);
       cJSON_AddNumberToObject(obj, "cpu_lines", (double)r.stats.cpu_lines);
       cJSON_AddNumberToObject(obj, "cpu_matched", (double)r.stats.cpu_matched);
@@ -432,7 +470,7 @@ static int import_seaa(const char *dir, const import_opts *o) {
 
 static int cmd_import(int argc, char **argv) {
   enum { O_CPU = 256, O_SKIP_FIRST, O_SKIP_LAST, O_INT, O_JOIN, O_TDP, O_RAM, O_PUE, O_CI,
-         O_COUNTRY, O_META, O_AGAIN, O_JSON, O_DB };
+         O_COUNTRY, O_META, O_AGAIN, O_JSON, O_MAX_GAP, O_DB };
   static const struct option opts[] = {{"cpu", required_argument, NULL, O_CPU},
                                        {"skip-first", required_argument, NULL, O_SKIP_FIRST},
                                        {"skip-last", required_argument, NULL, O_SKIP_LAST},
@@ -446,6 +484,7 @@ static int cmd_import(int argc, char **argv) {
                                        {"meta", required_argument, NULL, O_META},
                                        {"again", no_argument, NULL, O_AGAIN},
                                        {"json", no_argument, NULL, O_JSON},
+                                       {"max-gap", required_argument, NULL, O_MAX_GAP},
                                        {"db", required_argument, NULL, O_DB},
                                        {"verbose", no_argument, NULL, 'v'},
                                        {"help", no_argument, NULL, 'h'},
@@ -504,6 +543,12 @@ static int cmd_import(int argc, char **argv) {
         break;
       case O_AGAIN: o.again = true; break;
       case O_JSON: o.json = true; break;
+      case O_MAX_GAP:
+        if (!cli_parse_double(optarg, &o.ing.max_gap_s) || !(o.ing.max_gap_s > 0) ||
+            o.ing.max_gap_s > 1e6)
+          return cli_usage_error("import", "--max-gap wants seconds in (0, 1e6], not '%s'",
+                                 optarg);
+        break;
       case O_DB: o.db = optarg; break;
       case 'v': o.verbose = true; break;
       case 'h': usage(stdout); return DLE_EXIT_OK;
@@ -525,9 +570,18 @@ static int cmd_import(int argc, char **argv) {
     if (!skip_last_set) o.ing.skip_last = 3;
     if (!ci_set && !country) country = "ES";
   }
+  bool carbon_default = !ci_set && !country;
+  if (carbon_default) country = "WORLD"; /* the table's world average, labelled default */
   if (country) {
     dle_error err;
-    if (dle_carbon_lookup(country, &o.carbon_g_per_kwh, &err)) return cli_fail("import", &err);
+    dle_carbon_info ci;
+    if (dle_carbon_find(country, &ci, &err)) return cli_fail("import", &err);
+    o.carbon_g_per_kwh = ci.g_per_kwh;
+    snprintf(o.carbon_source, sizeof o.carbon_source, "%s%.4g g/kWh (%s, %d; %s)",
+             carbon_default ? "default: " : "", ci.g_per_kwh, ci.name, ci.year, ci.source);
+  } else {
+    snprintf(o.carbon_source, sizeof o.carbon_source, "%.4g g/kWh (--carbon-intensity)",
+             o.carbon_g_per_kwh);
   }
   return seaa ? import_seaa(path, &o) : import_nvidia_smi(path, &o);
 }

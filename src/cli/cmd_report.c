@@ -19,6 +19,7 @@ static void usage(FILE *out) {
           "with plain-language verdicts, and each estimator's predicted vs measured energy.\n\n"
           "  RUN...           store runs (ids or 'last') to draw and estimate\n"
           "  --runs FILTER    key=value[,...]: store runs by metadata, and CSV rows by column\n"
+          "                   (--filter is the same option)\n"
           "  --csv FILE       per-run table for the comparison (e.g. the study's runs.csv);\n"
           "                   without it the table is built from the store runs\n"
           "  --db PATH        run store (default $DLENERGY_DB or ./dlenergy.db); with --csv the\n"
@@ -35,7 +36,8 @@ static void usage(FILE *out) {
 
 static int report_main(int argc, char **argv) {
   static const struct option opts[] = {
-      {"runs", required_argument, NULL, 'r'},    {"csv", required_argument, NULL, 'C'},
+      {"runs", required_argument, NULL, 'r'},
+      {"filter", required_argument, NULL, 'r'}, /* as list */    {"csv", required_argument, NULL, 'C'},
       {"db", required_argument, NULL, 'd'},      {"by", required_argument, NULL, 'b'},
       {"metric", required_argument, NULL, 'm'},  {"quality", required_argument, NULL, 'q'},
       {"title", required_argument, NULL, 't'},   {"max-profiles", required_argument, NULL, 'M'},
@@ -43,7 +45,7 @@ static int report_main(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
   const char *filter = NULL, *csv = NULL, *db = NULL, *by = "architecture,environment";
   const char *metric = "energy", *quality = "f1", *title = NULL, *output = NULL;
-  int max_profiles = 12, estimates = 1, by_set = 0, quality_set = 0, c;
+  int max_profiles = 12, estimates = 1, by_set = 0, quality_set = 0, metric_set = 0, c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
@@ -52,7 +54,7 @@ static int report_main(int argc, char **argv) {
     case 'C': csv = optarg; break;
     case 'd': db = optarg; break;
     case 'b': by = optarg; by_set = 1; break;
-    case 'm': metric = optarg; break;
+    case 'm': metric = optarg; metric_set = 1; break;
     case 'q': quality = optarg; quality_set = 1; break;
     case 't': title = optarg; break;
     case 'M':
@@ -86,7 +88,7 @@ static int report_main(int argc, char **argv) {
   int rc = 0, status = DLE_EXIT_OK;
   bool use_store = !csv || db || n_pos > 0;
   if (use_store) {
-    rc = dle_store_open(cli_db_path(db), &st, &err);
+    rc = cli_open_store_existing(cli_db_path(db), &st, &err);
     if (!rc && n_pos > 0) {
       ids = calloc((size_t)n_pos, sizeof *ids);
       if (!ids) rc = dle_error_set(&err, DLE_ENOMEM, "out of memory");
@@ -121,7 +123,7 @@ static int report_main(int argc, char **argv) {
     o.table = table;
     o.by = bycols;
     o.n_by = n_by;
-    o.metric = dle_report_resolve_column(table, metric);
+    o.metric = dle_report_resolve_column(table, cli_default_metric(table, metric, metric_set));
     o.quality = dle_report_resolve_column(table, quality);
     o.store = st;
     o.runs = ids;

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 #include "dlenergy/energy.h"
 #include "dlenergy/exporter.h"
@@ -509,7 +511,8 @@ static bool relay_output(mon *m, int which) {
     dle_child_close_output(m->child, which);
     return false;
   }
-  if (write_all_fd(which == 1 ? STDOUT_FILENO : STDERR_FILENO, m->relay_buf, (size_t)n) != 0 &&
+  if (write_all_fd(which == 1 && !m->o->json ? STDOUT_FILENO : STDERR_FILENO, m->relay_buf,
+                   (size_t)n) != 0 &&
       errno == EPIPE) {
     /* Our own output is gone: the child gets EPIPE/SIGPIPE as it would have without us. */
     dle_child_close_output(m->child, which);
@@ -615,8 +618,17 @@ static void record_static_meta(mon *m) {
   if (s->cpu_model[0]) set_meta(m, "cpu_model", s->cpu_model);
   if (s->cpu_logical > 0) set_meta_num(m, "cpu_cores", s->cpu_logical);
   set_meta_num(m, "cpu_tdp_w", s->cpu_tdp_w);
-  if (isfinite(s->cpu_tdp_w)) set_meta(m, "cpu_tdp_source", s->cpu_tdp_source);
+  if (isfinite(s->cpu_tdp_w) || isfinite(s->cpu_model_w))
+    set_meta(m, "cpu_tdp_source", s->cpu_tdp_source);
+  if (isfinite(s->cpu_model_w)) {
+    /* The modelled CPU: full-load power of the visible CPUs and the assumption. */
+    set_meta_num(m, "cpu_model_w", s->cpu_model_w);
+    set_meta(m, "cpu_power_model", s->cpu_model_how);
+    if (s->cpu_model_generic) set_meta(m, "cpu_model_generic", "1");
+  }
   set_meta_num(m, "ram_w_per_gb", s->ram_w_per_gb);
+  set_meta(m, "scope", dle_scope_str(s->scope));
+  if (m->o->carbon_how[0]) set_meta(m, "carbon_source", m->o->carbon_how);
   if (s->notes[0]) set_meta(m, "sensor_notes", s->notes);
   if (m->o->country) set_meta(m, "country", m->o->country);
   /* The job key: the runs that several hosts record for one distributed training. */
@@ -767,10 +779,13 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
       summary_row(names[c], NAN, NAN, "not available");
       continue;
     }
+    bool machine = m->sinfo.scope == DLE_SCOPE_MACHINE;
     if (c == DLE_COMP_CPU && !sum.measured[c])
-      snprintf(how, sizeof how, "modelled (TDP %.0f W x utilization)", m->sinfo.cpu_tdp_w);
+      snprintf(how, sizeof how, "modelled (%s x %s CPU utilization)", m->sinfo.cpu_model_how,
+               machine ? "host" : "process-tree");
     else if (c == DLE_COMP_RAM)
-      snprintf(how, sizeof how, "modelled (%.3g W/GB x resident memory)", m->sinfo.ram_w_per_gb);
+      snprintf(how, sizeof how, "modelled (%.3g W/GB x %s)", m->sinfo.ram_w_per_gb,
+               machine ? "host memory (MemTotal)" : "process-tree resident memory");
     else if (c == DLE_COMP_GPU && sum.n_devices > 1)
       snprintf(how, sizeof how, "%s (%s%s, GPUs %s)", sum.measured[c] ? "measured" : "modelled",
                src, isfinite(sum.gpu_counter_j) ? " energy counter" : "",
@@ -808,21 +823,32 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
                                               "counter by more than 5%"
                                             : "measured (power integral, cross-check)");
   }
+  /* Name only the components that are in the total. */
   bool dram = isfinite(sum.energy_j[DLE_COMP_DRAM]);
-  snprintf(how, sizeof how, "%s: GPU + CPU + %s", total_kind(m), dram ? "DRAM" : "RAM");
+  char parts[48] = "";
+  const int in_total[3] = {DLE_COMP_GPU, DLE_COMP_CPU, dram ? DLE_COMP_DRAM : DLE_COMP_RAM};
+  for (int k = 0; k < 3; k++)
+    if (isfinite(sum.energy_j[in_total[k]])) {
+      size_t pl = strlen(parts);
+      snprintf(parts + pl, sizeof parts - pl, "%s%s", pl ? " + " : "", names[in_total[k]]);
+    }
+  snprintf(how, sizeof how, "%s: %s", total_kind(m), parts[0] ? parts : "no component");
   summary_row("total", sum.total_j, sum.duration_s > 0 ? sum.total_j / sum.duration_s : NAN, how);
   snprintf(how, sizeof how, "total x PUE %.2f", sum.pue);
   summary_row("facility", sum.facility_j, NAN, how);
   if (isfinite(sum.emissions_g)) {
     char em[64];
     snprintf(em, sizeof em, "%.4g g CO2e", sum.emissions_g);
-    snprintf(how, sizeof how, "modelled: %.4g g/kWh%s%s", sum.carbon_g_per_kwh,
-             m->o->country ? " in " : "", m->o->country ? m->o->country : "");
+    snprintf(how, sizeof how, "modelled: %s%s", m->o->carbon_how,
+             m->o->carbon_default ? "; set --country or --carbon-intensity" : "");
     fprintf(stderr, "  %-12s %-24s %-11s %s\n", "emissions", em, "", how);
   } else {
-    fprintf(stderr, "  %-12s %-24s %-11s %s\n", "emissions", "-", "",
-            "set --country or --carbon-intensity");
+    fprintf(stderr, "  %-12s %-24s %-11s %s\n", "emissions", "-", "", "no energy to convert");
   }
+  fprintf(stderr, "  scope: %s (%s)\n", dle_scope_str(m->sinfo.scope),
+          m->sinfo.scope == DLE_SCOPE_MACHINE
+              ? "modelled CPU and RAM cover the whole host"
+              : "modelled CPU and RAM are the process tree's share; --scope machine for the host");
   if (m->sinfo.notes[0]) fprintf(stderr, "  sensors: %s\n", m->sinfo.notes);
   if (m->mr) {
     dle_marker_stats s;
@@ -1026,6 +1052,7 @@ int monitor_main(const monitor_opts *o) {
                           .marker_fd = marker_w,
                           .marker_env = "DLENERGY_MARKER_FD",
                           .capture_output = m->rx[0] != NULL,
+                          .stdout_to_stderr = o->json, /* stdout carries the JSON */
                           .env_set = set,
                           .env_unset = unset,
                           .sig_default = &sigs.child_default};
@@ -1184,6 +1211,17 @@ int monitor_main(const monitor_opts *o) {
   if (!m->store_failed) store_check(m, dle_store_commit(m->st, &e), &e);
   if (!o->quiet) print_summary(m, &x, exited);
   if (m->store_failed && status == 0) status = DLE_EXIT_FAIL;
+  if (o->quiet && !o->json && !m->store_failed) printf("%" PRId64 "\n", m->run_id);
+  if (o->json && !m->store_failed) {
+    /* The recorded run exactly as `show --json` gives it. */
+    cJSON *js = show_run_json(m->st, m->run_id, true, &e);
+    if (!js || !cli_print_json(js)) {
+      fprintf(stderr, "dlenergy %s: no JSON summary: %s\n", o->verb, js ? "write failed" : e.msg);
+      if (status == 0) status = DLE_EXIT_FAIL;
+    }
+    cJSON_Delete(js);
+  }
+  fflush(stdout);
   if (o->report_path && !m->store_failed) {
     /* The single-run report, from what the store now holds (same as `dlenergy report`). */
     if (dle_report_write_run(m->st, m->run_id, o->report_path, &e) == DLE_OK) {
@@ -1222,7 +1260,8 @@ fail:
 enum {
   OPT_DB = 256, OPT_INTERVAL, OPT_GPUS, OPT_NO_GPU, OPT_NO_RAPL, OPT_NO_CPU, OPT_CPU_TDP,
   OPT_RAM_W, OPT_PUE, OPT_CARBON, OPT_COUNTRY, OPT_META, OPT_EPOCHS, OPT_QUIET,
-  OPT_EPOCH_REGEX, OPT_FIFO, OPT_METRICS, OPT_REPORT, OPT_JOB, OPT_HOST, OPT_HELP
+  OPT_EPOCH_REGEX, OPT_FIFO, OPT_METRICS, OPT_REPORT, OPT_JOB, OPT_HOST, OPT_SCOPE, OPT_JSON,
+  OPT_HELP
 };
 
 bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_opts *o,
@@ -1279,6 +1318,14 @@ bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_o
         *usage_rc = cli_usage_error(verb, "--epochs wants a positive integer, not '%s'", arg);
       return true;
     case OPT_QUIET: o->quiet = true; return true;
+    case OPT_JSON: o->json = true; return true;
+    case OPT_SCOPE: {
+      int sc_v = dle_scope_parse(arg);
+      if (sc_v < 0)
+        *usage_rc = cli_usage_error(verb, "--scope wants process or machine, not '%s'", arg);
+      sc->scope = sc_v < 0 ? DLE_SCOPE_PROCESS : sc_v;
+      return true;
+    }
     case OPT_METRICS: o->metrics_listen = arg; return true;
     case OPT_REPORT: o->report_path = arg; return true;
     case OPT_JOB:
@@ -1310,6 +1357,8 @@ bool monitor_sensor_option(const char *verb, int opt, const char *arg, monitor_o
   {"meta", required_argument, NULL, OPT_META},                            \
   {"epochs", required_argument, NULL, OPT_EPOCHS},                        \
   {"quiet", no_argument, NULL, OPT_QUIET},                                \
+  {"json", no_argument, NULL, OPT_JSON},                                  \
+  {"scope", required_argument, NULL, OPT_SCOPE},                          \
   {"metrics-listen", required_argument, NULL, OPT_METRICS},               \
   {"report", required_argument, NULL, OPT_REPORT},                        \
   {"job", required_argument, NULL, OPT_JOB},                              \
@@ -1326,14 +1375,24 @@ static const char k_common_help[] =
     "  --no-gpu, --no-rapl, --no-cpu\n"
     "                        disable the NVML, RAPL or process-tree (CPU %, RSS) sensor\n"
     "  --cpu-tdp W           CPU TDP per package for the modelled CPU power when RAPL\n"
-    "                        is absent (default: data/cpu_tdp.csv by CPU model)\n"
-    "  --ram-w-per-gb W      modelled RAM power per GB resident (default 0.375)\n"
+    "                        is absent (default: data/cpu_tdp.csv by CPU model: W per\n"
+    "                        thread x the CPUs this machine sees; generic VM names such\n"
+    "                        as 'AMD EPYC' get the family's median W per thread)\n"
+    "  --scope process|machine\n"
+    "                        what modelled CPU and RAM power covers: the process tree's\n"
+    "                        CPU share and resident memory (default, the study's rule)\n"
+    "                        or the whole host (host CPU utilization, MemTotal)\n"
+    "  --ram-w-per-gb W      modelled RAM power per GB (default 0.375)\n"
     "  --pue X               power usage effectiveness of the facility (default 1.0)\n"
     "  --carbon-intensity G  grid carbon intensity in g CO2e/kWh\n"
-    "  --country CC          carbon intensity from the shipped table (e.g. ES)\n"
+    "  --country CC          carbon intensity from the shipped table (e.g. ES); without\n"
+    "                        either, emissions use the table's world average, labelled\n"
+    "                        default. Giving both is a usage error.\n"
     "  --meta KEY=VALUE      metadata for the run (repeatable)\n"
     "  --epochs N            planned number of epochs\n"
-    "  --quiet               no live line and no summary\n"
+    "  --quiet               no live line and no summary; prints the run id on stdout\n"
+    "  --json                the final summary as one JSON object on stdout (as\n"
+    "                        'show --json'); the live lines stay on stderr\n"
     "  --metrics-listen ADDR serve Prometheus metrics of the live run on HOST:PORT\n"
     "                        (\":PORT\" = loopback; port 0 picks a free one)\n"
     "  --report FILE         write the run's self-contained HTML report at the end\n"
@@ -1365,12 +1424,25 @@ static int meta_add(meta_list *ml, const char *verb, char *kv) {
   return -1;
 }
 
+/* The carbon intensity and its label: --carbon-intensity, --country (table),
+ * or the table's world average, labelled default. */
 static int resolve_country(monitor_opts *o) {
-  if (!o->country) return -1;
+  if (o->country && !isnan(o->carbon_g_per_kwh))
+    return cli_usage_error(o->verb, "--country and --carbon-intensity both give the carbon "
+                                    "intensity: use one");
+  if (!isnan(o->carbon_g_per_kwh)) {
+    snprintf(o->carbon_how, sizeof o->carbon_how, "%.4g g/kWh (--carbon-intensity)",
+             o->carbon_g_per_kwh);
+    return -1;
+  }
   dle_carbon_info ci;
   dle_error e;
-  if (dle_carbon_find(o->country, &ci, &e) != DLE_OK) return cli_fail(o->verb, &e);
-  if (isnan(o->carbon_g_per_kwh)) o->carbon_g_per_kwh = ci.g_per_kwh;
+  if (dle_carbon_find(o->country ? o->country : "WORLD", &ci, &e) != DLE_OK)
+    return cli_fail(o->verb, &e);
+  o->carbon_g_per_kwh = ci.g_per_kwh;
+  o->carbon_default = !o->country;
+  snprintf(o->carbon_how, sizeof o->carbon_how, "%s%.4g g/kWh (%s, %d; %s)",
+           o->country ? "" : "default: ", ci.g_per_kwh, ci.name, ci.year, ci.source);
   return -1;
 }
 

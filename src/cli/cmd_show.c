@@ -176,7 +176,12 @@ static cJSON *run_json(dle_store *st, const show_data *d, bool with_epochs, dle_
   cJSON_AddNumberToObject(o, "term_signal", info.term_signal);
   cli_json_number_or_null(o, "duration_s", s.duration_s);
   cJSON_AddNumberToObject(o, "samples", (double)s.samples);
-  cJSON_AddNumberToObject(o, "epochs", (double)ne);
+  /* Completed epochs, as the run summary and `list` count them; an epoch still open
+   * when the run stopped is counted apart. */
+  size_t done = 0;
+  for (size_t i = 0; i < ne; i++) done += isfinite(d->ep[i].t_end_s);
+  cJSON_AddNumberToObject(o, "epochs", (double)done);
+  cJSON_AddNumberToObject(o, "epochs_open", (double)(ne - done));
   cJSON_AddNumberToObject(o, "epochs_planned", info.epochs_planned);
   cli_json_number_or_null(o, "gpu_energy_j", s.energy_j[DLE_COMP_GPU]);
   cli_json_number_or_null(o, "avg_gpu_power_w", s.avg_power_w[DLE_COMP_GPU]);
@@ -200,6 +205,18 @@ static cJSON *run_json(dle_store *st, const show_data *d, bool with_epochs, dle_
   cli_json_number_or_null(o, "facility_energy_j", s.facility_j);
   cli_json_number_or_null(o, "carbon_g_per_kwh", s.carbon_g_per_kwh);
   cli_json_number_or_null(o, "emissions_g", s.emissions_g);
+  /* Where the modelled figures come from (recorded by run/attach; absent for
+   * older runs and imports that did not record them). */
+  const char *cs = dle_kv_get(kv, nkv, "carbon_source");
+  if (cs) {
+    cJSON_AddStringToObject(o, "carbon_source", cs);
+    cJSON_AddBoolToObject(o, "carbon_default", strncmp(cs, "default", 7) == 0);
+  }
+  const char *scope = dle_kv_get(kv, nkv, "scope");
+  if (scope) cJSON_AddStringToObject(o, "scope", scope);
+  const char *cpm = dle_kv_get(kv, nkv, "cpu_power_model");
+  if (cpm && !s.measured[DLE_COMP_CPU] && isfinite(s.energy_j[DLE_COMP_CPU]))
+    cJSON_AddStringToObject(o, "cpu_power_model", cpm);
   add_devices_json(o, &s, dle_kv_get(kv, nkv, "gpus_used"), dle_kv_get(kv, nkv, "gpus_shared"));
   cJSON *meta = cJSON_AddObjectToObject(o, "meta");
   for (size_t i = 0; i < nkv; i++) cJSON_AddStringToObject(meta, kv[i].key, kv[i].value);
@@ -255,7 +272,7 @@ static void print_devices(const cJSON *o, const dle_energy_summary *s) {
     double gw = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "avg_power_w"));
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(g, "used_by_run");
     char label[32];
-    snprintf(label, sizeof label, " gpu %d",
+    snprintf(label, sizeof label, " GPU %d",
              (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(g, "index")));
     cli_format_energy(gj, e, sizeof e);
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(g, "shared");
@@ -291,19 +308,23 @@ static void print_human(const show_data *d, const cJSON *o) {
   printf(")\n");
   if (info.status == DLE_RUN_FAILED || info.status == DLE_RUN_KILLED)
     printf("  exit       code %d, signal %d\n", info.exit_code, info.term_signal);
-  printf("  epochs     %zu", ne);
+  size_t done = 0;
+  for (size_t i = 0; i < ne; i++) done += isfinite(d->ep[i].t_end_s);
+  printf("  epochs     %zu", done);
   if (info.epochs_planned > 0) printf(" of %d planned", info.epochs_planned);
-  printf("\n\n  %-9s %-28s %10s  %-9s %s\n", "component", "energy", "avg power", "figure",
+  if (ne > done) printf(" (+%zu not completed)", ne - done);
+  printf("\n\n  %-9s %-28s %10s  %-9s %s\n", "component", "energy", "mean power", "figure",
          "source");
+  static const char *names[DLE_COMP_COUNT] = {"GPU", "CPU", "DRAM", "RAM"}; /* as the summary */
   for (int c = 0; c < DLE_COMP_COUNT; c++) {
     if (isnan(s.energy_j[c])) continue;
     cli_format_energy(s.energy_j[c], e, sizeof e);
-    printf("  %-9s %-28s %8.1f W  %-9s %s\n", dle_component_name((dle_component)c), e,
-           s.avg_power_w[c], figure_kind(&s, c), s.source[c]);
+    printf("  %-9s %-28s %8.2f W  %-9s %s\n", names[c], e, s.avg_power_w[c],
+           figure_kind(&s, c), s.source[c]);
     if (c == DLE_COMP_GPU) print_devices(o, &s);
   }
   cli_format_energy(s.total_j, e, sizeof e);
-  printf("  %-9s %-28s\n", "total", e);
+  printf("  %-9s %-28s %8.2f W\n", "total", e, s.duration_s > 0 ? s.total_j / s.duration_s : NAN);
   if (!isnan(s.gpu_counter_j)) {
     cli_format_energy(s.gpu_counter_j, e, sizeof e);
     printf("  GPU energy counter (measured, NVML): %s\n", e);
@@ -312,9 +333,18 @@ static void print_human(const show_data *d, const cJSON *o) {
     cli_format_energy(s.facility_j, e, sizeof e);
     printf("  facility (PUE %.2f, modelled): %s\n", s.pue, e);
   }
+  const cJSON *cpm = cJSON_GetObjectItemCaseSensitive(o, "cpu_power_model");
+  if (cJSON_IsString(cpm)) printf("  CPU model  %s\n", cpm->valuestring);
+  const cJSON *scope = cJSON_GetObjectItemCaseSensitive(o, "scope");
+  if (cJSON_IsString(scope))
+    printf("  scope      %s (modelled CPU and RAM: %s)\n", scope->valuestring,
+           strcmp(scope->valuestring, "machine") == 0 ? "the whole host"
+                                                       : "the process tree's share");
+  const cJSON *cs = cJSON_GetObjectItemCaseSensitive(o, "carbon_source");
   if (!isnan(s.emissions_g))
-    printf("  emissions  %.1f g CO2e at %.4g g/kWh (modelled)\n", s.emissions_g,
-           s.carbon_g_per_kwh);
+    printf("  emissions  %.4g g CO2e at %.4g g/kWh (modelled%s%s)\n", s.emissions_g,
+           s.carbon_g_per_kwh, cJSON_IsString(cs) ? ": " : "",
+           cJSON_IsString(cs) ? cs->valuestring : "");
   const cJSON *meta = cJSON_GetObjectItemCaseSensitive(o, "meta");
   if (meta && meta->child) {
     printf("\n  metadata\n");
@@ -584,7 +614,7 @@ static int cmd_show(int argc, char **argv) {
   dle_error err;
   dle_error_clear(&err);
   dle_store *st = NULL;
-  if (dle_store_open(cli_db_path(db), &st, &err)) return cli_fail("show", &err);
+  if (cli_open_store_existing(cli_db_path(db), &st, &err)) return cli_fail("show", &err);
   if (job) {
     int rc = show_job(st, job, json, &err);
     dle_store_close(st);

@@ -73,10 +73,14 @@ typedef struct monitor_opts {
   const char *country;               /* recorded as meta when set */
   const char *job;                   /* --job; NULL: $SLURM_JOB_ID / $TORCHELASTIC_RUN_ID */
   const char *host;                  /* --host; NULL: gethostname() */
+  char carbon_how[256];              /* where carbon_g_per_kwh comes from, in words
+                                        ("default: World ..."), set by the option loop */
+  bool carbon_default;               /* no --country/--carbon-intensity: the world average */
+  bool json;                         /* run --json: the final summary as JSON on stdout */
   int epochs_planned;                /* --epochs; 0 = unknown */
   char **meta;                       /* "k=v" strings from --meta, NULL-terminated */
   const char *epoch_regex;           /* run only; NULL: no output capture */
-  bool quiet;                        /* no live line, no summary */
+  bool quiet;                        /* no live line, no summary; the run id on stdout */
   const char *metrics_listen;        /* --metrics-listen HOST:PORT, or NULL */
   const char *report_path;           /* --report FILE: single-run HTML report at the end */
   monitor_hooks hooks[MONITOR_MAX_HOOKS]; /* called in order */

@@ -44,6 +44,7 @@ int dle_trace_append(dle_trace *t, const dle_sample *s, dle_error *err) {
   size_t i = t->n;
   double util = 0, mutil = 0, mem = 0, limit = 0, temp = NAN, counter = 0, power = 0;
   int n_util = 0, n_mutil = 0, n_mem = 0, n_limit = 0, n_power = 0, counter_ok = s->n_gpus > 0;
+  bool alive = false; /* some GPU has a reading: held values may stand in for the others */
   uint32_t ng = s->n_gpus > DLE_MAX_GPUS ? DLE_MAX_GPUS : s->n_gpus;
   for (uint32_t g = 0; g < ng; g++) {
     const dle_gpu_sample *gs = &s->gpu[g];
@@ -76,6 +77,7 @@ int dle_trace_append(dle_trace *t, const dle_sample *s, dle_error *err) {
       t->dev_seen[g] = true;
     }
     if (t->dev_headline[g] && t->dev_seen[g]) power += t->dev_last_w[g], n_power++;
+    if (!isnan(gs->power_w)) alive = true;
   }
   if (ng > t->n_gpus) t->n_gpus = ng;
   /* The counter column of this row is a raw sum, not the selection's cumulative
@@ -83,7 +85,7 @@ int dle_trace_append(dle_trace *t, const dle_sample *s, dle_error *err) {
   t->gpus_selected = false;
   t->t_s[i] = s->t_s;
   t->wall_s[i] = s->wall_s;
-  t->gpu_power_w[i] = n_power ? power : NAN;
+  t->gpu_power_w[i] = n_power && alive ? power : NAN;
   t->gpu_util_pct[i] = mean_or_nan(util, n_util);
   t->gpu_mem_util_pct[i] = mean_or_nan(mutil, n_mutil);
   t->gpu_mem_used_mib[i] = n_mem ? mem : NAN;
@@ -182,6 +184,12 @@ double dle_trace_device_counter_j(const dle_trace *t, uint32_t slot) {
   return e;
 }
 
+bool dle_trace_gpu_row_alive(const dle_trace *t, size_t i) {
+  for (uint32_t d = 0; d < t->n_gpus && d < DLE_MAX_GPUS; d++)
+    if (t->dev_power_w[d] && !isnan(t->dev_power_w[d][i])) return true;
+  return false;
+}
+
 void dle_trace_select_gpus(dle_trace *t, const uint32_t *indices, size_t n) {
   if (!t) return;
   t->gpus_selected = true;
@@ -228,6 +236,8 @@ void dle_trace_select_gpus(dle_trace *t, const uint32_t *indices, size_t n) {
   }
   if (!counters || !any)
     for (size_t i = 0; i < t->n; i++) t->gpu_energy_counter_j[i] = NAN;
+  for (size_t i = 0; i < t->n; i++)
+    if (!dle_trace_gpu_row_alive(t, i)) t->gpu_power_w[i] = NAN; /* a hole, not bridged */
   free(cum);
   free(nextv);
 }

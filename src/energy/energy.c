@@ -186,22 +186,40 @@ static double mean_valid(const double *p, size_t n) {
   return k ? sum / (double)k : NAN;
 }
 
-/* Trapezoid over the valid samples only: a missing reading is bridged linearly
- * between its neighbours (a gap for this device), not a hole in the integral. */
-static int trapezoid_bridged(const double *t_s, const double *p_w, size_t n, double *out_j) {
+/* Trapezoid of one GPU's column: a missing reading is bridged linearly between
+ * its neighbours (a gap for this device, not a hole) while another GPU still has a
+ * reading at that row; across rows where no GPU has one (an import's pause, a
+ * stalled sampler) nothing is integrated, for every device alike. */
+static int trapezoid_bridged(const dle_trace *t, const double *p_w, double *out_j) {
   double e = 0;
   size_t prev = SIZE_MAX;
-  for (size_t i = 0; i < n; i++) {
-    if (!valid(t_s, p_w, i)) continue;
+  for (size_t i = 0; i < t->n; i++) {
+    if (!valid(t->t_s, p_w, i)) continue;
     if (prev != SIZE_MAX) {
-      double dt = t_s[i] - t_s[prev];
+      double dt = t->t_s[i] - t->t_s[prev];
       if (dt < 0) return DLE_EINVAL;
-      e += dt * (p_w[i] + p_w[prev]) / 2;
+      /* rows prev..i: integrate the alive steps of the linear bridge */
+      for (size_t k = prev; k < i; k++) {
+        if (!dle_trace_gpu_row_alive(t, k) || !dle_trace_gpu_row_alive(t, k + 1)) continue;
+        if (isnan(t->t_s[k]) || isnan(t->t_s[k + 1])) continue;
+        double fa = dt > 0 ? (t->t_s[k] - t->t_s[prev]) / dt : 0;
+        double fb = dt > 0 ? (t->t_s[k + 1] - t->t_s[prev]) / dt : 0;
+        double va = k == prev ? p_w[prev] : p_w[prev] + (p_w[i] - p_w[prev]) * fa;
+        double vb = k + 1 == i ? p_w[i] : p_w[prev] + (p_w[i] - p_w[prev]) * fb;
+        e += (t->t_s[k + 1] - t->t_s[k]) * (va + vb) / 2;
+      }
     }
     prev = i;
   }
   *out_j = prev == SIZE_MAX ? NAN : e;
   return DLE_OK;
+}
+
+/* Mean power = energy / duration (time-weighted, so the parts' mean powers add
+ * up to the total's); the plain mean of the samples only when no time passed. */
+static double time_weighted_w(double energy_j, double duration_s, const double *p, size_t n) {
+  if (isfinite(energy_j) && duration_s > 0) return energy_j / duration_s;
+  return mean_valid(p, n);
 }
 
 int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
@@ -221,13 +239,14 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
   for (int c = 0; c < DLE_COMP_COUNT; c++) {
     const double *p = dle_trace_component_w(t, (dle_component)c);
     out->energy_j[c] = NAN;
-    out->avg_power_w[c] = NAN;
+    out->avg_power_w[c] = out->sample_mean_w[c] = NAN;
     if (t->n && column_has_data(p, t->n)) {
       int rc = dle_energy_trapezoid_j(t->t_s, p, t->n, &out->energy_j[c]);
       if (rc)
         return dle_error_set(err, rc, "energy summary: sample times go backwards (%s)",
                              comp_names[c]);
-      out->avg_power_w[c] = mean_valid(p, t->n);
+      out->avg_power_w[c] = time_weighted_w(out->energy_j[c], out->duration_s, p, t->n);
+      out->sample_mean_w[c] = mean_valid(p, t->n);
       snprintf(out->source[c], sizeof out->source[c], "%s",
                src[c][0] && strcmp(src[c], "none") != 0 ? src[c] : "unknown");
       out->measured[c] = dle_source_is_measured(out->source[c]);
@@ -250,13 +269,14 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
     out->device_counter_j[d] = out->device_integral_j[d] = NAN;
     out->device_headline[d] = t->dev_headline[d];
     if (!p || !column_has_data(p, t->n)) continue;
-    if (trapezoid_bridged(t->t_s, p, t->n, &out->device_integral_j[d]))
+    if (trapezoid_bridged(t, p, &out->device_integral_j[d]))
       return dle_error_set(err, DLE_EINVAL, "energy summary: sample times go backwards (gpu %u)",
                            t->dev_index[d]);
-    out->device_avg_power_w[d] = mean_valid(p, t->n);
     out->device_counter_j[d] = dle_trace_device_counter_j(t, d);
     out->device_energy_j[d] =
         isnan(out->device_counter_j[d]) ? out->device_integral_j[d] : out->device_counter_j[d];
+    out->device_avg_power_w[d] =
+        time_weighted_w(out->device_energy_j[d], out->duration_s, p, t->n);
     all_j += out->device_energy_j[d], n_all++;
     if (!t->dev_headline[d]) continue;
     head_j += out->device_energy_j[d], n_head++;
@@ -298,6 +318,14 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
       }
     if (!isnan(first) && last >= first) out->energy_j[rc_comp[k]] = last - first;
   }
+  /* The GPU figure may now come from the counters (and CPU/DRAM from RAPL's):
+   * each mean power is its final energy over the duration. */
+  for (int c = 0; c < DLE_COMP_COUNT; c++)
+    if (!isnan(out->energy_j[c]))
+      out->avg_power_w[c] = time_weighted_w(out->energy_j[c], out->duration_s,
+                                            dle_trace_component_w(t, (dle_component)c), t->n);
+    else
+      out->avg_power_w[c] = NAN;
   double total = 0;
   int any = 0;
   const int parts[] = {DLE_COMP_GPU, DLE_COMP_CPU};

@@ -500,8 +500,8 @@ static int est_step_epochs(ctx *c, dle_estimate_method m, dle_estimate_result *r
     /* search only where w whole epochs still fit before the cut-off */
     if (c->k - w < 1)
       return dle_error_set(c->err, DLE_ERANGE, "needs more than w = %d epochs", w);
-    double ts;
-    int ep_pos;
+    double ts = NAN;
+    int ep_pos = -1;
     int rc = detect_start(c, epoch_end(c, c->k - w - 1), in->epochs, (size_t)(c->k - w), &ts,
                           &ep_pos);
     if (rc) return rc;

@@ -75,7 +75,10 @@ void dle_estimate_input_from_run(dle_estimate_input *in, const dle_estimate_run 
   in->host_ram_gb = meta_num(r, "host_ram_gb");
   double cores = meta_num(r, "cpu_cores");
   in->cpu_cores = cores >= 1 ? (int)cores : 0;
-  in->cpu_tdp_w = meta_num(r, "cpu_tdp_w");
+  /* The CPU at full load of the CPUs the run saw (dlenergy run records it; a
+   * 2-vCPU guest is not charged a whole package), else the TDP as given. */
+  in->cpu_tdp_w = meta_num(r, "cpu_model_w");
+  if (!isfinite(in->cpu_tdp_w)) in->cpu_tdp_w = meta_num(r, "cpu_tdp_w");
   in->gflops_forward = meta_num(r, "gflops");
   in->samples_per_epoch = meta_num(r, "training_size");
 }
@@ -92,7 +95,7 @@ static int num(const char *key, const char *v, double lo, double hi, double *out
 }
 
 static int whole(const char *key, const char *v, int lo, int hi, int *out, dle_error *err) {
-  double d;
+  double d = NAN;
   int rc = num(key, v, lo, hi, &d, err);
   if (rc) return rc;
   if (d != floor(d))

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ void dle_ingest_options_init(dle_ingest_options *o) {
   o->join_tolerance_s = 1.0;
   o->ram_w_per_gb = DLE_RAM_W_PER_GB;
   o->cpu_tdp_w = NAN;
+  o->max_gap_s = 60;
+  o->max_power_w = 5000;
 }
 
 /* ---------------------------------------------------------------- file reading */
@@ -46,65 +49,122 @@ static size_t gzip_size_hint(const char *path) {
   return size > 0 && hint / 1032 <= (size_t)size ? hint : 0;
 }
 
+/* Appends n bytes to *buf (growing it up to max_bytes). */
+static int buf_put(char **buf, size_t *len, size_t *cap, const void *src, size_t n,
+                   size_t max_bytes, const char *path, dle_error *err) {
+  if (n > max_bytes - *len)
+    return dle_error_set(err, DLE_ERANGE, "%s is larger than %zu bytes", path, max_bytes);
+  if (*len + n > *cap) {
+    size_t ncap = *cap ? *cap : 1 << 16;
+    while (ncap < *len + n) ncap = ncap > max_bytes / 2 ? max_bytes : ncap * 2;
+    char *nb = realloc(*buf, ncap + 1);
+    if (!nb) return dle_error_set(err, DLE_ENOMEM, "out of memory reading %s", path);
+    *buf = nb;
+    *cap = ncap;
+  }
+  memcpy(*buf + *len, src, n);
+  *len += n;
+  return DLE_OK;
+}
+
 int dle_ingest_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len,
-                         int *truncated, dle_error *err) {
+                         int *gzip_flags, dle_error *err) {
   *out = NULL;
   if (out_len) *out_len = 0;
-  if (truncated) *truncated = 0;
+  if (gzip_flags) *gzip_flags = 0;
   if (!path) return dle_error_set(err, DLE_EINVAL, "no file given");
   if (max_bytes == 0) max_bytes = MAX_FILE_BYTES;
-  errno = 0;
-  gzFile f = gzopen(path, "rb");
+  FILE *f = fopen(path, "rb");
   if (!f) {
     int e = errno;
     return dle_error_set(err, e == ENOENT ? DLE_ENOTFOUND : DLE_EIO, "cannot open %s: %s",
-                         path, e ? strerror(e) : "out of memory");
+                         path, strerror(e));
   }
-  gzbuffer(f, 1 << 17);
+  enum { CHUNK = 1 << 17 };
+  unsigned char *in = malloc(CHUNK);
+  unsigned char *tmp = malloc(CHUNK);
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
   /* Size the buffer once from the gzip trailer (ISIZE: the uncompressed size mod
    * 2^32) instead of doubling it: the copies and page faults of growing it cost
-   * about a tenth of an import. Only a hint: the loop below still grows. */
-  size_t cap = 1 << 16, len = 0, hint = gzip_size_hint(path);
-  if (hint + (1 << 15) + 1 > cap && hint < max_bytes) cap = hint + (1 << 15) + 1;
-  char *buf = malloc(cap + 1);
-  int rc = buf ? DLE_OK : dle_error_set(err, DLE_ENOMEM, "out of memory reading %s", path);
+   * about a tenth of an import. Only a hint: buf_put still grows. */
+  size_t hint = gzip_size_hint(path);
+  if (hint > 0 && hint < max_bytes && (buf = malloc(hint + 1)) != NULL) cap = hint;
+  int rc = in && tmp ? DLE_OK : dle_error_set(err, DLE_ENOMEM, "out of memory reading %s", path);
+  z_stream zs;
+  memset(&zs, 0, sizeof zs);
+  bool gz = false, z_open = false, in_member = false;
+  size_t trailing = 0;
+  bool first = true;
   while (rc == DLE_OK) {
-    if (cap - len < (1 << 15)) {
-      if (cap >= max_bytes) {
-        rc = dle_error_set(err, DLE_ERANGE, "%s is larger than %zu bytes", path, max_bytes);
-        break;
-      }
-      size_t ncap = cap * 2 > max_bytes ? max_bytes : cap * 2;
-      char *nb = realloc(buf, ncap + 1);
-      if (!nb) {
-        rc = dle_error_set(err, DLE_ENOMEM, "out of memory reading %s", path);
-        break;
-      }
-      buf = nb;
-      cap = ncap;
-    }
-    size_t want = cap - len;
-    if (want > INT_MAX / 2) want = INT_MAX / 2;
-    int r = gzread(f, buf + len, (unsigned)want);
-    if (r > 0) {
-      len += (size_t)r;
-      continue;
-    }
-    int errnum = Z_OK;
-    const char *msg = gzerror(f, &errnum);
-    if (errnum == Z_BUF_ERROR) { /* "unexpected end of file": stream cut short */
-      if (truncated) *truncated = 1;
+    size_t got = fread(in, 1, CHUNK, f);
+    if (got == 0) {
+      if (ferror(f)) rc = dle_error_set(err, DLE_EIO, "reading %s: %s", path, strerror(errno));
       break;
     }
-    if (r < 0 || (errnum != Z_OK && errnum != Z_STREAM_END))
-      rc = dle_error_set(err, errnum == Z_ERRNO ? DLE_EIO : DLE_EPARSE, "reading %s: %s", path,
-                         errnum == Z_ERRNO ? strerror(errno) : msg);
-    break;
+    if (first) { /* gzip or plain, from the content */
+      first = false;
+      gz = got >= 2 && in[0] == 0x1f && in[1] == 0x8b;
+      if (gz) {
+        if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+          rc = dle_error_set(err, DLE_ENOMEM, "out of memory reading %s", path);
+          break;
+        }
+        z_open = in_member = true;
+      }
+    }
+    if (!gz) {
+      rc = buf_put(&buf, &len, &cap, in, got, max_bytes, path, err);
+      continue;
+    }
+    if (trailing) { /* already past the last member */
+      trailing += got;
+      continue;
+    }
+    zs.next_in = in;
+    zs.avail_in = (uInt)got;
+    while (rc == DLE_OK && zs.avail_in > 0) {
+      if (!in_member) {
+        /* After a member: another one (concatenated gzip), or trailing bytes. */
+        if (zs.avail_in >= 2 && zs.next_in[0] == 0x1f && zs.next_in[1] == 0x8b) {
+          inflateReset(&zs);
+          in_member = true;
+        } else {
+          trailing += zs.avail_in;
+          zs.avail_in = 0;
+          break;
+        }
+      }
+      zs.next_out = tmp;
+      zs.avail_out = CHUNK;
+      int zr = inflate(&zs, Z_NO_FLUSH);
+      size_t produced = CHUNK - zs.avail_out;
+      if (produced) rc = buf_put(&buf, &len, &cap, tmp, produced, max_bytes, path, err);
+      if (zr == Z_STREAM_END) {
+        in_member = false;
+      } else if (zr == Z_BUF_ERROR) {
+        break; /* needs more input */
+      } else if (zr != Z_OK) {
+        rc = dle_error_set(err, DLE_EPARSE, "reading %s: corrupt gzip data (%s)", path,
+                           zs.msg ? zs.msg : "inflate failed");
+      }
+    }
   }
-  gzclose(f);
+  if (z_open) inflateEnd(&zs);
+  fclose(f);
+  free(in);
+  free(tmp);
+  if (rc == DLE_OK && !buf) { /* empty file: a zero-length buffer */
+    buf = malloc(1);
+    if (!buf) rc = dle_error_set(err, DLE_ENOMEM, "out of memory reading %s", path);
+  }
   if (rc) {
     free(buf);
     return rc;
+  }
+  if (gzip_flags) {
+    if (gz && in_member) *gzip_flags |= DLE_GZIP_TRUNCATED;
+    if (trailing) *gzip_flags |= DLE_GZIP_TRAILING;
   }
   buf[len] = '\0';
   *out = buf;
@@ -574,6 +634,36 @@ int dle_import_sample(const dle_import *imp, size_t i, dle_sample *s) {
   return DLE_OK;
 }
 
+/* Room for at least need samples in the per-sample arrays (gap samples are added
+ * beyond the file's sample count). */
+static int grow_samples(struct dle_import_data *D, size_t *cap, size_t need) {
+  if (need <= *cap) return DLE_OK;
+  size_t nc = *cap * 2 > need ? *cap * 2 : need;
+  int64_t *a = realloc(D->ns, nc * sizeof *a);
+  if (a) D->ns = a;
+  double *b = realloc(D->cpu_util, nc * sizeof *b);
+  if (b) D->cpu_util = b;
+  double *c = realloc(D->rss, nc * sizeof *c);
+  if (c) D->rss = c;
+  uint32_t *d = realloc(D->first, nc * sizeof *d);
+  if (d) D->first = d;
+  uint8_t *e = realloc(D->count, nc);
+  if (e) D->count = e;
+  uint8_t *f = realloc(D->n_gpus, nc);
+  if (f) D->n_gpus = f;
+  if (!a || !b || !c || !d || !e || !f) return DLE_ENOMEM;
+  *cap = nc;
+  return DLE_OK;
+}
+
+/* The first later group whose head parsed (NULL when none). */
+static const gpu_row *next_ok_head(const gpu_parse *g, const group *groups, size_t k,
+                                   size_t g1) {
+  for (size_t j = k + 1; j < g1; j++)
+    if (g->rows[groups[j].first].state == ROW_OK) return &g->rows[groups[j].first];
+  return NULL;
+}
+
 static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t cpu_len,
                        const dle_ingest_options *opt, dle_import *out, const char *glabel,
                        const char *clabel, dle_error *err) {
@@ -646,18 +736,29 @@ static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t 
   size_t g0 = o.skip_first, g1 = ng - o.skip_last;
 
   /* Devices per sample in timestamp-grouping mode: the size of the first good group. */
+  /* The most common group size, so that a duplicated row is
+   * not taken for a second GPU (ties: the first such group in the file). */
   uint32_t k_devs = 0;
   if (g.dev_col < 0) {
-    for (size_t k = g0; k < g1 && !k_devs; k++)
+    size_t hist[DLE_MAX_GPUS + 1] = {0};
+    for (size_t k = g0; k < g1; k++)
       if (g.rows[groups[k].first].state == ROW_OK)
-        k_devs = (uint32_t)(groups[k].n > DLE_MAX_GPUS ? DLE_MAX_GPUS : groups[k].n);
+        hist[groups[k].n > DLE_MAX_GPUS ? DLE_MAX_GPUS : groups[k].n]++;
+    size_t best = 0;
+    for (uint32_t d = 1; d <= DLE_MAX_GPUS; d++)
+      if (hist[d] > best) best = hist[d];
+    /* ties: the size of the first such group in the file */
+    for (size_t k = g0; k < g1 && !k_devs; k++) {
+      size_t n = groups[k].n > DLE_MAX_GPUS ? DLE_MAX_GPUS : groups[k].n;
+      if (g.rows[groups[k].first].state == ROW_OK && hist[n] == best) k_devs = (uint32_t)n;
+    }
   } else {
     k_devs = g.n_devs;
   }
 
   struct dle_import_data *D = calloc(1, sizeof *D);
   out->data = D;
-  size_t cap_s = g1 - g0, cap_g = 0;
+  size_t cap_s = g1 - g0 + 1, cap_g = 0;
   for (size_t k = g0; k < g1; k++) cap_g += groups[k].n;
   if (D) {
     D->ns = malloc(cap_s * sizeof *D->ns);
@@ -676,7 +777,11 @@ static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t 
   }
   int64_t last_ns = INT64_MIN, ns0 = 0;
   int64_t tol_ns = (int64_t)llround(o.join_tolerance_s * 1e9);
+  double gap_s = o.max_gap_s > 0 ? (o.max_gap_s < 1e6 ? o.max_gap_s : 1e6) : 60;
+  int64_t gap_ns = (int64_t)llround(gap_s * 1e9);
+  double max_power_w = o.max_power_w > 0 ? o.max_power_w : 5000;
   size_t cj = 0, ng_used = 0; /* CPU cursor, GPU entries written */
+  size_t usable = 0;          /* samples with a GPU power */
   for (size_t k = g0; k < g1; k++) {
     const gpu_row *head = &g.rows[groups[k].first];
     if (head->state == ROW_CUT) {
@@ -707,6 +812,33 @@ static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t 
       }
       continue;
     }
+    if (out->n && head->ns - last_ns > gap_ns) {
+      const gpu_row *nx = next_ok_head(&g, groups, k, g1);
+      if (nx && nx->ns < head->ns) {
+        /* Ahead and back again: this row's clock is wrong, not the log's. */
+        st->gpu_time_outliers += groups[k].n;
+        warn(st, "%s line %d: timestamp jumps %.0f s ahead and the next row comes back "
+             "(dropped)", glabel, head->line, (double)(head->ns - last_ns) / 1e9);
+        continue;
+      }
+      st->gpu_gaps++;
+      warn(st, "%s line %d: %.1f s without samples (more than %g s): a gap, not "
+           "integrated across", glabel, head->line, (double)(head->ns - last_ns) / 1e9, gap_s);
+      if (grow_samples(D, &cap_s, out->n + 2) != DLE_OK) {
+        rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+        goto done;
+      }
+      size_t gi0 = out->n++;
+      D->ns[gi0] = last_ns + 1; /* an all-NaN sample right after the last one */
+      D->first[gi0] = (uint32_t)ng_used;
+      D->count[gi0] = 0;
+      D->n_gpus[gi0] = (uint8_t)k_devs;
+      D->cpu_util[gi0] = D->rss[gi0] = NAN;
+    }
+    if (grow_samples(D, &cap_s, out->n + 1) != DLE_OK) {
+      rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+      goto done;
+    }
     size_t rows_here = groups[k].n;
     if (g.dev_col < 0 && rows_here > k_devs) {
       st->gpu_duplicates += rows_here - k_devs;
@@ -735,6 +867,23 @@ static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t 
       gi->v[IG_MEMTOT] = r->v[GC_MEMTOT];
       gi->v[IG_TEMP] = r->v[GC_TEMP];
       gi->v[IG_LIMIT] = r->v[GC_LIMIT];
+      /* Impossible readings become gaps. */
+      double lim = r->v[GC_MAXLIMIT] > 0 && isfinite(r->v[GC_MAXLIMIT]) ? 2 * r->v[GC_MAXLIMIT]
+                                                                       : max_power_w;
+      double pw = gi->v[IG_POWER];
+      if (!isnan(pw) && (!isfinite(pw) || pw < 0 || pw > lim)) {
+        st->gpu_impossible++;
+        warn(st, "%s line %d: impossible power %g W (%s; made a gap)", glabel, r->line, pw,
+             pw < 0 ? "negative" : !isfinite(pw) ? "not finite" : "far above the board's limit");
+        gi->v[IG_POWER] = NAN;
+      }
+      for (int u = IG_UTIL; u <= IG_MUTIL; u++)
+        if (!isnan(gi->v[u]) && !(gi->v[u] >= 0 && gi->v[u] <= 100)) {
+          st->gpu_impossible++;
+          warn(st, "%s line %d: impossible utilization %g %% (made a gap)", glabel, r->line,
+               gi->v[u]);
+          gi->v[u] = NAN;
+        }
       if (gi->slot + 1 > n_gpus) n_gpus = gi->slot + 1;
       if (!isnan(r->v[GC_MAXLIMIT])) max_limit += r->v[GC_MAXLIMIT], any_limit = 1;
       if (i == 0 && !out->gpu_name[0] && r->name_len)
@@ -742,6 +891,17 @@ static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t 
     }
     D->n_gpus[i] = (uint8_t)(g.dev_col >= 0 ? k_devs : n_gpus);
     if (D->n_gpus[i] > out->n_gpus) out->n_gpus = D->n_gpus[i];
+    /* A GPU without a reading here is a gap for that GPU (NaN, never 0 W): the
+     * trace bridges it between its own neighbours while the others read. */
+    size_t have = 0;
+    for (size_t j = 0; j < rows_here; j++) have += !isnan(D->g[D->first[i] + j].v[IG_POWER]);
+    if (have && have < k_devs) {
+      st->gpu_incomplete++;
+      warn(st, "%s line %d: %zu of %u GPUs have a power reading (a gap for the others)",
+           glabel, head->line, have, k_devs);
+    }
+    if (k_devs > D->n_gpus[i]) D->n_gpus[i] = (uint8_t)k_devs;
+    usable += have > 0;
     if (i == 0) out->gpu_max_power_limit_w = any_limit ? max_limit : NAN;
     /* Nearest CPU sample within the tolerance. */
     D->cpu_util[i] = D->rss[i] = NAN;
@@ -764,6 +924,13 @@ static int import_impl(const char *gpu, size_t gpu_len, const char *cpu, size_t 
   if (out->n == 0) {
     rc = dle_error_set(err, DLE_EPARSE, "%s: no usable GPU sample (%s)", glabel,
                        st->first_warning[0] ? st->first_warning : "every line was skipped");
+    goto done;
+  }
+  if (usable < 2) {
+    rc = dle_error_set(err, DLE_EPARSE,
+                       "%s: %zu usable GPU power sample%s: at least two are needed to "
+                       "integrate an energy%s%s", glabel, usable, usable == 1 ? "" : "s",
+                       st->first_warning[0] ? "; first warning: " : "", st->first_warning);
     goto done;
   }
   out->start_wall_ns = ns0;
@@ -809,13 +976,18 @@ int dle_import_nvidia_smi(const char *gpu_path, const char *cpu_path,
     }
   }
   dle_ingest_stats *st = &out->stats;
-  if (gtrunc) {
-    st->gzip_truncated = 1;
-    warn(st, "%s: gzip stream ends early (using the data before the cut)", gpu_path);
-  }
-  if (ctrunc) {
-    st->gzip_truncated = 1;
-    warn(st, "%s: gzip stream ends early (using the data before the cut)", cpu_path);
+  const char *paths[2] = {gpu_path, cpu_path};
+  const int flags[2] = {gtrunc, ctrunc};
+  for (int k = 0; k < 2; k++) {
+    if (flags[k] & DLE_GZIP_TRUNCATED) {
+      st->gzip_truncated = 1;
+      warn(st, "%s: truncated gzip: the stream ends early (using the data before the cut)",
+           paths[k]);
+    }
+    if (flags[k] & DLE_GZIP_TRAILING) {
+      st->gzip_trailing = 1;
+      warn(st, "%s: trailing garbage after the gzip stream (ignored)", paths[k]);
+    }
   }
   rc = import_impl(gbuf, glen, cbuf, clen, opt, out, gpu_path, cpu_path ? cpu_path : "", err);
   free(gbuf);

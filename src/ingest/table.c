@@ -37,7 +37,10 @@ int dle_csv_table_read(const char *path, dle_csv_table **out, dle_error *err) {
   }
   if (truncated) {
     dle_csv_table_free(t);
-    return dle_error_set(err, DLE_EPARSE, "%s: gzip stream ends early", path);
+    return dle_error_set(err, DLE_EPARSE, "%s: %s", path,
+                         truncated & DLE_GZIP_TRUNCATED
+                             ? "truncated gzip: the stream ends early"
+                             : "trailing garbage after the gzip stream");
   }
   if (memchr(t->buf, '\0', len)) {
     dle_csv_table_free(t);

@@ -128,6 +128,9 @@ int dle_child_spawn(const dle_launch_opts *o, dle_child **out, dle_error *err) {
     if ((e = posix_spawn_file_actions_adddup2(&fa, outp[1], STDOUT_FILENO)) != 0 ||
         (e = posix_spawn_file_actions_adddup2(&fa, errp[1], STDERR_FILENO)) != 0)
       goto spawn_setup_fail;
+  } else if (o->stdout_to_stderr) {
+    if ((e = posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO)) != 0)
+      goto spawn_setup_fail;
   }
   /* After the stdout/stderr dup2s (a pipe end the marker lands on is already copied).
    * dup2 onto itself clears FD_CLOEXEC in the child only (glibc >= 2.29, POSIX 2024). */

@@ -230,6 +230,7 @@ static bool norm_axis(int64_t *axis, int rank) {
 
 /* Numpy broadcast of n shapes into out. */
 static int broadcast(onnx_ctx *c, oval **v, size_t n, int *rank, int64_t *dims) {
+  *rank = 0; /* defined on every path, the error paths included */
   int r = 0;
   for (size_t i = 0; i < n; i++)
     if (v[i] && v[i]->rank > r) r = v[i]->rank;
@@ -306,8 +307,8 @@ static int elementwise(rule_io *io, unsigned cost, int fold_kind) {
       strcmp(io->n->op_type, "Min") && strcmp(io->n->op_type, "Sum") &&
       strcmp(io->n->op_type, "Mean"))
     return bad(io->c, "expects two inputs", NULL);
-  int r;
-  int64_t d[DLE_ONNX_MAX_RANK];
+  int r = 0;
+  int64_t d[DLE_ONNX_MAX_RANK] = {0};
   int rc = broadcast(io->c, io->in, io->nin, &r, d);
   if (rc) return rc;
   int32_t dt = io->in[0]->dtype;
@@ -762,8 +763,8 @@ static int rule_expand(rule_io *io) {
     tmp.dims[i] = s[i];
   }
   oval *pair[2] = {x, &tmp};
-  int r;
-  int64_t d[DLE_ONNX_MAX_RANK];
+  int r = 0;
+  int64_t d[DLE_ONNX_MAX_RANK] = {0};
   int rc = broadcast(io->c, pair, 2, &r, d);
   if (rc) return rc;
   oval *o = io->out[0];
@@ -1085,8 +1086,8 @@ static int rule_matmul(rule_io *io) {
   ba.rank -= 2;
   bb.rank -= 2;
   oval *pair[2] = {&ba, &bb};
-  int r;
-  int64_t d[DLE_ONNX_MAX_RANK];
+  int r = 0;
+  int64_t d[DLE_ONNX_MAX_RANK] = {0};
   int rc = broadcast(io->c, pair, 2, &r, d);
   if (rc) return rc;
   uint64_t batch = 1;

@@ -1,5 +1,6 @@
 /* data.c — metric names and units, and the per-run table built from the run store. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,22 @@ static int add_run(dle_store *st, dle_table *t, int64_t id, dle_error *err) {
       if (!rc) rc = set_num(t, row, "gpu_energy_mj", s.energy_j[DLE_COMP_GPU] / 1e6, err);
       if (!rc) rc = set_num(t, row, "avg_gpu_power_w", s.avg_power_w[DLE_COMP_GPU], err);
       if (!rc) rc = set_num(t, row, "total_energy_mj", s.total_j / 1e6, err);
+      if (!rc && isfinite(s.total_j)) {
+        /* Whether the total is measured, modelled or both (captions follow it). */
+        bool meas = false, model = false;
+        int parts[3] = {DLE_COMP_GPU, DLE_COMP_CPU,
+                        isfinite(s.energy_j[DLE_COMP_DRAM]) ? DLE_COMP_DRAM : DLE_COMP_RAM};
+        for (int k = 0; k < 3; k++)
+          if (isfinite(s.energy_j[parts[k]])) {
+            if (s.measured[parts[k]])
+              meas = true;
+            else
+              model = true;
+          }
+        rc = dle_table_set(t, row, "total_energy_figure",
+                           meas && model ? "measured + modelled" : meas ? "measured" : "modelled",
+                           err);
+      }
       if (!rc) rc = set_num(t, row, "gpu_usage_pct", col_mean(tr.gpu_util_pct, tr.n), err);
       if (!rc) rc = set_num(t, row, "avg_gpu_temperature_c", col_mean(tr.gpu_temp_c, tr.n), err);
     }

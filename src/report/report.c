@@ -144,14 +144,51 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
     if (err_out) *err_out = err;
     return;
   }
+  /* The GPU power when the run has one; else (CPU-only machines) the host's CPU +
+   * memory power, measured (RAPL) or modelled as the run recorded it. */
+  double *host = NULL;
+  const double *ser = tr.gpu_power_w;
+  char ylabel[48] = "GPU power (W)", kind[64] = "measured GPU power";
+  bool any_gpu = false;
+  for (size_t i = 0; i < tr.n && !any_gpu; i++) any_gpu = isfinite(tr.gpu_power_w[i]);
+  if (!any_gpu && tr.n > 0) {
+    dle_run_info info;
+    bool meas = dle_store_get_run(st, pr->id, &info, NULL) == 0 &&
+                dle_source_is_measured(info.cpu_source);
+    const double *cpu = dle_trace_component_w(&tr, DLE_COMP_CPU);
+    const double *dram = dle_trace_component_w(&tr, DLE_COMP_DRAM);
+    const double *ram = dle_trace_component_w(&tr, DLE_COMP_RAM);
+    bool have_dram = false;
+    for (size_t i = 0; dram && i < tr.n && !have_dram; i++) have_dram = isfinite(dram[i]);
+    const double *mem = have_dram ? dram : ram;
+    host = malloc(tr.n * sizeof *host);
+    if (host) {
+      for (size_t i = 0; i < tr.n; i++) {
+        double c = cpu ? cpu[i] : NAN, m = mem ? mem[i] : NAN;
+        host[i] = isfinite(c) ? c + (isfinite(m) ? m : 0) : m;
+      }
+      ser = host;
+      snprintf(ylabel, sizeof ylabel, "CPU + %s power (W)", have_dram ? "DRAM" : "RAM");
+      snprintf(kind, sizeof kind, "%s CPU + %s power, no GPU", meas ? "measured" : "modelled",
+               have_dram ? "DRAM" : "RAM");
+    }
+  }
   double tmax = 0, pmax = 0;
   size_t valid = 0;
   for (size_t i = 0; i < tr.n; i++)
-    if (isfinite(tr.t_s[i]) && isfinite(tr.gpu_power_w[i])) {
+    if (isfinite(tr.t_s[i]) && isfinite(ser[i])) {
       if (tr.t_s[i] > tmax) tmax = tr.t_s[i];
-      if (tr.gpu_power_w[i] > pmax) pmax = tr.gpu_power_w[i];
+      if (ser[i] > pmax) pmax = ser[i];
       valid++;
     }
+  if (valid < 2) { /* no empty plot */
+    sb_printf(b, "<figure><p class=\"note\">run %lld: no power samples to draw</p></figure>\n",
+              (long long)pr->id);
+    free(host);
+    dle_trace_free(&tr);
+    free(ep);
+    return;
+  }
   bool minutes = tmax > 300;
   double tdiv = minutes ? 60 : 1;
   rp_plot p = {.w = 520, .h = 240, .left = 60, .right = 505, .top = 14, .bottom = 190};
@@ -159,11 +196,11 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
   rp_axis_fit(&p.y, 0, pmax * 1.05, p.bottom, p.top, true);
   char id[64], aria[600];
   snprintf(id, sizeof id, "profile-%lld", (long long)pr->id);
-  snprintf(aria, sizeof aria, "GPU power over time, %s", pr->caption);
+  snprintf(aria, sizeof aria, "%s over time, %s", kind, pr->caption);
   sb_puts(b, "<figure>");
   rp_svg_open(b, id, p.w, p.h, aria);
   rp_frame(b, &p, minutes ? "time since start (min)" : "time since start (s)",
-           "GPU power (W)", false, true);
+           ylabel, false, true);
   /* Epoch boundaries. */
   size_t drawn_ep = 0;
   for (size_t k = 0; k < nep; k++) {
@@ -184,9 +221,9 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
     size_t vi = 0, bi = 0, cnt = 0;
     double st_sum = 0, sp_sum = 0;
     for (size_t i = 0; i < tr.n; i++) {
-      if (!isfinite(tr.t_s[i]) || !isfinite(tr.gpu_power_w[i])) continue;
+      if (!isfinite(tr.t_s[i]) || !isfinite(ser[i])) continue;
       st_sum += tr.t_s[i];
-      sp_sum += tr.gpu_power_w[i];
+      sp_sum += ser[i];
       cnt++;
       vi++;
       if ((double)vi >= per * (double)(bi + 1) || vi == valid) {
@@ -240,7 +277,8 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
   else
     sb_printf(b, " — %zu samples, no epoch markers; ", tr.n);
   sb_esc(b, stab);
-  sb_puts(b, " (measured power)</figcaption></figure>\n");
+  sb_printf(b, " (%s)</figcaption></figure>\n", kind);
+  free(host);
   dle_trace_free(&tr);
   free(ep);
 }
@@ -359,8 +397,9 @@ static void section_profiles(sbuf *b, const dle_report_options *o, const char *c
     sb_puts(b, "</p></section>\n");
     return;
   }
-  sb_printf(b, "<p class=\"note\">GPU board power as sampled (measured), over time since the "
-               "run started. Dashed lines: epoch ends. Vermillion line: the stabilizing point "
+  sb_printf(b, "<p class=\"note\">GPU board power as sampled (measured; runs without a GPU: "
+               "their CPU + memory power, measured or modelled as each caption says), over "
+               "time since the run started. Dashed lines: epoch ends. Vermillion line: the stabilizing point "
                "found by the matrix profile and FLUSS (m = 10, 2 regimes). %s</p>\n",
             sampled ? "Many runs are selected: one run per group is drawn, the one whose "
                       "metric is nearest the group median."
@@ -373,18 +412,35 @@ static void section_profiles(sbuf *b, const dle_report_options *o, const char *c
   free(pr);
 }
 
-/* Energy per component of a few runs, each figure marked measured or modelled. */
+/* An energy on the J/kJ/MJ scale with its unit, as list, show and analyze print it. */
+static void fmt_energy(char *buf, size_t n, double j) {
+  double a = fabs(j);
+  if (!isfinite(j))
+    snprintf(buf, n, "n/a");
+  else if (a > 0 && a < 0.05)
+    snprintf(buf, n, "%.2g J", j);
+  else if (a < 1e3)
+    snprintf(buf, n, "%.1f J", j);
+  else if (a < 1e6)
+    snprintf(buf, n, "%.2f kJ", j / 1e3);
+  else
+    snprintf(buf, n, "%.3f MJ", j / 1e6);
+}
+
+/* Energy per component of a few runs, each figure marked measured or modelled, with
+ * the assumptions of the modelled ones. */
 static void section_energy(sbuf *b, const dle_report_options *o) {
   sb_puts(b, "<section id=\"energy\"><h2>Energy of each run</h2>\n<table id=\"table-energy\">"
              "<tr><th class=\"l\">run</th><th>duration</th><th>samples</th>");
-  for (int c = 0; c < DLE_COMP_COUNT; c++)
-    sb_printf(b, "<th>%s energy (kJ)</th>", dle_component_name((dle_component)c));
-  sb_puts(b, "<th>total (kJ)</th><th>emissions (g CO2e)</th></tr>\n");
+  static const char *names[DLE_COMP_COUNT] = {"GPU", "CPU", "DRAM", "RAM"};
+  for (int c = 0; c < DLE_COMP_COUNT; c++) sb_printf(b, "<th>%s energy</th>", names[c]);
+  sb_puts(b, "<th>total</th><th>emissions (g CO2e)</th></tr>\n");
   for (size_t i = 0; i < o->n_runs; i++) {
     dle_run_info info;
     dle_trace tr = {0};
     dle_energy_summary es;
     dle_error e = {0};
+    char eb[48];
     sb_printf(b, "<tr><td class=\"l\">%lld</td>", (long long)o->runs[i]);
     if (dle_store_get_run(o->store, o->runs[i], &info, &e) != 0 ||
         dle_store_load_trace(o->store, o->runs[i], &tr, &e) != 0 ||
@@ -397,23 +453,56 @@ static void section_energy(sbuf *b, const dle_report_options *o) {
     }
     sb_printf(b, "<td>%.1f min</td><td>%zu</td>", es.duration_s / 60, es.samples);
     for (int c = 0; c < DLE_COMP_COUNT; c++) {
-      if (isfinite(es.energy_j[c]))
-        sb_printf(b, "<td>%.2f <span class=\"tag\">%s</span></td>", es.energy_j[c] / 1e3,
+      if (isfinite(es.energy_j[c])) {
+        fmt_energy(eb, sizeof eb, es.energy_j[c]);
+        sb_printf(b, "<td>%s <span class=\"tag\">%s</span></td>", eb,
                   es.measured[c] ? "measured" : "modelled");
-      else
+      } else {
         sb_puts(b, "<td>n/a</td>");
+      }
     }
-    sb_printf(b, "<td>%.2f</td>", es.total_j / 1e3);
+    fmt_energy(eb, sizeof eb, es.total_j);
+    sb_printf(b, "<td>%s</td>", eb);
     if (isfinite(es.emissions_g))
-      sb_printf(b, "<td>%.1f <span class=\"tag\">modelled</span></td>", es.emissions_g);
+      sb_printf(b, "<td>%.4g <span class=\"tag\">modelled</span></td>", es.emissions_g);
     else
       sb_puts(b, "<td>n/a</td>");
     sb_puts(b, "</tr>\n");
+    /* The assumptions behind the modelled figures, as the run recorded them. */
+    dle_kv *kv = NULL;
+    size_t nkv = 0;
+    if (dle_store_get_meta(o->store, o->runs[i], &kv, &nkv, NULL) == 0) {
+      const char *cpm = dle_kv_get(kv, nkv, "cpu_power_model");
+      const char *scope = dle_kv_get(kv, nkv, "scope");
+      const char *cs = dle_kv_get(kv, nkv, "carbon_source");
+      bool cpu_model = cpm && isfinite(es.energy_j[DLE_COMP_CPU]) && !es.measured[DLE_COMP_CPU];
+      if (cpu_model || scope || cs) {
+        sb_puts(b, "<tr><td></td><td class=\"l note\" colspan=\"8\">");
+        if (cpu_model) {
+          sb_puts(b, "CPU modelled: ");
+          sb_esc(b, cpm);
+          sb_puts(b, ". ");
+        }
+        if (scope) {
+          sb_puts(b, "Scope: ");
+          sb_esc(b, scope);
+          sb_puts(b, ". ");
+        }
+        if (cs && isfinite(es.emissions_g)) {
+          sb_puts(b, "Carbon intensity: ");
+          sb_esc(b, cs);
+          sb_puts(b, ".");
+        }
+        sb_puts(b, "</td></tr>\n");
+      }
+      dle_kv_free(kv, nkv);
+    }
     dle_trace_free(&tr);
   }
   sb_puts(b, "</table><p class=\"note\">Trapezoid integrals of the sampled power. Measured: "
              "read from a sensor (NVML, nvidia-smi, RAPL); modelled: from a formula (RAM: "
-             "W per GB of resident memory; CPU without RAPL: TDP × utilization).</p></section>\n");
+             "W per GB of resident memory; CPU without RAPL: W per thread of the CPU table "
+             "× visible CPUs × utilization, or --cpu-tdp).</p></section>\n");
 }
 
 /* ---------------------------------------------------------------- box plots */

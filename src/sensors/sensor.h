@@ -54,11 +54,21 @@ int dle_procfs_logical_cpus(const dle_procfs *p);
 
 /* Host facts from <proc_root>/cpuinfo and meminfo (cpuinfo.c). */
 void dle_host_facts(const char *proc_root, dle_sensors_info *info);
-/* Looks model up in the TDP table (CSV "pattern,tdp_w,source"): the longest
- * pattern that is a case-insensitive substring of model wins. DLE_ENOTFOUND
- * when none matches. */
-int dle_cpu_tdp_lookup(const char *table_path, const char *model, double *tdp_w,
-                       char *source, size_t source_len, dle_error *err);
+/* One row of the CPU power table (data/cpu_tdp.csv). */
+typedef struct dle_cpu_power_row {
+  double tdp_w;        /* part: one package's TDP; family: W per thread */
+  int threads;         /* part: hardware threads per package; family: 1 */
+  double w_per_thread; /* tdp_w / threads */
+  bool family;         /* a fallback for a generic model string */
+  char pattern[64];
+  char source[224];
+} dle_cpu_power_row;
+/* Looks model up in the CPU power table (CSV
+ * "pattern,tdp_w,threads,kind,group,source"): the longest pattern that is a
+ * case-insensitive substring of model wins; "*" matches anything (last
+ * resort). DLE_ENOTFOUND when none matches, DLE_EPARSE on a bad row. */
+int dle_cpu_power_lookup(const char *table_path, const char *model, dle_cpu_power_row *row,
+                         dle_error *err);
 
 /* "0,2" -> mask; "" / NULL / "all" -> all_mask = true. */
 int dle_parse_gpu_list(const char *s, uint64_t *mask, bool *all, dle_error *err);

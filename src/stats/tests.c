@@ -111,7 +111,8 @@ int dle_stats_shapiro_wilk(const double *x, size_t n, double *w_out, double *p_o
   memcpy(s, x, n * sizeof *s);
   qsort(s, n, sizeof *s, cmp_double);
   double range = s[n - 1] - s[0];
-  if (!(range > 0) || range < 1e-19 * fmax(fabs(s[0]), 1.0)) {
+  /* Relative tolerance: values equal but for rounding have no spread to test. */
+  if (!(range > 0) || range <= 1e-12 * fmax(fabs(s[0]), fabs(s[n - 1]))) {
     free(s);
     free(a);
     return dle_error_set(err, DLE_ERANGE, "Shapiro-Wilk: all %zu values are equal", n);
@@ -253,9 +254,15 @@ int dle_stats_levene_median(const dle_stats_groups *g, double *w, double *p, dle
   double num = 0, den = 0;
   for (size_t j = 0; j < k; j++) num += (double)cnt[j] * (zbar[j] - zall) * (zbar[j] - zall);
   for (size_t i = 0; i < n; i++) den += (z[i] - zbar[g->group[i]]) * (z[i] - zbar[g->group[i]]);
-  if (!(den > 0)) {
+  /* Relative tolerance: groups of two values have |x - median| equal up to rounding,
+   * and W = num / 1e-30 would be a meaningless 1e30 (p = 1e-46). */
+  double scale = 0;
+  for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(g->x[i]));
+  if (!(den > 0) || den <= 1e-20 * (num + den) ||
+      den <= (double)n * (1e-12 * scale) * (1e-12 * scale)) {
     rc = dle_error_set(err, DLE_ERANGE,
-                       "Levene: no spread around the group medians (W undefined)");
+                       "Levene: no spread around the group medians within rounding (W "
+                       "undefined; e.g. groups of two values)");
     goto done;
   }
   double df1 = (double)(k - 1), df2 = (double)(n - k);
@@ -590,8 +597,8 @@ int dle_stats_art_interaction(const double *y, const size_t *fa, size_t ka, cons
   }
   double ss_ab = rss_add - rss_full;
   if (ss_ab < 0) ss_ab = 0;
-  if (!(rss_full > 0)) {
-    rc = dle_error_set(err, DLE_ERANGE, "interaction: no variation within cells");
+  if (!(rss_full > 0) || rss_full <= 1e-20 * (rss_add + rss_full)) {
+    rc = dle_error_set(err, DLE_ERANGE, "interaction: no variation within cells (within rounding)");
     goto done;
   }
   out->df1 = df1;

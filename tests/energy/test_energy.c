@@ -182,6 +182,15 @@ static void test_summary(void) {
   CHECK_NEAR(s.facility_j, s.total_j * 1.5, 1e-9);
   CHECK_NEAR(s.emissions_g, s.total_j * 1.5 / 3.6e6 * 232, 1e-12);
   CHECK_NEAR(s.avg_power_w[DLE_COMP_CPU], 30, 1e-12);
+  /* Mean power is time-weighted: energy / duration, so the parts' mean powers
+   * add up to the total's (no column where the total is below a part). */
+  for (int c = 0; c < DLE_COMP_COUNT; c++)
+    if (isfinite(s.energy_j[c]))
+      CHECK_NEAR(s.avg_power_w[c], s.energy_j[c] / s.duration_s, 1e-12);
+  CHECK_NEAR(s.avg_power_w[DLE_COMP_GPU] + s.avg_power_w[DLE_COMP_CPU] +
+                 s.avg_power_w[DLE_COMP_DRAM],
+             s.total_j / s.duration_s, 1e-9);
+  CHECK(isfinite(s.sample_mean_w[DLE_COMP_GPU]));
   dle_trace_free(&t);
 
   t = make_trace(5, 0);

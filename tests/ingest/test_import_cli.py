@@ -101,7 +101,7 @@ def main():
               f"damaged counts {w}")
         gz = os.path.join(d, "long.csv.gz")
         body = HEADER + "".join(
-            f"2023/03/08 {h:02d}:{m:02d}:{s:02d}.000, X, 1 %, 1 %, 1 MiB, 1 MiB, {100 + (h * 7 + m * 3 + s) % 50}.25 W, 1.00 W, 1\n"
+            f"2023/03/08 {h:02d}:{m:02d}:{s:02d}.000, X, 1 %, 1 %, 1 MiB, 1 MiB, {100 + (h * 7 + m * 3 + s) % 50}.25 W, 240.00 W, 1\n"
             for h in range(2) for m in range(60) for s in range(60))
         blob = gzip.compress(body.encode())
         with open(gz, "wb") as f:
@@ -144,6 +144,10 @@ def main():
 
         # list / show.
         empty_db = os.path.join(d, "empty.db")
+        # Read-only verbs never create a store: a missing one is an error naming it.
+        run("list", "--db", empty_db, expect=1, contains=empty_db)
+        check(not os.path.exists(empty_db), "list created no store")
+        open(empty_db, "w").close()  # an empty SQLite file is an empty store
         check(json.loads(run("list", "--db", empty_db, "--json").stdout) == [], "empty list")
         run("list", "--db", empty_db, contains="0 runs")
         lst = json.loads(run("list", "--db", db, "--json").stdout)

@@ -264,7 +264,11 @@ static void test_multi_gpu(void) {
   CHECK_OK(import_str(ts, NULL, NULL, &a, &e), &e);
   CHECK(a.n == 3 && a.n_gpus == 2);
   CHECK(S(&a, 1)->gpu[1].power_w == 60 && a.stats.gpu_duplicates == 1);
-  CHECK(S(&a, 2)->n_gpus == 1 && isnan(S(&a, 2)->gpu[1].power_w));
+  /* The last sample lacks GPU 1: a gap for GPU 1 (NaN, never 0 W); GPU 0 keeps its
+   * reading, and the trace bridges GPU 1 (never GPU 0 alone as the total). */
+  CHECK(S(&a, 2)->n_gpus == 2 && isnan(S(&a, 2)->gpu[1].power_w) &&
+        S(&a, 2)->gpu[0].power_w == 120);
+  CHECK(a.stats.gpu_incomplete == 1);
   dle_import_free(&a);
 }
 
@@ -481,7 +485,112 @@ static void test_table(void) {
   unlink(path);
 }
 
+
+/* Bad input never becomes a silent wrong number (issue 10). */
+static void test_impossible_input(void) {
+  dle_import a;
+  dle_error e;
+  dle_trace t;
+  double j;
+#define H "timestamp, power.draw [W], power.max_limit [W]\n"
+  /* Negative, non-finite and far-above-the-limit watts: gaps, counted. */
+  const char *bad_w = H "2023/01/01 00:00:00.000, 100.00 W, 300.00 W\n"
+                        "2023/01/01 00:00:01.000, -50.00 W, 300.00 W\n"
+                        "2023/01/01 00:00:02.000, 1e308 W, 300.00 W\n"
+                        "2023/01/01 00:00:03.000, 1e999 W, 300.00 W\n"
+                        "2023/01/01 00:00:04.000, 100.00 W, 300.00 W\n"
+                        "2023/01/01 00:00:05.000, 100.00 W, 300.00 W\n";
+  CHECK_OK(import_str(bad_w, NULL, NULL, &a, &e), &e);
+  /* 1e999 does not parse as a number: a skipped line (counted) */
+  CHECK(a.n == 5 && a.stats.gpu_impossible == 2 && a.stats.gpu_bad_lines == 1 &&
+        a.stats.warnings == 3);
+  CHECK(isnan(S(&a, 1)->gpu[0].power_w) && isnan(S(&a, 2)->gpu[0].power_w));
+  CHECK(strstr(a.stats.first_warning, "negative") != NULL);
+  memset(&t, 0, sizeof t);
+  CHECK_OK(dle_import_to_trace(&a, &t, &e), &e);
+  CHECK_OK(dle_energy_trapezoid_j(t.t_s, t.gpu_power_w, t.n, &j), &e);
+  CHECK_NEAR(j, 100, 1e-9); /* only 4 s..5 s: never negative, never 1e308 */
+  dle_trace_free(&t);
+  dle_import_free(&a);
+  /* Without power.max_limit the ceiling is max_power_w. */
+  dle_ingest_options o;
+  dle_ingest_options_init(&o);
+  o.max_power_w = 500;
+  CHECK_OK(import_str("timestamp, power.draw [W]\n2023/01/01 00:00:00, 100 W\n"
+                      "2023/01/01 00:00:01, 600 W\n2023/01/01 00:00:02, 100 W\n"
+                      "2023/01/01 00:00:03, 100 W\n", NULL, &o, &a, &e), &e);
+  CHECK(a.stats.gpu_impossible == 1 && isnan(S(&a, 1)->gpu[0].power_w));
+  dle_import_free(&a);
+
+  /* A timestamp 100 years ahead, then back: that row is dropped. */
+  const char *jump = H "2023/01/01 00:00:00.000, 100.00 W, 300.00 W\n"
+                       "2023/01/01 00:00:01.000, 100.00 W, 300.00 W\n"
+                       "2123/01/01 00:00:02.000, 100.00 W, 300.00 W\n"
+                       "2023/01/01 00:00:03.000, 100.00 W, 300.00 W\n";
+  CHECK_OK(import_str(jump, NULL, NULL, &a, &e), &e);
+  CHECK(a.n == 3 && a.stats.gpu_time_outliers == 1 && a.stats.gpu_out_of_order == 0);
+  CHECK_NEAR(a.duration_s, 3, 1e-9);
+  dle_import_free(&a);
+  /* A real pause longer than max_gap_s: a gap sample, not integrated across. */
+  o.max_gap_s = 10;
+  const char *pause = H "2023/01/01 00:00:00.000, 100.00 W, 300.00 W\n"
+                        "2023/01/01 00:00:01.000, 100.00 W, 300.00 W\n"
+                        "2023/01/01 00:01:01.000, 100.00 W, 300.00 W\n"
+                        "2023/01/01 00:01:02.000, 100.00 W, 300.00 W\n";
+  CHECK_OK(import_str(pause, NULL, &o, &a, &e), &e);
+  CHECK(a.n == 5 && a.stats.gpu_gaps == 1);
+  CHECK(isnan(S(&a, 2)->gpu[0].power_w));
+  memset(&t, 0, sizeof t);
+  CHECK_OK(dle_import_to_trace(&a, &t, &e), &e);
+  CHECK_OK(dle_energy_trapezoid_j(t.t_s, t.gpu_power_w, t.n, &j), &e);
+  CHECK_NEAR(j, 200, 1e-9); /* 2 x 1 s at 100 W, not the 60 s pause */
+  dle_trace_free(&t);
+  dle_import_free(&a);
+  /* Backwards: dropped, counted (as before). */
+  CHECK_OK(import_str(H "2023/01/01 00:00:05, 100 W, 300 W\n2023/01/01 00:00:06, 100 W, 300 W\n"
+                        "2023/01/01 00:00:02, 100 W, 300 W\n2023/01/01 00:00:07, 100 W, 300 W\n",
+                      NULL, NULL, &a, &e), &e);
+  CHECK(a.n == 3 && a.stats.gpu_out_of_order == 1);
+  dle_import_free(&a);
+
+  /* A duplicated first row is not a phantom second GPU. */
+  const char *dup = H "2023/01/01 00:00:00.000, 100.00 W, 300.00 W\n"
+                      "2023/01/01 00:00:00.000, 100.00 W, 300.00 W\n"
+                      "2023/01/01 00:00:01.000, 100.00 W, 300.00 W\n"
+                      "2023/01/01 00:00:02.000, 100.00 W, 300.00 W\n"
+                      "2023/01/01 00:00:03.000, 100.00 W, 300.00 W\n";
+  CHECK_OK(import_str(dup, NULL, NULL, &a, &e), &e);
+  CHECK(a.n == 4 && a.n_gpus == 1 && a.stats.gpu_duplicates == 1);
+  dle_import_free(&a);
+
+  /* One GPU's reading missing (device column): a gap, not 0 W for it. */
+  const char *miss = "timestamp, index, power.draw [W]\n"
+                     "2023/01/01 00:00:00, 0, 100 W\n2023/01/01 00:00:00, 1, 50 W\n"
+                     "2023/01/01 00:00:01, 0, 100 W\n2023/01/01 00:00:01, 1, [N/A]\n"
+                     "2023/01/01 00:00:02, 0, 100 W\n2023/01/01 00:00:02, 1, 50 W\n"
+                     "2023/01/01 00:00:03, 0, 100 W\n"
+                     "2023/01/01 00:00:04, 0, 100 W\n2023/01/01 00:00:04, 1, 50 W\n";
+  CHECK_OK(import_str(miss, NULL, NULL, &a, &e), &e);
+  CHECK(a.n == 5 && a.n_gpus == 2 && a.stats.gpu_incomplete == 2);
+  memset(&t, 0, sizeof t);
+  CHECK_OK(dle_import_to_trace(&a, &t, &e), &e);
+  for (size_t i = 0; i < t.n; i++)
+    CHECK(isnan(t.gpu_power_w[i]) || t.gpu_power_w[i] == 150); /* never 100 W alone */
+  /* GPU 1's gap is bridged while GPU 0 reads (issue 9: a gap, not a dip) */
+  CHECK_MSG(t.gpu_power_w[1] == 150 && t.gpu_power_w[3] == 150, "rows 1, 3: %g %g W", t.gpu_power_w[1], t.gpu_power_w[3]);
+  dle_trace_free(&t);
+  dle_import_free(&a);
+
+  /* Fewer than two usable samples: an error, whatever else the file holds. */
+  CHECK(import_str(H "2023/01/01 00:00:00, 100 W, 300 W\n", NULL, NULL, &a, &e) == DLE_EPARSE);
+  CHECK(strstr(e.msg, "1 usable") != NULL);
+  CHECK(import_str(H "2023/01/01 00:00:00, 100 W, 300 W\n2023/01/01 00:00:01, -1 W, 300 W\n",
+                   NULL, NULL, &a, &e) == DLE_EPARSE);
+#undef H
+}
+
 int main(void) {
+  test_impossible_input();
   test_timestamps();
   test_values();
   test_formats();

@@ -42,7 +42,7 @@ static int compute(const char *gpu, const char *cpu, int integer, figures *f, dl
     rc = dle_energy_summarize(&t, NULL, &s, e);
     f->energy_j = s.energy_j[DLE_COMP_GPU];
     f->duration_s = s.duration_s;
-    f->avg_w = s.avg_power_w[DLE_COMP_GPU];
+    f->avg_w = s.sample_mean_w[DLE_COMP_GPU]; /* the authors' mean of the samples */
     f->n = t.n;
   }
   dle_trace_free(&t);

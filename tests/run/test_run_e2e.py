@@ -212,8 +212,9 @@ class RunTests(StoreTestCase):
                                ["--", PY, "-S", "-c", probe], env=e, capture_output=True,
                                text=True, timeout=TIMEOUT)
             self.assertEqual(p.returncode, 0, p.stderr)
-            fds, marker = p.stdout.splitlines()
+            fds, marker, run_id = p.stdout.splitlines()  # --quiet prints the run id last
             self.assertEqual(fds.split(), ["0", "1", "2", marker], extra)
+            self.assertTrue(run_id.isdigit(), run_id)
 
     def test_store_full_mid_run(self):
         # A file-size limit stands in for a full disk: the store's writes fail with EFBIG

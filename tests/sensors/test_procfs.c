@@ -195,10 +195,16 @@ static void test_fake_proc(void) {
     CHECK_NEAR(info.host_ram_gb, 16000000 * 1024.0 / 1e9, 1e-9);
     CHECK_NEAR(info.cpu_tdp_w, 150, 1e-9); /* from data/cpu_tdp.csv */
     CHECK(strncmp(info.cpu_tdp_source, "table: Intel ARK", 16) == 0);
+    /* 150 W / 40 threads per visible CPU, at most the two packages' 300 W. */
+    double full_w = 150.0 / 40 * info.cpu_logical;
+    if (full_w > 300) full_w = 300;
+    CHECK_NEAR(info.cpu_model_w, full_w, 1e-9);
+    CHECK(!info.cpu_model_generic);
     CHECK(strcmp(info.cpu_source, "model") == 0);
     CHECK(strcmp(info.ram_source, "model") == 0);
     dle_sample smp;
-    CHECK_OK(dle_sensors_read(s, dle_monotonic_ns(), &smp, &e), &e);
+    int64_t t0 = dle_monotonic_ns();
+    CHECK_OK(dle_sensors_read(s, t0, &smp, &e), &e);
     double page = (double)sysconf(_SC_PAGESIZE);
     CHECK_NEAR(smp.rss_mib, 4 * 256 * page / 1048576.0, 1e-9); /* 104 is not in the tree */
     /* The pids started "at boot tick 1", long before the sensors opened: their
@@ -210,13 +216,13 @@ static void test_fake_proc(void) {
      * would be 2 CPU-s, so with 2 packages x 150 W ... the model scales TDP. */
     snprintf(path, sizeof path, "%s/103/stat", root);
     put(path, "103 (gc) R 101 1 1 0 -1 0 0 0 0 0 110 5 0 0 20 0 1 0 1 1000 256 0 0\n");
-    int64_t t1 = dle_monotonic_ns() + 1000000000LL;
+    int64_t t1 = t0 + 1000000000LL; /* exactly 1 s after the first read, however loaded */
     CHECK_OK(dle_sensors_read(s, t1, &smp, &e), &e);
     long hz = sysconf(_SC_CLK_TCK);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    double expect_pct = 100.0 / hz / ncpu * 100.0; /* 100 ticks over ~1 s */
+    double expect_pct = 100.0 / hz / ncpu * 100.0; /* 100 ticks over 1 s */
     CHECK_REL(smp.cpu_util_pct, expect_pct, 0.01);
-    CHECK_REL(smp.cpu_power_w, 300.0 * smp.cpu_util_pct / 100.0, 1e-12);
+    CHECK_REL(smp.cpu_power_w, full_w * smp.cpu_util_pct / 100.0, 1e-12);
     dle_sensors_close(s);
   }
   /* Explicit TDP wins over the table. */
@@ -226,6 +232,7 @@ static void test_fake_proc(void) {
     dle_sensors_info info;
     dle_sensors_get_info(s, &info);
     CHECK_NEAR(info.cpu_tdp_w, 65, 1e-12);
+    CHECK_NEAR(info.cpu_model_w, 130, 1e-12); /* x 2 packages */
     CHECK(strcmp(info.cpu_tdp_source, "config") == 0);
     dle_sensors_close(s);
   }
@@ -246,10 +253,23 @@ static void test_fake_proc(void) {
     CHECK(isnan(smp.ram_power_w) && smp.rss_mib > 0);
     dle_sensors_close(s);
   }
-  /* Unknown CPU: not modelled, with a note saying how to give the TDP. */
+  /* Unknown CPU: the table's last-resort row ("*"), labelled generic; a
+   * table that lacks one leaves the CPU unmodelled, with a note on --cpu-tdp. */
   snprintf(path, sizeof path, "%s/cpuinfo", root);
   put(path, "processor\t: 0\nmodel name\t: Imaginary CPU 9000\n");
   c.ram_w_per_gb = 0.375;
+  CHECK_OK(dle_sensors_open(&c, &s, &e), &e);
+  if (s) {
+    dle_sensors_info info;
+    dle_sensors_get_info(s, &info);
+    CHECK(strcmp(info.cpu_source, "model") == 0);
+    CHECK(info.cpu_model_generic);
+    CHECK(strstr(info.cpu_model_how, "Imaginary CPU 9000") != NULL);
+    dle_sensors_close(s);
+  }
+  snprintf(path, sizeof path, "%s/table.csv", root);
+  put(path, "pattern,tdp_w,threads,kind,group,source\nEPYC,2.5,1,family,EPYC,test\n");
+  c.cpu_tdp_table = path;
   CHECK_OK(dle_sensors_open(&c, &s, &e), &e);
   if (s) {
     dle_sensors_info info;
@@ -261,6 +281,7 @@ static void test_fake_proc(void) {
     CHECK(isnan(smp.cpu_power_w));
     dle_sensors_close(s);
   }
+  unlink(path);
   for (size_t i = 0; i < 5; i++) {
     snprintf(path, sizeof path, "%s/%d/stat", root, procs[i].pid);
     unlink(path);

@@ -87,6 +87,17 @@ static void test_kruskal_levene(void) {
   size_t gap[] = {0, 0, 0, 2, 2, 2};
   dle_stats_groups s4 = {x, gap, 6, 3};
   CHECK(dle_stats_kruskal(&s4, &h, &p, &eta2, &e) == DLE_EINVAL); /* group 1 empty */
+  /* Groups of two floats: |x - median| equal up to rounding. Without a relative
+   * tolerance W came out near 1e30 (p near 1e-46); it is n/a with the reason. */
+  double pairs[] = {0.1, 0.3, 0.7, 0.9, 1.3, 1.7};
+  size_t g3[] = {0, 0, 1, 1, 2, 2};
+  dle_stats_groups s5 = {pairs, g3, 6, 3};
+  CHECK(dle_stats_levene_median(&s5, &w, &p, &e) == DLE_ERANGE);
+  CHECK(isnan(w) && isnan(p) && strstr(e.msg, "rounding") != NULL);
+  /* Shapiro-Wilk on values equal but for rounding: n/a too. */
+  double flat[] = {0.3, 0.1 + 0.2, 0.3, 0.1 + 0.2, 0.3};
+  double sw, sp;
+  CHECK(dle_stats_shapiro_wilk(flat, 5, &sw, &sp, &e) == DLE_ERANGE);
 }
 
 static void test_cliff_holm(void) {
