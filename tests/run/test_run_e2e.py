@@ -488,8 +488,9 @@ class RunTests(StoreTestCase):
         self.assertAlmostEqual(counter, integral, delta=0.02 * integral)
         self.assertIn("GPU integral", p.stderr)
         # The GPU figure is GPU 0's (the run's); GPU 1 (50 W) is listed apart.
-        # mean power = the counter energy / duration: 150 W within 0.1 %
-        self.assertRegex(p.stderr, r"GPU +\S+ k?J.*1(49\.[89]\d|50\.[01]\d) W +measured "
+        # mean power = the counter energy / duration: about 150 W (the counter is read
+        # at its own instant, tens of ms off under ASan on a loaded VM)
+        self.assertRegex(p.stderr, r"GPU +\S+ k?J.*1(4[5-9]|5[0-4])\.\d\d W +measured "
                                    r"\(nvml energy counter, GPUs the run used\)")
         self.assertRegex(p.stderr, r"GPU all +\S+")
         # One device only, and a device that does not exist.

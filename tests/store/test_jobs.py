@@ -96,9 +96,9 @@ with tempfile.TemporaryDirectory() as tmp:
         check(len(h["per_gpu"]) == 2 and rel(gsum, o["energy_j"]["gpu"]), f"{name} per GPU {h['per_gpu']}")
         check(rel(gsum, o.get("gpu_energy_all_j", -1)), f"{name} per GPU vs all GPUs")
         # the scripted powers: GPU 0 draws twice GPU 1 on every node (the two
-        # energy counters are read at slightly different instants of each tick: 1 %)
+        # energy counters are read at their own instants, tens of ms apart under ASan: 5 %)
         g = {x["index"]: x["energy_j"] for x in h["per_gpu"]}
-        check(abs(g[0] / g[1] - 2.0) < 0.02, f"{name} GPU ratio {g}")  # 1 %
+        check(abs(g[0] / g[1] - 2.0) < 0.1, f"{name} GPU ratio {g}")  # 5 %
     r = run("show", "--job", "4242", "--db", db)
     check(r.returncode == 0 and "4 runs on 4 hosts" in r.stdout and "node-3" in r.stdout, r.stdout)
 
