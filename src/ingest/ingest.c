@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <libdeflate.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "dlenergy/energy.h"
@@ -46,6 +48,48 @@ static size_t gzip_size_hint(const char *path) {
   return size > 0 && hint / 1032 <= (size_t)size ? hint : 0;
 }
 
+/* The fast path for a whole, single-member gzip file (every study trace): read the
+ * compressed bytes at once and inflate them with libdeflate into a buffer sized from
+ * the trailer, about twice as fast as zlib's streaming inflate and CRC. Returns 1 with
+ * *out set, or 0 for anything else (not gzip, several members, a cut or corrupt stream,
+ * a trailer that lies, a read error): the streaming path then reads the file and
+ * reports what it finds exactly as before. */
+static int read_whole_gzip(const char *path, size_t max_bytes, char **out, size_t *out_len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  struct stat sb;
+  unsigned char *in = NULL;
+  char *buf = NULL;
+  struct libdeflate_decompressor *d = NULL;
+  int ok = 0;
+  if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 18 ||
+      (uint64_t)sb.st_size > max_bytes)
+    goto done;
+  size_t n = (size_t)sb.st_size;
+  if (!(in = malloc(n)) || fread(in, 1, n, f) != n || in[0] != 0x1f || in[1] != 0x8b)
+    goto done;
+  size_t isize = (size_t)in[n - 4] | (size_t)in[n - 3] << 8 | (size_t)in[n - 2] << 16 |
+                 (size_t)in[n - 1] << 24;
+  if (isize >= max_bytes || isize / 1032 > n) goto done; /* deflate expands <= ~1032:1 */
+  if (!(buf = malloc(isize + 1)) || !(d = libdeflate_alloc_decompressor())) goto done;
+  size_t used_in = 0, used_out = 0;
+  if (libdeflate_gzip_decompress_ex(d, in, n, buf, isize, &used_in, &used_out) ==
+          LIBDEFLATE_SUCCESS &&
+      used_in == n && used_out == isize) {
+    buf[isize] = '\0';
+    *out = buf;
+    *out_len = isize;
+    buf = NULL;
+    ok = 1;
+  }
+done:
+  libdeflate_free_decompressor(d);
+  free(buf);
+  free(in);
+  fclose(f);
+  return ok;
+}
+
 int dle_ingest_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len,
                          int *truncated, dle_error *err) {
   *out = NULL;
@@ -53,6 +97,11 @@ int dle_ingest_read_file(const char *path, size_t max_bytes, char **out, size_t 
   if (truncated) *truncated = 0;
   if (!path) return dle_error_set(err, DLE_EINVAL, "no file given");
   if (max_bytes == 0) max_bytes = MAX_FILE_BYTES;
+  size_t fast_len = 0;
+  if (read_whole_gzip(path, max_bytes, out, &fast_len)) {
+    if (out_len) *out_len = fast_len;
+    return DLE_OK;
+  }
   errno = 0;
   gzFile f = gzopen(path, "rb");
   if (!f) {
