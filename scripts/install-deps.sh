@@ -11,7 +11,7 @@ set -euo pipefail
 
 BUILD_PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
-  libsqlite3-dev zlib1g-dev libpq-dev libzstd-dev
+  libsqlite3-dev zlib1g-dev libdeflate-dev libpq-dev libzstd-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   liblapacke-dev liblapack-dev libsvm-dev libgsl-dev libcjson-dev libmicrohttpd-dev
 )

@@ -126,7 +126,8 @@ int dle_import_nvidia_smi_buf(const char *gpu, size_t gpu_len, const char *cpu,
 void dle_import_free(dle_import *imp);
 /* Sample i (0 <= i < n) as a dle_sample; out need not be initialized. */
 int dle_import_sample(const dle_import *imp, size_t i, dle_sample *out);
-/* Samples first .. first+n-1 into out[0..n). */
+/* Samples first .. first+n-1 into out[0..n), for bulk copies: writes each sample's host
+ * fields and gpu[0..n_gpus) only (the slots from n_gpus on are left as they were). */
 int dle_import_samples(const dle_import *imp, size_t first, size_t n, dle_sample *out);
 /* Appends the import's samples to a trace (zero-initialized or holding rows). */
 int dle_import_to_trace(const dle_import *imp, dle_trace *t, dle_error *err);

@@ -14,9 +14,12 @@
 #include "cli.h"
 #include "dlenergy/energy.h"
 #include "dlenergy/ingest.h"
+#include "dlenergy/sensors.h"
 #include "dlenergy/store.h"
 
 enum { MAX_META = 256, SAMPLE_CHUNK = 512 };
+/* seaa2023: runs are committed in batches of this much wall time (see import_seaa). */
+static const int64_t IMPORT_BATCH_NS = 500000000;
 
 typedef struct import_opts {
   dle_ingest_options ing;
@@ -36,6 +39,7 @@ typedef struct import_result {
   dle_ingest_stats stats;
   char gpu_name[128];
   bool skipped_existing;
+  bool store_failed;
 } import_result;
 
 static void usage(FILE *out) {
@@ -119,16 +123,100 @@ static int64_t find_existing(dle_store *st, const char *gpu_abs, const char *sta
   return id;
 }
 
-/* Imports one trace pair as a run. extra: (key, value) pairs, n_extra of them. */
+/* The runs an import already holds, by absolute GPU file (seaa2023 reads them once,
+ * before its batch opens: a store read inside a batch would commit it). */
+typedef struct known_run {
+  char *gpu_abs;
+  int64_t id;
+  bool complete; /* else "running": an import that was interrupted */
+} known_run;
+
+typedef struct known_set {
+  known_run *v;
+  size_t n;
+} known_set;
+
+static int known_cmp(const void *a, const void *b) {
+  const known_run *x = a, *y = b;
+  int c = strcmp(x->gpu_abs, y->gpu_abs);
+  if (c) return c;
+  return (x->id > y->id) - (x->id < y->id);
+}
+
+static void known_free(known_set *k) {
+  for (size_t i = 0; i < k->n; i++) free(k->v[i].gpu_abs);
+  free(k->v);
+  k->v = NULL;
+  k->n = 0;
+}
+
+static int known_load(dle_store *st, known_set *k, dle_error *err) {
+  memset(k, 0, sizeof *k);
+  static const char *const filters[2] = {"source=import,status=complete",
+                                         "source=import,status=running"};
+  for (int f = 0; f < 2; f++) {
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = dle_store_select_runs(st, filters[f], &ids, &n, err);
+    known_run *nv = rc ? NULL : realloc(k->v, (k->n + n + 1) * sizeof *nv);
+    if (!rc && !nv) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+    if (nv) k->v = nv;
+    for (size_t i = 0; rc == DLE_OK && i < n; i++) {
+      dle_kv *kv = NULL;
+      size_t nkv = 0;
+      rc = dle_store_get_meta(st, ids[i], &kv, &nkv, err);
+      const char *file = rc ? NULL : dle_kv_get(kv, nkv, "source_gpu_file");
+      if (file) {
+        char *copy = strdup(file);
+        if (!copy) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+        else k->v[k->n++] = (known_run){copy, ids[i], f == 0};
+      }
+      dle_kv_free(kv, nkv);
+    }
+    free(ids);
+    if (rc) {
+      known_free(k);
+      return rc;
+    }
+  }
+  if (k->n) qsort(k->v, k->n, sizeof *k->v, known_cmp);
+  return DLE_OK;
+}
+
+/* The first (lowest id) known run from this file with this state, or 0. */
+static int64_t known_find(const known_set *k, const char *gpu_abs, bool complete) {
+  size_t lo = 0, hi = k->n;
+  while (lo < hi) { /* first entry >= gpu_abs */
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(k->v[mid].gpu_abs, gpu_abs) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  for (size_t i = lo; i < k->n && strcmp(k->v[i].gpu_abs, gpu_abs) == 0; i++)
+    if (k->v[i].complete == complete && k->v[i].id) return k->v[i].id;
+  return 0;
+}
+
+/* Marks a known run deleted. */
+static void known_forget(known_set *k, int64_t id) {
+  for (size_t i = 0; i < k->n; i++)
+    if (k->v[i].id == id) k->v[i].id = 0;
+}
+
+/* Imports one trace pair as a run. extra: (key, value) pairs, n_extra of them.
+ * known (seaa2023): the runs already imported, and the caller holds a dle_store_begin
+ * batch open and commits it (several runs per transaction); NULL: the store is asked,
+ * and the run is its own transaction. res->store_failed tells a failed
+ * store write (which, batched, rolled the whole batch back) from a file that did not parse. */
 static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
                       const import_opts *o, const char *const *extra_kv, size_t n_extra,
-                      int epochs_planned, import_result *res, dle_error *err) {
+                      int epochs_planned, known_set *known, import_result *res, dle_error *err) {
+  const bool batched = known != NULL;
   memset(res, 0, sizeof *res);
   char gpu_abs[PATH_MAX], cpu_abs[PATH_MAX];
   abs_path(gpu_path, gpu_abs, sizeof gpu_abs);
   if (cpu_path) abs_path(cpu_path, cpu_abs, sizeof cpu_abs);
   if (!o->again) {
-    int64_t existing = find_existing(st, gpu_abs, "complete");
+    int64_t existing = known ? known_find(known, gpu_abs, true) : find_existing(st, gpu_abs, "complete");
     if (existing) {
       res->run_id = existing;
       res->skipped_existing = true;
@@ -136,9 +224,14 @@ static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
     }
   }
   /* An import interrupted before it finished stays "running": replace it. */
-  for (int64_t stale; (stale = find_existing(st, gpu_abs, "running")) != 0;)
-    if (dle_store_delete_run(st, stale, err)) return dle_error_prefix(err, "removing the "
-                                                                      "unfinished import run %" PRId64 ": ", stale);
+  for (int64_t stale; (stale = known ? known_find(known, gpu_abs, false)
+                                      : find_existing(st, gpu_abs, "running")) != 0;) {
+    if (known) known_forget(known, stale);
+    if (dle_store_delete_run(st, stale, err)) {
+      res->store_failed = true;
+      return dle_error_prefix(err, "removing the unfinished import run %" PRId64 ": ", stale);
+    }
+  }
   dle_import imp;
   int rc = dle_import_nvidia_smi(gpu_path, cpu_path, &o->ing, &imp, err);
   if (rc) return rc;
@@ -162,12 +255,23 @@ static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
     snprintf(info.cpu_source, sizeof info.cpu_source, o->ing.cpu_tdp_w > 0 ? "model" : "psutil");
     snprintf(info.ram_source, sizeof info.ram_source, "model");
   }
+  /* The summary first: it needs no store, so a failure here leaves the store alone. */
+  {
+    dle_trace t = {0};
+    rc = dle_import_to_trace(&imp, &t, err);
+    if (rc == DLE_OK) rc = dle_energy_summarize(&t, &info, &res->sum, err);
+    dle_trace_free(&t);
+    if (rc) goto out;
+  }
   int64_t id = 0;
-  /* One transaction per run: readers see a run whole or not at all, and the store
-   * pays one commit per run instead of one per metadata value. */
-  rc = dle_store_begin(st, err);
+  /* One transaction per run (or per batch of runs): readers see a run whole or not at
+   * all, and the store pays one commit per run instead of one per metadata value. */
+  rc = batched ? DLE_OK : dle_store_begin(st, err);
   if (rc == DLE_OK) rc = dle_store_create_run(st, &info, &id, err);
-  if (rc) goto out;
+  if (rc) {
+    res->store_failed = true;
+    goto out;
+  }
   info.id = id;
   rc = dle_store_set_meta(st, id, "source_gpu_file", gpu_abs, err);
   dle_sample *chunk = malloc(SAMPLE_CHUNK * sizeof *chunk);
@@ -229,14 +333,9 @@ static int import_one(dle_store *st, const char *gpu_path, const char *cpu_path,
   }
   info.status = DLE_RUN_COMPLETE;
   if (rc == DLE_OK) rc = dle_store_update_run(st, &info, err);
-  if (rc == DLE_OK) rc = dle_store_commit(st, err);
-  if (rc == DLE_OK) {
-    dle_trace t = {0};
-    rc = dle_import_to_trace(&imp, &t, err);
-    if (rc == DLE_OK) rc = dle_energy_summarize(&t, &info, &res->sum, err);
-    dle_trace_free(&t);
-  }
+  if (rc == DLE_OK && !batched) rc = dle_store_commit(st, err);
   if (rc != DLE_OK) {
+    res->store_failed = true;
     dle_error keep = err ? *err : (dle_error){rc, ""};
     dle_store_delete_run(st, id, NULL); /* no half-imported run left behind */
     if (err) *err = keep;
@@ -274,7 +373,7 @@ static int import_nvidia_smi(const char *gpu_path, const import_opts *o) {
   dle_store *st = NULL;
   if (dle_store_open(cli_db_path(o->db), &st, &err)) return cli_fail("import", &err);
   import_result r;
-  int rc = import_one(st, gpu_path, o->cpu_path, o, NULL, 0, 0, &r, &err);
+  int rc = import_one(st, gpu_path, o->cpu_path, o, NULL, 0, 0, NULL, &r, &err);
   int status = DLE_EXIT_OK;
   if (rc) {
     status = cli_fail("import", &err);
@@ -347,12 +446,22 @@ static int import_seaa(const char *dir, const import_opts *o) {
     if (!kv) dle_error_set(&err, DLE_ENOMEM, "out of memory");
     return cli_fail("import", &err);
   }
+  known_set known;
+  if (known_load(st, &known, &err)) {
+    dle_store_close(st);
+    free(kv);
+    dle_csv_table_free(tab);
+    return cli_fail("import", &err);
+  }
   cJSON *root = o->json ? cJSON_CreateObject() : NULL;
   cJSON *runs = root ? cJSON_AddArrayToObject(root, "runs") : NULL;
   size_t imported = 0, untraced = 0, existing = 0, warnings = 0, total_traced = 0, failed = 0;
   int64_t first_id = 0, last_id = 0;
   int status = DLE_EXIT_OK;
   bool tty = cli_stderr_is_tty() && !o->verbose;
+  bool in_batch = false;
+  size_t batch_runs = 0; /* imported in the open batch (not committed yet) */
+  int64_t batch_t0_ns = 0;
   for (size_t r = 0; r < rows; r++) {
     const char *g = dle_csv_table_cell(tab, r, (size_t)c_gpu);
     const char *c = dle_csv_table_cell(tab, r, (size_t)c_cpu);
@@ -393,8 +502,27 @@ static int import_seaa(const char *dir, const import_opts *o) {
     snprintf(gp, sizeof gp, "%s/%s", dir, g);
     snprintf(cp, sizeof cp, "%s/%s", dir, c);
     import_result res;
-    int rc = import_one(st, gp, c && *c ? cp : NULL, o, kv, n, epochs, &res, &err);
-    if (rc) { /* report, go on with the other runs, exit 1 at the end */
+    if (!in_batch) {
+      if (dle_store_begin(st, &err)) {
+        status = cli_fail("import", &err);
+        break;
+      }
+      in_batch = true;
+      batch_t0_ns = dle_monotonic_ns();
+    }
+    int rc = import_one(st, gp, c && *c ? cp : NULL, o, kv, n, epochs, &known, &res, &err);
+    if (rc && res.store_failed) { /* the batch was rolled back: stop */
+      if (tty) fprintf(stderr, "\r%40s\r", "");
+      cli_fail("import", &err);
+      fprintf(stderr, "dlenergy import: the %zu runs imported since the last commit were rolled "
+              "back; the store holds the %zu before them (run the import again to resume)\n",
+              batch_runs, imported - batch_runs);
+      imported -= batch_runs;
+      in_batch = false;
+      status = DLE_EXIT_FAIL;
+      break;
+    }
+    if (rc) { /* a file that does not parse: report, go on, exit 1 at the end */
       if (tty) fprintf(stderr, "\r%40s\r", "");
       cli_fail("import", &err);
       failed++;
@@ -404,6 +532,7 @@ static int import_seaa(const char *dir, const import_opts *o) {
       existing++;
     } else {
       imported++;
+      batch_runs++;
       warnings += res.stats.warnings;
       if (!first_id) first_id = res.run_id;
       last_id = res.run_id;
@@ -439,6 +568,23 @@ static int import_seaa(const char *dir, const import_opts *o) {
     } else if (tty) {
       fprintf(stderr, "\rimporting %zu/%zu", imported + existing, rows - untraced);
     }
+    /* Commit at a run boundary every half second: an interrupted import loses at most
+     * that much work and never leaves part of a run; the store's one-second rule,
+     * which could commit in the middle of a run, does not come into play. */
+    if (dle_monotonic_ns() - batch_t0_ns >= IMPORT_BATCH_NS) {
+      if (dle_store_commit(st, &err)) {
+        status = cli_fail("import", &err);
+        imported -= batch_runs;
+        in_batch = false;
+        break;
+      }
+      in_batch = false;
+      batch_runs = 0;
+    }
+  }
+  if (in_batch && dle_store_commit(st, &err)) {
+    status = cli_fail("import", &err);
+    imported -= batch_runs;
   }
   if (tty) fprintf(stderr, "\r%40s\r", "");
   if (status == DLE_EXIT_OK) {
@@ -462,6 +608,7 @@ static int import_seaa(const char *dir, const import_opts *o) {
   }
   if (status == DLE_EXIT_OK && failed) status = DLE_EXIT_FAIL;
   cJSON_Delete(root);
+  known_free(&known);
   dle_store_close(st);
   free(kv);
   dle_csv_table_free(tab);

@@ -4,19 +4,18 @@
 #include <math.h>
 #include <string.h>
 
-void dle_sample_clear(dle_sample *s) {
-  memset(s, 0, sizeof *s);
-  s->t_s = s->wall_s = NAN;
-  s->cpu_util_pct = s->rss_mib = NAN;
-  s->cpu_power_w = s->dram_power_w = s->ram_power_w = NAN;
-  s->cpu_energy_counter_j = s->dram_energy_counter_j = NAN;
-  for (int i = 0; i < DLE_MAX_GPUS; i++) {
-    dle_gpu_sample *g = &s->gpu[i];
-    g->device_index = (uint32_t)i;
-    g->power_w = g->energy_counter_j = g->util_gpu_pct = g->util_mem_pct = NAN;
-    g->mem_used_mib = g->mem_total_mib = g->temp_c = g->power_limit_w = NAN;
-  }
-}
+/* The cleared sample as a constant: copying it is several times cheaper than setting
+ * the ~150 fields one by one (a 1.2 kB struct is cleared per imported or read sample). */
+#define GPU_CLEARED(i) {(i), NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN}
+static const dle_sample CLEARED = {
+    NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0,
+    {GPU_CLEARED(0), GPU_CLEARED(1), GPU_CLEARED(2), GPU_CLEARED(3), GPU_CLEARED(4),
+     GPU_CLEARED(5), GPU_CLEARED(6), GPU_CLEARED(7), GPU_CLEARED(8), GPU_CLEARED(9),
+     GPU_CLEARED(10), GPU_CLEARED(11), GPU_CLEARED(12), GPU_CLEARED(13), GPU_CLEARED(14),
+     GPU_CLEARED(15)}};
+_Static_assert(DLE_MAX_GPUS == 16, "CLEARED lists DLE_MAX_GPUS GPU slots");
+
+void dle_sample_clear(dle_sample *s) { memcpy(s, &CLEARED, sizeof *s); }
 
 double dle_sample_gpu_power_w(const dle_sample *s) {
   double sum = 0;

@@ -94,13 +94,13 @@ static int dec_fits(double v, int k, int64_t *m) {
  * (INT64_MIN where no such m exists), for the smallest k (0..MAX_K) that serves
  * the values; restarts when a value needs a larger k (at most MAX_K times).
  * Returns k, or -1 when more than a quarter of the values fit no k. */
-static int decimal_scale(const double *v, size_t stride, size_t n, int64_t *scratch,
+static int decimal_scale(const double *v, size_t n, int64_t *scratch,
                          size_t *n_exc) {
   int k = 0;
 restart:
   *n_exc = 0;
   for (size_t i = 0; i < n; i++) {
-    double x = v[i * stride];
+    double x = v[i];
     int64_t m;
     if (dec_fits(x, k, &m)) {
       scratch[i] = m;
@@ -120,17 +120,17 @@ restart:
   return k;
 }
 
-static void encode_column(buf *b, const double *v, size_t stride, size_t n, int64_t *scratch) {
+static void encode_column(buf *b, const double *v, size_t n, int64_t *scratch) {
   static const double canon_nan = NAN;
   const uint64_t nan_bits = bits_of(canon_nan);
   size_t n_nan = 0;
-  for (size_t i = 0; i < n; i++) n_nan += bits_of(v[i * stride]) == nan_bits;
+  for (size_t i = 0; i < n; i++) n_nan += bits_of(v[i]) == nan_bits;
   if (n_nan == n) {
     put_u8(b, MODE_NAN);
     return;
   }
   size_t n_exc = 0;
-  int k = n_nan * 4 > n ? -1 : decimal_scale(v, stride, n, scratch, &n_exc);
+  int k = n_nan * 4 > n ? -1 : decimal_scale(v, n, scratch, &n_exc);
   if (k >= 0) {
     put_u8(b, MODE_DEC);
     put_u8(b, (uint8_t)k);
@@ -139,7 +139,7 @@ static void encode_column(buf *b, const double *v, size_t stride, size_t n, int6
     for (size_t i = 0; n_exc && i < n; i++)
       if (scratch[i] == INT64_MIN) {
         put_varint(b, i - last);
-        put_u64(b, bits_of(v[i * stride]));
+        put_u64(b, bits_of(v[i]));
         last = i;
       }
     uint8_t *d = buf_room(b, 10 * n);
@@ -164,7 +164,7 @@ static void encode_column(buf *b, const double *v, size_t stride, size_t n, int6
   if (!d) return;
   uint64_t prev = 0;
   for (size_t i = 0; i < n; i++) {
-    uint64_t u = bits_of(v[i * stride]);
+    uint64_t u = bits_of(v[i]);
     uint64_t x = u ^ prev;
     prev = u;
     for (int p = 0; p < 8; p++) d[(size_t)p * n + i] = (uint8_t)(x >> (8 * (7 - p)));
@@ -181,7 +181,8 @@ int dle_chunk_encode(const dle_sample *s, size_t n, uint8_t **blob, size_t *blob
                          DLE_CHUNK_MAX, n);
   buf raw = {0};
   int64_t *scratch = malloc(n * sizeof *scratch);
-  double *col = malloc(DLE_CHUNK_GPU_COLS * n * sizeof *col);
+  enum { COLS = DLE_CHUNK_HOST_COLS > DLE_CHUNK_GPU_COLS ? DLE_CHUNK_HOST_COLS : DLE_CHUNK_GPU_COLS };
+  double *col = malloc(COLS * n * sizeof *col);
   if (!scratch || !col) {
     free(scratch);
     free(col);
@@ -194,12 +195,22 @@ int dle_chunk_encode(const dle_sample *s, size_t n, uint8_t **blob, size_t *blob
     put_u8(&raw, (uint8_t)g);
     if (g > max_gpus) max_gpus = g;
   }
-  const size_t stride = sizeof *s / sizeof(double);
-  const double *host[DLE_CHUNK_HOST_COLS] = {
-      &s->t_s,         &s->wall_s,      &s->cpu_util_pct,
-      &s->rss_mib,     &s->cpu_power_w, &s->dram_power_w,
-      &s->ram_power_w, &s->cpu_energy_counter_j, &s->dram_energy_counter_j};
-  for (int c = 0; c < DLE_CHUNK_HOST_COLS; c++) encode_column(&raw, host[c], stride, n, scratch);
+  /* gather the host columns in one pass over the (1.2 kB) samples, column-major: nine
+   * strided passes over a chunk that does not fit in the cache cost more than this */
+  for (size_t i = 0; i < n; i++) {
+    const dle_sample *x = &s[i];
+    col[0 * n + i] = x->t_s;
+    col[1 * n + i] = x->wall_s;
+    col[2 * n + i] = x->cpu_util_pct;
+    col[3 * n + i] = x->rss_mib;
+    col[4 * n + i] = x->cpu_power_w;
+    col[5 * n + i] = x->dram_power_w;
+    col[6 * n + i] = x->ram_power_w;
+    col[7 * n + i] = x->cpu_energy_counter_j;
+    col[8 * n + i] = x->dram_energy_counter_j;
+  }
+  for (int c = 0; c < DLE_CHUNK_HOST_COLS; c++)
+    encode_column(&raw, col + (size_t)c * n, n, scratch);
   for (uint32_t g = 0; g < max_gpus; g++) {
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
@@ -225,7 +236,7 @@ int dle_chunk_encode(const dle_sample *s, size_t n, uint8_t **blob, size_t *blob
       j++;
     }
     for (int c = 0; c < DLE_CHUNK_GPU_COLS; c++)
-      encode_column(&raw, col + (size_t)c * m, 1, m, scratch);
+      encode_column(&raw, col + (size_t)c * m, m, scratch);
   }
   free(col);
   free(scratch);

@@ -29,6 +29,7 @@ typedef struct sq_store {
   int in_tx;
   int batch; /* dle_store_begin: writes join the open transaction until a commit */
   sqlite3_stmt *put_chunk, *put_epoch, *put_meta, *has_run;
+  sqlite3_stmt *ins_run, *upd_run, *next_seq_q; /* prepared on first use, kept */
   int64_t seq_run;  /* run whose next sample number is cached, -1 none */
   int64_t next_seq;
   int64_t known_run; /* last run found to exist, -1 none */
@@ -228,6 +229,9 @@ static void sq_close(dle_store *st) {
   if (s->nbuf > s->ncommitted && s->put_chunk) sq_commit(st, NULL);
   free(s->buf);
   sqlite3_finalize(s->put_chunk);
+  sqlite3_finalize(s->ins_run);
+  sqlite3_finalize(s->upd_run);
+  sqlite3_finalize(s->next_seq_q);
   sqlite3_finalize(s->has_run);
   sqlite3_finalize(s->put_epoch);
   sqlite3_finalize(s->put_meta);
@@ -371,16 +375,16 @@ static int migrate_v1_v2(sq_store *s, dle_error *err) {
 
 static int sq_create_run(dle_store *st, const dle_run_info *r, int64_t *id, dle_error *err) {
   sq_store *s = (sq_store *)st;
-  sqlite3_stmt *q = NULL;
   int rc = sq_begin(s, err);
-  if (!rc)
+  if (!rc && !s->ins_run)
     rc = sq_prepare(s,
                     "INSERT INTO runs (status, source, host, command, start_wall_s, end_wall_s,"
                     " interval_s, exit_code, term_signal, epochs_planned, pue, carbon_g_per_kwh,"
                     " gpu_source, cpu_source, dram_source, ram_source)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    &q, err);
+                    &s->ins_run, err);
   if (rc) return s->in_tx ? sq_abort(s, rc, err) : rc;
+  sqlite3_stmt *q = s->ins_run;
   sqlite3_bind_int(q, 1, (int)r->status);
   sqlite3_bind_text(q, 2, r->source, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(q, 3, r->host, -1, SQLITE_TRANSIENT);
@@ -398,7 +402,6 @@ static int sq_create_run(dle_store *st, const dle_run_info *r, int64_t *id, dle_
   sqlite3_bind_text(q, 15, r->dram_source, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(q, 16, r->ram_source, -1, SQLITE_TRANSIENT);
   rc = sq_step_done(s, q, "creating a run", err);
-  sqlite3_finalize(q);
   if (rc) return sq_abort(s, rc, err);
   *id = (int64_t)sqlite3_last_insert_rowid(s->db);
   return sq_end(s, err);
@@ -406,17 +409,17 @@ static int sq_create_run(dle_store *st, const dle_run_info *r, int64_t *id, dle_
 
 static int sq_update_run(dle_store *st, const dle_run_info *r, dle_error *err) {
   sq_store *s = (sq_store *)st;
-  sqlite3_stmt *q = NULL;
   /* the samples land before the final status (in a batch, in the same transaction) */
   int rc = s->batch ? DLE_OK : sq_commit(st, err);
   if (!rc) rc = sq_begin(s, err);
-  if (!rc)
+  if (!rc && !s->upd_run)
     rc = sq_prepare(s,
                     "UPDATE runs SET status=?, end_wall_s=?, exit_code=?, term_signal=?,"
                     " epochs_planned=?, pue=?, carbon_g_per_kwh=?, gpu_source=?, cpu_source=?,"
                     " dram_source=?, ram_source=? WHERE id=?",
-                    &q, err);
+                    &s->upd_run, err);
   if (rc) return s->in_tx ? sq_abort(s, rc, err) : rc;
+  sqlite3_stmt *q = s->upd_run;
   sqlite3_bind_int(q, 1, (int)r->status);
   bind_real(q, 2, r->end_wall_s);
   sqlite3_bind_int(q, 3, r->exit_code);
@@ -430,7 +433,6 @@ static int sq_update_run(dle_store *st, const dle_run_info *r, dle_error *err) {
   sqlite3_bind_text(q, 11, r->ram_source, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(q, 12, r->id);
   rc = sq_step_done(s, q, "updating a run", err);
-  sqlite3_finalize(q);
   if (rc) return sq_abort(s, rc, err);
   int changed = sqlite3_changes(s->db);
   rc = sq_end(s, err);
@@ -441,13 +443,15 @@ static int sq_update_run(dle_store *st, const dle_run_info *r, dle_error *err) {
 /* Checks that the run exists and caches its next sample number. */
 static int sq_seq_for(sq_store *s, int64_t run_id, dle_error *err) {
   if (s->seq_run == run_id) return DLE_OK;
-  sqlite3_stmt *q = NULL;
-  int rc = sq_prepare_run(s,
-                          "SELECT (SELECT count(*) FROM runs WHERE id=?1),"
-                          " coalesce((SELECT first_seq + n FROM sample_chunks WHERE run_id=?1"
-                          " ORDER BY first_seq DESC LIMIT 1), 0)",
-                          run_id, &q, err);
+  int rc = s->next_seq_q ? DLE_OK
+                         : sq_prepare(s,
+                                      "SELECT (SELECT count(*) FROM runs WHERE id=?1),"
+                                      " coalesce((SELECT first_seq + n FROM sample_chunks"
+                                      " WHERE run_id=?1 ORDER BY first_seq DESC LIMIT 1), 0)",
+                                      &s->next_seq_q, err);
   if (rc) return rc;
+  sqlite3_stmt *q = s->next_seq_q;
+  sqlite3_bind_int64(q, 1, run_id);
   int r = sqlite3_step(q);
   if (r != SQLITE_ROW) {
     rc = sq_fail(s, r, "finding the run", err);
@@ -457,7 +461,7 @@ static int sq_seq_for(sq_store *s, int64_t run_id, dle_error *err) {
     s->seq_run = run_id;
     s->next_seq = sqlite3_column_int64(q, 1);
   }
-  sqlite3_finalize(q);
+  sqlite3_reset(q);
   return rc;
 }
 
@@ -840,6 +844,10 @@ static int sq_pragmas(sq_store *s, dle_error *err) {
    * processes create the same store at once SQLite can answer SQLITE_BUSY here
    * without calling the busy handler; so retry for as long as the busy timeout
    * (10 s), 10 ms apart. */
+  /* A new file gets 8 KiB pages (an existing one keeps its own): a chunk blob spans
+   * half as many pages, and an import writes half as many WAL frames (one pwrite
+   * each); 16 KiB saves little more CPU and wastes more of each blob's last page. */
+  sqlite3_exec(s->db, "PRAGMA page_size=8192", NULL, NULL, NULL);
   int rc = SQLITE_BUSY;
   for (int tries = 0; tries < 1000 && (rc & 0xff) == SQLITE_BUSY; tries++) {
     rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);

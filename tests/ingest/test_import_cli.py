@@ -141,6 +141,21 @@ def main():
         check(sj["meta"]["architecture"] == "tiny" and sj["epochs_planned"] == 5 and
               sj["meta"]["epochs_total"] == "5" and abs(sj["carbon_g_per_kwh"] - 232) < 1e-12,
               "batch metadata and ES carbon default")
+        # Again: the run is known (read once before the batch opens) and skipped; an
+        # interrupted one ("running") is replaced by a fresh import and removed.
+        sdb = os.path.join(d, "s.db")
+        b2 = json.loads(run("import", "seaa2023", sd, "--db", sdb, "--json", expect=1).stdout)
+        check(b2["imported"] == 0 and b2["already_imported"] == 1, f"batch again {b2}")
+        old_id = sj["run_id"]
+        con = sqlite3.connect(sdb)
+        con.execute("UPDATE runs SET status = 0 WHERE id = ?", (old_id,))
+        con.commit()
+        con.close()
+        b3 = json.loads(run("import", "seaa2023", sd, "--db", sdb, "--json", expect=1).stdout)
+        check(b3["imported"] == 1 and b3["already_imported"] == 0 and
+              b3["runs"][0]["run_id"] != old_id, f"batch replaces the interrupted run {b3}")
+        run("show", str(old_id), "--db", sdb, expect=1)
+        check(len(json.loads(run("list", "--db", sdb, "--json").stdout)) == 1, "one run left")
 
         # list / show.
         empty_db = os.path.join(d, "empty.db")
