@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "dlenergy/stabilize.h"
+#include "mp_window.h"
 
 typedef struct mp_shared {
   const double *x;
@@ -93,22 +94,8 @@ int dle_matrix_profile(const double *x, size_t n, size_t m, size_t excl, int n_t
   double *buf = malloc(sizeof(double) * 5 * l);
   if (!buf) return dle_error_set(err, DLE_ENOMEM, "matrix profile: out of memory");
   double *mu = buf, *invn = buf + l, *cst = buf + 2 * l, *df = buf + 3 * l, *dg = buf + 4 * l;
-  for (size_t i = 0; i < l; i++) {
-    double s = 0;
-    for (size_t q = 0; q < m; q++) s += x[i + q];
-    double mean = s / (double)m, ss = 0;
-    for (size_t q = 0; q < m; q++) ss += (x[i + q] - mean) * (x[i + q] - mean);
-    mu[i] = mean;
-    double sd = sqrt(ss / (double)m);
-    double scale = fabs(mean) > 1 ? fabs(mean) : 1;
-    if (sd <= DLE_MP_CONST_STD * scale) {
-      invn[i] = 0; /* constant: no shape; correlation from cst[] alone */
-      cst[i] = 0.5;
-    } else {
-      invn[i] = 1 / sqrt(ss);
-      cst[i] = 0;
-    }
-  }
+  /* constant windows: no shape (invn 0); correlation from cst[] alone */
+  for (size_t i = 0; i < l; i++) dle_mp_window_stats(x + i, m, &mu[i], &invn[i], &cst[i]);
   for (size_t i = 0; i + 1 < l; i++) {
     df[i] = (x[i + m] - x[i]) / 2;
     dg[i] = (x[i + m] - mu[i + 1]) + (x[i] - mu[i]);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dlenergy/stabilize.h"
+#include "mp_window.h"
 
 struct dle_mp_stream {
   size_t m, excl;            /* excl: first diagonal searched (STUMPY zone + 1) */
@@ -76,20 +77,7 @@ int dle_mp_stream_push(dle_mp_stream *s, double v, dle_error *err) {
   const double *x = s->x;
   double *mu = s->mu, *invn = s->invn, *cst = s->cst, *df = s->df, *dg = s->dg;
   /* the same statistics as the batch */
-  double sum = 0;
-  for (size_t q = 0; q < m; q++) sum += x[j + q];
-  double mean = sum / (double)m, ss = 0;
-  for (size_t q = 0; q < m; q++) ss += (x[j + q] - mean) * (x[j + q] - mean);
-  mu[j] = mean;
-  double sd = sqrt(ss / (double)m);
-  double scale = fabs(mean) > 1 ? fabs(mean) : 1;
-  if (sd <= DLE_MP_CONST_STD * scale) {
-    invn[j] = 0;
-    cst[j] = 0.5;
-  } else {
-    invn[j] = 1 / sqrt(ss);
-    cst[j] = 0;
-  }
+  dle_mp_window_stats(x + j, m, &mu[j], &invn[j], &cst[j]);
   if (j > 0) {
     df[j - 1] = (x[j - 1 + m] - x[j - 1]) / 2;
     dg[j - 1] = (x[j - 1 + m] - mu[j]) + (x[j - 1] - mu[j - 1]);
