@@ -108,6 +108,11 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
  * "rapl"), false for "model", "none", "psutil" (psutil gives utilization, not power). */
 int dle_source_is_measured(const char *source);
 
+/* Writes an energy on the J/kJ/MJ scale with its unit into buf (n bytes): "%.2g J"
+ * below 0.05 J (non-zero), "%.1f J" below 1 kJ, "%.2f kJ" below 1 MJ, "%.3f MJ" above.
+ * A non-finite value is written as `missing` ("-", "n/a"). */
+void dle_format_energy(double j, const char *missing, char *buf, size_t n);
+
 /* ---- carbon intensity (data/carbon_intensity.csv) ---- */
 
 typedef struct dle_carbon_info {

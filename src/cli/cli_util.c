@@ -127,19 +127,7 @@ void cli_format_energy(double j, char *buf, size_t n) {
 }
 
 void cli_format_energy_short(double j, char *buf, size_t n) {
-  if (!isfinite(j)) {
-    snprintf(buf, n, "-");
-    return;
-  }
-  double a = fabs(j);
-  if (a > 0 && a < 0.05)
-    snprintf(buf, n, "%.2g J", j);
-  else if (a < 1e3)
-    snprintf(buf, n, "%.1f J", j);
-  else if (a < 1e6)
-    snprintf(buf, n, "%.2f kJ", j / 1e3);
-  else
-    snprintf(buf, n, "%.3f MJ", j / 1e6);
+  dle_format_energy(j, "-", buf, n);
 }
 
 void cli_format_duration(double s, char *buf, size_t n) {

@@ -345,3 +345,19 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
                                                                     out->carbon_g_per_kwh);
   return DLE_OK;
 }
+
+void dle_format_energy(double j, const char *missing, char *buf, size_t n) {
+  if (!isfinite(j)) {
+    snprintf(buf, n, "%s", missing);
+    return;
+  }
+  double a = fabs(j);
+  if (a > 0 && a < 0.05)
+    snprintf(buf, n, "%.2g J", j);
+  else if (a < 1e3)
+    snprintf(buf, n, "%.1f J", j);
+  else if (a < 1e6)
+    snprintf(buf, n, "%.2f kJ", j / 1e3);
+  else
+    snprintf(buf, n, "%.3f MJ", j / 1e6);
+}

@@ -412,21 +412,6 @@ static void section_profiles(sbuf *b, const dle_report_options *o, const char *c
   free(pr);
 }
 
-/* An energy on the J/kJ/MJ scale with its unit, as list, show and analyze print it. */
-static void fmt_energy(char *buf, size_t n, double j) {
-  double a = fabs(j);
-  if (!isfinite(j))
-    snprintf(buf, n, "n/a");
-  else if (a > 0 && a < 0.05)
-    snprintf(buf, n, "%.2g J", j);
-  else if (a < 1e3)
-    snprintf(buf, n, "%.1f J", j);
-  else if (a < 1e6)
-    snprintf(buf, n, "%.2f kJ", j / 1e3);
-  else
-    snprintf(buf, n, "%.3f MJ", j / 1e6);
-}
-
 /* Energy per component of a few runs, each figure marked measured or modelled, with
  * the assumptions of the modelled ones. */
 static void section_energy(sbuf *b, const dle_report_options *o) {
@@ -454,14 +439,14 @@ static void section_energy(sbuf *b, const dle_report_options *o) {
     sb_printf(b, "<td>%.1f min</td><td>%zu</td>", es.duration_s / 60, es.samples);
     for (int c = 0; c < DLE_COMP_COUNT; c++) {
       if (isfinite(es.energy_j[c])) {
-        fmt_energy(eb, sizeof eb, es.energy_j[c]);
+        dle_format_energy(es.energy_j[c], "n/a", eb, sizeof eb);
         sb_printf(b, "<td>%s <span class=\"tag\">%s</span></td>", eb,
                   es.measured[c] ? "measured" : "modelled");
       } else {
         sb_puts(b, "<td>n/a</td>");
       }
     }
-    fmt_energy(eb, sizeof eb, es.total_j);
+    dle_format_energy(es.total_j, "n/a", eb, sizeof eb);
     sb_printf(b, "<td>%s</td>", eb);
     if (isfinite(es.emissions_g))
       sb_printf(b, "<td>%.4g <span class=\"tag\">modelled</span></td>", es.emissions_g);
