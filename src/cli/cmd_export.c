@@ -146,11 +146,10 @@ typedef struct sample_writer {
   int64_t rows;
 } sample_writer;
 
-static int write_sample(void *ctx, const dle_sample *s, dle_error *err) {
-  (void)err;
-  sample_writer *w = ctx;
-  outbuf *b = w->out;
-  put_num(b, s->t_s, 0);
+/* The host columns t_s .. dram_energy_counter_j, shared by the wide and the long CSV;
+ * lead_comma puts a comma before t_s. */
+static void put_host_cols(outbuf *b, const dle_sample *s, int lead_comma) {
+  put_num(b, s->t_s, lead_comma);
   put_num(b, s->wall_s, 1);
   put_num(b, s->cpu_util_pct, 1);
   put_num(b, s->rss_mib, 1);
@@ -159,6 +158,13 @@ static int write_sample(void *ctx, const dle_sample *s, dle_error *err) {
   put_num(b, s->ram_power_w, 1);
   put_num(b, s->cpu_energy_counter_j, 1);
   put_num(b, s->dram_energy_counter_j, 1);
+}
+
+static int write_sample(void *ctx, const dle_sample *s, dle_error *err) {
+  (void)err;
+  sample_writer *w = ctx;
+  outbuf *b = w->out;
+  put_host_cols(b, s, 0);
   put_num(b, dle_sample_gpu_power_w(s), 1);
   for (size_t d = 0; d < w->dev->n; d++) {
     const dle_gpu_sample *g = NULL;
@@ -210,15 +216,7 @@ static void put_host(outbuf *b, const long_writer *w, const dle_sample *s) {
   char head[48];
   snprintf(head, sizeof head, "%" PRId64 ",%" PRId64, w->run_id, w->seq);
   puts_(b, head);
-  put_num(b, s->t_s, 1);
-  put_num(b, s->wall_s, 1);
-  put_num(b, s->cpu_util_pct, 1);
-  put_num(b, s->rss_mib, 1);
-  put_num(b, s->cpu_power_w, 1);
-  put_num(b, s->dram_power_w, 1);
-  put_num(b, s->ram_power_w, 1);
-  put_num(b, s->cpu_energy_counter_j, 1);
-  put_num(b, s->dram_energy_counter_j, 1);
+  put_host_cols(b, s, 1);
   snprintf(head, sizeof head, ",%u", s->n_gpus);
   puts_(b, head);
 }
