@@ -919,6 +919,20 @@ static void est_input(const est_run *r, dle_estimate_input *in) {
   in->pue = 1;
 }
 
+/* Projects run r from in with method m and measures the components it projected: 0 with
+ * both figures (joules) when the projection works and the measurement is positive. */
+static int project_vs_measured(const est_run *r, const dle_estimate_input *in,
+                               dle_estimate_method m, double *pred_j, double *meas_j) {
+  dle_estimate_result res;
+  dle_error e = {0};
+  if (dle_estimate_project(in, m, &res, &e) != 0) return -1;
+  double mj;
+  if (dle_estimate_measured_j(&r->tr, res.components, &mj, &e) != 0 || !(mj > 0)) return -1;
+  *pred_j = res.total_j;
+  *meas_j = mj;
+  return 0;
+}
+
 static void scatter_small(sbuf *b, const char *id, const char *title, const double *pred,
                           const double *meas, size_t n, double rmse) {
   double lo = INFINITY, hi = -INFINITY;
@@ -967,15 +981,8 @@ static void error_vs_fraction(sbuf *b, const est_run *runs, size_t nr, double *p
         est_input(&runs[i], &in);
         in.at_fraction = fr[f];
         in.start_s = NAN; /* detect before the cut-off, not from the whole run */
-        dle_estimate_result res;
-        dle_error e = {0};
-        if (dle_estimate_project(&in, (dle_estimate_method)m, &res, &e) != 0) continue;
-        double mj;
-        if (dle_estimate_measured_j(&runs[i].tr, res.components, &mj, &e) != 0 || !(mj > 0))
-          continue;
-        pred[k] = res.total_j;
-        meas[k] = mj;
-        k++;
+        if (project_vs_measured(&runs[i], &in, (dle_estimate_method)m, &pred[k], &meas[k]) == 0)
+          k++;
       }
       dle_estimate_errors er;
       dle_error e = {0};
@@ -1134,15 +1141,7 @@ static void section_estimates(sbuf *b, const dle_report_options *o) {
         in.window_epochs = win_e[w];
       else
         in.window_s = win_s[w];
-      dle_estimate_result res;
-      dle_error e = {0};
-      if (dle_estimate_project(&in, DLE_EST_STEP_POWER, &res, &e) != 0) continue;
-      double mj;
-      if (dle_estimate_measured_j(&runs[i].tr, res.components, &mj, &e) != 0 || !(mj > 0))
-        continue;
-      pred[k] = res.total_j;
-      meas[k] = mj;
-      k++;
+      if (project_vs_measured(&runs[i], &in, DLE_EST_STEP_POWER, &pred[k], &meas[k]) == 0) k++;
     }
     dle_estimate_errors er;
     dle_error e = {0};
