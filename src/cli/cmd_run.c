@@ -1,6 +1,6 @@
 /* cmd_run.c — `dlenergy run [OPTIONS] -- CMD ARGS...`: run a training command and
  * record its energy; and the recording loop it shares with `dlenergy attach`
- * (see monitor.h). */
+ * (see monitor.h); the record itself is the recorder's (dlenergy/recorder.h). */
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +26,7 @@
 #include "dlenergy/report.h"
 #include "dlenergy/launch.h"
 #include "dlenergy/markers.h"
+#include "dlenergy/recorder.h"
 #include "dlenergy/sampler.h"
 #include "dlenergy/sensors.h"
 #include "dlenergy/store.h"
@@ -133,12 +134,6 @@ static void signals_restore(sig_state *ss) {
 
 static double mono_s(int64_t t0_ns) { return (double)(dle_monotonic_ns() - t0_ns) / 1e9; }
 
-static double wall_now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Writes all of buf to fd, waiting (poll) when fd is non-blocking and full. */
 static int write_all_fd(int fd, const char *buf, size_t n) {
   while (n > 0) {
@@ -175,25 +170,16 @@ static void join_command(char *const *argv, char *out, size_t size) {
   }
 }
 
+
 /* ------------------------------------------------------------------ the monitor */
 
-enum { DRAIN_BATCH = 128, READ_CHUNK = 65536, MAX_PENDING = 64 };
+enum { READ_CHUNK = 65536, MAX_PENDING = 64 };
 
 typedef struct mon {
   const monitor_opts *o;
   bool attach;
-  dle_store *st;
-  int64_t run_id;
-  dle_run_info info;
-  char host[256];
-  dle_sampler *sampler;
-  dle_sensors_info sinfo;
+  dle_recorder *rec; /* the run's record: sampler, store, epochs, trace */
   int64_t t0_ns;
-  dle_trace trace;
-  dle_sample *buf;
-  dle_epoch *ep;
-  size_t n_ep, cap_ep;
-  int epochs_total;
   int32_t pending[MAX_PENDING]; /* epochs whose live line waits for samples past their end */
   size_t n_pending;
   dle_marker_reader *mr;
@@ -205,8 +191,6 @@ typedef struct mon {
   dle_proc_watch *watch;
   dle_exporter *exporter;
   bool started; /* the command runs (or the attached process is being recorded) */
-  bool store_failed;
-  char store_msg[DLE_ERRMSG_MAX];
   bool warned_marker;
   char *relay_buf;
 } mon;
@@ -221,57 +205,27 @@ static void warnf(const mon *m, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* A failing store never stops the command: we say so once and stop recording. */
-static void store_check(mon *m, int rc, const dle_error *e) {
-  if (rc == DLE_OK || m->store_failed) return;
-  m->store_failed = true;
-  snprintf(m->store_msg, sizeof m->store_msg, "%s", e->msg);
+/* A failing store never stops the command: the recorder stops writing, we say so once. */
+static void on_store_failed(const char *msg, void *user) {
+  const mon *m = user;
   if (m->started)
     warnf(m, "recording stopped: %s (the command keeps running; this run's record is incomplete)",
-          e->msg);
+          msg);
 }
 
 static void set_meta(mon *m, const char *key, const char *value) {
-  if (m->store_failed || !value) return;
-  dle_error e;
-  store_check(m, dle_store_set_meta(m->st, m->run_id, key, value, &e), &e);
+  dle_recorder_set_meta(m->rec, key, value);
 }
 
 static void set_meta_num(mon *m, const char *key, double v) {
-  if (!isfinite(v)) return;
-  char buf[64];
-  snprintf(buf, sizeof buf, "%.6g", v);
-  set_meta(m, key, buf);
-}
-
-/* Power column of the "memory" part of the total: measured DRAM when present, else
- * the RAM model (the summary's rule). */
-static const double *mem_column(const mon *m) {
-  return strcmp(m->sinfo.dram_source, "rapl") == 0 ? m->trace.dram_power_w : m->trace.ram_power_w;
-}
-
-/* gpu + cpu + memory energy over [t0, t1] from the samples so far; NaN if none. */
-static double energy_between(const mon *m, double t0, double t1) {
-  const dle_trace *t = &m->trace;
-  if (t->n == 0 || !(t1 >= t0)) return NAN;
-  const double *cols[3] = {t->gpu_power_w, t->cpu_power_w, mem_column(m)};
-  double sum = 0;
-  bool any = false;
-  for (int c = 0; c < 3; c++) {
-    double j = NAN;
-    if (dle_energy_between_j(t->t_s, cols[c], t->n, t0, t1, &j) == DLE_OK && isfinite(j)) {
-      sum += j;
-      any = true;
-    }
-  }
-  return any ? sum : NAN;
+  dle_recorder_set_meta_num(m->rec, key, v);
 }
 
 /* "measured", "modelled" or "measured + modelled" for the parts of the total. */
 static const char *total_kind(const mon *m) {
-  const char *src[3] = {m->sinfo.gpu_source, m->sinfo.cpu_source,
-                        strcmp(m->sinfo.dram_source, "rapl") == 0 ? m->sinfo.dram_source
-                                                                  : m->sinfo.ram_source};
+  const dle_sensors_info *si = dle_recorder_sensors(m->rec);
+  const char *src[3] = {si->gpu_source, si->cpu_source,
+                        strcmp(si->dram_source, "rapl") == 0 ? si->dram_source : si->ram_source};
   bool meas = false, model = false;
   for (int i = 0; i < 3; i++) {
     if (strcmp(src[i], "none") == 0 || !src[i][0]) continue;
@@ -286,72 +240,21 @@ static const char *total_kind(const mon *m) {
 static monitor_view make_view(const mon *m, double elapsed) {
   monitor_view v;
   memset(&v, 0, sizeof v);
-  v.run_id = m->run_id;
-  v.host = m->host;
-  v.info = &m->info;
-  v.sensors = &m->sinfo;
-  v.trace = &m->trace;
-  v.epochs = m->ep;
-  v.n_epochs = m->n_ep;
-  v.epochs_total = m->epochs_total;
+  const dle_trace *t = dle_recorder_trace(m->rec);
+  v.run_id = dle_recorder_run_id(m->rec);
+  v.host = dle_recorder_host(m->rec);
+  v.info = dle_recorder_info(m->rec);
+  v.sensors = dle_recorder_sensors(m->rec);
+  v.trace = t;
+  v.epochs = dle_recorder_epochs(m->rec, &v.n_epochs);
+  v.epochs_total = dle_recorder_epochs_total(m->rec);
   v.elapsed_s = elapsed;
-  v.energy_so_far_j = m->trace.n ? energy_between(m, m->trace.t_s[0], elapsed) : NAN;
+  v.energy_so_far_j = t->n ? dle_recorder_energy_between_j(m->rec, t->t_s[0], elapsed) : NAN;
   v.exporter = m->exporter;
   return v;
 }
 
 /* ---- epochs ---- */
-
-static size_t epoch_find(mon *m, int32_t index, bool create) {
-  size_t lo = 0, hi = m->n_ep;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (m->ep[mid].index < index)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  if (lo < m->n_ep && m->ep[lo].index == index) return lo;
-  if (!create) return SIZE_MAX;
-  if (m->n_ep == m->cap_ep) {
-    size_t cap = m->cap_ep ? m->cap_ep * 2 : 64;
-    dle_epoch *p = realloc(m->ep, cap * sizeof *p);
-    if (!p) return SIZE_MAX;
-    m->ep = p;
-    m->cap_ep = cap;
-  }
-  memmove(m->ep + lo + 1, m->ep + lo, (m->n_ep - lo) * sizeof *m->ep);
-  m->n_ep++;
-  dle_epoch *e = &m->ep[lo];
-  memset(e, 0, sizeof *e);
-  e->index = index;
-  e->t_begin_s = e->t_end_s = NAN;
-  return lo;
-}
-
-static void epoch_store(mon *m, const dle_epoch *e) {
-  if (m->store_failed) return;
-  dle_error err;
-  store_check(m, dle_store_put_epoch(m->st, m->run_id, e, &err), &err);
-}
-
-/* Metrics into the epoch's fixed field, whole pairs only. */
-static void copy_metrics(char *dst, size_t size, const char *text) {
-  size_t len = 0;
-  dst[0] = '\0';
-  const char *p = text;
-  while (*p) {
-    const char *sp = strchr(p, ' ');
-    size_t n = sp ? (size_t)(sp - p) : strlen(p);
-    if (len + (len ? 1 : 0) + n >= size) break;
-    if (len) dst[len++] = ' ';
-    memcpy(dst + len, p, n);
-    len += n;
-    dst[len] = '\0';
-    p += n;
-    while (*p == ' ') p++;
-  }
-}
 
 /* "812.3 J", "45.61 kJ", "1.234 MJ" (the live line stays short). */
 static void short_energy(double j, char *buf, size_t n) {
@@ -365,33 +268,23 @@ static void short_energy(double j, char *buf, size_t n) {
     snprintf(buf, n, "%.3f MJ", j / 1e6);
 }
 
-/* Makes m->trace's GPU figures those of the GPUs the run used so far (the rule
- * record_end_meta stores), so live lines and projections match `show` and
- * `estimate` on the stored run. Returns the basis. */
-static const char *select_headline(mon *m, dle_sensors_info *si, bool sel[DLE_MAX_GPUS]) {
-  dle_sampler_get_info(m->sampler, si);
-  const char *basis = si->n_gpus ? dle_sensors_headline_gpus(si, sel) : "all";
-  uint32_t idx[DLE_MAX_GPUS];
-  size_t n_idx = 0;
-  for (uint32_t k = 0; k < si->n_gpus && k < DLE_MAX_GPUS; k++)
-    if (sel[k]) idx[n_idx++] = si->gpu[k].index;
-  if (si->n_gpus) dle_trace_select_gpus(&m->trace, idx, n_idx);
-  return basis;
-}
-
 static void print_epoch_line(mon *m, int32_t index) {
-  size_t pos = epoch_find(m, index, false);
+  size_t pos = dle_recorder_epoch_pos(m->rec, index);
   if (pos == SIZE_MAX) return;
   {
     dle_sensors_info si;
     bool sel[DLE_MAX_GPUS];
-    select_headline(m, &si, sel);
+    dle_recorder_select_headline(m->rec, &si, sel);
   }
-  const dle_epoch *e = &m->ep[pos];
+  size_t n_ep;
+  const dle_epoch *ep = dle_recorder_epochs(m->rec, &n_ep);
+  const dle_trace *t = dle_recorder_trace(m->rec);
+  int epochs_total = dle_recorder_epochs_total(m->rec);
+  const dle_epoch *e = &ep[pos];
   double begin = e->t_begin_s;
-  if (!isfinite(begin)) begin = pos > 0 && isfinite(m->ep[pos - 1].t_end_s) ? m->ep[pos - 1].t_end_s
-                                : (m->trace.n ? m->trace.t_s[0] : 0);
-  double ej = energy_between(m, begin, e->t_end_s);
+  if (!isfinite(begin)) begin = pos > 0 && isfinite(ep[pos - 1].t_end_s) ? ep[pos - 1].t_end_s
+                                : (t->n ? t->t_s[0] : 0);
+  double ej = dle_recorder_energy_between_j(m->rec, begin, e->t_end_s);
   monitor_view v = make_view(m, e->t_end_s);
   v.epoch_pos = pos;
   char extra[512] = "";
@@ -400,10 +293,10 @@ static void print_epoch_line(mon *m, int32_t index) {
     if (m->o->hooks[h].on_epoch)
       m->o->hooks[h].on_epoch(&v, m->o->hooks[h].user, extra + len, sizeof extra - len);
   }
-  if (m->exporter) dle_exporter_set_epoch(m->exporter, e->index, m->epochs_total);
+  if (m->exporter) dle_exporter_set_epoch(m->exporter, e->index, epochs_total);
   if (m->o->quiet) return;
   char total[32] = "", ebuf[64], sobuf[64], dur[32];
-  if (m->epochs_total > 0) snprintf(total, sizeof total, "/%d", m->epochs_total);
+  if (epochs_total > 0) snprintf(total, sizeof total, "/%d", epochs_total);
   short_energy(ej, ebuf, sizeof ebuf);
   short_energy(v.energy_so_far_j, sobuf, sizeof sobuf);
   cli_format_duration(e->t_end_s, dur, sizeof dur);
@@ -417,12 +310,15 @@ static void print_epoch_line(mon *m, int32_t index) {
 
 /* Prints the live lines whose epoch end the samples have reached (all when force). */
 static void flush_pending(mon *m, bool force) {
-  double last_t = m->trace.n ? m->trace.t_s[m->trace.n - 1] : -INFINITY;
+  const dle_trace *t = dle_recorder_trace(m->rec);
+  double last_t = t->n ? t->t_s[t->n - 1] : -INFINITY;
+  size_t n_ep;
+  const dle_epoch *ep = dle_recorder_epochs(m->rec, &n_ep);
   size_t k = 0;
   for (size_t i = 0; i < m->n_pending; i++) {
-    size_t pos = epoch_find(m, m->pending[i], false);
+    size_t pos = dle_recorder_epoch_pos(m->rec, m->pending[i]);
     if (pos == SIZE_MAX) continue;
-    if (force || last_t >= m->ep[pos].t_end_s)
+    if (force || last_t >= ep[pos].t_end_s)
       print_epoch_line(m, m->pending[i]);
     else
       m->pending[k++] = m->pending[i];
@@ -434,36 +330,18 @@ static void on_marker(const dle_marker_event *ev, void *user) {
   mon *m = user;
   switch (ev->kind) {
     case DLE_MARKER_EPOCHS_TOTAL:
-      if (m->o->epochs_planned > 0) break; /* --epochs wins */
-      m->epochs_total = (int)ev->value;
-      m->info.epochs_planned = (int)ev->value;
-      set_meta_num(m, "epochs_total", (double)ev->value);
+      dle_recorder_set_epochs_total(m->rec, (int)ev->value);
       break;
-    case DLE_MARKER_EPOCH_BEGIN: {
-      size_t pos = epoch_find(m, (int32_t)ev->value, true);
-      if (pos == SIZE_MAX) break;
-      dle_epoch *e = &m->ep[pos];
-      if (isfinite(e->t_begin_s) && !isfinite(e->t_end_s)) break; /* already open */
-      e->t_begin_s = ev->t_s;
-      e->t_end_s = NAN;
-      e->metrics[0] = '\0';
-      epoch_store(m, e);
+    case DLE_MARKER_EPOCH_BEGIN:
+      dle_recorder_epoch_begin(m->rec, (int32_t)ev->value, ev->t_s);
       break;
-    }
-    case DLE_MARKER_EPOCH_END: {
-      size_t pos = epoch_find(m, (int32_t)ev->value, true);
-      if (pos == SIZE_MAX) break;
-      dle_epoch *e = &m->ep[pos];
-      if (isfinite(e->t_end_s)) break; /* already ended (e.g. seen on both streams) */
-      e->t_end_s = ev->t_s;
-      copy_metrics(e->metrics, sizeof e->metrics, ev->text);
-      epoch_store(m, e);
+    case DLE_MARKER_EPOCH_END:
+      if (!dle_recorder_epoch_end(m->rec, (int32_t)ev->value, ev->t_s, ev->text)) break;
       if (m->n_pending < MAX_PENDING)
-        m->pending[m->n_pending++] = e->index;
+        m->pending[m->n_pending++] = (int32_t)ev->value;
       else
-        print_epoch_line(m, e->index);
+        print_epoch_line(m, (int32_t)ev->value);
       break;
-    }
     case DLE_MARKER_META: {
       size_t pos = 0;
       char key[128], value[DLE_MARKER_TEXT_MAX];
@@ -522,23 +400,16 @@ static bool relay_output(mon *m, int which) {
   return true;
 }
 
+/* Each sample the recorder appends: to the exporter and the hooks. */
+static void on_sample(const dle_sample *s, void *user) {
+  mon *m = user;
+  if (m->exporter) dle_exporter_add_sample(m->exporter, s);
+  for (size_t h = 0; h < m->o->n_hooks; h++)
+    if (m->o->hooks[h].on_sample) m->o->hooks[h].on_sample(s, m->o->hooks[h].user);
+}
+
 static void drain_samples(mon *m) {
-  for (;;) {
-    size_t n = 0;
-    dle_sampler_drain(m->sampler, m->buf, DRAIN_BATCH, &n);
-    if (n == 0) break;
-    dle_error e;
-    if (!m->store_failed)
-      store_check(m, dle_store_append_samples(m->st, m->run_id, m->buf, n, &e), &e);
-    for (size_t i = 0; i < n; i++) {
-      if (m->trace.n && m->buf[i].t_s < m->trace.t_s[m->trace.n - 1]) continue;
-      if (dle_trace_append(&m->trace, &m->buf[i], &e) != DLE_OK) break;
-      if (m->exporter) dle_exporter_add_sample(m->exporter, &m->buf[i]);
-      for (size_t h = 0; h < m->o->n_hooks; h++)
-        if (m->o->hooks[h].on_sample) m->o->hooks[h].on_sample(&m->buf[i], m->o->hooks[h].user);
-    }
-    if (n < DRAIN_BATCH) break;
-  }
+  dle_recorder_drain(m->rec);
   flush_pending(m, false);
 }
 
@@ -553,184 +424,16 @@ static uint64_t take_signals(void) {
   return got;
 }
 
-/* gpu_count, gpu_tdp_w (sum), gpu_power_limit_w (sum), gpu_default_power_limit_w
- * (sum) and gpu_name over the GPUs in sel (NULL: all monitored). */
-static void record_gpu_totals(mon *m, const dle_sensors_info *s, const bool *sel) {
-  double tdp = 0, lim = 0, def = 0;
-  int n = 0, n_tdp = 0, n_lim = 0, n_def = 0;
-  const char *name = NULL;
-  for (uint32_t i = 0; i < s->n_gpus && i < DLE_MAX_GPUS; i++) {
-    if (sel && !sel[i]) continue;
-    const dle_gpu_info *g = &s->gpu[i];
-    if (!name) name = g->name;
-    n++;
-    if (isfinite(g->tdp_w)) tdp += g->tdp_w, n_tdp++;
-    if (isfinite(g->power_limit_w)) lim += g->power_limit_w, n_lim++;
-    if (isfinite(g->default_limit_w)) def += g->default_limit_w, n_def++;
+/* The marker channel's counts, first of the end-of-run metadata. */
+static void record_marker_meta(mon *m) {
+  if (!m->mr) return;
+  dle_marker_stats s;
+  dle_marker_reader_stats(m->mr, &s);
+  set_meta_num(m, "marker_events", (double)s.events);
+  if (s.unknown + s.malformed + s.oversized) {
+    set_meta_num(m, "marker_lines_ignored", (double)(s.unknown + s.malformed + s.oversized));
+    set_meta(m, "marker_last_error", s.last_error);
   }
-  if (!n) return;
-  if (name) set_meta(m, "gpu_name", name);
-  set_meta_num(m, "gpu_count", n);
-  set_meta_num(m, "gpu_tdp_w", n_tdp == n ? tdp : NAN);
-  set_meta_num(m, "gpu_power_limit_w", n_lim == n ? lim : NAN);
-  set_meta_num(m, "gpu_default_power_limit_w", n_def == n ? def : NAN);
-}
-
-static void record_static_meta(mon *m) {
-  const dle_sensors_info *s = &m->sinfo;
-  if (s->n_gpus > 0) {
-    char uuids[1024] = "";
-    size_t len = 0;
-    for (uint32_t i = 0; i < s->n_gpus; i++) {
-      int n = snprintf(uuids + len, sizeof uuids - len, "%s%s", i ? "," : "", s->gpu[i].uuid);
-      if (n < 0 || (size_t)n >= sizeof uuids - len) break;
-      len += (size_t)n;
-    }
-    set_meta(m, "gpu_name", s->gpu[0].name);
-    set_meta(m, "gpu_uuid", uuids);
-    /* Totals over the monitored GPUs (readers take gpu_tdp_w as the all-GPU
-     * total); record_end_meta narrows them to the run's GPUs. Per-device
-     * facts sit beside them as gpuN_*. */
-    record_gpu_totals(m, s, NULL);
-    for (uint32_t i = 0; i < s->n_gpus; i++) {
-      const dle_gpu_info *g = &s->gpu[i];
-      char key[64];
-      snprintf(key, sizeof key, "gpu%u_name", g->index);
-      set_meta(m, key, g->name);
-      snprintf(key, sizeof key, "gpu%u_uuid", g->index);
-      set_meta(m, key, g->uuid);
-      snprintf(key, sizeof key, "gpu%u_tdp_w", g->index);
-      set_meta_num(m, key, g->tdp_w);
-      snprintf(key, sizeof key, "gpu%u_default_power_limit_w", g->index);
-      set_meta_num(m, key, g->default_limit_w);
-      snprintf(key, sizeof key, "gpu%u_power_limit_w", g->index);
-      set_meta_num(m, key, g->power_limit_w);
-      snprintf(key, sizeof key, "gpu%u_power_field", g->index);
-      set_meta(m, key, g->power_field);
-      if (g->mig) {
-        snprintf(key, sizeof key, "gpu%u_mig", g->index);
-        set_meta(m, key, "on (figures cover the whole physical GPU)");
-      }
-    }
-    if (s->nvml_driver[0]) set_meta(m, "nvml_driver", s->nvml_driver);
-  }
-  set_meta_num(m, "host_ram_gb", s->host_ram_gb);
-  if (s->cpu_model[0]) set_meta(m, "cpu_model", s->cpu_model);
-  if (s->cpu_logical > 0) set_meta_num(m, "cpu_cores", s->cpu_logical);
-  set_meta_num(m, "cpu_tdp_w", s->cpu_tdp_w);
-  if (isfinite(s->cpu_tdp_w) || isfinite(s->cpu_model_w))
-    set_meta(m, "cpu_tdp_source", s->cpu_tdp_source);
-  if (isfinite(s->cpu_model_w)) {
-    /* The modelled CPU: full-load power of the visible CPUs and the assumption. */
-    set_meta_num(m, "cpu_model_w", s->cpu_model_w);
-    set_meta(m, "cpu_power_model", s->cpu_model_how);
-    if (s->cpu_model_generic) set_meta(m, "cpu_model_generic", "1");
-  }
-  set_meta_num(m, "ram_w_per_gb", s->ram_w_per_gb);
-  set_meta(m, "scope", dle_scope_str(s->scope));
-  if (m->o->carbon_how[0]) set_meta(m, "carbon_source", m->o->carbon_how);
-  if (s->notes[0]) set_meta(m, "sensor_notes", s->notes);
-  if (m->o->country) set_meta(m, "country", m->o->country);
-  /* The job key: the runs that several hosts record for one distributed training. */
-  static const char *const job_env[] = {"SLURM_JOB_ID", "TORCHELASTIC_RUN_ID"};
-  const char *job = m->o->job, *job_source = "--job";
-  for (size_t i = 0; !job && i < sizeof job_env / sizeof *job_env; i++) {
-    const char *v = getenv(job_env[i]);
-    if (v && *v && !strchr(v, ',') && !strchr(v, '=')) {
-      job = v;
-      job_source = job_env[i];
-    }
-  }
-  if (job) {
-    set_meta(m, "job", job);
-    set_meta(m, "job_source", job_source);
-  }
-  if (m->o->epochs_planned > 0) set_meta_num(m, "epochs_total", m->o->epochs_planned);
-  for (char **kv = m->o->meta; kv && *kv; kv++) {
-    char key[128];
-    const char *eq = strchr(*kv, '=');
-    size_t kl = (size_t)(eq - *kv) < sizeof key - 1 ? (size_t)(eq - *kv) : sizeof key - 1;
-    memcpy(key, *kv, kl);
-    key[kl] = '\0';
-    set_meta(m, key, eq + 1);
-  }
-}
-
-/* Appends a ","-separated item to buf. */
-static void list_add(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void list_add(char *buf, size_t cap, const char *fmt, ...) {
-  size_t len = strlen(buf);
-  if (len + 2 >= cap) return;
-  if (len) buf[len++] = ',', buf[len] = '\0';
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf + len, cap - len, fmt, ap);
-  va_end(ap);
-}
-
-static void record_end_meta(mon *m) {
-  if (m->mr) {
-    dle_marker_stats s;
-    dle_marker_reader_stats(m->mr, &s);
-    set_meta_num(m, "marker_events", (double)s.events);
-    if (s.unknown + s.malformed + s.oversized) {
-      set_meta_num(m, "marker_lines_ignored", (double)(s.unknown + s.malformed + s.oversized));
-      set_meta(m, "marker_last_error", s.last_error);
-    }
-  }
-  dle_sensors_info s;
-  dle_sampler_get_info(m->sampler, &s);
-  char used[128] = "", shared[128] = "", head[128] = "", lost[128] = "", fails[256] = "";
-  char unknown[512] = "";
-  bool sel[DLE_MAX_GPUS];
-  const char *basis = dle_sensors_headline_gpus(&s, sel);
-  bool any_unknown = false;
-  for (uint32_t i = 0; i < s.n_gpus; i++) {
-    const dle_gpu_info *g = &s.gpu[i];
-    if (g->used_by_tree) list_add(used, sizeof used, "%u", g->index);
-    if (g->shared) list_add(shared, sizeof shared, "%u", g->index);
-    if (sel[i]) list_add(head, sizeof head, "%u", g->index);
-    if (g->lost) list_add(lost, sizeof lost, "%u", g->index);
-    if (g->read_failures)
-      list_add(fails, sizeof fails, "%u:%llu", g->index, (unsigned long long)g->read_failures);
-    if (g->use == DLE_GPU_USE_UNKNOWN && !g->used_by_tree) {
-      any_unknown = true;
-      list_add(unknown, sizeof unknown, "GPU %u: %s", g->index, g->use_note);
-    }
-  }
-  if (s.n_gpus) {
-    /* "none": GPUs were watched but the process tree ran on none of them;
-     * "unknown": the process lists could not say (container, no permission). */
-    set_meta(m, "gpus_used", used[0] ? used : any_unknown ? "unknown" : "none");
-    if (unknown[0]) set_meta(m, "gpu_attribution_unknown", unknown);
-    set_meta(m, "gpus_headline", head);
-    char why[160];
-    snprintf(why, sizeof why, "%s", basis);
-    if (strcmp(basis, "visible devices") == 0)
-      snprintf(why, sizeof why, "visible devices (%s=%s)", s.visible_var, s.visible_devices);
-    else if (strcmp(basis, "all") == 0)
-      snprintf(why, sizeof why, "all (no process of the run was seen on a GPU)");
-    set_meta(m, "gpus_headline_basis", why);
-    if (s.visible_var[0]) set_meta(m, s.visible_var, s.visible_devices);
-    if (s.pid_ns_foreign) set_meta(m, "gpu_pid_namespace", "foreign (container): NVML pids are the host's");
-    if (shared[0]) set_meta(m, "gpus_shared", shared);
-    if (lost[0]) set_meta(m, "gpus_lost", lost);
-    if (fails[0]) set_meta(m, "gpu_read_failures", fails);
-    if (s.gpus_skipped) set_meta_num(m, "gpus_skipped", s.gpus_skipped);
-    record_gpu_totals(m, &s, sel);
-    for (uint32_t i = 0; i < s.n_gpus; i++) {
-      char key[64];
-      snprintf(key, sizeof key, "gpu%u_read_failures", s.gpu[i].index);
-      set_meta_num(m, key, (double)s.gpu[i].read_failures);
-    }
-    if (s.notes[0]) set_meta(m, "sensor_notes", s.notes);
-  }
-  dle_sampler_stats ss;
-  dle_sampler_get_stats(m->sampler, &ss);
-  if (ss.dropped) set_meta_num(m, "samples_dropped", (double)ss.dropped);
-  if (ss.skipped_deadlines) set_meta_num(m, "sampler_skipped_deadlines", (double)ss.skipped_deadlines);
-  set_meta_num(m, "sampler_cpu_s", ss.cpu_time_s);
 }
 
 /* ---- summary ---- */
@@ -748,8 +451,13 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
   /* The GPU figure is that of the GPUs the run used (record_end_meta's rule). */
   dle_sensors_info si;
   bool sel[DLE_MAX_GPUS];
-  const char *basis = select_headline(m, &si, sel);
-  if (dle_energy_summarize(&m->trace, &m->info, &sum, &e) != DLE_OK) {
+  const char *basis = dle_recorder_select_headline(m->rec, &si, sel);
+  const dle_run_info *info = dle_recorder_info(m->rec);
+  const dle_sensors_info *sinfo = dle_recorder_sensors(m->rec);
+  int epochs_total = dle_recorder_epochs_total(m->rec);
+  size_t n_ep;
+  const dle_epoch *ep = dle_recorder_epochs(m->rec, &n_ep);
+  if (dle_energy_summarize(dle_recorder_trace(m->rec), info, &sum, &e) != DLE_OK) {
     warnf(m, "no energy summary: %s", e.msg);
     return;
   }
@@ -762,15 +470,15 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
   else
     snprintf(end, sizeof end, "exit %d", x->exit_code);
   size_t done = 0;
-  for (size_t i = 0; i < m->n_ep; i++) done += isfinite(m->ep[i].t_end_s);
+  for (size_t i = 0; i < n_ep; i++) done += isfinite(ep[i].t_end_s);
   char eps[48];
-  if (m->epochs_total > 0)
-    snprintf(eps, sizeof eps, "%zu of %d epochs", done, m->epochs_total);
+  if (epochs_total > 0)
+    snprintf(eps, sizeof eps, "%zu of %d epochs", done, epochs_total);
   else
     snprintf(eps, sizeof eps, "%zu epoch%s", done, done == 1 ? "" : "s");
   fprintf(stderr, "\ndlenergy: run %" PRId64 " %s (%s): %s, %s, %zu samples every %.3g s\n",
-          m->run_id, dle_run_status_str(m->info.status), end, dur, eps, sum.samples,
-          m->info.interval_s);
+          dle_recorder_run_id(m->rec), dle_run_status_str(info->status), end, dur, eps,
+          sum.samples, info->interval_s);
   fprintf(stderr, "  %-12s %-24s %-11s %s\n", "component", "energy", "mean power", "how");
   static const char *names[DLE_COMP_COUNT] = {"GPU", "CPU", "DRAM", "RAM"};
   for (int c = 0; c < DLE_COMP_COUNT; c++) {
@@ -779,12 +487,12 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
       summary_row(names[c], NAN, NAN, "not available");
       continue;
     }
-    bool machine = m->sinfo.scope == DLE_SCOPE_MACHINE;
+    bool machine = sinfo->scope == DLE_SCOPE_MACHINE;
     if (c == DLE_COMP_CPU && !sum.measured[c])
-      snprintf(how, sizeof how, "modelled (%s x %s CPU utilization)", m->sinfo.cpu_model_how,
+      snprintf(how, sizeof how, "modelled (%s x %s CPU utilization)", sinfo->cpu_model_how,
                machine ? "host" : "process-tree");
     else if (c == DLE_COMP_RAM)
-      snprintf(how, sizeof how, "modelled (%.3g W/GB x %s)", m->sinfo.ram_w_per_gb,
+      snprintf(how, sizeof how, "modelled (%.3g W/GB x %s)", sinfo->ram_w_per_gb,
                machine ? "host memory (MemTotal)" : "process-tree resident memory");
     else if (c == DLE_COMP_GPU && sum.n_devices > 1)
       snprintf(how, sizeof how, "%s (%s%s, GPUs %s)", sum.measured[c] ? "measured" : "modelled",
@@ -845,11 +553,11 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
   } else {
     fprintf(stderr, "  %-12s %-24s %-11s %s\n", "emissions", "-", "", "no energy to convert");
   }
-  fprintf(stderr, "  scope: %s (%s)\n", dle_scope_str(m->sinfo.scope),
-          m->sinfo.scope == DLE_SCOPE_MACHINE
+  fprintf(stderr, "  scope: %s (%s)\n", dle_scope_str(sinfo->scope),
+          sinfo->scope == DLE_SCOPE_MACHINE
               ? "modelled CPU and RAM cover the whole host"
               : "modelled CPU and RAM are the process tree's share; --scope machine for the host");
-  if (m->sinfo.notes[0]) fprintf(stderr, "  sensors: %s\n", m->sinfo.notes);
+  if (sinfo->notes[0]) fprintf(stderr, "  sensors: %s\n", sinfo->notes);
   if (m->mr) {
     dle_marker_stats s;
     dle_marker_reader_stats(m->mr, &s);
@@ -861,20 +569,20 @@ static void print_summary(mon *m, const dle_exit_info *x, bool exited) {
               s.events, bad, s.unknown, s.malformed, s.oversized, s.last_error);
   }
   dle_sampler_stats ss;
-  dle_sampler_get_stats(m->sampler, &ss);
+  dle_recorder_sampler_stats(m->rec, &ss);
   if (ss.dropped)
     fprintf(stderr, "  warning: %" PRIu64 " samples dropped (the recorder fell behind)\n",
             ss.dropped);
-  if (m->store_failed)
+  if (dle_recorder_store_failed(m->rec))
     fprintf(stderr, "  warning: the run store failed during the run; the record is incomplete\n");
   else
-    fprintf(stderr, "  recorded in %s as run %" PRId64 "\n", m->o->db, m->run_id);
+    fprintf(stderr, "  recorded in %s as run %" PRId64 "\n", m->o->db,
+            dle_recorder_run_id(m->rec));
   monitor_view v = make_view(m, sum.duration_s);
   v.finished = true;
   for (size_t h = 0; h < m->o->n_hooks; h++)
     if (m->o->hooks[h].on_summary) m->o->hooks[h].on_summary(&v, m->o->hooks[h].user, stderr);
 }
-
 /* ---- setup ---- */
 
 static int open_attach_fifo(mon *m, dle_error *err) {
@@ -914,7 +622,8 @@ static void attach_command(pid_t pid, char *out, size_t size) {
 }
 
 static void mon_free(mon *m) {
-  if (m->sampler) dle_sampler_destroy(m->sampler);
+  dle_recorder_free(m->rec); /* stops the sampler first */
+  m->rec = NULL;
   if (m->child) dle_child_free(m->child);
   if (m->watch) dle_proc_watch_free(m->watch);
   if (m->marker_fd >= 0 && m->attach && !m->fifo_existed) unlink(m->fifo_path);
@@ -923,11 +632,7 @@ static void mon_free(mon *m) {
   if (m->fifo_dir[0]) rmdir(m->fifo_dir);
   dle_marker_reader_free(m->mr);
   for (int i = 0; i < 2; i++) dle_epoch_regex_free(m->rx[i]);
-  dle_trace_free(&m->trace);
-  free(m->ep);
-  free(m->buf);
   free(m->relay_buf);
-  dle_store_close(m->st);
 }
 
 int monitor_main(const monitor_opts *o) {
@@ -937,7 +642,6 @@ int monitor_main(const monitor_opts *o) {
   m->o = o;
   m->attach = o->argv == NULL;
   m->marker_fd = m->fifo_keep_fd = -1;
-  m->epochs_total = o->epochs_planned;
   dle_error e;
   dle_error_clear(&e);
   int status = DLE_EXIT_FAIL;
@@ -946,9 +650,8 @@ int monitor_main(const monitor_opts *o) {
   bool started_hooks = false;
   char env_ino[64], env_run[64];
 
-  m->buf = malloc(DRAIN_BATCH * sizeof *m->buf);
   m->relay_buf = malloc(READ_CHUNK);
-  if (!m->buf || !m->relay_buf) {
+  if (!m->relay_buf) {
     dle_error_set(&e, DLE_ENOMEM, "out of memory");
     goto fail;
   }
@@ -959,51 +662,43 @@ int monitor_main(const monitor_opts *o) {
   }
   if (m->attach && dle_proc_watch_open(o->attach_pid, &m->watch, &e) != DLE_OK) goto fail;
 
-  /* Sensors first: a bad --gpus fails before anything is recorded or started. */
-  dle_sampler_config scfg = o->sampler;
-  scfg.sensors.root_pid = m->attach ? o->attach_pid : 0;
-  scfg.t0_ns = 0; /* = when dle_sampler_start runs */
-  if (dle_sampler_create(&scfg, &m->sampler, &e) != DLE_OK) goto fail;
-  dle_sampler_get_info(m->sampler, &m->sinfo);
-
-  if (dle_store_open(o->db, &m->st, &e) != DLE_OK) goto fail;
-  dle_run_info_init(&m->info);
-  snprintf(m->info.source, sizeof m->info.source, "%s", m->attach ? "attach" : "run");
-  if (o->host)
-    snprintf(m->host, sizeof m->host, "%s", o->host);
-  else if (gethostname(m->host, sizeof m->host) != 0)
-    snprintf(m->host, sizeof m->host, "unknown");
-  m->host[sizeof m->host - 1] = '\0';
-  snprintf(m->info.host, sizeof m->info.host, "%s", m->host);
+  /* Sensors, store, the run's row and static metadata: the recorder's. */
+  char command[sizeof ((dle_run_info *)0)->command];
   if (m->attach)
-    attach_command(o->attach_pid, m->info.command, sizeof m->info.command);
+    attach_command(o->attach_pid, command, sizeof command);
   else
-    join_command(o->argv, m->info.command, sizeof m->info.command);
-  m->info.start_wall_s = wall_now_s();
-  m->info.interval_s = scfg.interval_s;
-  m->info.epochs_planned = o->epochs_planned;
-  m->info.pue = o->pue;
-  m->info.carbon_g_per_kwh = o->carbon_g_per_kwh;
-  snprintf(m->info.gpu_source, sizeof m->info.gpu_source, "%s", m->sinfo.gpu_source);
-  snprintf(m->info.cpu_source, sizeof m->info.cpu_source, "%s", m->sinfo.cpu_source);
-  snprintf(m->info.dram_source, sizeof m->info.dram_source, "%s", m->sinfo.dram_source);
-  snprintf(m->info.ram_source, sizeof m->info.ram_source, "%s", m->sinfo.ram_source);
-  if (dle_store_create_run(m->st, &m->info, &m->run_id, &e) != DLE_OK) goto fail;
-  m->info.id = m->run_id;
-  record_static_meta(m);
-  if (!m->store_failed && dle_store_commit(m->st, &e) != DLE_OK) goto fail;
-  if (m->store_failed) {
-    dle_error_set(&e, DLE_EDB, "cannot record the run: %s", m->store_msg);
-    goto fail;
-  }
+    join_command(o->argv, command, sizeof command);
+  dle_recorder_config rcfg;
+  dle_recorder_config_init(&rcfg);
+  rcfg.db = o->db;
+  rcfg.sampler = o->sampler;
+  rcfg.sampler.sensors.root_pid = m->attach ? o->attach_pid : 0;
+  rcfg.source = m->attach ? "attach" : "run";
+  rcfg.host = o->host;
+  rcfg.command = command;
+  rcfg.pue = o->pue;
+  rcfg.carbon_g_per_kwh = o->carbon_g_per_kwh;
+  rcfg.carbon_how = o->carbon_how;
+  rcfg.country = o->country;
+  rcfg.job = o->job;
+  rcfg.epochs_planned = o->epochs_planned;
+  rcfg.meta = o->meta;
+  rcfg.on_sample = on_sample;
+  rcfg.on_store_failed = on_store_failed;
+  rcfg.user = m;
+  if (dle_recorder_begin(&rcfg, &m->rec, &e) != DLE_OK) goto fail;
+  const dle_sensors_info *sinfo = dle_recorder_sensors(m->rec);
+  const int64_t run_id = dle_recorder_run_id(m->rec);
 
   if (o->metrics_listen) {
-    const char *src[4] = {m->sinfo.gpu_source, m->sinfo.cpu_source, m->sinfo.dram_source,
-                          m->sinfo.ram_source};
-    if (dle_exporter_create(m->run_id, m->host, src, &m->exporter, &e) != DLE_OK ||
+    const char *src[4] = {sinfo->gpu_source, sinfo->cpu_source, sinfo->dram_source,
+                          sinfo->ram_source};
+    if (dle_exporter_create(run_id, dle_recorder_host(m->rec), src, &m->exporter, &e) !=
+            DLE_OK ||
         dle_exporter_listen(m->exporter, o->metrics_listen, &e) != DLE_OK)
       goto fail_recorded;
-    if (m->epochs_total > 0) dle_exporter_set_epoch(m->exporter, 0, m->epochs_total);
+    if (dle_recorder_epochs_total(m->rec) > 0)
+      dle_exporter_set_epoch(m->exporter, 0, dle_recorder_epochs_total(m->rec));
     set_meta(m, "metrics_listen", o->metrics_listen);
     if (!o->quiet)
       warnf(m, "Prometheus metrics on port %d (--metrics-listen %s), path /metrics",
@@ -1026,19 +721,19 @@ int monitor_main(const monitor_opts *o) {
               "dlenergy attach: recording process %ld as run %" PRId64 " in %s; Ctrl-C stops.\n"
               "dlenergy attach: epoch markers: start the script with DLENERGY_MARKER=%s or "
               "write lines to that FIFO\n",
-              (long)o->attach_pid, m->run_id, o->db, m->fifo_path);
+              (long)o->attach_pid, run_id, o->db, m->fifo_path);
   } else {
     if (dle_marker_pipe(&m->marker_fd, &marker_w, &e) != DLE_OK) goto fail_recorded;
     struct stat pst;
     fstat(marker_w, &pst);
     snprintf(env_ino, sizeof env_ino, "DLENERGY_MARKER_INO=%lu", (unsigned long)pst.st_ino);
-    snprintf(env_run, sizeof env_run, "DLENERGY_RUN_ID=%" PRId64, m->run_id);
+    snprintf(env_run, sizeof env_run, "DLENERGY_RUN_ID=%" PRId64, run_id);
   }
 
   /* t = 0: the sampler starts (its t0 is taken inside dle_sampler_start, a few
    * microseconds after ours), then the command starts. */
   m->t0_ns = dle_monotonic_ns();
-  if (dle_sampler_start(m->sampler, &e) != DLE_OK) {
+  if (dle_recorder_start(m->rec, &e) != DLE_OK) {
     if (!m->attach) close(marker_w);
     goto fail_recorded;
   }
@@ -1059,17 +754,13 @@ int monitor_main(const monitor_opts *o) {
     int rc = dle_child_spawn(&lo, &m->child, &e);
     close(marker_w);
     if (rc != DLE_OK) {
-      dle_sampler_stop(m->sampler);
+      dle_recorder_stop(m->rec);
       status = rc == DLE_ENOTFOUND ? 127 : 126;
       fprintf(stderr, "dlenergy %s: %s\n", o->verb, e.msg);
-      m->info.status = DLE_RUN_FAILED;
-      m->info.exit_code = status;
-      m->info.end_wall_s = wall_now_s();
-      set_meta(m, "error", e.msg);
-      if (!m->store_failed) store_check(m, dle_store_update_run(m->st, &m->info, &e), &e);
+      dle_recorder_abort(m->rec, status, e.msg);
       goto done;
     }
-    dle_sampler_set_pid(m->sampler, dle_child_pid(m->child));
+    dle_recorder_set_pid(m->rec, dle_child_pid(m->child));
   }
   m->started = true;
 
@@ -1161,7 +852,7 @@ int monitor_main(const monitor_opts *o) {
     read_markers(m);
     dle_marker_reader_finish(m->mr, t_end, on_marker, m);
   }
-  dle_sampler_stop(m->sampler); /* takes the last sample at this instant */
+  dle_recorder_stop(m->rec); /* takes the last sample at this instant */
   drain_samples(m);
   if (m->child) {
     /* Relay the rest of its output: until end-of-file, or 1 s without any when a
@@ -1192,29 +883,26 @@ int monitor_main(const monitor_opts *o) {
   }
   flush_pending(m, true);
 
+  dle_run_status run_status;
   if (m->attach) {
-    m->info.status = DLE_RUN_COMPLETE;
+    run_status = DLE_RUN_COMPLETE;
     set_meta(m, "attach_end", exited ? "process exited" : "detached");
     status = DLE_EXIT_OK;
   } else {
-    m->info.exit_code = x.exit_code;
-    m->info.term_signal = x.term_signal;
-    m->info.status = x.term_signal ? DLE_RUN_KILLED
-                     : x.exit_code == 0 ? DLE_RUN_COMPLETE
-                                        : DLE_RUN_FAILED;
+    run_status = x.term_signal ? DLE_RUN_KILLED
+                 : x.exit_code == 0 ? DLE_RUN_COMPLETE
+                                    : DLE_RUN_FAILED;
     status = dle_exit_info_status(&x);
   }
-  m->info.end_wall_s = wall_now_s();
-  m->info.epochs_planned = m->epochs_total;
-  record_end_meta(m);
-  if (!m->store_failed) store_check(m, dle_store_update_run(m->st, &m->info, &e), &e);
-  if (!m->store_failed) store_check(m, dle_store_commit(m->st, &e), &e);
+  record_marker_meta(m);
+  bool store_ok = dle_recorder_finish(m->rec, run_status, m->attach ? -1 : x.exit_code,
+                                      m->attach ? 0 : x.term_signal) == DLE_OK;
   if (!o->quiet) print_summary(m, &x, exited);
-  if (m->store_failed && status == 0) status = DLE_EXIT_FAIL;
-  if (o->quiet && !o->json && !m->store_failed) printf("%" PRId64 "\n", m->run_id);
-  if (o->json && !m->store_failed) {
+  if (!store_ok && status == 0) status = DLE_EXIT_FAIL;
+  if (o->quiet && !o->json && store_ok) printf("%" PRId64 "\n", run_id);
+  if (o->json && store_ok) {
     /* The recorded run exactly as `show --json` gives it. */
-    cJSON *js = show_run_json(m->st, m->run_id, true, &e);
+    cJSON *js = show_run_json(dle_recorder_store(m->rec), run_id, true, &e);
     if (!js || !cli_print_json(js)) {
       fprintf(stderr, "dlenergy %s: no JSON summary: %s\n", o->verb, js ? "write failed" : e.msg);
       if (status == 0) status = DLE_EXIT_FAIL;
@@ -1222,9 +910,9 @@ int monitor_main(const monitor_opts *o) {
     cJSON_Delete(js);
   }
   fflush(stdout);
-  if (o->report_path && !m->store_failed) {
+  if (o->report_path && store_ok) {
     /* The single-run report, from what the store now holds (same as `dlenergy report`). */
-    if (dle_report_write_run(m->st, m->run_id, o->report_path, &e) == DLE_OK) {
+    if (dle_report_write_run(dle_recorder_store(m->rec), run_id, o->report_path, &e) == DLE_OK) {
       if (!o->quiet) fprintf(stderr, "  report written to %s\n", o->report_path);
     } else {
       fprintf(stderr, "dlenergy %s: report not written: %s\n", o->verb, e.msg);
@@ -1243,13 +931,7 @@ done:
 
 fail_recorded:
   /* The run is in the store but the command never started. */
-  m->info.status = DLE_RUN_FAILED;
-  m->info.end_wall_s = wall_now_s();
-  {
-    dle_error e2;
-    set_meta(m, "error", e.msg);
-    if (!m->store_failed) dle_store_update_run(m->st, &m->info, &e2);
-  }
+  dle_recorder_abort(m->rec, -1, e.msg);
 fail:
   status = cli_fail(o->verb, &e);
   goto done;

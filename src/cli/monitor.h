@@ -4,10 +4,10 @@
  *
  * One thread (the caller's) does everything but sampling: it waits in poll() on the
  * marker channel, the child's output (with --epoch-regex), the child's exit (pidfd)
- * and a self-pipe fed by the signal handler, and every ~100 ms drains the sampler
- * thread into the run store (which commits at least once per second) and into an
- * in-memory trace used for the live line, the summary and the hooks below
- * (about 150 bytes per sample: 5.4 MB per hour at 10 Hz).
+ * and a self-pipe fed by the signal handler, and every ~100 ms drains the recorder
+ * (dlenergy/recorder.h: sampler thread, run store, epoch table, in-memory trace) used
+ * for the live line, the summary and the hooks below (about 150 bytes per sample:
+ * 5.4 MB per hour at 10 Hz). The recorder makes the record; this loop prints.
  *
  * Hooks: the live line, the summary and live consumers (the metrics exporter of
  * --metrics-listen, live projections) plug in through monitor_opts.hooks without
