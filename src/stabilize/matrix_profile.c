@@ -43,17 +43,7 @@ static void run_diagonals(const mp_task *t) {
     for (size_t q = 0; q < m; q++) c += (x[q] - mu[0]) * (x[k + q] - mu[k]);
     for (size_t i = 0; i < len; i++) {
       size_t j = i + k;
-      double r = c * invn[i] * invn[j] + (cst[i] + cst[j]);
-      /* ties go to the smaller neighbour index: a total order, so the result does
-       * not depend on the order pairs are visited (threads, the streaming profile) */
-      if (r > P[i] || (r == P[i] && (int64_t)j < I[i])) {
-        P[i] = r;
-        I[i] = (int64_t)j;
-      }
-      if (r > P[j] || (r == P[j] && (int64_t)i < I[j])) {
-        P[j] = r;
-        I[j] = (int64_t)i;
-      }
+      dle_mp_offer(P, I, i, j, c * invn[i] * invn[j] + (cst[i] + cst[j]));
       if (i + 1 < len) c += df[i] * dg[j] + df[j] * dg[i];
     }
   }

@@ -97,15 +97,7 @@ int dle_mp_stream_push(dle_mp_stream *s, double v, dle_error *err) {
       c = C[k] + (df[i - 1] * dg[j - 1] + df[j - 1] * dg[i - 1]);
     }
     C[k] = c;
-    double r = c * invn[i] * invn[j] + (cst[i] + cst[j]);
-    if (r > P[i] || (r == P[i] && (int64_t)j < I[i])) {
-      P[i] = r;
-      I[i] = (int64_t)j;
-    }
-    if (r > P[j] || (r == P[j] && (int64_t)i < I[j])) {
-      P[j] = r;
-      I[j] = (int64_t)i;
-    }
+    dle_mp_offer(P, I, i, j, c * invn[i] * invn[j] + (cst[i] + cst[j]));
   }
   return DLE_OK;
 }

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dlenergy/stabilize.h"
 
@@ -28,6 +29,20 @@ static inline void dle_mp_window_stats(const double *w, size_t m, double *mu, do
   } else {
     *invn = 1 / sqrt(ss);
     *cst = 0;
+  }
+}
+
+/* Offers correlation r between windows i and j to both profiles. Ties go to the
+ * smaller neighbour index: a total order, so the result does not depend on the order
+ * pairs are visited (threads, the streaming profile). */
+static inline void dle_mp_offer(double *P, int64_t *I, size_t i, size_t j, double r) {
+  if (r > P[i] || (r == P[i] && (int64_t)j < I[i])) {
+    P[i] = r;
+    I[i] = (int64_t)j;
+  }
+  if (r > P[j] || (r == P[j] && (int64_t)i < I[j])) {
+    P[j] = r;
+    I[j] = (int64_t)i;
   }
 }
 
