@@ -48,6 +48,8 @@ static void usage(FILE *out) {
           "  --catalog FILE    GPU catalogue to use instead of the shipped data/gpus.csv\n"
           "  --no-merge        kernel ridge solves every row as its own (benchmarks; the\n"
           "                    default collapses identical rows exactly)\n"
+          "  --exact           kernel ridge: every CV solve a dense Cholesky instead of the\n"
+          "                    preconditioned-CG fast path (same scores to ~1e-12, slower)\n"
           "  --nested          with --group-by: also nested CV (the search redone without\n"
           "                    each held-out group, inner leave-one-group-out): the\n"
           "                    unbiased grouped score of the whole procedure\n"
@@ -271,7 +273,8 @@ static int cmd_fit(int argc, char **argv) {
     O_CATALOG,
     O_SELECT,
     O_NOMERGE,
-    O_NESTED
+    O_NESTED,
+    O_EXACT
   };
   static const struct option opts[] = {{"target", required_argument, NULL, O_TARGET},
                                        {"model", required_argument, NULL, O_MODEL},
@@ -296,12 +299,13 @@ static int cmd_fit(int argc, char **argv) {
                                        {"select", required_argument, NULL, O_SELECT},
                                        {"no-merge", no_argument, NULL, O_NOMERGE},
                                        {"nested", no_argument, NULL, O_NESTED},
+                                       {"exact", no_argument, NULL, O_EXACT},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *target_s = NULL, *model_s = "krr", *csv = NULL, *db = NULL, *filter = NULL,
              *output = NULL, *params = NULL, *fold_file = NULL, *table = NULL, *features = NULL,
              *group_by = NULL, *catalog = NULL, *select_s = NULL;
-  bool json = false, no_merge = false, nested = false;
+  bool json = false, no_merge = false, nested = false, exact = false;
   dle_regress_search_opts so;
   dle_regress_search_opts_init(&so);
   dle_pre_csv_opts co;
@@ -391,6 +395,9 @@ static int cmd_fit(int argc, char **argv) {
       case O_NESTED:
         nested = true;
         break;
+      case O_EXACT:
+        exact = true;
+        break;
       case 'h':
         usage(stdout);
         return DLE_EXIT_OK;
@@ -442,6 +449,7 @@ static int cmd_fit(int argc, char **argv) {
                                     co.host_ram_gb, cat, &d, &skipped, &err);
   if (rc && table) dle_error_prefix(&err, "%s: ", table);
   if (!rc && no_merge) dle_dataset_set_merge_rows(d, false);
+  if (!rc && exact) dle_dataset_set_exact_solve(d, true);
   free(feat_buf);
   dle_gpu_catalog_free(cat);
   size_t n = dle_dataset_rows(d);

@@ -89,6 +89,10 @@ void dle_dataset_set_merge_rows(dle_dataset *d, bool merge) {
   if (d) d->no_merge = !merge;
 }
 
+void dle_dataset_set_exact_solve(dle_dataset *d, bool exact) {
+  if (d) d->krr_exact = exact;
+}
+
 int dle_dataset_set_transform(dle_dataset *d, bool log_target, const double *scale_exp,
                               const unsigned char *feature_off, dle_error *err) {
   if (!d) return dle_error_set(err, DLE_EINVAL, "no dataset");

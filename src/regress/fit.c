@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "krr_pcg.h"
 #include "regress_internal.h"
 
 /* ---------------- encoder ---------------- */
@@ -172,9 +173,13 @@ static int solve_spd(double *A, size_t n, double *b, dle_error *err) {
   memcpy(copy, A, n * n * sizeof *copy);
   memcpy(bcopy, b, n * sizeof *b);
   int rc = DLE_OK;
-  lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, A, (lapack_int)n);
+  /* A is symmetric, so its row-major storage is its column-major storage: LAPACK runs
+   * on it in place (the row-major interface would transpose A in and out: the same
+   * arithmetic, twice the memory traffic). */
+  lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)n, A, (lapack_int)n);
   if (info == 0)
-    info = LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, 1, A, (lapack_int)n, b, 1);
+    info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, A, (lapack_int)n, b,
+                          (lapack_int)n);
   if (info != 0) {
     memcpy(b, bcopy, n * sizeof *b);
     rc = lstsq(copy, n, n, b, err);
@@ -299,17 +304,22 @@ static int krr_uniq_build(const double *X, const double *y, size_t n, size_t d, 
   return DLE_OK;
 }
 
-/* Du: u x u squared distances of the distinct rows; S: u x u scratch; beta: u. */
+/* Du: u x u squared distances of the distinct rows; S: u x u scratch; beta: u.
+ * pcg (may be NULL: dense Cholesky) tries the preconditioned-CG solve first. */
 static int fit_krr_uniq(const krr_uniq *q, const double *Du, double gamma, double alpha, double *S,
-                        double *beta, dle_error *err) {
+                        double *beta, dle_krr_pcg *pcg, dle_error *err) {
   size_t u = q->u;
   for (size_t i = 0; i < u; i++) {
     for (size_t j = 0; j < i; j++)
       S[i * u + j] = S[j * u + i] = q->sqrt_c[i] * q->sqrt_c[j] * exp(-gamma * Du[i * u + j]);
-    S[i * u + i] = q->sqrt_c[i] * q->sqrt_c[i] + alpha; /* exp(0) = 1 */
+    S[i * u + i] = q->sqrt_c[i] * q->sqrt_c[i]; /* exp(0) = 1 */
   }
-  memcpy(beta, q->b, u * sizeof *beta);
-  int rc = solve_spd(S, u, beta, err);
+  int rc = DLE_OK;
+  if (!pcg || dle_krr_pcg_solve(pcg, S, u, alpha, q->b, beta, NULL, NULL) != 0) {
+    for (size_t i = 0; i < u; i++) S[i * u + i] += alpha;
+    memcpy(beta, q->b, u * sizeof *beta);
+    rc = solve_spd(S, u, beta, err);
+  }
   if (rc == DLE_OK)
     for (size_t i = 0; i < u; i++) beta[i] *= q->sqrt_c[i];
   return rc;
@@ -559,7 +569,7 @@ static int fit_encoded(dle_regress_model *m, const double *X, const double *y, s
     for (size_t j = 0; j <= i; j++)
       D[i * u + j] = D[j * u + i] = sqdist(X + q.rep[i] * d, X + q.rep[j] * d, d);
   }
-  rc = fit_krr_uniq(&q, D, m->h.gamma, m->h.alpha, S, m->dual, err);
+  rc = fit_krr_uniq(&q, D, m->h.gamma, m->h.alpha, S, m->dual, NULL, err); /* exact refit */
   m->n_sv = u;
   free(D);
   free(S);
@@ -691,6 +701,7 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
     double *pred = malloc(nte * sizeof *pred);
     bool kernel = kind == DLE_REG_KRR;
     krr_uniq q = {0};
+    dle_krr_pcg *pcg = NULL;
     double *Dtr = NULL, *Dte = NULL, *K = NULL, *dual = NULL;
     if (!Xtr || !Xte || !ytr || !yte || !pred) {
       rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
@@ -712,6 +723,9 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
         K = malloc(u * u * sizeof *K);
         dual = malloc(u * sizeof *dual);
         if (!Dtr || !Dte || !K || !dual) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+        /* The CV solves take the fast path unless asked for the dense one (no
+         * workspace: dense too). */
+        if (!rc && !d->krr_exact) pcg = dle_krr_pcg_new(u);
       }
       if (!rc) {
         for (size_t i = 0; i < u; i++)
@@ -729,7 +743,7 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
         dle_error ferr;
         int frc;
         if (kernel) {
-          frc = fit_krr_uniq(&q, Dtr, m.h.gamma, m.h.alpha, K, dual, &ferr);
+          frc = fit_krr_uniq(&q, Dtr, m.h.gamma, m.h.alpha, K, dual, pcg, &ferr);
           if (frc == DLE_OK)
             for (size_t i = 0; i < nte; i++) {
               double s = 0;
@@ -777,6 +791,7 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
     free(Dte);
     free(K);
     free(dual);
+    dle_krr_pcg_free(pcg);
     krr_uniq_free(&q);
     dle_enc_free(&m.e);
     free(m.coef);
@@ -1015,7 +1030,10 @@ static int dataset_subset(const dle_dataset *d, const size_t *idx, size_t m, dle
   int rc = dle_dataset_new(d->n_num, (const char *const *)d->num_names, d->n_cat,
                            (const char *const *)d->cat_names, d->target, d->unit, out, err);
   if (!rc) rc = dle_dataset_set_transform(*out, d->log_target, d->scale_exp, d->feat_off, err);
-  if (!rc) (*out)->no_merge = d->no_merge;
+  if (!rc) {
+    (*out)->no_merge = d->no_merge;
+    (*out)->krr_exact = d->krr_exact;
+  }
   for (size_t i = 0; !rc && i < m; i++)
     rc = dle_dataset_add(*out, d->num + idx[i] * d->n_num,
                          (const char *const *)d->cat + idx[i] * d->n_cat, d->y[idx[i]], err);
