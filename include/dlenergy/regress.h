@@ -83,11 +83,13 @@ size_t dle_dataset_rows(const dle_dataset *d);
 /* Kernel ridge collapses identical training rows (exact, see docs/predict.md) unless
  * this is set to false (benchmarks: every row solved as its own). Default true. */
 void dle_dataset_set_merge_rows(dle_dataset *d, bool merge);
-/* Kernel ridge's cross-validation solves (G + alpha I) x = b by conjugate gradients
- * preconditioned with a pivoted partial Cholesky factor of G, accepted only at a
- * Cholesky-grade backward error, else densely (docs/predict.md). exact = true makes
- * every CV solve a dense Cholesky (the reference the fast path is tested against).
- * The refit of the chosen draw is always dense. Default false. */
+/* Cross-validation fast paths (docs/predict.md): kernel ridge solves (G + alpha I)
+ * x = b by conjugate gradients preconditioned with a pivoted partial Cholesky factor
+ * of G, accepted only at a Cholesky-grade backward error, else densely; SVR hands
+ * libsvm a precomputed kernel, bit for bit the values its RBF code computes. exact =
+ * true takes the reference paths (dense Cholesky; libsvm's RBF kernel) that the fast
+ * ones are tested against. The refit of the chosen draw always takes them. Default
+ * false. */
 void dle_dataset_set_exact_solve(dle_dataset *d, bool exact);
 int dle_dataset_set_transform(dle_dataset *d, bool log_target, const double *scale_exp,
                               const unsigned char *feature_off, dle_error *err);

@@ -90,7 +90,7 @@ void dle_dataset_set_merge_rows(dle_dataset *d, bool merge) {
 }
 
 void dle_dataset_set_exact_solve(dle_dataset *d, bool exact) {
-  if (d) d->krr_exact = exact;
+  if (d) d->cv_exact = exact;
 }
 
 int dle_dataset_set_transform(dle_dataset *d, bool log_target, const double *scale_exp,

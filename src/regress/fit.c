@@ -401,6 +401,111 @@ static int fit_svr(const double *X, const double *y, size_t n, size_t d, const d
   return rc;
 }
 
+/* SVR cross-validation with libsvm's PRECOMPUTED kernel: per fold, the argument of
+ * libsvm's RBF kernel, x_i.x_i + x_j.x_j - 2 x_i.x_j, is computed once for every pair
+ * of training rows in libsvm's own order of operations, so that exp(-gamma x that) is
+ * bit for bit the kernel value libsvm's RBF code would compute: the solver takes the
+ * same steps and returns the same support vectors, without evaluating the dot
+ * products again for every draw (and without the kernel cache's allocations). Test
+ * rows are predicted from squared distances computed once per fold, as
+ * dle_reg_predict_encoded computes them. */
+typedef struct svr_pre {
+  size_t n, nte;
+  double *arg;            /* n x n: libsvm's RBF argument */
+  double *dte;            /* nte x n: squared distances test row - training row */
+  struct svm_node *nodes; /* n x (n + 2): the precomputed-kernel rows */
+  struct svm_node **rows;
+  double *y;
+} svr_pre;
+
+static void svr_pre_free(svr_pre *s) {
+  free(s->arg);
+  free(s->dte);
+  free(s->nodes);
+  free(s->rows);
+  free(s->y);
+  memset(s, 0, sizeof *s);
+}
+
+static double dot_seq(const double *a, const double *b, size_t d) {
+  double s = 0;
+  for (size_t j = 0; j < d; j++) s += a[j] * b[j];
+  return s;
+}
+
+static int svr_pre_build(svr_pre *s, const double *Xtr, const double *ytr, size_t n,
+                         const double *Xte, size_t nte, size_t d, dle_error *err) {
+  memset(s, 0, sizeof *s);
+  s->n = n;
+  s->nte = nte;
+  s->arg = malloc(n * n * sizeof *s->arg);
+  s->dte = malloc((nte ? nte : 1) * n * sizeof *s->dte);
+  s->nodes = malloc(n * (n + 2) * sizeof *s->nodes);
+  s->rows = malloc(n * sizeof *s->rows);
+  s->y = malloc(n * sizeof *s->y);
+  double *sq = malloc(n * sizeof *sq);
+  if (!s->arg || !s->dte || !s->nodes || !s->rows || !s->y || !sq) {
+    free(sq);
+    svr_pre_free(s);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++) sq[i] = dot_seq(Xtr + i * d, Xtr + i * d, d);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j <= i; j++)
+      s->arg[i * n + j] = s->arg[j * n + i] =
+          sq[i] + sq[j] - 2 * dot_seq(Xtr + i * d, Xtr + j * d, d);
+  for (size_t i = 0; i < nte; i++)
+    for (size_t j = 0; j < n; j++) s->dte[i * n + j] = sqdist(Xtr + j * d, Xte + i * d, d);
+  for (size_t i = 0; i < n; i++) {
+    struct svm_node *r = s->nodes + i * (n + 2);
+    s->rows[i] = r;
+    r[0].index = 0;
+    r[0].value = (double)(i + 1); /* the row's serial number */
+    for (size_t j = 0; j < n; j++) r[j + 1].index = (int)j + 1;
+    r[n + 1].index = -1;
+    r[n + 1].value = 0;
+    s->y[i] = ytr[i];
+  }
+  free(sq);
+  return DLE_OK;
+}
+
+/* Trains one draw on the fold's precomputed kernel and predicts its test rows. */
+static int svr_pre_fit_predict(svr_pre *s, const dle_regress_hyper *h, double *pred,
+                               dle_error *err) {
+  size_t n = s->n;
+  for (size_t i = 0; i < n; i++) {
+    struct svm_node *r = s->rows[i] + 1;
+    const double *a = s->arg + i * n;
+    for (size_t j = 0; j < n; j++) r[j].value = exp(-h->gamma * a[j]);
+  }
+  struct svm_problem prob = {.l = (int)n, .y = s->y, .x = s->rows};
+  struct svm_parameter p;
+  memset(&p, 0, sizeof p);
+  p.svm_type = EPSILON_SVR;
+  p.kernel_type = PRECOMPUTED;
+  p.gamma = h->gamma;
+  p.C = h->c;
+  p.p = h->epsilon;
+  p.eps = 1e-3; /* as fit_svr */
+  p.cache_size = 200;
+  p.shrinking = 1;
+  svm_set_print_string_function(silent_print);
+  const char *msg = svm_check_parameter(&prob, &p);
+  if (msg) return dle_error_set(err, DLE_EINVAL, "libsvm: %s", msg);
+  struct svm_model *m = svm_train(&prob, &p);
+  if (!m) return dle_error_set(err, DLE_EINTERNAL, "libsvm training failed");
+  for (size_t t = 0; t < s->nte; t++) {
+    const double *row = s->dte + t * n;
+    double v = -m->rho[0];
+    for (int k = 0; k < m->l; k++)
+      v += m->sv_coef[0][k] * exp(-h->gamma * row[m->sv_indices[k] - 1]);
+    pred[t] = v;
+  }
+  svm_free_and_destroy_model(&m);
+  return DLE_OK;
+}
+
 double dle_reg_predict_encoded(const dle_regress_model *m, const double *x) {
   size_t d = m->e.d;
   if (m->kind == DLE_REG_LINEAR || m->kind == DLE_REG_RIDGE) {
@@ -700,6 +805,8 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
     double *ytr = malloc(ntr * sizeof *ytr), *yte = malloc(nte * sizeof *yte);
     double *pred = malloc(nte * sizeof *pred);
     bool kernel = kind == DLE_REG_KRR;
+    svr_pre sp = {0};
+    bool svr = kind == DLE_REG_SVR && !d->cv_exact;
     krr_uniq q = {0};
     dle_krr_pcg *pcg = NULL;
     double *Dtr = NULL, *Dte = NULL, *K = NULL, *dual = NULL;
@@ -725,7 +832,7 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
         if (!Dtr || !Dte || !K || !dual) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
         /* The CV solves take the fast path unless asked for the dense one (no
          * workspace: dense too). */
-        if (!rc && !d->krr_exact) pcg = dle_krr_pcg_new(u);
+        if (!rc && !d->cv_exact) pcg = dle_krr_pcg_new(u);
       }
       if (!rc) {
         for (size_t i = 0; i < u; i++)
@@ -736,6 +843,7 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
             Dte[i * u + j] = sqdist(Xte + i * dd, Xtr + q.rep[j] * dd, dd);
       }
     }
+    if (!rc && svr) rc = svr_pre_build(&sp, Xtr, ytr, ntr, Xte, nte, m.e.d, err);
     if (!rc) {
       for (size_t hi = 0; hi < n_h; hi++) {
         if (bad[hi]) continue;
@@ -751,6 +859,8 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
               for (size_t j = 0; j < u; j++) s += dual[j] * exp(-m.h.gamma * row[j]);
               pred[i] = s;
             }
+        } else if (svr) {
+          frc = svr_pre_fit_predict(&sp, &m.h, pred, &ferr);
         } else {
           frc = fit_encoded(&m, Xtr, ytr, ntr, true, &ferr);
           if (frc == DLE_OK)
@@ -792,6 +902,7 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
     free(K);
     free(dual);
     dle_krr_pcg_free(pcg);
+    svr_pre_free(&sp);
     krr_uniq_free(&q);
     dle_enc_free(&m.e);
     free(m.coef);
@@ -1032,7 +1143,7 @@ static int dataset_subset(const dle_dataset *d, const size_t *idx, size_t m, dle
   if (!rc) rc = dle_dataset_set_transform(*out, d->log_target, d->scale_exp, d->feat_off, err);
   if (!rc) {
     (*out)->no_merge = d->no_merge;
-    (*out)->krr_exact = d->krr_exact;
+    (*out)->cv_exact = d->cv_exact;
   }
   for (size_t i = 0; !rc && i < m; i++)
     rc = dle_dataset_add(*out, d->num + idx[i] * d->n_num,

@@ -22,7 +22,7 @@ struct dle_dataset {
   double *scale_exp;        /* n_num or NULL */
   unsigned char *feat_off;  /* n_num or NULL */
   bool no_merge;            /* kernel ridge: do not collapse identical rows */
-  bool krr_exact;           /* kernel ridge CV: dense Cholesky, not the PCG fast path */
+  bool cv_exact;           /* CV: the reference paths (krr dense Cholesky, svr libsvm RBF) */
 };
 
 /* The feature encoder (standardize + one-hot). */

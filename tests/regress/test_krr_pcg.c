@@ -1,6 +1,7 @@
-/* The kernel ridge fast path (src/regress/krr_pcg.c): preconditioned CG against a
- * dense Cholesky solve of the same system, and the cross-validation scores of the
- * search with the fast path against the dense path (dle_dataset_set_exact_solve). */
+/* The CV fast paths: kernel ridge's preconditioned CG (src/regress/krr_pcg.c)
+ * against a dense Cholesky solve of the same system, the cross-validation scores of
+ * the search with the fast path against the dense path (dle_dataset_set_exact_solve),
+ * and SVR's precomputed kernel against libsvm's RBF kernel. */
 #include <lapacke.h>
 #include <stdint.h>
 
@@ -158,7 +159,35 @@ static void test_cv_equal(void) {
   dle_dataset_free(d);
 }
 
+/* SVR's precomputed kernel gives libsvm the very values of its RBF code: the scores
+ * are identical, not just close. */
+static void test_svr_equal(void) {
+  dle_dataset *d = smooth_data();
+  if (!d) return;
+  dle_error e;
+  enum { H = 6 };
+  dle_regress_hyper h[H];
+  dle_cv_scores fast[H], exact[H];
+  int fold[600];
+  size_t f1 = 0, f2 = 0;
+  CHECK_OK(dle_regress_draws(DLE_REG_SVR, 42, H, h, &e), &e);
+  CHECK_OK(dle_regress_folds(600, 5, true, 42, fold, &e), &e);
+  CHECK_OK(dle_regress_cv_many(d, DLE_REG_SVR, h, H, fold, 5, fast, &f1, &e), &e);
+  dle_dataset_set_exact_solve(d, true);
+  CHECK_OK(dle_regress_cv_many(d, DLE_REG_SVR, h, H, fold, 5, exact, &f2, &e), &e);
+  CHECK(f1 == 0 && f2 == 0);
+  for (size_t i = 0; i < H; i++) {
+    CHECK_MSG(fast[i].r2 == exact[i].r2, "draw %zu: R2 %.17g fast, %.17g exact", i, fast[i].r2,
+              exact[i].r2);
+    CHECK(fast[i].rmse == exact[i].rmse && fast[i].mape == exact[i].mape &&
+          fast[i].mae == exact[i].mae);
+    CHECK(fast[i].r2 > 0.5); /* and they are real fits */
+  }
+  dle_dataset_free(d);
+}
+
 int main(void) {
+  test_svr_equal();
   test_solve();
   test_cv_equal();
   return check_finish();
