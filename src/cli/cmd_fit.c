@@ -44,7 +44,9 @@ static void usage(FILE *out) {
           "                    [architecture], [dataset], avg_gpu_power_w / epoch_energy_j\n"
           "  --features LIST   with --table: extra numeric columns as features (a,b,...)\n"
           "  --csv FILE        runs.csv-style table, the study's features (reproduction)\n"
-          "  --group-by COL    leave-one-group-out CV on that column of --table / --csv\n"
+          "  --group-by COL    leave-one-group-out CV on that column of --table / --csv,\n"
+          "                    or with --db on that run metadata key (gpu_model = the\n"
+          "                    gpu_name metadata; host, source: the run's own fields)\n"
           "  --catalog FILE    GPU catalogue to use instead of the shipped data/gpus.csv\n"
           "  --no-merge        kernel ridge solves every row as its own (benchmarks; the\n"
           "                    default collapses identical rows exactly)\n"
@@ -106,14 +108,31 @@ static double meta_num(const dle_kv *kv, size_t n, const char *key) {
   return v && cli_parse_double(v, &d) ? d : NAN;
 }
 
+/* The --group-by label of a stored run: its metadata value of that key; gpu_model
+ * (the --table column) is the gpu_name metadata, host and source the run's own
+ * fields. NULL when the run has none. */
+static const char *store_group_label(const dle_kv *kv, size_t nkv, const dle_run_info *info,
+                                     const char *key) {
+  const char *v = dle_kv_get(kv, nkv, key);
+  if (v && *v) return v;
+  if (strcmp(key, "gpu_model") == 0) v = dle_kv_get(kv, nkv, "gpu_name");
+  else if (strcmp(key, "host") == 0) v = info->host;
+  else if (strcmp(key, "source") == 0) v = info->source;
+  return v && *v ? v : NULL;
+}
+
 /* The PRE dataset from the run store: complete runs whose metadata names the GPU,
  * the forward GFLOPs, batch size and set sizes; targets from the measured GPU
- * energy (trapezoid) of the trace. Runs lacking something are skipped and counted. */
+ * energy (trapezoid) of the trace. Runs lacking something are skipped and counted.
+ * With group_by, labels gets the group of each row (a run that would be used but has
+ * no such label is an error naming it). */
 static int dataset_from_store(const char *db, const char *filter, dle_pre_target target,
                               double img_h, double img_w, double ram_gb, const dle_gpu_catalog *cat,
-                              dle_dataset **out, size_t *skipped, dle_error *err) {
+                              const char *group_by, char ***labels, dle_dataset **out,
+                              size_t *skipped, dle_error *err) {
   *out = NULL;
   *skipped = 0;
+  if (labels) *labels = NULL;
   dle_store *st = NULL;
   int rc = cli_open_store_existing(db, &st, err);
   if (rc) return rc;
@@ -125,6 +144,10 @@ static int dataset_from_store(const char *db, const char *filter, dle_pre_target
   for (size_t i = 0; i < DLE_PRE_N_NUM; i++) num_names[i] = dle_pre_feature_name(i);
   bool power = target == DLE_PRE_TARGET_POWER;
   dle_dataset *d = NULL;
+  char **lab = NULL;
+  size_t n_lab = 0;
+  if (!rc && group_by && !(lab = calloc(n ? n : 1, sizeof *lab)))
+    rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
   if (!rc)
     rc = dle_dataset_new(DLE_PRE_N_NUM, num_names, 2, cat_names, power ? "power" : "epoch_energy",
                          power ? "W" : "J", &d, err);
@@ -170,8 +193,21 @@ static int dataset_from_store(const char *db, const char *filter, dle_pre_target
         }
       }
     }
+    if (use && group_by) {
+      const char *g = store_group_label(kv, nkv, &info, group_by);
+      if (!g)
+        rc = dle_error_set(err, DLE_ENOTFOUND,
+                           "--group-by %s: run %" PRId64 " has no '%s' metadata (set it with "
+                           "import/run --meta %s=VALUE; gpu_model reads gpu_name, host and "
+                           "source the run's own fields)",
+                           group_by, ids[i], group_by, group_by);
+      else if (!(lab[n_lab] = strdup(g)))
+        rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+      else
+        n_lab++;
+    }
     if (use) {
-      rc = dle_dataset_add(d, num, cv, y, err);
+      if (!rc) rc = dle_dataset_add(d, num, cv, y, err);
     } else {
       (*skipped)++;
     }
@@ -187,11 +223,19 @@ static int dataset_from_store(const char *db, const char *filter, dle_pre_target
                        "batch_size, training_size and validation_size metadata); %zu skipped",
                        db, *skipped);
   if (rc) {
+    for (size_t i = 0; i < n_lab; i++) free(lab[i]);
+    free(lab);
     dle_dataset_free(d);
     return rc;
   }
   *out = d;
+  if (labels) *labels = lab;
   return DLE_OK;
+}
+
+static void free_labels(char **lab, size_t n) {
+  for (size_t i = 0; lab && i < n; i++) free(lab[i]);
+  free(lab);
 }
 
 static cJSON *hyper_json(dle_regress_kind k, const dle_regress_hyper *h) {
@@ -418,7 +462,6 @@ static int cmd_fit(int argc, char **argv) {
   if (!!csv + !!db + !!table != 1)
     return cli_usage_error(VERB, "give exactly one of --table, --csv and --db");
   if (features && !table) return cli_usage_error(VERB, "--features needs --table");
-  if (group_by && db) return cli_usage_error(VERB, "--group-by needs --table or --csv");
   if (nested && (!group_by || params))
     return cli_usage_error(VERB, "--nested needs --group-by (and a search, not --params)");
   if (select_s && strcmp(select_s, "r2") != 0 && strcmp(select_s, "mape") != 0)
@@ -442,12 +485,15 @@ static int cmd_fit(int argc, char **argv) {
   int rc = DLE_OK;
   if (features && !(feat_buf = cli_split_columns(features, feat, 32, &n_feat)))
     rc = dle_error_set(&err, DLE_ENOMEM, "out of memory");
-  if (!rc && (table || group_by)) rc = dle_pre_table_read(table ? table : csv, &tab, &err);
+  char **store_lab = NULL; /* --db --group-by: the label of each row */
+  if (!rc && (table || (group_by && csv)))
+    rc = dle_pre_table_read(table ? table : csv, &tab, &err);
   if (!rc)
     rc = table ? dle_pre_phys_dataset(tab, target, cat, feat, n_feat, &d, &err)
          : csv ? dle_pre_dataset_from_csv(csv, target, &co, cat, &d, &err)
                : dataset_from_store(cli_db_path(db), filter, target, co.image_h, co.image_w,
-                                    co.host_ram_gb, cat, &d, &skipped, &err);
+                                    co.host_ram_gb, cat, group_by, &store_lab, &d, &skipped,
+                                    &err);
   if (rc && table) dle_error_prefix(&err, "%s: ", table);
   if (!rc && no_merge) dle_dataset_set_merge_rows(d, false);
   if (!rc && exact) dle_dataset_set_exact_solve(d, true);
@@ -457,7 +503,15 @@ static int cmd_fit(int argc, char **argv) {
   /* Groups: the --group-by column of each row (rows of the table map 1:1 to rows). */
   const char **glab = NULL;
   int *gfold = NULL, gk = 0;
-  if (!rc && group_by) {
+  if (!rc && group_by && db) {
+    if (!(glab = malloc((n ? n : 1) * sizeof *glab)) || !(gfold = malloc((n ? n : 1) * sizeof *gfold))) {
+      rc = dle_error_set(&err, DLE_ENOMEM, "out of memory");
+    } else {
+      for (size_t i = 0; i < n; i++) glab[i] = store_lab[i];
+      rc = dle_regress_group_folds(glab, n, gfold, &gk, &err);
+      if (rc) dle_error_prefix(&err, "--group-by %s: ", group_by);
+    }
+  } else if (!rc && group_by) {
     long gc = dle_pre_table_col(tab, group_by);
     if (gc < 0) {
       rc = dle_error_set(&err, DLE_EPARSE, "--group-by: no column '%s'", group_by);
@@ -475,6 +529,7 @@ static int cmd_fit(int argc, char **argv) {
   if (rc) {
     free(glab);
     free(gfold);
+    free_labels(store_lab, n);
     dle_pre_table_free(tab);
     dle_dataset_free(d);
     return cli_fail(VERB, &err);
@@ -679,6 +734,7 @@ static int cmd_fit(int argc, char **argv) {
   free(fold);
   free(gfold);
   free(glab);
+  free_labels(store_lab, n);
   dle_pre_table_free(tab);
   dle_dataset_free(d);
   return rc ? cli_fail(VERB, &err) : DLE_EXIT_OK;

@@ -144,6 +144,26 @@ with tempfile.TemporaryDirectory() as tmp:
                            "--folds", "2", "--draws", "5", "-o", os.path.join(tmp, "db.json"), "--json")
         r = json.loads(out) if rc == 0 else {}
         check(rc == 0 and r.get("rows") == 4 and r.get("skipped_runs") == 1, f"fit --db: {err} {r}")
+        # --group-by with --db: groups from run metadata; gpu_model is the gpu_name
+        # metadata (cloud: RTX 3090, local-v2: RTX 3070), so two held-out GPUs.
+        for key, groups in (("gpu_model", {3: 1, 1: 1}), ("architecture", {2: 2})):
+            rc, out, err = run("fit", "--target", "epoch-energy", "--model", "ridge", "--db", db,
+                               "--group-by", key, "--folds", "2", "--draws", "5",
+                               "-o", os.path.join(tmp, "dbg.json"), "--json")
+            r = json.loads(out) if rc == 0 else {}
+            pg = r.get("models", [{}])[0].get("per_group", [])
+            sizes = {}
+            for g in pg:
+                sizes[g["rows"]] = sizes.get(g["rows"], 0) + 1
+            check(rc == 0 and r["models"][0]["cv"].get("group_by") == key and sizes == groups,
+                  f"fit --db --group-by {key}: {err} {pg}")
+            if rc == 0:
+                with open(os.path.join(tmp, "dbg.json")) as f:
+                    check(json.load(f)["cv"]["group_by"] == key, "model records the grouping")
+        rc, out, err = run("fit", "--target", "epoch-energy", "--model", "ridge", "--db", db,
+                           "--group-by", "nosuchkey", "--draws", "5", "-o", os.path.join(tmp, "x.json"))
+        check(rc != 0 and "nosuchkey" in err and "run " in err and not out.strip().endswith("json"),
+              f"fit --db --group-by with a key no run has: {rc} {err}")
 
     onnx = os.path.join(SHARED, "data", "onnx", "resnet18-224.onnx")
     if os.path.exists(onnx):
