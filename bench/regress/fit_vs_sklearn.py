@@ -11,9 +11,24 @@ SVR C ~ Exp(300), epsilon ~ Exp(0.1), gamma ~ Exp(0.01); linear: 1), refit of th
 Wall time of the whole `dlenergy fit` process (start-up, parsing and the model file
 included) against RandomizedSearchCV.fit(n_jobs=1); prints the ratio.
 
-usage: fit_vs_sklearn.py BUILD_DIR [DRAWS] [TARGET]   (Debian's /usr/bin/python3)
+Both sides run on one core (dlenergy is single-threaded; sklearn n_jobs=1) with the
+same BLAS, printed at the top (the shared library each process maps). Besides wall
+time the table gives each side's CPU time (the child's rusage; this process's
+process_time) and the load average before each model, since the machine is shared.
+
+Checks (not timed): `dlenergy fit --exact` (the reference paths: dense Cholesky for
+kernel ridge, libsvm's own RBF kernel for SVR) must choose the same hyperparameters
+with CV R2 equal to 1e-9; and scikit-learn, given the hyperparameters dlenergy chose,
+on the same folds, must reproduce dlenergy's CV R2 (on watts / joules, the unit
+dlenergy scores in; 1e-6, SVR 1e-3: libsvm's solver stops at tol 1e-3; linear by
+numpy.linalg.lstsq on scikit-learn's encoding, whose cutoff dlenergy uses).
+
+usage: fit_vs_sklearn.py BUILD_DIR [DRAWS] [TARGET] [MODELS]   (Debian's /usr/bin/python3)
+  e.g. fit_vs_sklearn.py build 100 power linear,ridge,krr,svr
 """
+import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -33,10 +48,28 @@ from sklearn.svm import SVR
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def blas_of(pid="self"):
+    """The BLAS/LAPACK shared libraries a process maps."""
+    libs = set()
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            path = line.split()[-1]
+            base = os.path.basename(path)
+            if any(k in base for k in ("blas", "lapack", "mkl", "atlas")):
+                libs.add(os.path.realpath(path))
+    return ", ".join(sorted(libs)) or "none found"
+
+
+def child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def main():
     build = sys.argv[1]
     draws = int(sys.argv[2]) if len(sys.argv) > 2 else 100
     target = sys.argv[3] if len(sys.argv) > 3 else "power"
+    only = sys.argv[4].split(",") if len(sys.argv) > 4 else ["linear", "ridge", "krr", "svr"]
     bin_ = os.path.join(build, "src", "cli", "dlenergy")
     table = os.path.join(ROOT, "data", "pre", "training.csv")
     t = pd.read_csv(table)
@@ -51,6 +84,8 @@ def main():
                       "pf": pl / tdp, "architecture": t.architecture, "dataset": t.dataset})
     y = np.log(t.avg_gpu_power_w / pl) if target == "power" else \
         np.log(t.epoch_energy_j / (pl * peak))
+    scale = pl if target == "power" else pl * peak  # raw target = exp(y) x scale
+    raw = (t.avg_gpu_power_w if target == "power" else t.epoch_energy_j).values
     grids = {
         "linear": (LinearRegression(), {"regressor__fit_intercept": [True]}, 1),
         "ridge": (Ridge(), {"regressor__alpha": expon(scale=0.1)}, draws),
@@ -60,31 +95,91 @@ def main():
                 {"regressor__C": expon(scale=300), "regressor__epsilon": expon(scale=0.1),
                  "regressor__gamma": expon(scale=0.01)}, draws),
     }
-    print(f"{len(t)} rows, target {target}, {draws} draws, 5 folds, no merging; "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print("| model | draws | dlenergy fit | scikit-learn RandomizedSearchCV | ratio |")
-    print("|---|---|---|---|---|")
+    np.linalg.cholesky(np.eye(4))  # load numpy's BLAS/LAPACK before asking which it is
+    print(f"{len(t)} rows, target {target}, {draws} draws, 5 folds, no merging")
+    print(f"BLAS: dlenergy {os.path.realpath('/etc/alternatives/libblas.so.3-x86_64-linux-gnu')}"
+          f" (libblas.so.3 alternative); numpy/scipy: {blas_of()}")
+    print("| model | draws | load avg | dlenergy fit wall (CPU) | sklearn RandomizedSearchCV "
+          "wall (CPU) | ratio wall (CPU) | fit --exact: same draw, max CV diff | "
+          "sklearn R2 of that draw vs dlenergy |")
+    print("|---|---|---|---|---|---|---|---|")
+    bad = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for kind, (est, dist, n) in grids.items():
-            folds = os.path.join(tmp, "folds.txt")
+        folds = os.path.join(tmp, "folds.txt")
+        for kind in only:
+            est, dist, n = grids[kind]
+            load = os.getloadavg()[0]
+            cmd = [bin_, "fit", "--table", table, "--target", target, "--model", kind,
+                   "--draws", str(draws), "--no-merge", "--fold-file", folds, "--json", "-o",
+                   os.path.join(tmp, "m.json")]
+            c0 = child_cpu()
             t0 = time.perf_counter()
-            subprocess.run([bin_, "fit", "--table", table, "--target", target, "--model", kind,
-                            "--draws", str(draws), "--no-merge", "--fold-file", folds, "-o",
-                            os.path.join(tmp, "m.json")], check=True, capture_output=True)
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             c_s = time.perf_counter() - t0
+            c_cpu = child_cpu() - c0
+            ours = json.loads(out)["models"][0]
             fold = np.loadtxt(folds, dtype=int)
             pre = ColumnTransformer([("num", StandardScaler(), ["lb", "lg", "ls", "pf"]),
                                      ("cat", OneHotEncoder(handle_unknown="ignore"),
                                       ["architecture", "dataset"])])
             pipe = Pipeline([("pre", pre), ("reg", TransformedTargetRegressor(
                 est, transformer=StandardScaler()))])
-            dist = {k.replace("regressor__", "reg__regressor__"): v for k, v in dist.items()}
-            search = RandomizedSearchCV(pipe, dist, n_iter=n, cv=PredefinedSplit(fold),
+            sdist = {k.replace("regressor__", "reg__regressor__"): v for k, v in dist.items()}
+            search = RandomizedSearchCV(pipe, sdist, n_iter=n, cv=PredefinedSplit(fold),
                                         scoring="r2", refit=True, n_jobs=1, random_state=42)
+            p0 = time.process_time()
             t0 = time.perf_counter()
             search.fit(X, y)
             sk_s = time.perf_counter() - t0
-            print(f"| {kind} | {n} | {c_s:.3f} s | {sk_s:.3f} s | {sk_s / c_s:.1f}x |", flush=True)
+            sk_cpu = time.process_time() - p0
+            # Check 1: the reference paths choose the same draw, same scores.
+            ex = json.loads(subprocess.run(cmd + ["--exact"], check=True, capture_output=True,
+                                           text=True).stdout)["models"][0]
+            same = ex["hyper"] == ours["hyper"]
+            diff = max(abs(ex["cv"][k] - ours["cv"][k]) / max(abs(ex["cv"][k]), 1e-300)
+                       for k in ("r2", "mape", "rmse", "mae"))
+            ok1 = same and diff <= 1e-9
+            # Check 2: scikit-learn with dlenergy's chosen hyperparameters, same folds,
+            # R2 on the raw target (dlenergy's unit), mean over folds.
+            h = ours["hyper"]
+            params = {"linear": {}, "ridge": {"alpha": h.get("alpha")},
+                      "krr": {"alpha": h.get("alpha"), "gamma": h.get("gamma")},
+                      "svr": {"C": h.get("c"), "epsilon": h.get("epsilon"),
+                              "gamma": h.get("gamma")}}[kind]
+            r2s = []
+            for f in range(fold.max() + 1):
+                tr, te = fold != f, fold == f
+                if kind == "linear":
+                    # numpy.linalg.lstsq's cutoff (eps x max(n, d) x the largest singular
+                    # value), as dlenergy; LinearRegression (scipy's lstsq, cutoff eps x
+                    # the largest) keeps the noise-sized singular values of the
+                    # rank-deficient one-hot design and differs in the 4th digit.
+                    A = pre.fit_transform(X[tr])
+                    A = A.toarray() if hasattr(A, "toarray") else A
+                    B = pre.transform(X[te])
+                    B = B.toarray() if hasattr(B, "toarray") else B
+                    ym, ys = y[tr].mean(), y[tr].std()
+                    am = A.mean(0)
+                    w = np.linalg.lstsq(A - am, (y[tr] - ym) / ys, rcond=None)[0]
+                    pr = np.exp(((B - am) @ w) * ys + ym) * scale[te]
+                else:
+                    p = Pipeline([("pre", pre), ("reg", TransformedTargetRegressor(
+                        est.set_params(**params), transformer=StandardScaler()))])
+                    p.fit(X[tr], y[tr])
+                    pr = np.exp(p.predict(X[te])) * scale[te]
+                yt = raw[te]
+                r2s.append(1 - ((yt - pr) ** 2).sum() / ((yt - yt.mean()) ** 2).sum())
+            sk_r2 = float(np.mean(r2s))
+            tol = 1e-3 if kind == "svr" else 1e-6
+            ok2 = abs(sk_r2 - ours["cv"]["r2"]) <= tol * abs(ours["cv"]["r2"])
+            bad += (not ok1) + (not ok2)
+            print(f"| {kind} | {n} | {load:.1f} | {c_s:.3f} s ({c_cpu:.3f} s) | {sk_s:.3f} s "
+                  f"({sk_cpu:.3f} s) | {sk_s / c_s:.1f}x ({sk_cpu / max(c_cpu, 1e-9):.1f}x) | "
+                  f"{'yes' if same else 'NO'}, {diff:.1e}{'' if ok1 else ' FAIL'} | "
+                  f"{sk_r2:.6f} vs {ours['cv']['r2']:.6f}{'' if ok2 else ' FAIL'} |", flush=True)
+    if bad:
+        print(f"{bad} check(s) failed")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
