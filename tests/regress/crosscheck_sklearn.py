@@ -24,6 +24,7 @@ try:
     from sklearn.model_selection import PredefinedSplit, cross_validate
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.svm import SVR
 except ImportError as e:
     skip(f"SKIP: scikit-learn not available: {e}")
 
@@ -131,6 +132,19 @@ with tempfile.TemporaryDirectory() as tmp:
         compare(f"ridge {target} alpha=0.1", res["cv"], sk_scores(Ridge(alpha=0.1), X, y, folds))
         res, folds = dle(tmp, target, "linear", "alpha=0")
         compare(f"linear {target}", res["cv"], sk_scores(LinearRegression(), X, y, folds))
+
+    # 3. The CV fast paths, which need a fold of >= 96 distinct unknowns, so without
+    # merging: kernel ridge by pivoted-Cholesky-preconditioned CG (runs.csv's 12
+    # configurations make the kernel's rank <= 12), SVR on libsvm's precomputed kernel.
+    for a, g in ((0.01, 0.01), (1e-4, 0.05), (0.05, 2.0)):
+        res, folds = dle(tmp, "power", "krr", f"alpha={a},gamma={g}", ("--no-merge",))
+        compare(f"krr power a={a} g={g} --no-merge", res["cv"],
+                sk_scores(KernelRidge(kernel="rbf", alpha=a, gamma=g), Xp, yp, folds),
+                r2_tol=1e-9, rmse_rel=1e-8)
+    res, folds = dle(tmp, "epoch-energy", "svr", "c=300,epsilon=0.1,gamma=0.01", ("--no-merge",))
+    compare("svr epoch-energy C=300 e=0.1 g=0.01", res["cv"],
+            sk_scores(SVR(kernel="rbf", C=300, epsilon=0.1, gamma=0.01, tol=1e-3), Xe, ye, folds),
+            r2_tol=1e-3, rmse_rel=1e-3)
 
 print(f"{failures} mismatches")
 sys.exit(1 if failures else 0)
