@@ -409,6 +409,8 @@ static int fit_svr(const double *X, const double *y, size_t n, size_t d, const d
  * products again for every draw (and without the kernel cache's allocations). Test
  * rows are predicted from squared distances computed once per fold, as
  * dle_reg_predict_encoded computes them. */
+enum { SVR_PRE_MAX_ROWS = 3000 }; /* 216 MB of kernel rows */
+
 typedef struct svr_pre {
   size_t n, nte;
   double *arg;            /* n x n: libsvm's RBF argument */
@@ -806,7 +808,9 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
     double *pred = malloc(nte * sizeof *pred);
     bool kernel = kind == DLE_REG_KRR;
     svr_pre sp = {0};
-    bool svr = kind == DLE_REG_SVR && !d->cv_exact;
+    /* The precomputed kernel takes ~24 n^2 bytes: beyond SVR_PRE_MAX_ROWS training
+     * rows (or when that memory is not there) libsvm computes its kernel itself. */
+    bool svr = kind == DLE_REG_SVR && !d->cv_exact && ntr <= SVR_PRE_MAX_ROWS;
     krr_uniq q = {0};
     dle_krr_pcg *pcg = NULL;
     double *Dtr = NULL, *Dte = NULL, *K = NULL, *dual = NULL;
@@ -843,7 +847,8 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
             Dte[i * u + j] = sqdist(Xte + i * dd, Xtr + q.rep[j] * dd, dd);
       }
     }
-    if (!rc && svr) rc = svr_pre_build(&sp, Xtr, ytr, ntr, Xte, nte, m.e.d, err);
+    if (!rc && svr && svr_pre_build(&sp, Xtr, ytr, ntr, Xte, nte, m.e.d, err) != DLE_OK)
+      svr = false; /* out of memory: the reference path */
     if (!rc) {
       for (size_t hi = 0; hi < n_h; hi++) {
         if (bad[hi]) continue;
