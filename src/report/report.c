@@ -422,20 +422,19 @@ static void section_energy(sbuf *b, const dle_report_options *o) {
   sb_puts(b, "<th>total</th><th>emissions (g CO2e)</th></tr>\n");
   for (size_t i = 0; i < o->n_runs; i++) {
     dle_run_info info;
-    dle_trace tr = {0};
-    dle_energy_summary es;
+    dle_run_energy re; /* streamed from the store */
+    const dle_energy_summary *sum = &re.sum;
     dle_error e = {0};
     char eb[48];
     sb_printf(b, "<tr><td class=\"l\">%lld</td>", (long long)o->runs[i]);
     if (dle_store_get_run(o->store, o->runs[i], &info, &e) != 0 ||
-        dle_store_load_trace(o->store, o->runs[i], &tr, &e) != 0 ||
-        dle_energy_summarize(&tr, &info, &es, &e) != 0) {
+        dle_energy_summarize_run(o->store, o->runs[i], &info, NULL, 0, NULL, &re, &e) != 0) {
       sb_puts(b, "<td class=\"v\" colspan=\"8\">");
       sb_esc(b, e.msg);
       sb_puts(b, "</td></tr>\n");
-      dle_trace_free(&tr);
       continue;
     }
+    const dle_energy_summary es = *sum;
     sb_printf(b, "<td>%.1f min</td><td>%zu</td>", es.duration_s / 60, es.samples);
     for (int c = 0; c < DLE_COMP_COUNT; c++) {
       if (isfinite(es.energy_j[c])) {
@@ -482,7 +481,6 @@ static void section_energy(sbuf *b, const dle_report_options *o) {
       }
       dle_kv_free(kv, nkv);
     }
-    dle_trace_free(&tr);
   }
   sb_puts(b, "</table><p class=\"note\">Trapezoid integrals of the sampled power. Measured: "
              "read from a sensor (NVML, nvidia-smi, RAPL); modelled: from a formula (RAM: "
