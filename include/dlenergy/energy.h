@@ -165,6 +165,26 @@ int dle_energy_stream_finish(dle_energy_stream *s, dle_energy_stream_result *out
                              double *const epoch_j[DLE_COMP_COUNT], dle_error *err);
 void dle_energy_stream_free(dle_energy_stream *s);
 
+/* One row as it leaves the stream (in order, once every GPU gap at it is resolved):
+ * the values of the trace dle_store_load_trace builds at that row, GPU power after
+ * the headline selection. */
+typedef struct dle_energy_row {
+  double t_s, gpu_power_w, cpu_power_w, dram_power_w, ram_power_w;
+  double gpu_util_pct, gpu_power_limit_w, cpu_util_pct, rss_mib;
+} dle_energy_row;
+typedef int (*dle_energy_row_fn)(void *ctx, const dle_energy_row *row, dle_error *err);
+/* Sends every finalized row to fn (a non-zero return stops the stream with it). */
+void dle_energy_stream_on_row(dle_energy_stream *s, dle_energy_row_fn fn, void *ctx);
+
+/* A stored run as the series the estimators, stabilize and the report's plots read:
+ * a dle_trace with only t_s, gpu_power_w, cpu_power_w, dram_power_w, ram_power_w,
+ * gpu_util_pct, gpu_power_limit_w, cpu_util_pct and rss_mib (each equal bit for bit to
+ * dle_store_load_trace's) and n_gpus; every other column, and the per-device ones,
+ * NULL. 9 doubles a sample instead of 16 + 2 per GPU; still O(samples). Runs the
+ * stream does not handle are loaded whole (every column). Do not append to it; free
+ * with dle_trace_free. */
+int dle_energy_load_series(dle_store *st, int64_t run_id, dle_trace *out, dle_error *err);
+
 /* A stored run's summary, per-epoch energies (epoch_j as above, for the run's epochs
  * ep[0..n_ep) as dle_store_load_epochs gives them) and means, streamed from the store
  * one chunk at a time; runs the stream does not handle are read as a whole trace

@@ -26,6 +26,8 @@
 typedef struct row {
   double t;
   double w[DLE_COMP_COUNT];   /* GPU set when finalized; CPU, DRAM, RAM from the sample */
+  double util, limit;         /* mean GPU utilization, summed power limit (as the trace) */
+  double cpu_util, rss;
   bool alive;                 /* some GPU has a power reading */
   double v[DLE_MAX_GPUS];     /* each slot's power, interpolated in gaps (NaN until resolved) */
   double cum[DLE_MAX_GPUS];   /* each slot's cumulative counter energy, filled in gaps */
@@ -87,6 +89,8 @@ struct dle_energy_stream {
   edge *edges;
   size_t n_edges, next_edge;
   double *edge_c;             /* counter_at of each edge */
+  dle_energy_row_fn row_fn;   /* optional sink of finalized rows */
+  void *row_ctx;
   int failed;                 /* DLE_EUNSUPPORTED or an allocation failure seen */
 };
 
@@ -202,6 +206,12 @@ static void epoch_step(dle_energy_stream *s, epoch_win *w, size_t i, const row *
   }
 }
 
+void dle_energy_stream_on_row(dle_energy_stream *s, dle_energy_row_fn fn, void *ctx) {
+  if (!s) return;
+  s->row_fn = fn;
+  s->row_ctx = ctx;
+}
+
 static void finalize_row(dle_energy_stream *s, size_t i, row *r) {
   double gpu = NAN, cum = 0;
   for (uint32_t d = 0; d < s->n_slots; d++) {
@@ -249,8 +259,9 @@ static void finalize_row(dle_energy_stream *s, size_t i, row *r) {
   s->prev_cum = cum;
 }
 
-/* Finalizes the pending rows no gap holds any more (all of them when done). */
-static void drain(dle_energy_stream *s, bool done) {
+/* Finalizes the pending rows no gap holds any more (all of them when done); a row
+ * sink's error stops it and is returned. */
+static int drain(dle_energy_stream *s, bool done, dle_error *err) {
   size_t limit = s->base + s->len; /* exclusive */
   if (!done)
     for (uint32_t d = 0; d < s->n_slots; d++) {
@@ -259,10 +270,22 @@ static void drain(dle_energy_stream *s, bool done) {
       if (q->has_c && q->lc_row + 1 < limit) limit = q->lc_row + 1;
     }
   while (s->len && s->base < limit) {
-    finalize_row(s, s->base, row_at(s, s->base));
+    row *r = row_at(s, s->base);
+    finalize_row(s, s->base, r);
     s->base++;
     s->len--;
+    if (s->row_fn) {
+      dle_energy_row out = {r->t,      r->w[DLE_COMP_GPU], r->w[DLE_COMP_CPU],
+                            r->w[DLE_COMP_DRAM], r->w[DLE_COMP_RAM], r->util,
+                            r->limit,  r->cpu_util,        r->rss};
+      int rc = s->row_fn(s->row_ctx, &out, err);
+      if (rc) {
+        s->failed = rc;
+        return rc;
+      }
+    }
   }
+  return DLE_OK;
 }
 
 int dle_energy_stream_add(dle_energy_stream *s, const dle_sample *smp, dle_error *err) {
@@ -283,17 +306,22 @@ int dle_energy_stream_add(dle_energy_stream *s, const dle_sample *smp, dle_error
   r->w[DLE_COMP_RAM] = smp->ram_power_w;
   /* the row's GPU aggregates as dle_trace_append makes them */
   uint32_t ng = smp->n_gpus > DLE_MAX_GPUS ? DLE_MAX_GPUS : smp->n_gpus;
-  double util = 0, temp = NAN;
-  int n_util = 0;
+  double util = 0, temp = NAN, limit = 0;
+  int n_util = 0, n_limit = 0;
   bool alive = false;
   for (uint32_t g = 0; g < ng; g++) {
     const dle_gpu_sample *gs = &smp->gpu[g];
     if (!isnan(gs->util_gpu_pct)) util += gs->util_gpu_pct, n_util++;
+    if (!isnan(gs->power_limit_w)) limit += gs->power_limit_w, n_limit++;
     if (!isnan(gs->temp_c) && (isnan(temp) || gs->temp_c > temp)) temp = gs->temp_c;
     if (!isnan(gs->power_w)) alive = true;
   }
   r->alive = alive;
   double um = n_util ? util / n_util : NAN;
+  r->util = um;
+  r->limit = n_limit ? limit : NAN;
+  r->cpu_util = smp->cpu_util_pct;
+  r->rss = smp->rss_mib;
   if (isfinite(um)) s->util_sum += um, s->util_n++;
   if (isfinite(temp)) s->temp_sum += temp, s->temp_n++;
   const double rapl[2] = {smp->cpu_energy_counter_j, smp->dram_energy_counter_j};
@@ -372,8 +400,7 @@ int dle_energy_stream_add(dle_energy_stream *s, const dle_sample *smp, dle_error
       q->lc_p = p;
     }
   }
-  drain(s, false);
-  return DLE_OK;
+  return drain(s, false, err);
 }
 
 int dle_energy_stream_finish(dle_energy_stream *s, dle_energy_stream_result *out,
@@ -388,7 +415,8 @@ int dle_energy_stream_finish(dle_energy_stream *s, dle_energy_stream_result *out
     if (!q->has_c) continue;
     for (size_t k = q->lc_row + 1; k < s->base + s->len; k++) row_at(s, k)->cum[d] = q->acc_j;
   }
-  drain(s, true);
+  int rc = drain(s, true, err);
+  if (rc) return rc;
   memset(out, 0, sizeof *out);
   dle_energy_parts *pt = &out->parts;
   pt->samples = s->n;
@@ -530,4 +558,60 @@ int dle_energy_summarize_run(dle_store *st, int64_t run_id, const dle_run_info *
   out->gpu_temp_mean_c = res.gpu_temp_mean_c;
   out->streamed = 1;
   return DLE_OK;
+}
+
+#define SERIES_COLUMNS(X)                                                                  \
+  X(t_s) X(gpu_power_w) X(cpu_power_w) X(dram_power_w) X(ram_power_w) X(gpu_util_pct)     \
+  X(gpu_power_limit_w) X(cpu_util_pct) X(rss_mib)
+
+static int series_reserve(dle_trace *t, size_t rows, dle_error *err) {
+  if (rows <= t->cap) return DLE_OK;
+  size_t cap = t->cap ? t->cap : 256;
+  while (cap < rows) cap *= 2;
+#define GROW(c)                                           \
+  {                                                       \
+    double *p = realloc(t->c, cap * sizeof *p);           \
+    if (!p) return dle_error_set(err, DLE_ENOMEM, "out of memory"); \
+    t->c = p;                                             \
+  }
+  SERIES_COLUMNS(GROW)
+#undef GROW
+  t->cap = cap;
+  return DLE_OK;
+}
+
+static int to_series(void *ctx, const dle_energy_row *r, dle_error *err) {
+  dle_trace *t = ctx;
+  int rc = series_reserve(t, t->n + 1, err);
+  if (rc) return rc;
+  size_t i = t->n++;
+#define PUT(c) t->c[i] = r->c;
+  SERIES_COLUMNS(PUT)
+#undef PUT
+  return DLE_OK;
+}
+
+int dle_energy_load_series(dle_store *st, int64_t run_id, dle_trace *out, dle_error *err) {
+  if (!st || !out) return dle_error_set(err, DLE_EINVAL, "run series: missing argument");
+  memset(out, 0, sizeof *out);
+  uint32_t idx[DLE_MAX_GPUS];
+  size_t ni = 0;
+  int64_t n = 0;
+  int rc = dle_store_headline_gpus(st, run_id, idx, &ni, err);
+  if (!rc) rc = dle_store_count_samples(st, run_id, &n, err);
+  if (!rc && n > 0) rc = series_reserve(out, (size_t)n, err);
+  dle_energy_stream *s = NULL;
+  if (!rc) rc = dle_energy_stream_new(idx, ni, NULL, 0, &s, err);
+  if (!rc) {
+    dle_energy_stream_on_row(s, to_series, out);
+    rc = dle_store_foreach_sample(st, run_id, feed, s, err);
+    dle_energy_stream_result res;
+    if (!rc) rc = dle_energy_stream_finish(s, &res, NULL, err);
+    if (!rc) out->n_gpus = res.parts.n_devices;
+  }
+  dle_energy_stream_free(s);
+  if (rc) dle_trace_free(out);
+  if (rc == DLE_EUNSUPPORTED) return dle_store_load_trace(st, run_id, out, err);
+  if (!rc) out->gpus_selected = true;
+  return rc;
 }

@@ -133,7 +133,7 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
   dle_trace tr = {0};
   dle_epoch *ep = NULL;
   size_t nep = 0;
-  if (dle_store_load_trace(st, pr->id, &tr, &err) != 0 ||
+  if (dle_energy_load_series(st, pr->id, &tr, &err) != 0 ||
       dle_store_load_epochs(st, pr->id, &ep, &nep, &err) != 0) {
     sb_puts(b, "<figure><p class=\"note\">run ");
     sb_printf(b, "%lld: ", (long long)pr->id);
@@ -1130,7 +1130,7 @@ static void section_estimates(sbuf *b, const dle_report_options *o) {
     memset(&r, 0, sizeof r);
     dle_error e = {0};
     if (dle_store_get_run(o->store, o->runs[i], &r.info, &e) != 0) continue;
-    if (dle_store_load_trace(o->store, o->runs[i], &r.tr, &e) != 0 || r.tr.n < 60) {
+    if (dle_energy_load_series(o->store, o->runs[i], &r.tr, &e) != 0 || r.tr.n < 60) {
       dle_trace_free(&r.tr);
       continue;
     }

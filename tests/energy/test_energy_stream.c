@@ -131,6 +131,43 @@ static int by_trace(const scenario *sc, dle_energy_summary *sum, double *ej[DLE_
 
 static int streamed_runs, fallback_runs;
 
+/* The rows the stream hands out, kept to compare with the trace's columns. */
+typedef struct rows {
+  dle_energy_row *r;
+  size_t n, cap;
+} rows;
+static int keep_row(void *ctx, const dle_energy_row *row, dle_error *err) {
+  rows *k = ctx;
+  if (k->n == k->cap) {
+    k->cap = k->cap ? 2 * k->cap : 256;
+    dle_energy_row *p = realloc(k->r, k->cap * sizeof *p);
+    if (!p) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+    k->r = p;
+  }
+  k->r[k->n++] = *row;
+  return 0;
+}
+
+/* Every row equals the trace's row, column by column, bit for bit. */
+static void compare_rows(const scenario *sc, const rows *k, int id) {
+  dle_error err = {0};
+  dle_trace tr = {0};
+  for (size_t i = 0; i < sc->n; i++) CHECK_OK(dle_trace_append(&tr, &sc->s[i], &err), &err);
+  dle_trace_select_gpus(&tr, sc->head, sc->n_head);
+  CHECK_MSG(k->n == tr.n, "run %d: %zu rows streamed, trace %zu", id, k->n, tr.n);
+  size_t bad = 0;
+  for (size_t i = 0; i < k->n && i < tr.n; i++) {
+    const dle_energy_row *r = &k->r[i];
+    bad += !same(r->t_s, tr.t_s[i]) || !same(r->gpu_power_w, tr.gpu_power_w[i]) ||
+           !same(r->cpu_power_w, tr.cpu_power_w[i]) || !same(r->dram_power_w, tr.dram_power_w[i]) ||
+           !same(r->ram_power_w, tr.ram_power_w[i]) || !same(r->gpu_util_pct, tr.gpu_util_pct[i]) ||
+           !same(r->gpu_power_limit_w, tr.gpu_power_limit_w[i]) ||
+           !same(r->cpu_util_pct, tr.cpu_util_pct[i]) || !same(r->rss_mib, tr.rss_mib[i]);
+  }
+  CHECK_MSG(bad == 0, "run %d: %zu streamed rows differ from the trace", id, bad);
+  dle_trace_free(&tr);
+}
+
 static void compare(const scenario *sc, int id) {
   dle_error err = {0};
   double a[DLE_COMP_COUNT][8], b[DLE_COMP_COUNT][8];
@@ -141,11 +178,15 @@ static void compare(const scenario *sc, int id) {
   int rca = by_trace(sc, &sa, ea, &ua, &ta, &err);
   dle_energy_stream *s = NULL;
   CHECK_OK(dle_energy_stream_new(sc->head, sc->n_head, sc->ep, sc->n_ep, &s, &err), &err);
+  rows kept = {0};
+  dle_energy_stream_on_row(s, keep_row, &kept);
   int rc = 0;
   for (size_t i = 0; !rc && i < sc->n; i++) rc = dle_energy_stream_add(s, &sc->s[i], &err);
   dle_energy_stream_result res;
   if (!rc) rc = dle_energy_stream_finish(s, &res, eb, &err);
   dle_energy_stream_free(s);
+  if (rc == 0) compare_rows(sc, &kept, id);
+  free(kept.r);
   if (rc == DLE_EUNSUPPORTED) {
     if (getenv("DLE_TEST_VERBOSE")) printf("run %d: %s\n", id, err.msg);
     fallback_runs++;
@@ -282,6 +323,19 @@ static void test_store(void) {
         CHECK_MSG(same(a[c][k], b[c][k]), "store run %lld epoch %zu %s: %.17g vs %.17g",
                   (long long)id, k, dle_component_name((dle_component)c), a[c][k], b[c][k]);
     CHECK(same(re.t_first_s, tr.t_s[0]) && same(re.t_last_s, tr.t_s[tr.n - 1]));
+    /* the estimators' series: the same columns, bit for bit */
+    dle_trace se;
+    CHECK_OK(dle_energy_load_series(st, id, &se, &err), &err);
+    CHECK(se.n == tr.n && se.n_gpus == tr.n_gpus);
+    if (re.streamed) CHECK(se.wall_s == NULL && se.dev_power_w[0] == NULL); /* slim */
+    const double *ca[] = {tr.t_s, tr.gpu_power_w, tr.cpu_power_w, tr.dram_power_w, tr.ram_power_w,
+                          tr.gpu_util_pct, tr.gpu_power_limit_w, tr.cpu_util_pct, tr.rss_mib};
+    const double *cb[] = {se.t_s, se.gpu_power_w, se.cpu_power_w, se.dram_power_w, se.ram_power_w,
+                          se.gpu_util_pct, se.gpu_power_limit_w, se.cpu_util_pct, se.rss_mib};
+    for (size_t c = 0; se.n == tr.n && c < sizeof ca / sizeof *ca; c++)
+      CHECK_MSG(memcmp(ca[c], cb[c], tr.n * sizeof(double)) == 0, "store run %lld: column %zu",
+                (long long)id, c);
+    dle_trace_free(&se);
     dle_trace_free(&tr);
     free(ep);
     free(sc.s);
