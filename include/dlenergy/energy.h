@@ -104,6 +104,102 @@ typedef struct dle_energy_summary {
 int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
                          dle_energy_summary *out, dle_error *err);
 
+/* The column reductions a summary is composed of (what dle_energy_summarize reads
+ * from a trace). dle_energy_parts_from_trace computes them from a whole trace,
+ * dle_energy_stream chunk by chunk; dle_energy_compose turns either into the
+ * summary, so the two paths give the same figures bit for bit. */
+typedef struct dle_energy_parts {
+  size_t samples;
+  double duration_s;
+  int has[DLE_COMP_COUNT];                /* the component's column has a valid sample */
+  double trapezoid_j[DLE_COMP_COUNT];     /* dle_energy_trapezoid_j of the column */
+  double mean_w[DLE_COMP_COUNT];          /* mean of its valid samples */
+  uint32_t n_devices;
+  uint32_t device_index[DLE_MAX_GPUS];
+  int device_headline[DLE_MAX_GPUS];
+  int device_has[DLE_MAX_GPUS];           /* the device has a power reading */
+  double device_integral_j[DLE_MAX_GPUS]; /* bridged trapezoid of its power */
+  double device_counter_j[DLE_MAX_GPUS];  /* reset-safe counter energy; NaN if none */
+  double device_mean_w[DLE_MAX_GPUS];
+  double gpu_counter_first_j, gpu_counter_last_j; /* headline counter column */
+  double rapl_first_j[2], rapl_last_j[2];         /* CPU, DRAM counter columns */
+} dle_energy_parts;
+
+int dle_energy_parts_from_trace(const dle_trace *t, dle_energy_parts *out, dle_error *err);
+void dle_energy_compose(const dle_energy_parts *parts, const dle_run_info *info,
+                        dle_energy_summary *out);
+
+/* ---- streaming: a run's figures in bounded memory ----
+ *
+ * Fed a run's samples in order, dle_energy_stream computes what
+ * dle_energy_summarize and dle_energy_per_epoch give on the trace that
+ * dle_store_load_trace builds from them (GPUs selected by the run's headline list),
+ * bit for bit, holding only the rows a GPU's gap keeps open (a GPU missing a reading
+ * while another reads is bridged between its neighbours, so the rows of the gap wait
+ * for its next reading; at most DLE_ENERGY_STREAM_MAX_GAP rows).
+ * Runs it does not handle this way (sample times NaN or going backwards, a GPU slot
+ * whose NVML index changes, a gap over the limit, epochs out of the simple order,
+ * a headline GPU with counter readings but no power reading) make
+ * dle_energy_stream_add or _finish return DLE_EUNSUPPORTED: use the whole trace then
+ * (dle_energy_summarize_run does). */
+enum { DLE_ENERGY_STREAM_MAX_GAP = 65536 };
+
+typedef struct dle_energy_stream dle_energy_stream;
+
+/* headline[0..n_headline): NVML indices of the headline GPUs (n_headline 0: all).
+ * ep[0..n_ep): the run's epochs in order (copied; may be NULL when n_ep is 0). */
+int dle_energy_stream_new(const uint32_t *headline, size_t n_headline, const dle_epoch *ep,
+                          size_t n_ep, dle_energy_stream **out, dle_error *err);
+int dle_energy_stream_add(dle_energy_stream *s, const dle_sample *smp, dle_error *err);
+
+typedef struct dle_energy_stream_result {
+  dle_energy_parts parts;
+  double t_first_s, t_last_s;   /* first and last sample time (NaN without samples) */
+  double gpu_util_mean_pct;     /* mean of the rows' GPU utilization (mean over GPUs); NaN if none */
+  double gpu_temp_mean_c;       /* mean of the rows' hottest GPU temperature; NaN if none */
+} dle_energy_stream_result;
+
+/* Ends the stream. epoch_j[c] (each NULL or n_ep doubles) receives
+ * dle_energy_per_epoch's figures for component c. */
+int dle_energy_stream_finish(dle_energy_stream *s, dle_energy_stream_result *out,
+                             double *const epoch_j[DLE_COMP_COUNT], dle_error *err);
+void dle_energy_stream_free(dle_energy_stream *s);
+
+/* One row as it leaves the stream (in order, once every GPU gap at it is resolved):
+ * the values of the trace dle_store_load_trace builds at that row, GPU power after
+ * the headline selection. */
+typedef struct dle_energy_row {
+  double t_s, gpu_power_w, cpu_power_w, dram_power_w, ram_power_w;
+  double gpu_util_pct, gpu_power_limit_w, cpu_util_pct, rss_mib;
+} dle_energy_row;
+typedef int (*dle_energy_row_fn)(void *ctx, const dle_energy_row *row, dle_error *err);
+/* Sends every finalized row to fn (a non-zero return stops the stream with it). */
+void dle_energy_stream_on_row(dle_energy_stream *s, dle_energy_row_fn fn, void *ctx);
+
+/* A stored run as the series the estimators, stabilize and the report's plots read:
+ * a dle_trace with only t_s, gpu_power_w, cpu_power_w, dram_power_w, ram_power_w,
+ * gpu_util_pct, gpu_power_limit_w, cpu_util_pct and rss_mib (each equal bit for bit to
+ * dle_store_load_trace's) and n_gpus; every other column, and the per-device ones,
+ * NULL. 9 doubles a sample instead of 16 + 2 per GPU; still O(samples). Runs the
+ * stream does not handle are loaded whole (every column). Do not append to it; free
+ * with dle_trace_free. */
+int dle_energy_load_series(dle_store *st, int64_t run_id, dle_trace *out, dle_error *err);
+
+/* A stored run's summary, per-epoch energies (epoch_j as above, for the run's epochs
+ * ep[0..n_ep) as dle_store_load_epochs gives them) and means, streamed from the store
+ * one chunk at a time; runs the stream does not handle are read as a whole trace
+ * (out->streamed says which). info: the run's record (sources, PUE, carbon). */
+typedef struct dle_run_energy {
+  dle_energy_summary sum;
+  double t_first_s, t_last_s;
+  double gpu_util_mean_pct, gpu_temp_mean_c;
+  int streamed; /* 1 bounded memory; 0 read as a whole trace */
+} dle_run_energy;
+int dle_energy_summarize_run(dle_store *st, int64_t run_id, const dle_run_info *info,
+                             const dle_epoch *ep, size_t n_ep,
+                             double *const epoch_j[DLE_COMP_COUNT], dle_run_energy *out,
+                             dle_error *err);
+
 /* True when a sensor source name denotes a measurement ("nvml", "nvidia-smi",
  * "rapl"), false for "model", "none", "psutil" (psutil gives utilization, not power). */
 int dle_source_is_measured(const char *source);

@@ -110,6 +110,14 @@ int dle_store_get_run(dle_store *st, int64_t run_id, dle_run_info *out, dle_erro
 /* Resolves a user's RUN argument: a numeric id or "last". */
 int dle_store_resolve_run(dle_store *st, const char *arg, int64_t *run_id, dle_error *err);
 int dle_store_get_meta(dle_store *st, int64_t run_id, dle_kv **out, size_t *n, dle_error *err);
+/* The run's headline GPUs (metadata gpus_headline, "1,3": the NVML indices of the
+ * devices the run used) into idx; *n = 0 means every GPU. */
+int dle_store_headline_gpus(dle_store *st, int64_t run_id, uint32_t idx[DLE_MAX_GPUS],
+                            size_t *n, dle_error *err);
+/* Loads the whole run as columns (memory grows with its samples: 15 doubles a
+ * sample and 2 a GPU reading). A run's figures are cheaper with
+ * dle_energy_summarize_run (energy.h), which streams, and the estimators' columns
+ * with dle_energy_load_series (9 doubles a sample). */
 int dle_store_load_trace(dle_store *st, int64_t run_id, dle_trace *out, dle_error *err);
 /* Epochs ordered by index. Free with free(). */
 int dle_store_load_epochs(dle_store *st, int64_t run_id, dle_epoch **out, size_t *n,

@@ -155,7 +155,6 @@ static int dataset_from_store(const char *db, const char *filter, dle_pre_target
     dle_run_info info;
     dle_kv *kv = NULL;
     size_t nkv = 0;
-    dle_trace tr = {0};
     dle_epoch *ep = NULL;
     size_t nep = 0;
     bool use = false;
@@ -178,12 +177,12 @@ static int dataset_from_store(const char *db, const char *filter, dle_pre_target
         dle_pre_features(meta_num(kv, nkv, "batch_size"), ih, iw,
                          meta_num(kv, nkv, "training_size"), meta_num(kv, nkv, "validation_size"),
                          meta_num(kv, nkv, "gflops"), ram, spec, num);
-        dle_energy_summary es;
-        if (dle_store_load_trace(st, ids[i], &tr, err) == DLE_OK &&
-            dle_energy_summarize(&tr, &info, &es, err) == DLE_OK &&
+        dle_run_energy re; /* streamed: memory does not grow with the run's samples */
+        const dle_energy_summary *es = &re.sum;
+        if (dle_energy_summarize_run(st, ids[i], &info, NULL, 0, NULL, &re, err) == DLE_OK &&
             dle_store_load_epochs(st, ids[i], &ep, &nep, err) == DLE_OK) {
           double epochs = nep ? (double)nep : meta_num(kv, nkv, "epochs_total");
-          y = power ? es.sample_mean_w[DLE_COMP_GPU] : es.energy_j[DLE_COMP_GPU] / epochs;
+          y = power ? es->sample_mean_w[DLE_COMP_GPU] : es->energy_j[DLE_COMP_GPU] / epochs;
           cv[0] = dle_kv_get(kv, nkv, "architecture");
           cv[1] = dle_kv_get(kv, nkv, "environment");
           if (!cv[0]) cv[0] = "unknown";
@@ -212,7 +211,6 @@ static int dataset_from_store(const char *db, const char *filter, dle_pre_target
       (*skipped)++;
     }
     dle_kv_free(kv, nkv);
-    dle_trace_free(&tr);
     free(ep);
   }
   free(ids);

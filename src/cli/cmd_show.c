@@ -35,29 +35,44 @@ static const char *figure_kind(const dle_energy_summary *s, int c) {
   return s->measured[c] ? "measured" : "modelled";
 }
 
-/* One run read once: its record, trace, epochs and energy summary. */
+/* One run read once: its record, epochs, energy summary and per-epoch energies,
+ * streamed from the store (memory does not grow with the run's samples). */
 typedef struct show_data {
   int64_t id;
   dle_run_info info;
-  dle_trace trace;
   dle_epoch *ep;
   size_t ne;
   dle_energy_summary sum;
+  double t_first_s, t_last_s;     /* first and last sample time; NaN without samples */
+  double *ej[DLE_COMP_COUNT];     /* per-epoch energy of each component (ne each) */
 } show_data;
 
 static void show_data_free(show_data *d) {
-  dle_trace_free(&d->trace);
   free(d->ep);
   d->ep = NULL;
+  for (int c = 0; c < DLE_COMP_COUNT; c++) free(d->ej[c]), d->ej[c] = NULL;
 }
 
-static int show_data_load(dle_store *st, int64_t id, show_data *d, dle_error *err) {
+/* with_epochs: also the per-epoch energies (an epoch that ends before it begins is an
+ * error then); without, only the epochs' count is read. */
+static int show_data_load(dle_store *st, int64_t id, bool with_epochs, show_data *d,
+                          dle_error *err) {
   memset(d, 0, sizeof *d);
   d->id = id;
   int rc = dle_store_get_run(st, id, &d->info, err);
-  if (rc == DLE_OK) rc = dle_store_load_trace(st, id, &d->trace, err);
-  if (rc == DLE_OK) rc = dle_energy_summarize(&d->trace, &d->info, &d->sum, err);
   if (rc == DLE_OK) rc = dle_store_load_epochs(st, id, &d->ep, &d->ne, err);
+  for (int c = 0; rc == DLE_OK && c < DLE_COMP_COUNT; c++)
+    if (!(d->ej[c] = calloc(d->ne ? d->ne : 1, sizeof(double))))
+      rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+  dle_run_energy re;
+  if (rc == DLE_OK)
+    rc = dle_energy_summarize_run(st, id, &d->info, d->ep, with_epochs ? d->ne : 0,
+                                  with_epochs ? d->ej : NULL, &re, err);
+  if (rc == DLE_OK) {
+    d->sum = re.sum;
+    d->t_first_s = re.t_first_s;
+    d->t_last_s = re.t_last_s;
+  }
   if (rc) show_data_free(d);
   return rc;
 }
@@ -65,7 +80,7 @@ static int show_data_load(dle_store *st, int64_t id, show_data *d, dle_error *er
 int show_run_summary(dle_store *st, int64_t id, dle_run_info *info, dle_energy_summary *sum,
                      size_t *n_epochs, dle_error *err) {
   show_data d;
-  int rc = show_data_load(st, id, &d, err);
+  int rc = show_data_load(st, id, false, &d, err);
   if (rc) return rc;
   *info = d.info;
   *sum = d.sum;
@@ -75,24 +90,17 @@ int show_run_summary(dle_store *st, int64_t id, dle_run_info *info, dle_energy_s
 }
 
 static cJSON *epochs_json(const show_data *d, dle_error *err) {
-  const dle_trace *t = &d->trace;
   const dle_epoch *ep = d->ep;
   size_t ne = d->ne;
-  double *ej[DLE_COMP_COUNT] = {0};
-  cJSON *arr = NULL;
-  int rc = DLE_OK;
-  for (int c = 0; rc == DLE_OK && c < DLE_COMP_COUNT; c++) {
-    ej[c] = calloc(ne ? ne : 1, sizeof(double));
-    if (!ej[c]) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
-    if (rc == DLE_OK) rc = dle_energy_per_epoch(t, ep, ne, (dle_component)c, ej[c], err);
-  }
-  if (rc == DLE_OK) arr = cJSON_CreateArray();
-  double prev_end = t->n ? t->t_s[0] : NAN;
+  double *const *ej = d->ej;
+  cJSON *arr = cJSON_CreateArray();
+  if (!arr) dle_error_set(err, DLE_ENOMEM, "out of memory");
+  double prev_end = d->t_first_s;
   for (size_t k = 0; arr && k < ne; k++) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "index", ep[k].index);
     double b = isnan(ep[k].t_begin_s) ? prev_end : ep[k].t_begin_s;
-    double e = isnan(ep[k].t_end_s) ? (t->n ? t->t_s[t->n - 1] : NAN) : ep[k].t_end_s;
+    double e = isnan(ep[k].t_end_s) ? d->t_last_s : ep[k].t_end_s;
     cli_json_number_or_null(o, "t_begin_s", b);
     cli_json_number_or_null(o, "t_end_s", e);
     cJSON_AddBoolToObject(o, "open", isnan(ep[k].t_end_s));
@@ -103,7 +111,6 @@ static cJSON *epochs_json(const show_data *d, dle_error *err) {
     cJSON_AddItemToArray(arr, o);
     prev_end = e;
   }
-  for (int c = 0; c < DLE_COMP_COUNT; c++) free(ej[c]);
   return arr;
 }
 
@@ -234,7 +241,7 @@ static cJSON *run_json(dle_store *st, const show_data *d, bool with_epochs, dle_
 
 cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err) {
   show_data d;
-  if (show_data_load(st, id, &d, err)) return NULL;
+  if (show_data_load(st, id, with_epochs, &d, err)) return NULL;
   cJSON *o = run_json(st, &d, with_epochs, err);
   show_data_free(&d);
   return o;
@@ -624,7 +631,7 @@ static int cmd_show(int argc, char **argv) {
   int status = DLE_EXIT_OK;
   cJSON *o = NULL;
   show_data d = {0};
-  if (dle_store_resolve_run(st, argv[optind], &id, &err) || show_data_load(st, id, &d, &err) ||
+  if (dle_store_resolve_run(st, argv[optind], &id, &err) || show_data_load(st, id, true, &d, &err) ||
       !(o = run_json(st, &d, true, &err))) {
     status = cli_fail("show", &err);
   } else if (json) {

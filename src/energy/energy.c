@@ -215,20 +215,66 @@ static int trapezoid_bridged(const dle_trace *t, const double *p_w, double *out_
   return DLE_OK;
 }
 
-/* Mean power = energy / duration (time-weighted, so the parts' mean powers add
- * up to the total's); the plain mean of the samples only when no time passed. */
-static double time_weighted_w(double energy_j, double duration_s, const double *p, size_t n) {
-  if (isfinite(energy_j) && duration_s > 0) return energy_j / duration_s;
-  return mean_valid(p, n);
+/* The column reductions a summary is made of, from the whole trace; the streaming
+ * summary (energy_stream.c) computes the same reductions chunk by chunk. */
+int dle_energy_parts_from_trace(const dle_trace *t, dle_energy_parts *pt, dle_error *err) {
+  memset(pt, 0, sizeof *pt);
+  pt->samples = t->n;
+  pt->duration_s = t->n ? t->t_s[t->n - 1] - t->t_s[0] : 0;
+  if (isnan(pt->duration_s)) pt->duration_s = NAN;
+  for (int c = 0; c < DLE_COMP_COUNT; c++) {
+    const double *p = dle_trace_component_w(t, (dle_component)c);
+    pt->trapezoid_j[c] = pt->mean_w[c] = NAN;
+    pt->has[c] = t->n && column_has_data(p, t->n);
+    if (!pt->has[c]) continue;
+    int rc = dle_energy_trapezoid_j(t->t_s, p, t->n, &pt->trapezoid_j[c]);
+    if (rc)
+      return dle_error_set(err, rc, "energy summary: sample times go backwards (%s)",
+                           comp_names[c]);
+    pt->mean_w[c] = mean_valid(p, t->n);
+  }
+  pt->n_devices = t->n_gpus;
+  for (uint32_t d = 0; d < t->n_gpus && d < DLE_MAX_GPUS; d++) {
+    const double *p = t->dev_power_w[d];
+    pt->device_index[d] = t->dev_index[d];
+    pt->device_headline[d] = t->dev_headline[d];
+    pt->device_has[d] = p && column_has_data(p, t->n);
+    pt->device_integral_j[d] = pt->device_counter_j[d] = pt->device_mean_w[d] = NAN;
+    if (!pt->device_has[d]) continue;
+    if (trapezoid_bridged(t, p, &pt->device_integral_j[d]))
+      return dle_error_set(err, DLE_EINVAL, "energy summary: sample times go backwards (gpu %u)",
+                           t->dev_index[d]);
+    pt->device_counter_j[d] = dle_trace_device_counter_j(t, d);
+    pt->device_mean_w[d] = mean_valid(p, t->n);
+  }
+  /* First and last valid values of the counter columns. */
+  const double *cols[3] = {t->gpu_energy_counter_j, t->cpu_energy_counter_j,
+                           t->dram_energy_counter_j};
+  double *first[3] = {&pt->gpu_counter_first_j, &pt->rapl_first_j[0], &pt->rapl_first_j[1]};
+  double *last[3] = {&pt->gpu_counter_last_j, &pt->rapl_last_j[0], &pt->rapl_last_j[1]};
+  for (int k = 0; k < 3; k++) {
+    *first[k] = *last[k] = NAN;
+    for (size_t i = 0; cols[k] && i < t->n; i++)
+      if (!isnan(cols[k][i])) {
+        if (isnan(*first[k])) *first[k] = cols[k][i];
+        *last[k] = cols[k][i];
+      }
+  }
+  return DLE_OK;
 }
 
-int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
-                         dle_energy_summary *out, dle_error *err) {
-  if (!t || !out) return dle_error_set(err, DLE_EINVAL, "energy summary: missing argument");
+/* Mean power = energy / duration, or the plain mean of the samples (mean_w) when no
+ * time passed. */
+static double weighted_or_mean(double energy_j, double duration_s, double mean_w) {
+  if (isfinite(energy_j) && duration_s > 0) return energy_j / duration_s;
+  return mean_w;
+}
+
+void dle_energy_compose(const dle_energy_parts *pt, const dle_run_info *info,
+                        dle_energy_summary *out) {
   memset(out, 0, sizeof *out);
-  out->samples = t->n;
-  out->duration_s = t->n ? t->t_s[t->n - 1] - t->t_s[0] : 0;
-  if (isnan(out->duration_s)) out->duration_s = NAN;
+  out->samples = pt->samples;
+  out->duration_s = pt->duration_s;
   const char *src[DLE_COMP_COUNT] = {"unknown", "unknown", "unknown", "unknown"};
   if (info) {
     src[DLE_COMP_GPU] = info->gpu_source;
@@ -237,16 +283,12 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
     src[DLE_COMP_RAM] = info->ram_source;
   }
   for (int c = 0; c < DLE_COMP_COUNT; c++) {
-    const double *p = dle_trace_component_w(t, (dle_component)c);
     out->energy_j[c] = NAN;
     out->avg_power_w[c] = out->sample_mean_w[c] = NAN;
-    if (t->n && column_has_data(p, t->n)) {
-      int rc = dle_energy_trapezoid_j(t->t_s, p, t->n, &out->energy_j[c]);
-      if (rc)
-        return dle_error_set(err, rc, "energy summary: sample times go backwards (%s)",
-                             comp_names[c]);
-      out->avg_power_w[c] = time_weighted_w(out->energy_j[c], out->duration_s, p, t->n);
-      out->sample_mean_w[c] = mean_valid(p, t->n);
+    if (pt->has[c]) {
+      out->energy_j[c] = pt->trapezoid_j[c];
+      out->avg_power_w[c] = weighted_or_mean(out->energy_j[c], out->duration_s, pt->mean_w[c]);
+      out->sample_mean_w[c] = pt->mean_w[c];
       snprintf(out->source[c], sizeof out->source[c], "%s",
                src[c][0] && strcmp(src[c], "none") != 0 ? src[c] : "unknown");
       out->measured[c] = dle_source_is_measured(out->source[c]);
@@ -259,26 +301,23 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
    * integral beside it as the cross-check; the GPU figure is the sum over the
    * headline devices, so the devices always add up to it. */
   out->gpu_counter_j = out->gpu_integral_j = out->gpu_all_j = NAN;
-  out->n_devices = t->n_gpus;
+  out->n_devices = pt->n_devices;
   double head_j = 0, head_int = 0, head_cnt = 0, all_j = 0;
   int n_head = 0, n_all = 0, head_cnt_ok = 1;
-  for (uint32_t d = 0; d < t->n_gpus && d < DLE_MAX_GPUS; d++) {
-    const double *p = t->dev_power_w[d];
-    out->device_index[d] = t->dev_index[d];
+  for (uint32_t d = 0; d < pt->n_devices && d < DLE_MAX_GPUS; d++) {
+    out->device_index[d] = pt->device_index[d];
     out->device_energy_j[d] = out->device_avg_power_w[d] = NAN;
     out->device_counter_j[d] = out->device_integral_j[d] = NAN;
-    out->device_headline[d] = t->dev_headline[d];
-    if (!p || !column_has_data(p, t->n)) continue;
-    if (trapezoid_bridged(t, p, &out->device_integral_j[d]))
-      return dle_error_set(err, DLE_EINVAL, "energy summary: sample times go backwards (gpu %u)",
-                           t->dev_index[d]);
-    out->device_counter_j[d] = dle_trace_device_counter_j(t, d);
+    out->device_headline[d] = pt->device_headline[d];
+    if (!pt->device_has[d]) continue;
+    out->device_integral_j[d] = pt->device_integral_j[d];
+    out->device_counter_j[d] = pt->device_counter_j[d];
     out->device_energy_j[d] =
         isnan(out->device_counter_j[d]) ? out->device_integral_j[d] : out->device_counter_j[d];
     out->device_avg_power_w[d] =
-        time_weighted_w(out->device_energy_j[d], out->duration_s, p, t->n);
+        weighted_or_mean(out->device_energy_j[d], out->duration_s, pt->device_mean_w[d]);
     all_j += out->device_energy_j[d], n_all++;
-    if (!t->dev_headline[d]) continue;
+    if (!pt->device_headline[d]) continue;
     head_j += out->device_energy_j[d], n_head++;
     head_int += out->device_integral_j[d];
     if (isnan(out->device_counter_j[d])) head_cnt_ok = 0;
@@ -291,39 +330,26 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
     if (head_cnt_ok) out->gpu_counter_j = head_cnt;
     out->gpu_counter_disagrees = head_cnt_ok && head_int > 0 &&
                                  fabs(head_cnt - head_int) > 0.05 * head_int;
-  } else if (!n_all && t->gpu_energy_counter_j) {
-    double first = NAN, last = NAN;
-    for (size_t i = 0; i < t->n; i++)
-      if (!isnan(t->gpu_energy_counter_j[i])) {
-        if (isnan(first)) first = t->gpu_energy_counter_j[i];
-        last = t->gpu_energy_counter_j[i];
-      }
-    if (!isnan(first)) out->gpu_counter_j = last - first;
+  } else if (!n_all) {
+    if (!isnan(pt->gpu_counter_first_j))
+      out->gpu_counter_j = pt->gpu_counter_last_j - pt->gpu_counter_first_j;
   }
   if (n_all && !n_head) {
     /* No headline device has readings: the GPU figure is absent, not zero. */
     out->energy_j[DLE_COMP_GPU] = NAN;
   }
   /* RAPL: the wrap-corrected counter, not the integral of powers derived from it. */
-  const double *rc_cols[2] = {t->cpu_energy_counter_j, t->dram_energy_counter_j};
   const int rc_comp[2] = {DLE_COMP_CPU, DLE_COMP_DRAM};
   for (int k = 0; k < 2; k++) {
-    const double *col = rc_cols[k];
-    if (!col || strcmp(out->source[rc_comp[k]], "rapl") != 0) continue;
-    double first = NAN, last = NAN;
-    for (size_t i = 0; i < t->n; i++)
-      if (!isnan(col[i])) {
-        if (isnan(first)) first = col[i];
-        last = col[i];
-      }
+    if (strcmp(out->source[rc_comp[k]], "rapl") != 0) continue;
+    double first = pt->rapl_first_j[k], last = pt->rapl_last_j[k];
     if (!isnan(first) && last >= first) out->energy_j[rc_comp[k]] = last - first;
   }
   /* The GPU figure may now come from the counters (and CPU/DRAM from RAPL's):
    * each mean power is its final energy over the duration. */
   for (int c = 0; c < DLE_COMP_COUNT; c++)
     if (!isnan(out->energy_j[c]))
-      out->avg_power_w[c] = time_weighted_w(out->energy_j[c], out->duration_s,
-                                            dle_trace_component_w(t, (dle_component)c), t->n);
+      out->avg_power_w[c] = weighted_or_mean(out->energy_j[c], out->duration_s, pt->mean_w[c]);
     else
       out->avg_power_w[c] = NAN;
   double total = 0;
@@ -343,6 +369,18 @@ int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
   out->emissions_g = isnan(out->carbon_g_per_kwh) ? NAN
                                                   : dle_emissions_g(out->facility_j,
                                                                     out->carbon_g_per_kwh);
+}
+
+int dle_energy_summarize(const dle_trace *t, const dle_run_info *info,
+                         dle_energy_summary *out, dle_error *err) {
+  if (!t || !out) return dle_error_set(err, DLE_EINVAL, "energy summary: missing argument");
+  dle_energy_parts pt;
+  int rc = dle_energy_parts_from_trace(t, &pt, err);
+  if (rc) {
+    memset(out, 0, sizeof *out);
+    return rc;
+  }
+  dle_energy_compose(&pt, info, out);
   return DLE_OK;
 }
 

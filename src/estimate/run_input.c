@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlenergy/energy.h"
 #include "dlenergy/estimate.h"
 #include "dlenergy/gpus.h"
 
@@ -10,7 +11,8 @@ int dle_estimate_run_load(dle_store *st, int64_t run_id, dle_estimate_run *out,
                           dle_error *err) {
   memset(out, 0, sizeof *out);
   int rc = dle_store_get_run(st, run_id, &out->info, err);
-  if (!rc) rc = dle_store_load_trace(st, run_id, &out->trace, err);
+  /* only the columns the estimators read, streamed through the energy stream */
+  if (!rc) rc = dle_energy_load_series(st, run_id, &out->trace, err);
   if (!rc) rc = dle_store_load_epochs(st, run_id, &out->epochs, &out->n_epochs, err);
   if (!rc) rc = dle_store_get_meta(st, run_id, &out->meta, &out->n_meta, err);
   if (rc) {

@@ -53,17 +53,6 @@ static int set_num(dle_table *t, size_t row, const char *col, double v, dle_erro
   return dle_table_set(t, row, col, buf, err);
 }
 
-static double col_mean(const double *x, size_t n) {
-  double s = 0;
-  size_t m = 0;
-  for (size_t i = 0; i < n; i++)
-    if (isfinite(x[i])) {
-      s += x[i];
-      m++;
-    }
-  return m ? s / (double)m : NAN;
-}
-
 static int add_run(dle_store *st, dle_table *t, int64_t id, dle_error *err) {
   dle_run_info info;
   int rc = dle_store_get_run(st, id, &info, err);
@@ -85,14 +74,14 @@ static int add_run(dle_store *st, dle_table *t, int64_t id, dle_error *err) {
   for (size_t i = 0; i < nkv && !rc; i++) rc = dle_table_set(t, row, kv[i].key, kv[i].value, err);
   dle_kv_free(kv, nkv);
   if (rc) return rc;
-  dle_trace tr = {0};
-  rc = dle_store_load_trace(st, id, &tr, err);
+  /* streamed: memory does not grow with the run's samples */
+  dle_run_energy re;
+  rc = dle_energy_summarize_run(st, id, &info, NULL, 0, NULL, &re, err);
   if (rc) return rc;
-  if (tr.n > 0) {
-    dle_energy_summary s;
-    rc = dle_energy_summarize(&tr, &info, &s, err);
-    if (!rc) {
-      rc = set_num(t, row, "samples", (double)tr.n, err);
+  if (re.sum.samples > 0) {
+    const dle_energy_summary s = re.sum;
+    {
+      rc = set_num(t, row, "samples", (double)s.samples, err);
       if (!rc) rc = set_num(t, row, "training_duration_h", s.duration_s / 3600, err);
       if (!rc) rc = set_num(t, row, "gpu_energy_mj", s.energy_j[DLE_COMP_GPU] / 1e6, err);
       if (!rc) rc = set_num(t, row, "avg_gpu_power_w", s.avg_power_w[DLE_COMP_GPU], err);
@@ -113,11 +102,10 @@ static int add_run(dle_store *st, dle_table *t, int64_t id, dle_error *err) {
                            meas && model ? "measured + modelled" : meas ? "measured" : "modelled",
                            err);
       }
-      if (!rc) rc = set_num(t, row, "gpu_usage_pct", col_mean(tr.gpu_util_pct, tr.n), err);
-      if (!rc) rc = set_num(t, row, "avg_gpu_temperature_c", col_mean(tr.gpu_temp_c, tr.n), err);
+      if (!rc) rc = set_num(t, row, "gpu_usage_pct", re.gpu_util_mean_pct, err);
+      if (!rc) rc = set_num(t, row, "avg_gpu_temperature_c", re.gpu_temp_mean_c, err);
     }
   }
-  dle_trace_free(&tr);
   return rc;
 }
 

@@ -133,7 +133,7 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
   dle_trace tr = {0};
   dle_epoch *ep = NULL;
   size_t nep = 0;
-  if (dle_store_load_trace(st, pr->id, &tr, &err) != 0 ||
+  if (dle_energy_load_series(st, pr->id, &tr, &err) != 0 ||
       dle_store_load_epochs(st, pr->id, &ep, &nep, &err) != 0) {
     sb_puts(b, "<figure><p class=\"note\">run ");
     sb_printf(b, "%lld: ", (long long)pr->id);
@@ -422,20 +422,19 @@ static void section_energy(sbuf *b, const dle_report_options *o) {
   sb_puts(b, "<th>total</th><th>emissions (g CO2e)</th></tr>\n");
   for (size_t i = 0; i < o->n_runs; i++) {
     dle_run_info info;
-    dle_trace tr = {0};
-    dle_energy_summary es;
+    dle_run_energy re; /* streamed from the store */
+    const dle_energy_summary *sum = &re.sum;
     dle_error e = {0};
     char eb[48];
     sb_printf(b, "<tr><td class=\"l\">%lld</td>", (long long)o->runs[i]);
     if (dle_store_get_run(o->store, o->runs[i], &info, &e) != 0 ||
-        dle_store_load_trace(o->store, o->runs[i], &tr, &e) != 0 ||
-        dle_energy_summarize(&tr, &info, &es, &e) != 0) {
+        dle_energy_summarize_run(o->store, o->runs[i], &info, NULL, 0, NULL, &re, &e) != 0) {
       sb_puts(b, "<td class=\"v\" colspan=\"8\">");
       sb_esc(b, e.msg);
       sb_puts(b, "</td></tr>\n");
-      dle_trace_free(&tr);
       continue;
     }
+    const dle_energy_summary es = *sum;
     sb_printf(b, "<td>%.1f min</td><td>%zu</td>", es.duration_s / 60, es.samples);
     for (int c = 0; c < DLE_COMP_COUNT; c++) {
       if (isfinite(es.energy_j[c])) {
@@ -482,7 +481,6 @@ static void section_energy(sbuf *b, const dle_report_options *o) {
       }
       dle_kv_free(kv, nkv);
     }
-    dle_trace_free(&tr);
   }
   sb_puts(b, "</table><p class=\"note\">Trapezoid integrals of the sampled power. Measured: "
              "read from a sensor (NVML, nvidia-smi, RAPL); modelled: from a formula (RAM: "
@@ -962,31 +960,94 @@ static void scatter_small(sbuf *b, const char *id, const char *title, const doub
   sb_puts(b, "</figure>\n");
 }
 
+/* Every projection the estimates section draws, for one run at a time: the section
+ * loads one trace, projects it every way, keeps the figures and frees the trace, so
+ * its memory is that of the largest run, not of all of them. */
+enum { EST_NW = 6, EST_NF = 6 };
+static const double est_win_s[EST_NW] = {30, 60, 120, 300, 600, 900};
+static const int est_win_e[EST_NW] = {1, 2, 3, 5, 8, 10};
+static const double est_fr[EST_NF] = {0.05, 0.1, 0.15, 0.2, 0.3, 0.5};
+
+typedef struct est_series {
+  double *pred, *meas; /* nr each */
+  size_t k;
+} est_series;
+
+typedef struct est_figures {
+  est_series method[DLE_EST_COUNT];           /* each method, the run's own start */
+  dle_estimate_result last[DLE_EST_COUNT];    /* the last run's result of each method */
+  est_series window[EST_NW];                  /* step-power by window */
+  est_series fraction[DLE_EST_COUNT][EST_NF]; /* each method from a fraction of each run */
+} est_figures;
+
+static bool est_series_alloc(est_series *s, size_t nr) {
+  s->pred = malloc(nr * sizeof *s->pred);
+  s->meas = malloc(nr * sizeof *s->meas);
+  s->k = 0;
+  return s->pred && s->meas;
+}
+
+static void est_series_free(est_series *s) {
+  free(s->pred);
+  free(s->meas);
+}
+
+static void est_push(est_series *s, const est_run *r, const dle_estimate_input *in,
+                     dle_estimate_method m) {
+  if (project_vs_measured(r, in, m, &s->pred[s->k], &s->meas[s->k]) == 0) s->k++;
+}
+
+static void est_project_run(est_figures *f, const est_run *r, bool all_epochs) {
+  for (int m = 0; m < DLE_EST_COUNT; m++) {
+    dle_estimate_input in;
+    est_input(r, &in);
+    dle_estimate_result res;
+    dle_error e = {0};
+    if (dle_estimate_project(&in, (dle_estimate_method)m, &res, &e) != 0) continue;
+    double mj;
+    if (dle_estimate_measured_j(&r->tr, res.components, &mj, &e) != 0) continue;
+    if (!isfinite(res.total_j) || !isfinite(mj)) continue;
+    est_series *s = &f->method[m];
+    s->pred[s->k] = res.total_j;
+    s->meas[s->k] = mj;
+    s->k++;
+    f->last[m] = res;
+  }
+  for (size_t w = 0; w < EST_NW; w++) {
+    dle_estimate_input in;
+    est_input(r, &in);
+    if (all_epochs)
+      in.window_epochs = est_win_e[w];
+    else
+      in.window_s = est_win_s[w];
+    est_push(&f->window[w], r, &in, DLE_EST_STEP_POWER);
+  }
+  for (int m = 0; m < DLE_EST_COUNT; m++)
+    for (size_t k = 0; k < EST_NF; k++) {
+      dle_estimate_input in;
+      est_input(r, &in);
+      in.at_fraction = est_fr[k];
+      in.start_s = NAN; /* detect before the cut-off, not from the whole run */
+      est_push(&f->fraction[m][k], r, &in, (dle_estimate_method)m);
+    }
+}
+
 /* Error vs the fraction of each run seen (evaluate --sweep fraction): every method
  * projected from 5 .. 50 % of each run, its measured duration known; one line per
- * method (MAPE, so methods with different references compare). pred/meas hold nr. */
-static void error_vs_fraction(sbuf *b, const est_run *runs, size_t nr, double *pred,
-                              double *meas) {
-  static const double fr[] = {0.05, 0.1, 0.15, 0.2, 0.3, 0.5};
-  enum { NF = sizeof fr / sizeof *fr };
+ * method (MAPE, so methods with different references compare). */
+static void error_vs_fraction(sbuf *b, const est_figures *fig) {
+  const double *fr = est_fr;
+  enum { NF = EST_NF };
   double ys[DLE_EST_COUNT][NF];
   bool any[DLE_EST_COUNT] = {0};
   double ymax = 0;
   for (int m = 0; m < DLE_EST_COUNT; m++)
     for (size_t f = 0; f < NF; f++) {
       ys[m][f] = NAN;
-      size_t k = 0;
-      for (size_t i = 0; i < nr; i++) {
-        dle_estimate_input in;
-        est_input(&runs[i], &in);
-        in.at_fraction = fr[f];
-        in.start_s = NAN; /* detect before the cut-off, not from the whole run */
-        if (project_vs_measured(&runs[i], &in, (dle_estimate_method)m, &pred[k], &meas[k]) == 0)
-          k++;
-      }
+      const est_series *s = &fig->fraction[m][f];
       dle_estimate_errors er;
       dle_error e = {0};
-      if (k > 0 && dle_estimate_errors_compute(pred, meas, k, &er, &e) == 0 &&
+      if (s->k > 0 && dle_estimate_errors_compute(s->pred, s->meas, s->k, &er, &e) == 0 &&
           isfinite(er.mape)) {
         ys[m][f] = 100 * er.mape;
         ymax = fmax(ymax, ys[m][f]);
@@ -1033,76 +1094,86 @@ static void error_vs_fraction(sbuf *b, const est_run *runs, size_t nr, double *p
 }
 
 static void section_estimates(sbuf *b, const dle_report_options *o) {
+  /* Which runs have a trace to project (60 samples or more), and whether all of them
+   * have epochs (the window sweep is in epochs then, else in seconds). */
   size_t nr = 0;
-  est_run *runs = calloc(o->n_runs ? o->n_runs : 1, sizeof *runs);
-  if (!runs) return;
   bool all_epochs = true;
   for (size_t i = 0; i < o->n_runs; i++) {
-    est_run *r = &runs[nr];
+    dle_run_info info;
+    int64_t ns = 0;
     dle_error e = {0};
-    if (dle_store_get_run(o->store, o->runs[i], &r->info, &e) != 0) continue;
-    if (dle_store_load_trace(o->store, o->runs[i], &r->tr, &e) != 0 || r->tr.n < 60) {
-      dle_trace_free(&r->tr);
+    if (dle_store_get_run(o->store, o->runs[i], &info, &e) != 0 ||
+        dle_store_count_samples(o->store, o->runs[i], &ns, &e) != 0 || ns < 60)
       continue;
-    }
-    if (dle_store_load_epochs(o->store, o->runs[i], &r->ep, &r->nep, &e) != 0) r->nep = 0;
-    dle_kv *kv = NULL;
-    size_t nkv = 0;
-    r->tdp_w = r->gflops = r->spe = NAN;
-    if (dle_store_get_meta(o->store, o->runs[i], &kv, &nkv, &e) == 0) {
-      r->tdp_w = meta_num(kv, nkv, "gpu_tdp_w", "gpu_max_power_limit_w");
-      r->gflops = meta_num(kv, nkv, "gflops", "forward_pass_gflop");
-      r->spe = meta_num(kv, nkv, "training_size", NULL);
-      double et = meta_num(kv, nkv, "epochs_total", "trained_epochs");
-      r->epochs_total = isfinite(et) ? (int)et : r->info.epochs_planned;
-      dle_kv_free(kv, nkv);
-    }
-    r->stab_t = NAN;
-#ifdef DLE_HAVE_STABILIZE
-    dle_stabilize_opts so;
-    dle_stabilize_opts_init(&so);
-    dle_stabilize_result sr;
-    if (dle_stabilize_trace(&r->tr, NAN, r->ep, r->nep, &so, &sr, &e) == 0) r->stab_t = sr.t_s;
-#endif
-    if (r->nep == 0) all_epochs = false;
+    dle_epoch *ep = NULL;
+    size_t nep = 0;
+    if (dle_store_load_epochs(o->store, o->runs[i], &ep, &nep, &e) != 0) nep = 0;
+    free(ep);
+    if (nep == 0) all_epochs = false;
     nr++;
   }
   sb_puts(b, "<section id=\"estimates\"><h2>Estimates: predicted vs measured energy</h2>\n");
   if (nr == 0) {
     sb_puts(b, "<p class=\"note\">No selected run has a trace in the store.</p></section>\n");
-    free(runs);
     return;
+  }
+  est_figures *fig = calloc(1, sizeof *fig);
+  bool ok = fig != NULL;
+  for (int m = 0; ok && m < DLE_EST_COUNT; m++) {
+    ok = est_series_alloc(&fig->method[m], nr);
+    for (size_t k = 0; ok && k < EST_NF; k++) ok = est_series_alloc(&fig->fraction[m][k], nr);
+  }
+  for (size_t w = 0; ok && w < EST_NW; w++) ok = est_series_alloc(&fig->window[w], nr);
+  size_t done = 0;
+  for (size_t i = 0; ok && i < o->n_runs && done < nr; i++) {
+    est_run r;
+    memset(&r, 0, sizeof r);
+    dle_error e = {0};
+    if (dle_store_get_run(o->store, o->runs[i], &r.info, &e) != 0) continue;
+    if (dle_energy_load_series(o->store, o->runs[i], &r.tr, &e) != 0 || r.tr.n < 60) {
+      dle_trace_free(&r.tr);
+      continue;
+    }
+    if (dle_store_load_epochs(o->store, o->runs[i], &r.ep, &r.nep, &e) != 0) r.nep = 0;
+    dle_kv *kv = NULL;
+    size_t nkv = 0;
+    r.tdp_w = r.gflops = r.spe = NAN;
+    if (dle_store_get_meta(o->store, o->runs[i], &kv, &nkv, &e) == 0) {
+      r.tdp_w = meta_num(kv, nkv, "gpu_tdp_w", "gpu_max_power_limit_w");
+      r.gflops = meta_num(kv, nkv, "gflops", "forward_pass_gflop");
+      r.spe = meta_num(kv, nkv, "training_size", NULL);
+      double et = meta_num(kv, nkv, "epochs_total", "trained_epochs");
+      r.epochs_total = isfinite(et) ? (int)et : r.info.epochs_planned;
+      dle_kv_free(kv, nkv);
+    }
+    r.stab_t = NAN;
+#ifdef DLE_HAVE_STABILIZE
+    dle_stabilize_opts so;
+    dle_stabilize_opts_init(&so);
+    dle_stabilize_result sr;
+    if (dle_stabilize_trace(&r.tr, NAN, r.ep, r.nep, &so, &sr, &e) == 0) r.stab_t = sr.t_s;
+#endif
+    est_project_run(fig, &r, all_epochs);
+    done++;
+    dle_trace_free(&r.tr);
+    free(r.ep);
   }
   sb_printf(b, "<p class=\"note\">Each estimator predicts the run's total GPU energy "
                "(modelled) from what it would know at its cut-off; the reference is the "
                "measured trapezoid integral of the same trace%s. %zu run%s with traces.</p>\n"
                "<div class=\"grid3\">\n",
             nr > 1 ? " (dashed line: perfect prediction)" : "", nr, nr == 1 ? "" : "s");
-  double *pred = malloc(nr * sizeof *pred), *meas = malloc(nr * sizeof *meas);
   sbuf tab = {0}; /* per-method error table, after the scatters */
   bool single = nr == 1;
   sb_printf(&tab, "<table id=\"table-estimates\"><tr><th class=\"l\">method</th><th>runs</th>%s"
                   "<th>RMSE (MJ)</th><th>MAE (MJ)</th><th>mean abs. error</th>"
                   "<th class=\"l\">assumptions</th></tr>\n",
             single ? "<th>predicted (MJ)</th><th>bounds (MJ)</th><th>measured (MJ)</th>" : "");
-  for (int m = 0; pred && meas && m < DLE_EST_COUNT; m++) {
-    size_t k = 0;
-    dle_estimate_result last;
-    memset(&last, 0, sizeof last);
-    for (size_t i = 0; i < nr; i++) {
-      dle_estimate_input in;
-      est_input(&runs[i], &in);
-      dle_estimate_result res;
-      dle_error e = {0};
-      if (dle_estimate_project(&in, (dle_estimate_method)m, &res, &e) != 0) continue;
-      double mj;
-      if (dle_estimate_measured_j(&runs[i].tr, res.components, &mj, &e) != 0) continue;
-      if (!isfinite(res.total_j) || !isfinite(mj)) continue;
-      pred[k] = res.total_j;
-      meas[k] = mj;
-      last = res;
-      k++;
-    }
+  for (int m = 0; ok && m < DLE_EST_COUNT; m++) {
+    const est_series *s = &fig->method[m];
+    size_t k = s->k;
+    const dle_estimate_result last = fig->last[m];
+    const double *pred = s->pred, *meas = s->meas;
     if (k == 0) continue;
     dle_estimate_errors er;
     dle_error e = {0};
@@ -1127,26 +1198,16 @@ static void section_estimates(sbuf *b, const dle_report_options *o) {
   if (!tab.oom) sb_puts(b, tab.p);
   sb_free(&tab);
   /* Error vs window length for step-power. */
-  static const double win_s[] = {30, 60, 120, 300, 600, 900};
-  static const int win_e[] = {1, 2, 3, 5, 8, 10};
-  size_t nw = 6;
-  double xs[6], ys[6];
+  size_t nw = EST_NW;
+  double xs[EST_NW], ys[EST_NW];
   size_t np = 0;
-  for (size_t w = 0; pred && meas && w < nw; w++) {
-    size_t k = 0;
-    for (size_t i = 0; i < nr; i++) {
-      dle_estimate_input in;
-      est_input(&runs[i], &in);
-      if (all_epochs)
-        in.window_epochs = win_e[w];
-      else
-        in.window_s = win_s[w];
-      if (project_vs_measured(&runs[i], &in, DLE_EST_STEP_POWER, &pred[k], &meas[k]) == 0) k++;
-    }
+  for (size_t w = 0; ok && w < nw; w++) {
+    const est_series *s = &fig->window[w];
     dle_estimate_errors er;
     dle_error e = {0};
-    if (k > 0 && dle_estimate_errors_compute(pred, meas, k, &er, &e) == 0 && isfinite(er.mape)) {
-      xs[np] = all_epochs ? win_e[w] : win_s[w] / 60;
+    if (s->k > 0 && dle_estimate_errors_compute(s->pred, s->meas, s->k, &er, &e) == 0 &&
+        isfinite(er.mape)) {
+      xs[np] = all_epochs ? est_win_e[w] : est_win_s[w] / 60;
       ys[np] = er.mape * 100;
       np++;
     }
@@ -1173,15 +1234,16 @@ static void section_estimates(sbuf *b, const dle_report_options *o) {
     sb_puts(b, "<figcaption>Mean absolute percentage error of step-power over the runs "
                "(modelled vs measured) as the averaging window grows.</figcaption></figure>\n");
   }
-  if (pred && meas) error_vs_fraction(b, runs, nr, pred, meas);
+  if (ok) error_vs_fraction(b, fig);
   sb_puts(b, "</section>\n");
-  free(pred);
-  free(meas);
-  for (size_t i = 0; i < nr; i++) {
-    dle_trace_free(&runs[i].tr);
-    free(runs[i].ep);
+  if (fig) {
+    for (int m = 0; m < DLE_EST_COUNT; m++) {
+      est_series_free(&fig->method[m]);
+      for (size_t k = 0; k < EST_NF; k++) est_series_free(&fig->fraction[m][k]);
+    }
+    for (size_t w = 0; w < EST_NW; w++) est_series_free(&fig->window[w]);
   }
-  free(runs);
+  free(fig);
 }
 #endif
 

@@ -283,20 +283,15 @@ static int append_to_trace(void *ctx, const dle_sample *s, dle_error *err) {
   return dle_trace_append(ctx, s, err);
 }
 
-int dle_store_load_trace(dle_store *st, int64_t run_id, dle_trace *out, dle_error *err) {
-  if (!st || !out) return dle_error_set(err, DLE_EINVAL, "no store or trace");
-  int64_t n = 0;
-  int rc = dle_store_count_samples(st, run_id, &n, err);
-  if (rc) return rc;
-  if (n > 0 && (rc = dle_trace_reserve(out, out->n + (size_t)n, err))) return rc;
-  rc = dle_store_foreach_sample(st, run_id, append_to_trace, out, err);
-  if (rc) return rc;
+int dle_store_headline_gpus(dle_store *st, int64_t run_id, uint32_t idx[DLE_MAX_GPUS],
+                           size_t *n, dle_error *err) {
+  if (!st || !n) return dle_error_set(err, DLE_EINVAL, "no store or output");
+  *n = 0;
   /* The headline GPUs (meta gpus_headline, "1,3": those the run used), else all. */
   dle_kv *kv = NULL;
   size_t nkv = 0;
-  rc = dle_store_get_meta(st, run_id, &kv, &nkv, err);
+  int rc = dle_store_get_meta(st, run_id, &kv, &nkv, err);
   if (rc) return rc;
-  uint32_t idx[DLE_MAX_GPUS];
   size_t ni = 0;
   const char *h = dle_kv_get(kv, nkv, "gpus_headline");
   for (const char *p = h; p && *p && ni < DLE_MAX_GPUS;) {
@@ -306,8 +301,24 @@ int dle_store_load_trace(dle_store *st, int64_t run_id, dle_trace *out, dle_erro
     idx[ni++] = (uint32_t)v;
     p = *end == ',' ? end + 1 : end;
   }
-  dle_trace_select_gpus(out, idx, ni);
   dle_kv_free(kv, nkv);
+  *n = ni;
+  return DLE_OK;
+}
+
+int dle_store_load_trace(dle_store *st, int64_t run_id, dle_trace *out, dle_error *err) {
+  if (!st || !out) return dle_error_set(err, DLE_EINVAL, "no store or trace");
+  int64_t n = 0;
+  int rc = dle_store_count_samples(st, run_id, &n, err);
+  if (rc) return rc;
+  if (n > 0 && (rc = dle_trace_reserve(out, out->n + (size_t)n, err))) return rc;
+  rc = dle_store_foreach_sample(st, run_id, append_to_trace, out, err);
+  if (rc) return rc;
+  uint32_t idx[DLE_MAX_GPUS];
+  size_t ni = 0;
+  rc = dle_store_headline_gpus(st, run_id, idx, &ni, err);
+  if (rc) return rc;
+  dle_trace_select_gpus(out, idx, ni);
   return DLE_OK;
 }
 
