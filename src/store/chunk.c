@@ -172,6 +172,158 @@ static void encode_column(buf *b, const double *v, size_t n, int64_t *scratch) {
   b->len += 8 * n;
 }
 
+/* ---- the open chunk: samples kept as columns ---- */
+
+struct dle_chunk_buf {
+  size_t n;
+  uint32_t max_gpus;                       /* over samples [0, n) */
+  uint8_t n_gpus[DLE_CHUNK_MAX];
+  double host[DLE_CHUNK_HOST_COLS][DLE_CHUNK_MAX];
+  size_t slot_n[DLE_MAX_GPUS];             /* samples in [0, n) that have slot g */
+  uint32_t *dev[DLE_MAX_GPUS];             /* [DLE_CHUNK_MAX], allocated on first use */
+  double *gpu[DLE_MAX_GPUS][DLE_CHUNK_GPU_COLS];
+  int64_t scratch[DLE_CHUNK_MAX];
+  buf raw, out;                            /* reused across encodes */
+  ZSTD_CCtx *cctx;                         /* reused: a fresh context per chunk costs its tables */
+};
+
+dle_chunk_buf *dle_chunk_buf_new(void) { return calloc(1, sizeof(dle_chunk_buf)); }
+
+void dle_chunk_buf_free(dle_chunk_buf *b) {
+  if (!b) return;
+  for (int g = 0; g < DLE_MAX_GPUS; g++) {
+    free(b->dev[g]);
+    for (int k = 0; k < DLE_CHUNK_GPU_COLS; k++) free(b->gpu[g][k]);
+  }
+  free(b->raw.p);
+  free(b->out.p);
+  ZSTD_freeCCtx(b->cctx);
+  free(b);
+}
+
+size_t dle_chunk_buf_len(const dle_chunk_buf *b) { return b ? b->n : 0; }
+
+void dle_chunk_buf_truncate(dle_chunk_buf *b, size_t n) {
+  if (!b || n >= b->n) return;
+  b->n = n;
+  memset(b->slot_n, 0, sizeof b->slot_n);
+  b->max_gpus = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t g = b->n_gpus[i];
+    if (g > b->max_gpus) b->max_gpus = g;
+    for (uint32_t j = 0; j < g; j++) b->slot_n[j]++;
+  }
+}
+
+static int slot_alloc(dle_chunk_buf *b, uint32_t g) {
+  if (b->dev[g]) return 1;
+  uint32_t *d = malloc(DLE_CHUNK_MAX * sizeof *d);
+  double *c[DLE_CHUNK_GPU_COLS];
+  int ok = d != NULL;
+  for (int k = 0; k < DLE_CHUNK_GPU_COLS; k++) ok &= (c[k] = malloc(DLE_CHUNK_MAX * sizeof(double))) != NULL;
+  if (!ok) {
+    free(d);
+    for (int k = 0; k < DLE_CHUNK_GPU_COLS; k++) free(c[k]);
+    return 0;
+  }
+  b->dev[g] = d;
+  for (int k = 0; k < DLE_CHUNK_GPU_COLS; k++) b->gpu[g][k] = c[k];
+  return 1;
+}
+
+int dle_chunk_buf_push(dle_chunk_buf *b, const dle_sample *x, dle_error *err) {
+  if (b->n >= DLE_CHUNK_MAX)
+    return dle_error_set(err, DLE_EINVAL, "a sample chunk holds at most %d samples", DLE_CHUNK_MAX);
+  uint32_t ng = x->n_gpus > DLE_MAX_GPUS ? DLE_MAX_GPUS : x->n_gpus;
+  for (uint32_t g = 0; g < ng; g++)
+    if (!slot_alloc(b, g)) return dle_error_set(err, DLE_ENOMEM, "out of memory buffering samples");
+  size_t i = b->n++;
+  b->n_gpus[i] = (uint8_t)ng;
+  if (ng > b->max_gpus) b->max_gpus = ng;
+  b->host[0][i] = x->t_s;
+  b->host[1][i] = x->wall_s;
+  b->host[2][i] = x->cpu_util_pct;
+  b->host[3][i] = x->rss_mib;
+  b->host[4][i] = x->cpu_power_w;
+  b->host[5][i] = x->dram_power_w;
+  b->host[6][i] = x->ram_power_w;
+  b->host[7][i] = x->cpu_energy_counter_j;
+  b->host[8][i] = x->dram_energy_counter_j;
+  for (uint32_t g = 0; g < ng; g++) {
+    const dle_gpu_sample *y = &x->gpu[g];
+    size_t j = b->slot_n[g]++;
+    b->dev[g][j] = y->device_index;
+    b->gpu[g][0][j] = y->power_w;
+    b->gpu[g][1][j] = y->energy_counter_j;
+    b->gpu[g][2][j] = y->util_gpu_pct;
+    b->gpu[g][3][j] = y->util_mem_pct;
+    b->gpu[g][4][j] = y->mem_used_mib;
+    b->gpu[g][5][j] = y->mem_total_mib;
+    b->gpu[g][6][j] = y->temp_c;
+    b->gpu[g][7][j] = y->power_limit_w;
+  }
+  return DLE_OK;
+}
+
+int dle_chunk_buf_encode(dle_chunk_buf *b, size_t from, size_t to, const uint8_t **blob,
+                         size_t *blob_len, dle_error *err) {
+  *blob = NULL;
+  *blob_len = 0;
+  if (from >= to || to > b->n)
+    return dle_error_set(err, DLE_EINVAL, "a sample chunk holds 1..%d samples (got %zu)",
+                         DLE_CHUNK_MAX, to > from ? to - from : (size_t)0);
+  const size_t n = to - from;
+  buf *raw = &b->raw;
+  raw->len = 0;
+  raw->oom = 0;
+  put_varint(raw, n);
+  /* where each GPU slot's samples of [from, to) start in its compact columns */
+  size_t first[DLE_MAX_GPUS] = {0}, cnt[DLE_MAX_GPUS] = {0};
+  uint32_t max_gpus = 0;
+  for (size_t i = 0; i < to; i++) {
+    uint32_t g = b->n_gpus[i];
+    if (i < from) {
+      for (uint32_t j = 0; j < g; j++) first[j]++;
+      continue;
+    }
+    for (uint32_t j = 0; j < g; j++) cnt[j]++;
+    if (g > max_gpus) max_gpus = g;
+  }
+  uint8_t *d = buf_room(raw, n);
+  if (d) {
+    memcpy(d, b->n_gpus + from, n);
+    raw->len += n;
+  }
+  for (int c = 0; c < DLE_CHUNK_HOST_COLS; c++) encode_column(raw, b->host[c] + from, n, b->scratch);
+  for (uint32_t g = 0; g < max_gpus; g++) {
+    const uint32_t *dev = b->dev[g] + first[g];
+    int64_t prev = 0;
+    for (size_t i = 0; i < cnt[g]; i++) {
+      put_varint(raw, zigzag((int64_t)dev[i] - prev));
+      prev = dev[i];
+    }
+    for (int c = 0; c < DLE_CHUNK_GPU_COLS; c++)
+      encode_column(raw, b->gpu[g][c] + first[g], cnt[g], b->scratch);
+  }
+  if (raw->oom) return dle_error_set(err, DLE_ENOMEM, "out of memory encoding samples");
+  if (!b->cctx && !(b->cctx = ZSTD_createCCtx()))
+    return dle_error_set(err, DLE_ENOMEM, "out of memory compressing samples");
+  buf *out = &b->out;
+  out->len = 0;
+  out->oom = 0;
+  put_u8(out, FORMAT);
+  put_varint(out, raw->len);
+  size_t bound = ZSTD_compressBound(raw->len);
+  uint8_t *z0 = buf_room(out, bound);
+  if (!z0) return dle_error_set(err, DLE_ENOMEM, "out of memory compressing samples");
+  size_t z = ZSTD_compressCCtx(b->cctx, z0, bound, raw->p, raw->len, ZSTD_LEVEL);
+  if (ZSTD_isError(z)) return dle_error_set(err, DLE_EDB, "compressing samples: %s", ZSTD_getErrorName(z));
+  out->len += z;
+  *blob = out->p;
+  *blob_len = out->len;
+  return DLE_OK;
+}
+
 int dle_chunk_encode(const dle_sample *s, size_t n, uint8_t **blob, size_t *blob_len,
                      dle_error *err) {
   *blob = NULL;
@@ -179,91 +331,23 @@ int dle_chunk_encode(const dle_sample *s, size_t n, uint8_t **blob, size_t *blob
   if (n == 0 || n > DLE_CHUNK_MAX)
     return dle_error_set(err, DLE_EINVAL, "a sample chunk holds 1..%d samples (got %zu)",
                          DLE_CHUNK_MAX, n);
-  buf raw = {0};
-  int64_t *scratch = malloc(n * sizeof *scratch);
-  enum { COLS = DLE_CHUNK_HOST_COLS > DLE_CHUNK_GPU_COLS ? DLE_CHUNK_HOST_COLS : DLE_CHUNK_GPU_COLS };
-  double *col = malloc(COLS * n * sizeof *col);
-  if (!scratch || !col) {
-    free(scratch);
-    free(col);
-    return dle_error_set(err, DLE_ENOMEM, "out of memory encoding samples");
-  }
-  put_varint(&raw, n);
-  uint32_t max_gpus = 0;
-  for (size_t i = 0; i < n; i++) {
-    uint32_t g = s[i].n_gpus > DLE_MAX_GPUS ? DLE_MAX_GPUS : s[i].n_gpus;
-    put_u8(&raw, (uint8_t)g);
-    if (g > max_gpus) max_gpus = g;
-  }
-  /* gather the host columns in one pass over the (1.2 kB) samples, column-major: nine
-   * strided passes over a chunk that does not fit in the cache cost more than this */
-  for (size_t i = 0; i < n; i++) {
-    const dle_sample *x = &s[i];
-    col[0 * n + i] = x->t_s;
-    col[1 * n + i] = x->wall_s;
-    col[2 * n + i] = x->cpu_util_pct;
-    col[3 * n + i] = x->rss_mib;
-    col[4 * n + i] = x->cpu_power_w;
-    col[5 * n + i] = x->dram_power_w;
-    col[6 * n + i] = x->ram_power_w;
-    col[7 * n + i] = x->cpu_energy_counter_j;
-    col[8 * n + i] = x->dram_energy_counter_j;
-  }
-  for (int c = 0; c < DLE_CHUNK_HOST_COLS; c++)
-    encode_column(&raw, col + (size_t)c * n, n, scratch);
-  for (uint32_t g = 0; g < max_gpus; g++) {
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-      if (s[i].n_gpus > g) scratch[m++] = s[i].gpu[g].device_index;
-    int64_t prev = 0;
-    for (size_t i = 0; i < m; i++) {
-      put_varint(&raw, zigzag(scratch[i] - prev));
-      prev = scratch[i];
+  dle_chunk_buf *b = dle_chunk_buf_new();
+  if (!b) return dle_error_set(err, DLE_ENOMEM, "out of memory encoding samples");
+  int rc = DLE_OK;
+  for (size_t i = 0; rc == DLE_OK && i < n; i++) rc = dle_chunk_buf_push(b, &s[i], err);
+  const uint8_t *p = NULL;
+  size_t len = 0;
+  if (rc == DLE_OK) rc = dle_chunk_buf_encode(b, 0, n, &p, &len, err);
+  if (rc == DLE_OK) {
+    if ((*blob = malloc(len)) != NULL) {
+      memcpy(*blob, p, len);
+      *blob_len = len;
+    } else {
+      rc = dle_error_set(err, DLE_ENOMEM, "out of memory encoding samples");
     }
-    /* gather the slot's eight columns in one pass, column-major */
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-      if (s[i].n_gpus <= g) continue;
-      const dle_gpu_sample *x = &s[i].gpu[g];
-      col[0 * m + j] = x->power_w;
-      col[1 * m + j] = x->energy_counter_j;
-      col[2 * m + j] = x->util_gpu_pct;
-      col[3 * m + j] = x->util_mem_pct;
-      col[4 * m + j] = x->mem_used_mib;
-      col[5 * m + j] = x->mem_total_mib;
-      col[6 * m + j] = x->temp_c;
-      col[7 * m + j] = x->power_limit_w;
-      j++;
-    }
-    for (int c = 0; c < DLE_CHUNK_GPU_COLS; c++)
-      encode_column(&raw, col + (size_t)c * m, m, scratch);
   }
-  free(col);
-  free(scratch);
-  if (raw.oom) {
-    free(raw.p);
-    return dle_error_set(err, DLE_ENOMEM, "out of memory encoding samples");
-  }
-  buf out = {0};
-  put_u8(&out, FORMAT);
-  put_varint(&out, raw.len);
-  size_t bound = ZSTD_compressBound(raw.len);
-  uint8_t *d = buf_room(&out, bound);
-  if (!d) {
-    free(raw.p);
-    free(out.p);
-    return dle_error_set(err, DLE_ENOMEM, "out of memory compressing samples");
-  }
-  size_t z = ZSTD_compress(d, bound, raw.p, raw.len, ZSTD_LEVEL);
-  free(raw.p);
-  if (ZSTD_isError(z)) {
-    free(out.p);
-    return dle_error_set(err, DLE_EDB, "compressing samples: %s", ZSTD_getErrorName(z));
-  }
-  out.len += z;
-  *blob = out.p;
-  *blob_len = out.len;
-  return DLE_OK;
+  dle_chunk_buf_free(b);
+  return rc;
 }
 
 /* ---- decoding ---- */

@@ -28,6 +28,22 @@ enum { DLE_CHUNK_MAX = 4096, DLE_CHUNK_HOST_COLS = 9, DLE_CHUNK_GPU_COLS = 8 };
 int dle_chunk_encode(const dle_sample *samples, size_t n, uint8_t **blob, size_t *blob_len,
                      dle_error *err);
 
+/* A writer's open chunk: up to DLE_CHUNK_MAX samples kept as the columns the chunk
+ * stores (a sample is scattered once when pushed, not gathered again on every
+ * encode), with the encoder's buffers and zstd context reused across encodes. */
+typedef struct dle_chunk_buf dle_chunk_buf;
+dle_chunk_buf *dle_chunk_buf_new(void);
+void dle_chunk_buf_free(dle_chunk_buf *b);
+size_t dle_chunk_buf_len(const dle_chunk_buf *b);
+/* Keeps the first n samples (0: empty). */
+void dle_chunk_buf_truncate(dle_chunk_buf *b, size_t n);
+/* Appends one sample (DLE_EINVAL when the chunk is full). */
+int dle_chunk_buf_push(dle_chunk_buf *b, const dle_sample *s, dle_error *err);
+/* Encodes samples [from, to) into a blob owned by b (valid until the next encode or
+ * free); the bytes equal dle_chunk_encode's of the same samples. */
+int dle_chunk_buf_encode(dle_chunk_buf *b, size_t from, size_t to, const uint8_t **blob,
+                         size_t *blob_len, dle_error *err);
+
 /* A decoded chunk, as columns. */
 typedef struct dle_chunk {
   size_t n;

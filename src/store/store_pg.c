@@ -32,8 +32,8 @@ typedef struct pg_store {
   int in_tx;       /* inside BEGIN ... COMMIT: a lost connection is not retried */
   /* The open chunk: samples of run buf_run from buf_seq on (buf_seq valid when
    * seq_known); the first ncommitted of them are on the server already. */
-  dle_sample *buf;
-  size_t nbuf, ncommitted;
+  dle_chunk_buf *buf; /* the open chunk's samples, as columns */
+  size_t nbuf, ncommitted; /* nbuf == dle_chunk_buf_len(buf) */
   int64_t buf_run, buf_seq;
   int seq_known;
 } pg_store;
@@ -218,17 +218,15 @@ static int64_t get_int(const PGresult *r, int row, int col) {
 
 static void reset_chunk(pg_store *s) {
   s->nbuf = s->ncommitted = 0;
+  dle_chunk_buf_truncate(s->buf, 0);
   s->buf_run = -1;
   s->seq_known = 0;
 }
 
 /* Sends one chunk row (upsert: a retried batch rewrites the same row). */
-static int put_chunk(pg_store *s, int64_t run_id, int64_t first_seq, const dle_sample *v,
-                     size_t n, const char *what, dle_error *err) {
-  uint8_t *blob = NULL;
-  size_t len = 0;
-  int rc = dle_chunk_encode(v, n, &blob, &len, err);
-  if (rc) return rc;
+static int put_blob(pg_store *s, int64_t run_id, int64_t first_seq, size_t n,
+                    const uint8_t *blob, size_t len, const char *what, dle_error *err) {
+  int rc = DLE_OK;
   char id[24], seq[24], cnt[24];
   snprintf(id, sizeof id, "%" PRId64, run_id);
   snprintf(seq, sizeof seq, "%" PRId64, first_seq);
@@ -242,9 +240,28 @@ static int put_chunk(pg_store *s, int64_t run_id, int64_t first_seq, const dle_s
                                " ON CONFLICT (run_id, first_seq) DO UPDATE SET n = excluded.n,"
                                " data = excluded.data",
                                4, NULL, p, lens, fmts, 0);
-  free(blob);
   if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) rc = pg_fail(s, res, what, err);
   PQclear(res);
+  return rc;
+}
+
+/* Sends the open chunk's first n samples as one row. */
+static int put_open_chunk(pg_store *s, int64_t run_id, int64_t first_seq, size_t n,
+                          const char *what, dle_error *err) {
+  const uint8_t *blob = NULL;
+  size_t len = 0;
+  int rc = dle_chunk_buf_encode(s->buf, 0, n, &blob, &len, err);
+  return rc ? rc : put_blob(s, run_id, first_seq, n, blob, len, what, err);
+}
+
+/* Sends samples v[0..n) as one row (the migration). */
+static int put_chunk(pg_store *s, int64_t run_id, int64_t first_seq, const dle_sample *v,
+                     size_t n, const char *what, dle_error *err) {
+  uint8_t *blob = NULL;
+  size_t len = 0;
+  int rc = dle_chunk_encode(v, n, &blob, &len, err);
+  if (!rc) rc = put_blob(s, run_id, first_seq, n, blob, len, what, err);
+  free(blob);
   return rc;
 }
 
@@ -261,7 +278,7 @@ static int pg_send_batch(pg_store *s, dle_error *err) {
       s->seq_known = 1;
     }
   }
-  if (!rc) rc = put_chunk(s, s->buf_run, s->buf_seq, s->buf, s->nbuf, "storing samples", err);
+  if (!rc) rc = put_open_chunk(s, s->buf_run, s->buf_seq, s->nbuf, "storing samples", err);
   if (!rc && st->fault_hook && st->fault_hook(st->fault_ctx, "commit"))
     rc = pg_exec(s, "INSERT INTO dle_injected_fault VALUES (1)", "injected fault", err);
   if (!rc) rc = pg_end(s, "committing", err);
@@ -281,6 +298,7 @@ static int pg_commit(dle_store *st, dle_error *err) {
   if (rc) {
     size_t lost = s->nbuf - s->ncommitted;
     s->nbuf = s->ncommitted;
+    dle_chunk_buf_truncate(s->buf, s->nbuf);
     if (s->ncommitted == 0) s->seq_known = 0;
     dle_store_mark_committed(st);
     if (lost) dle_error_prefix(err, "%zu uncommitted rows discarded: ", lost);
@@ -290,6 +308,7 @@ static int pg_commit(dle_store *st, dle_error *err) {
   if (s->nbuf == DLE_CHUNK_MAX) { /* full: the next sample starts a new chunk */
     s->buf_seq += (int64_t)s->nbuf;
     s->nbuf = s->ncommitted = 0;
+    dle_chunk_buf_truncate(s->buf, 0);
   }
   dle_store_mark_committed(st);
   return DLE_OK;
@@ -519,11 +538,12 @@ static int pg_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t 
     if ((rc = pg_run_exists(s, run_id, err))) return rc;
     reset_chunk(s);
   }
-  if (!s->buf && !(s->buf = malloc(DLE_CHUNK_MAX * sizeof *s->buf)))
+  if (!s->buf && !(s->buf = dle_chunk_buf_new()))
     return dle_error_set(err, DLE_ENOMEM, "out of memory buffering samples");
   s->buf_run = run_id;
   for (size_t i = 0; i < n; i++) {
-    dle_store_copy_sample(&s->buf[s->nbuf++], &v[i]);
+    if ((rc = dle_chunk_buf_push(s->buf, &v[i], err))) return rc;
+    s->nbuf++;
     st->pending++;
     if (s->nbuf == DLE_CHUNK_MAX && (rc = pg_commit(st, err))) return rc;
   }
@@ -740,7 +760,7 @@ static void pg_close(dle_store *st) {
   pg_store *s = (pg_store *)st;
   if (s->conn && s->buf) pg_commit(st, NULL); /* reconnects once if the link was lost */
   PQfinish(s->conn);
-  free(s->buf);
+  dle_chunk_buf_free(s->buf);
   free(s);
 }
 

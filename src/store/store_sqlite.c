@@ -36,8 +36,8 @@ typedef struct sq_store {
   /* The open chunk: the samples of run buf_run from sequence number buf_seq on;
    * the first ncommitted of them are in the file already (the chunk's row is
    * rewritten whole on each commit until it holds DLE_CHUNK_MAX samples). */
-  dle_sample *buf;
-  size_t nbuf, ncommitted;
+  dle_chunk_buf *buf; /* the open chunk's samples, as columns */
+  size_t nbuf, ncommitted; /* nbuf == dle_chunk_buf_len(buf) */
   int64_t buf_run, buf_seq;
 } sq_store;
 
@@ -144,6 +144,7 @@ static int sq_abort(sq_store *s, int rc, dle_error *err) {
   if (s->batch) { /* the batch's rows are gone: the open chunk starts again */
     s->batch = 0;
     s->nbuf = s->ncommitted = 0;
+    dle_chunk_buf_truncate(s->buf, 0);
     s->buf_run = -1;
   }
   return rc;
@@ -172,9 +173,9 @@ static int sq_write_chunk(sq_store *s, dle_error *err) {
   s->seq_run = -1; /* read the next number inside the transaction */
   int rc = DLE_OK;
   if (s->ncommitted == 0 && !(rc = sq_seq_for(s, s->buf_run, err))) s->buf_seq = s->next_seq;
-  uint8_t *blob = NULL;
+  const uint8_t *blob = NULL;
   size_t blob_len = 0;
-  if (!rc) rc = dle_chunk_encode(s->buf, s->nbuf, &blob, &blob_len, err);
+  if (!rc) rc = dle_chunk_buf_encode(s->buf, 0, s->nbuf, &blob, &blob_len, err);
   if (!rc) {
     sqlite3_stmt *q = s->put_chunk;
     sqlite3_bind_int64(q, 1, s->buf_run);
@@ -183,7 +184,6 @@ static int sq_write_chunk(sq_store *s, dle_error *err) {
     sqlite3_bind_blob(q, 4, blob, (int)blob_len, SQLITE_STATIC);
     rc = sq_step_done(s, q, "storing samples", err);
   }
-  free(blob);
   return rc;
 }
 
@@ -206,6 +206,7 @@ static int sq_commit(dle_store *st, dle_error *err) {
   dle_store_mark_committed(st);
   if (rc) {
     s->nbuf = s->ncommitted;
+    dle_chunk_buf_truncate(s->buf, s->nbuf);
     sq_abort(s, rc, err); /* a failed batch also forgets the open chunk */
     dle_error_prefix(err, "%zu uncommitted rows discarded: ", lost);
     return rc;
@@ -214,6 +215,7 @@ static int sq_commit(dle_store *st, dle_error *err) {
   if (s->nbuf == DLE_CHUNK_MAX) { /* full: the next sample starts a new chunk */
     s->buf_seq += (int64_t)s->nbuf;
     s->nbuf = s->ncommitted = 0;
+    dle_chunk_buf_truncate(s->buf, 0);
   }
   return DLE_OK;
 }
@@ -221,13 +223,14 @@ static int sq_commit(dle_store *st, dle_error *err) {
 /* Forgets the open chunk (after it was committed, or when its run is deleted). */
 static void sq_reset_chunk(sq_store *s) {
   s->nbuf = s->ncommitted = 0;
+  dle_chunk_buf_truncate(s->buf, 0);
   s->buf_run = -1;
 }
 
 static void sq_close(dle_store *st) {
   sq_store *s = (sq_store *)st;
   if (s->nbuf > s->ncommitted && s->put_chunk) sq_commit(st, NULL);
-  free(s->buf);
+  dle_chunk_buf_free(s->buf);
   sqlite3_finalize(s->put_chunk);
   sqlite3_finalize(s->ins_run);
   sqlite3_finalize(s->upd_run);
@@ -480,11 +483,12 @@ static int sq_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t 
       return s->batch ? sq_abort(s, rc, err) : rc;
     sq_reset_chunk(s);
   }
-  if (!s->buf && !(s->buf = malloc(DLE_CHUNK_MAX * sizeof *s->buf)))
+  if (!s->buf && !(s->buf = dle_chunk_buf_new()))
     return dle_error_set(err, DLE_ENOMEM, "out of memory buffering samples");
   s->buf_run = run_id;
   for (size_t i = 0; i < n; i++) {
-    dle_store_copy_sample(&s->buf[s->nbuf++], &v[i]);
+    if ((rc = dle_chunk_buf_push(s->buf, &v[i], err))) return rc;
+    s->nbuf++;
     st->pending++;
     if (s->nbuf < DLE_CHUNK_MAX) continue;
     if (!s->batch) {
@@ -494,6 +498,7 @@ static int sq_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t 
     } else { /* sealed inside the batch */
       s->buf_seq += (int64_t)s->nbuf;
       s->nbuf = s->ncommitted = 0;
+      dle_chunk_buf_truncate(s->buf, 0);
     }
   }
   return DLE_OK;
