@@ -8,7 +8,7 @@
 
 _Static_assert(sizeof(dle_sample) % sizeof(double) == 0, "dle_sample is read as a double array");
 
-enum { FORMAT = 1, MODE_NAN = 0, MODE_DEC = 1, MODE_XOR = 2, MAX_K = 15 };
+enum { FORMAT = 1, MODE_NAN = 0, MODE_DEC = 1, MODE_XOR = 2, MODE_IDELTA = 3, MAX_K = 15 };
 enum { ZSTD_LEVEL = 1 };
 
 static const double P10[MAX_K + 1] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -85,6 +85,10 @@ static int dec_fits(double v, int k, int64_t *m) {
   if (!(fabs(x) < 9.0e15)) return 0; /* NaN, inf, or beyond exact integers */
   /* any nearby integer will do: the bit comparison below decides */
   int64_t r = (int64_t)(x + (x >= 0 ? 0.5 : -0.5));
+  /* Without the division: if m / 10^k == v for an integer m, then x = v * 10^k lies
+   * within |x| * 2.3e-16 of m, and r is m; so x farther than that from r means no
+   * m exists (arbitrary bits fail here for every k, cheaply). */
+  if (fabs(x - (double)r) > fabs(x) * 1e-15) return 0;
   if (bits_of((double)r / P10[k]) != bits_of(v)) return 0;
   *m = r;
   return 1;
@@ -155,6 +159,38 @@ static void encode_column(buf *b, const double *v, size_t n, int64_t *scratch) {
         u >>= 7;
       }
       d[len++] = (uint8_t)u;
+    }
+    b->len += len;
+    return;
+  }
+  /* No decimal scale: the bits themselves. Integer deltas of consecutive bit patterns
+   * are short varints when neighbours share sign, exponent and high mantissa (a wall
+   * clock, a slowly moving reading); XOR byte planes otherwise. */
+  size_t idelta_len = 0;
+  uint64_t prev_bits = 0;
+  for (size_t i = 0; i < n && idelta_len < 8 * n; i++) {
+    uint64_t u = bits_of(v[i]);
+    uint64_t z = zigzag((int64_t)(u - prev_bits));
+    prev_bits = u;
+    idelta_len += z < (1ull << 7) ? 1 : z < (1ull << 14) ? 2 : z < (1ull << 21) ? 3
+                : z < (1ull << 28) ? 4 : z < (1ull << 35) ? 5 : z < (1ull << 42) ? 6
+                : z < (1ull << 49) ? 7 : z < (1ull << 56) ? 8 : z < (1ull << 63) ? 9 : 10;
+  }
+  if (idelta_len < 8 * n) {
+    put_u8(b, MODE_IDELTA);
+    uint8_t *d = buf_room(b, idelta_len);
+    if (!d) return;
+    size_t len = 0;
+    prev_bits = 0;
+    for (size_t i = 0; i < n; i++) {
+      uint64_t u = bits_of(v[i]);
+      uint64_t z = zigzag((int64_t)(u - prev_bits));
+      prev_bits = u;
+      while (z >= 0x80) {
+        d[len++] = (uint8_t)(z | 0x80);
+        z >>= 7;
+      }
+      d[len++] = (uint8_t)z;
     }
     b->len += len;
     return;
@@ -431,6 +467,12 @@ static void decode_column(rd *r, double *out, size_t n) {
         return;
       }
       out[idx] = double_of(bits);
+    }
+  } else if (mode == MODE_IDELTA) {
+    uint64_t prev = 0;
+    for (size_t i = 0; i < n && !r->bad; i++) {
+      prev += (uint64_t)unzigzag(get_varint(r));
+      out[i] = double_of(prev);
     }
   } else if (mode == MODE_XOR) {
     if ((size_t)(r->end - r->p) < 8 * n) {

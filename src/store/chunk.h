@@ -9,6 +9,9 @@
  *   - decimal: v = m / 10^k for one k (0..15) per column, the integers m stored
  *     as zig-zag varint deltas; values that do not read back bit for bit that way
  *     (NaN, -0, more digits) are kept as raw 64-bit exceptions,
+ *   - integer delta of the value's bits from the previous value's, zig-zag
+ *     varints (schema 3; neighbours sharing sign, exponent and high mantissa: a
+ *     wall clock, a slowly moving modelled power),
  *   - XOR with the previous value's bits, stored byte plane by byte plane,
  * and the whole chunk is then compressed with zstd. Lossless: every double,
  * NaN payloads and -0 included, decodes to the same bits (the encoder checks

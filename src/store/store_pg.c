@@ -73,7 +73,8 @@ static int pg_migrate_v1_v2(pg_store *s, dle_error *err);
 /* PG_MIGRATIONS[v] takes a version-v schema to v+1 inside the schema transaction
  * (see store_sqlite.c). */
 typedef int (*pg_migration)(pg_store *s, dle_error *err);
-static const pg_migration PG_MIGRATIONS[DLE_STORE_SCHEMA_VERSION] = {NULL, pg_migrate_v1_v2};
+static const pg_migration PG_MIGRATIONS[DLE_STORE_SCHEMA_VERSION] = {NULL, pg_migrate_v1_v2,
+                                                                     NULL /* 2 -> 3: no rows */};
 
 /* One advisory lock id for schema creation, so concurrent first opens queue. */
 #define PG_SCHEMA_LOCK "7240915530"

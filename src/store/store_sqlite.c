@@ -71,9 +71,10 @@ static const char *const SCHEMA_V1[] = {
 static int migrate_v1_v2(sq_store *s, dle_error *err);
 
 /* MIGRATIONS[v] takes a version-v schema to v+1 inside the open transaction (index 0
- * unused: v1 is created whole, so a new store runs every step). */
+ * unused: v1 is created whole, so a new store runs every step; NULL at 2: version 3
+ * only marks stores whose chunks may use the integer-delta mode, no row changes). */
 typedef int (*sq_migration)(sq_store *s, dle_error *err);
-static const sq_migration MIGRATIONS[DLE_STORE_SCHEMA_VERSION] = {NULL, migrate_v1_v2};
+static const sq_migration MIGRATIONS[DLE_STORE_SCHEMA_VERSION] = {NULL, migrate_v1_v2, NULL};
 
 static int sq_fail(sq_store *s, int rc, const char *what, dle_error *err) {
   int prim = rc & 0xff;
