@@ -33,6 +33,8 @@ typedef struct sq_store {
   int64_t seq_run;  /* run whose next sample number is cached, -1 none */
   int64_t next_seq;
   int64_t known_run; /* last run found to exist, -1 none */
+  int64_t batch_run; /* a run known to exist inside the open batch's transaction, -1 none
+                      * (no other writer can delete it before the batch commits) */
   /* The open chunk: the samples of run buf_run from sequence number buf_seq on;
    * the first ncommitted of them are in the file already (the chunk's row is
    * rewritten whole on each commit until it holds DLE_CHUNK_MAX samples). */
@@ -142,6 +144,7 @@ static int sq_abort(sq_store *s, int rc, dle_error *err) {
   s->in_tx = 0;
   s->seq_run = -1;
   s->known_run = -1;
+  s->batch_run = -1;
   if (s->batch) { /* the batch's rows are gone: the open chunk starts again */
     s->batch = 0;
     s->nbuf = s->ncommitted = 0;
@@ -202,6 +205,7 @@ static int sq_commit(dle_store *st, dle_error *err) {
     rc = sq_exec(s, "INSERT INTO dle_injected_fault VALUES (1)", "injected fault", err);
   if (!rc) {
     s->batch = 0;
+    s->batch_run = -1;
     rc = sq_end(s, err);
   }
   dle_store_mark_committed(st);
@@ -408,6 +412,7 @@ static int sq_create_run(dle_store *st, const dle_run_info *r, int64_t *id, dle_
   rc = sq_step_done(s, q, "creating a run", err);
   if (rc) return sq_abort(s, rc, err);
   *id = (int64_t)sqlite3_last_insert_rowid(s->db);
+  if (s->batch) s->batch_run = *id;
   return sq_end(s, err);
 }
 
@@ -517,10 +522,15 @@ static int run_exists(sq_store *s, int64_t run_id, dle_error *err) {
   return rc;
 }
 
-/* Starts a write that needs the run: checks that it exists, then opens the transaction. */
+/* Starts a write that needs the run: checks that it exists, then opens the transaction.
+ * Inside a batch a run checked (or created) earlier in the same transaction is not
+ * looked up again: an import writes dozens of metadata rows per run. */
 static int sq_begin_run_write(sq_store *s, int64_t run_id, dle_error *err) {
+  if (s->batch && s->in_tx && s->batch_run == run_id) return DLE_OK;
   int rc = run_exists(s, run_id, err);
-  return rc ? rc : sq_begin(s, err);
+  if (!rc) rc = sq_begin(s, err);
+  if (!rc && s->batch) s->batch_run = run_id;
+  return rc;
 }
 
 static int sq_set_meta(dle_store *st, int64_t run_id, const char *key, const char *value,
@@ -568,6 +578,7 @@ static int sq_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
   }
   s->seq_run = -1; /* as sq_abort does on failure */
   s->known_run = -1;
+  s->batch_run = -1;
   if (s->buf_run == run_id) sq_reset_chunk(s);
   return sq_finish(s, rc, err);
 }
@@ -869,6 +880,7 @@ int dle_store_open_sqlite(const char *path, dle_store **out, dle_error *err) {
   s->base.ops = &SQLITE_OPS;
   s->seq_run = -1;
   s->known_run = -1;
+  s->batch_run = -1;
   s->buf_run = -1;
   dle_store_copy_str(s->base.location, sizeof s->base.location, path);
   /* URI filenames let tests pick a fault-injecting VFS ("file:x.db?vfs=...");
