@@ -413,6 +413,32 @@ static uint64_t get_varint(rd *r) {
   return 0;
 }
 
+/* get_varint without a bounds check per byte while 10 bytes remain (the longest
+ * varint); the checked loop near the end. Sets r->bad the same way. */
+static inline uint64_t get_varint_fast(rd *r) {
+  const uint8_t *p = r->p;
+  if (r->end - p >= 10) {
+    uint64_t c = *p++;
+    if (c < 0x80) {
+      r->p = p;
+      return c;
+    }
+    uint64_t v = c & 0x7f;
+    for (int shift = 7; shift < 70; shift += 7) {
+      c = *p++;
+      v |= (c & 0x7f) << shift;
+      if (c < 0x80) {
+        r->p = p;
+        return v;
+      }
+    }
+    r->p = p;
+    r->bad = 1;
+    return 0;
+  }
+  return get_varint(r);
+}
+
 static uint64_t get_u64(rd *r) {
   if (r->end - r->p < 8) {
     r->bad = 1;
@@ -446,15 +472,16 @@ static void decode_column(rd *r, double *out, size_t n) {
     }
     int64_t m = 0;
     const double p = P10[k];
-    for (size_t i = 0; i < n; i++) {
-      /* inline fast path for one-byte varints */
-      uint64_t u;
-      if (r->p < r->end && *r->p < 0x80)
-        u = *r->p++;
-      else
-        u = get_varint(r);
-      m = (int64_t)((uint64_t)m + (uint64_t)unzigzag(u));
-      out[i] = (double)m / p;
+    if (k == 0) { /* integers (utilization, MiB, degrees): m / 1 is m, no division */
+      for (size_t i = 0; i < n; i++) {
+        m = (int64_t)((uint64_t)m + (uint64_t)unzigzag(get_varint_fast(r)));
+        out[i] = (double)m;
+      }
+    } else {
+      for (size_t i = 0; i < n; i++) {
+        m = (int64_t)((uint64_t)m + (uint64_t)unzigzag(get_varint_fast(r)));
+        out[i] = (double)m / p;
+      }
     }
     if (r->bad) return;
     rd er = {exc, r->end, 0};
@@ -470,8 +497,8 @@ static void decode_column(rd *r, double *out, size_t n) {
     }
   } else if (mode == MODE_IDELTA) {
     uint64_t prev = 0;
-    for (size_t i = 0; i < n && !r->bad; i++) {
-      prev += (uint64_t)unzigzag(get_varint(r));
+    for (size_t i = 0; i < n; i++) {
+      prev += (uint64_t)unzigzag(get_varint_fast(r));
       out[i] = double_of(prev);
     }
   } else if (mode == MODE_XOR) {
@@ -492,7 +519,22 @@ static void decode_column(rd *r, double *out, size_t n) {
   }
 }
 
-dle_chunk *dle_chunk_new(void) { return calloc(1, sizeof(dle_chunk)); }
+dle_chunk *dle_chunk_new(void) {
+  /* only the bookkeeping is cleared: decode writes the columns before anything reads them */
+  dle_chunk *c = malloc(sizeof *c);
+  if (!c) return NULL;
+  c->n = 0;
+  c->max_gpus = 0;
+  memset(c->slot_n, 0, sizeof c->slot_n);
+  memset(c->dev, 0, sizeof c->dev);
+  memset(c->gpu, 0, sizeof c->gpu);
+  c->raw = NULL;
+  c->raw_cap = 0;
+  c->dctx = NULL;
+  memset(c->cursor, 0, sizeof c->cursor);
+  c->next = 0;
+  return c;
+}
 
 void dle_chunk_free(dle_chunk *c) {
   if (!c) return;
@@ -501,6 +543,7 @@ void dle_chunk_free(dle_chunk *c) {
     for (int k = 0; k < DLE_CHUNK_GPU_COLS; k++) free(c->gpu[g][k]);
   }
   free(c->raw);
+  ZSTD_freeDCtx(c->dctx);
   free(c);
 }
 
@@ -522,7 +565,9 @@ int dle_chunk_decode(dle_chunk *c, const uint8_t *blob, size_t blob_len, size_t 
     c->raw = np;
     c->raw_cap = raw_len;
   }
-  size_t z = ZSTD_decompress(c->raw, raw_len, h.p, (size_t)(h.end - h.p));
+  if (!c->dctx && !(c->dctx = ZSTD_createDCtx()))
+    return dle_error_set(err, DLE_ENOMEM, "out of memory reading samples");
+  size_t z = ZSTD_decompressDCtx(c->dctx, c->raw, raw_len, h.p, (size_t)(h.end - h.p));
   if (ZSTD_isError(z) || z != raw_len) return corrupt(err, "zstd frame");
   rd r = {c->raw, c->raw + raw_len, 0};
   uint64_t n = get_varint(&r);

@@ -36,6 +36,8 @@ typedef struct pg_store {
   size_t nbuf, ncommitted; /* nbuf == dle_chunk_buf_len(buf) */
   int64_t buf_run, buf_seq;
   int seq_known;
+  dle_chunk *rd_chunk; /* the readers' decoded chunk, kept across runs */
+  int rd_busy;         /* rd_chunk in use (a callback that reads again gets its own) */
 } pg_store;
 
 static const char *const PG_SCHEMA_V1[] = {
@@ -696,7 +698,10 @@ static int pg_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, voi
     return pg_fail(s, NULL, "reading samples", err);
   PQsetSingleRowMode(s->conn); /* stream: a long run never sits whole in memory */
   dle_sample *cur = malloc(sizeof *cur);
-  dle_chunk *c = dle_chunk_new();
+  if (!s->rd_chunk) s->rd_chunk = dle_chunk_new();
+  int own = s->rd_chunk && !s->rd_busy; /* else a callback reads again: its own chunk */
+  dle_chunk *c = own ? s->rd_chunk : dle_chunk_new();
+  if (own) s->rd_busy = 1;
   if (!cur || !c) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
   else dle_sample_clear(cur);
   PGresult *res;
@@ -716,7 +721,10 @@ static int pg_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, voi
     PQclear(res); /* after an early stop, the rest is drained and dropped */
   }
   free(cur);
-  dle_chunk_free(c);
+  if (own)
+    s->rd_busy = 0;
+  else
+    dle_chunk_free(c);
   return rc;
 }
 
@@ -762,6 +770,7 @@ static void pg_close(dle_store *st) {
   if (s->conn && s->buf) pg_commit(st, NULL); /* reconnects once if the link was lost */
   PQfinish(s->conn);
   dle_chunk_buf_free(s->buf);
+  dle_chunk_free(s->rd_chunk);
   free(s);
 }
 

@@ -41,6 +41,8 @@ typedef struct sq_store {
   dle_chunk_buf *buf; /* the open chunk's samples, as columns */
   size_t nbuf, ncommitted; /* nbuf == dle_chunk_buf_len(buf) */
   int64_t buf_run, buf_seq;
+  dle_chunk *rd_chunk; /* the readers' decoded chunk, kept across runs */
+  int rd_busy;         /* rd_chunk in use (a callback that reads again gets its own) */
 } sq_store;
 
 static const char *const SCHEMA_V1[] = {
@@ -236,6 +238,7 @@ static void sq_close(dle_store *st) {
   sq_store *s = (sq_store *)st;
   if (s->nbuf > s->ncommitted && s->put_chunk) sq_commit(st, NULL);
   dle_chunk_buf_free(s->buf);
+  dle_chunk_free(s->rd_chunk);
   sqlite3_finalize(s->put_chunk);
   sqlite3_finalize(s->ins_run);
   sqlite3_finalize(s->upd_run);
@@ -741,6 +744,23 @@ static int sq_meta_match(dle_store *st, const char *key, const char *value, int6
   return DLE_OK;
 }
 
+/* The handle's decoded chunk, or a fresh one while it is in use. */
+static dle_chunk *sq_take_chunk(sq_store *s) {
+  if (!s->rd_chunk) s->rd_chunk = dle_chunk_new();
+  if (s->rd_chunk && !s->rd_busy) {
+    s->rd_busy = 1;
+    return s->rd_chunk;
+  }
+  return dle_chunk_new();
+}
+
+static void sq_give_chunk(sq_store *s, dle_chunk *c) {
+  if (c && c == s->rd_chunk)
+    s->rd_busy = 0;
+  else
+    dle_chunk_free(c);
+}
+
 /* Streams one run's chunks, one decoded chunk in memory at a time. */
 static int sq_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, void *ctx,
                       dle_error *err) {
@@ -750,10 +770,10 @@ static int sq_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, voi
       s, "SELECT n, data FROM sample_chunks WHERE run_id = ? ORDER BY first_seq", run_id, &q, err);
   if (rc) return rc;
   dle_sample *cur = malloc(sizeof *cur);
-  dle_chunk *c = dle_chunk_new();
+  dle_chunk *c = sq_take_chunk(s);
   if (!cur || !c) {
     free(cur);
-    dle_chunk_free(c);
+    sq_give_chunk(s, c);
     sqlite3_finalize(q);
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
   }
@@ -775,7 +795,7 @@ static int sq_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, voi
   }
   if (!rc && r != SQLITE_DONE) rc = sq_fail(s, r, "reading samples", err);
   free(cur);
-  dle_chunk_free(c);
+  sq_give_chunk(s, c);
   sqlite3_finalize(q);
   return rc;
 }
