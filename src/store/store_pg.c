@@ -3,16 +3,21 @@
  * Same tables as the SQLite backend. Run ids come from an identity column, so any
  * number of writers on any number of hosts get distinct ids. Samples are kept
  * as compressed column chunks (chunk.h, bytea): the open chunk is buffered on the
- * client and its row is upserted in one transaction whenever the common layer's
- * one-second rule or an explicit commit asks, and when it is full. Runs, metadata
- * and epochs are written at once (autocommit). A failed batch is rolled back and
- * reported with the number of rows lost; committed rows are never touched.
+ * client; whenever the common layer's one-second rule or an explicit commit asks,
+ * the samples added since the last commit go to the server as one small chunk row
+ * (an append: the server never rewrites the growing chunk). When the chunk is full,
+ * the run ends (a final status), the writer moves to another run or closes, the
+ * small rows are compacted: one transaction deletes them and writes the whole chunk.
+ * Runs, metadata and epochs are written at once (autocommit). A failed batch is
+ * rolled back and reported with the number of rows lost; committed rows are never
+ * touched.
  *
  * A lost connection (server restart, network cut, idle timeout) is re-established
  * once per failing call: a statement outside a transaction, or a whole sample batch,
  * is then sent again. A batch whose COMMIT did reach the server before the link
  * died cannot be stored twice: the retry upserts the same chunk row (same run,
- * same first sequence number, kept from the first try) with the same content. */
+ * same first sequence number, kept from the first try) with the same content, and
+ * a compaction's delete finds nothing left to delete. */
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <math.h>
@@ -36,6 +41,7 @@ typedef struct pg_store {
   size_t nbuf, ncommitted; /* nbuf == dle_chunk_buf_len(buf) */
   int64_t buf_run, buf_seq;
   int seq_known;
+  int nrows; /* rows on the server holding the open chunk's committed samples */
   dle_chunk *rd_chunk; /* the readers' decoded chunk, kept across runs */
   int rd_busy;         /* rd_chunk in use (a callback that reads again gets its own) */
 } pg_store;
@@ -221,6 +227,7 @@ static int64_t get_int(const PGresult *r, int row, int col) {
 
 static void reset_chunk(pg_store *s) {
   s->nbuf = s->ncommitted = 0;
+  s->nrows = 0;
   dle_chunk_buf_truncate(s->buf, 0);
   s->buf_run = -1;
   s->seq_known = 0;
@@ -248,13 +255,15 @@ static int put_blob(pg_store *s, int64_t run_id, int64_t first_seq, size_t n,
   return rc;
 }
 
-/* Sends the open chunk's first n samples as one row. */
-static int put_open_chunk(pg_store *s, int64_t run_id, int64_t first_seq, size_t n,
-                          const char *what, dle_error *err) {
+/* Sends the open chunk's samples [from, to) as one row. */
+static int put_open_chunk(pg_store *s, size_t from, size_t to, const char *what,
+                          dle_error *err) {
   const uint8_t *blob = NULL;
   size_t len = 0;
-  int rc = dle_chunk_buf_encode(s->buf, 0, n, &blob, &len, err);
-  return rc ? rc : put_blob(s, run_id, first_seq, n, blob, len, what, err);
+  int rc = dle_chunk_buf_encode(s->buf, from, to, &blob, &len, err);
+  return rc ? rc
+            : put_blob(s, s->buf_run, s->buf_seq + (int64_t)from, to - from, blob, len, what,
+                       err);
 }
 
 /* Sends samples v[0..n) as one row (the migration). */
@@ -270,7 +279,9 @@ static int put_chunk(pg_store *s, int64_t run_id, int64_t first_seq, const dle_s
 
 static int pg_seq_for(pg_store *s, int64_t run_id, dle_error *err);
 
-static int pg_send_batch(pg_store *s, dle_error *err) {
+/* One commit: the new samples as a small row (append), or, compacting, the small rows
+ * after the chunk's first replaced by the whole chunk. */
+static int pg_send_batch(pg_store *s, int compact, dle_error *err) {
   dle_store *st = &s->base;
   int rc = pg_begin(s, "starting a transaction", err);
   if (!rc && !s->seq_known) {
@@ -281,7 +292,19 @@ static int pg_send_batch(pg_store *s, dle_error *err) {
       s->seq_known = 1;
     }
   }
-  if (!rc) rc = put_open_chunk(s, s->buf_run, s->buf_seq, s->nbuf, "storing samples", err);
+  if (!rc && compact) {
+    char id[24], lo[24], hi[24];
+    snprintf(id, sizeof id, "%" PRId64, s->buf_run);
+    snprintf(lo, sizeof lo, "%" PRId64, s->buf_seq);
+    snprintf(hi, sizeof hi, "%" PRId64, s->buf_seq + (int64_t)s->nbuf);
+    const char *p[] = {id, lo, hi};
+    rc = pg_run(s,
+                "DELETE FROM sample_chunks WHERE run_id = $1::bigint AND first_seq > $2::bigint"
+                " AND first_seq < $3::bigint",
+                3, p, "compacting samples", NULL, err);
+  }
+  if (!rc)
+    rc = put_open_chunk(s, compact ? 0 : s->ncommitted, s->nbuf, "storing samples", err);
   if (!rc && st->fault_hook && st->fault_hook(st->fault_ctx, "commit"))
     rc = pg_exec(s, "INSERT INTO dle_injected_fault VALUES (1)", "injected fault", err);
   if (!rc) rc = pg_end(s, "committing", err);
@@ -289,15 +312,19 @@ static int pg_send_batch(pg_store *s, dle_error *err) {
   return rc;
 }
 
-static int pg_commit(dle_store *st, dle_error *err) {
+/* Commits the open chunk's new samples; seal: compact its rows into one as well (the
+ * chunk is full, its run ended, the writer moves on). */
+static int pg_flush(dle_store *st, int seal, dle_error *err) {
   pg_store *s = (pg_store *)st;
-  if (s->nbuf == s->ncommitted) {
+  int fresh = s->nbuf > s->ncommitted;
+  int compact = seal && s->nrows + fresh > 1;
+  if (!fresh && !compact) {
     dle_store_mark_committed(st);
     return DLE_OK;
   }
-  int rc = pg_send_batch(s, err);
+  int rc = pg_send_batch(s, compact, err);
   if (rc && PQstatus(s->conn) == CONNECTION_BAD && pg_reconnect(s) == 0)
-    rc = pg_send_batch(s, err); /* the whole batch again on the new connection */
+    rc = pg_send_batch(s, compact, err); /* the whole batch again on the new connection */
   if (rc) {
     size_t lost = s->nbuf - s->ncommitted;
     s->nbuf = s->ncommitted;
@@ -308,13 +335,20 @@ static int pg_commit(dle_store *st, dle_error *err) {
     return rc;
   }
   s->ncommitted = s->nbuf;
+  s->nrows = compact ? 1 : s->nrows + 1;
   if (s->nbuf == DLE_CHUNK_MAX) { /* full: the next sample starts a new chunk */
     s->buf_seq += (int64_t)s->nbuf;
     s->nbuf = s->ncommitted = 0;
+    s->nrows = 0;
     dle_chunk_buf_truncate(s->buf, 0);
   }
   dle_store_mark_committed(st);
   return DLE_OK;
+}
+
+static int pg_commit(dle_store *st, dle_error *err) {
+  pg_store *s = (pg_store *)st;
+  return pg_flush(st, s->nbuf == DLE_CHUNK_MAX, err);
 }
 
 /* ---- schema ---- */
@@ -454,7 +488,9 @@ static int pg_create_run(dle_store *st, const dle_run_info *r, int64_t *id, dle_
 
 static int pg_update_run(dle_store *st, const dle_run_info *r, dle_error *err) {
   pg_store *s = (pg_store *)st;
-  int rc = pg_commit(st, err); /* the samples land before the final status */
+  /* the samples land before the final status; a run that ends gets one chunk row */
+  int rc = s->buf_run == r->id ? pg_flush(st, r->status != DLE_RUN_RUNNING, err)
+                               : pg_commit(st, err);
   if (rc) return rc;
   char b[9][40];
   snprintf(b[0], 40, "%d", (int)r->status);
@@ -536,8 +572,8 @@ static int pg_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t 
   pg_store *s = (pg_store *)st;
   int rc;
   if (s->buf_run != run_id) {
-    /* The open chunk of another run: send it first. */
-    if ((rc = pg_commit(st, err))) return rc;
+    /* The open chunk of another run: send it first, compacted. */
+    if ((rc = pg_flush(st, 1, err))) return rc;
     if ((rc = pg_run_exists(s, run_id, err))) return rc;
     reset_chunk(s);
   }
@@ -767,7 +803,7 @@ static int pg_count(dle_store *st, int64_t run_id, int64_t *n, dle_error *err) {
 
 static void pg_close(dle_store *st) {
   pg_store *s = (pg_store *)st;
-  if (s->conn && s->buf) pg_commit(st, NULL); /* reconnects once if the link was lost */
+  if (s->conn && s->buf) pg_flush(st, 1, NULL); /* reconnects once if the link was lost */
   PQfinish(s->conn);
   dle_chunk_buf_free(s->buf);
   dle_chunk_free(s->rd_chunk);

@@ -517,6 +517,76 @@ static void test_pg_reconnect(void) {
   dle_store_close(st);
 }
 
+/* PostgreSQL only (issue 12): each commit appends the samples since the last one as a
+ * small chunk row (the server never rewrites the growing chunk); a full chunk and a
+ * run that ends are compacted into one row each, and every sample reads back. */
+static void chunk_rows(PGconn *c, int64_t id, int64_t *rows, int64_t *samples, int64_t *max_n) {
+  char sql[160];
+  snprintf(sql, sizeof sql,
+           "SELECT count(*), coalesce(sum(n), 0), coalesce(max(n), 0) FROM sample_chunks"
+           " WHERE run_id = %" PRId64, id);
+  PGresult *r = PQexec(c, sql);
+  CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
+  *rows = atoll(PQgetvalue(r, 0, 0));
+  *samples = atoll(PQgetvalue(r, 0, 1));
+  *max_n = atoll(PQgetvalue(r, 0, 2));
+  PQclear(r);
+}
+
+static void test_pg_append_compact(void) {
+  dle_error e = {0};
+  dle_store *st = NULL;
+  CHECK_OK(dle_store_open(g_loc, &st, &e), &e);
+  PGconn *c = PQconnectdb(g_loc);
+  CHECK(PQstatus(c) == CONNECTION_OK);
+  if (!st || PQstatus(c) != CONNECTION_OK) {
+    dle_store_close(st);
+    PQfinish(c);
+    return;
+  }
+  int64_t id = write_run(st, "append", &e);
+  enum { N = 4096 + 7 };
+  dle_sample *v = malloc(N * sizeof *v);
+  for (uint32_t k = 0; k < N; k++) fixture_sample(&v[k], k);
+  int64_t rows, n, max_n;
+  for (int b = 0; b < 3; b++) { /* three commits: three small rows */
+    CHECK_OK(dle_store_append_samples(st, id, v + 10 * b, 10, &e), &e);
+    CHECK_OK(dle_store_commit(st, &e), &e);
+  }
+  chunk_rows(c, id, &rows, &n, &max_n);
+  CHECK_MSG(rows == 3 && n == 30 && max_n == 10, "%" PRId64 " rows, %" PRId64 " samples", rows, n);
+  CHECK_OK(dle_store_append_samples(st, id, v + 30, 3000, &e), &e);
+  CHECK_OK(dle_store_commit(st, &e), &e);
+  chunk_rows(c, id, &rows, &n, &max_n);
+  CHECK_MSG(rows == 4 && n == 3030, "%" PRId64 " rows, %" PRId64 " samples", rows, n);
+  /* filling the chunk seals it: the four rows become one of 4096 samples */
+  CHECK_OK(dle_store_append_samples(st, id, v + 3030, N - 3030, &e), &e);
+  CHECK_OK(dle_store_commit(st, &e), &e);
+  chunk_rows(c, id, &rows, &n, &max_n);
+  CHECK_MSG(rows == 2 && n == N && max_n == 4096, "%" PRId64 " rows, %" PRId64 " samples", rows, n);
+  /* a run that ends: its open chunk's rows become one */
+  dle_sample extra[3];
+  for (uint32_t k = 0; k < 3; k++) fixture_sample(&extra[k], N + k);
+  for (int b = 0; b < 3; b++) {
+    CHECK_OK(dle_store_append_samples(st, id, &extra[b], 1, &e), &e);
+    CHECK_OK(dle_store_commit(st, &e), &e);
+  }
+  chunk_rows(c, id, &rows, &n, &max_n);
+  CHECK_MSG(rows == 5 && n == N + 3, "%" PRId64 " rows before the end", rows);
+  dle_run_info info;
+  CHECK_OK(dle_store_get_run(st, id, &info, &e), &e);
+  info.status = DLE_RUN_COMPLETE;
+  CHECK_OK(dle_store_update_run(st, &info, &e), &e);
+  chunk_rows(c, id, &rows, &n, &max_n);
+  CHECK_MSG(rows == 2 && n == N + 3, "%" PRId64 " rows after the end", rows);
+  struct walk w = {0};
+  CHECK_OK(dle_store_foreach_sample(st, id, check_walk, &w, &e), &e);
+  CHECK_MSG(w.k == N + 3 && w.mismatches == 0, "%u samples, %d differ", w.k, w.mismatches);
+  free(v);
+  PQfinish(c);
+  dle_store_close(st);
+}
+
 int main(int argc, char **argv) {
   const char *which = argc > 1 ? argv[1] : "sqlite";
   snprintf(g_tag, sizeof g_tag, "conformance-%ld", (long)getpid());
@@ -537,6 +607,7 @@ int main(int argc, char **argv) {
     test_pg_errors();
     test_pg_migrate_v1();
     test_pg_reconnect();
+    test_pg_append_compact();
   }
   return check_finish();
 }
