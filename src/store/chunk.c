@@ -124,6 +124,18 @@ restart:
   return k;
 }
 
+/* decimal_scale, giving up early when over a quarter of the first 256 values are
+ * exceptions (a column of arbitrary bits, or a clock a quarter of whose values do
+ * not read back from milliseconds, would otherwise be tried almost to its end). */
+static int decimal_scale_bail(const double *v, size_t n, int64_t *scratch, size_t *n_exc) {
+  enum { PROBE = 256 };
+  if (n > 2 * PROBE) {
+    int k = decimal_scale(v, PROBE, scratch, n_exc);
+    if (k < 0) return -1;
+  }
+  return decimal_scale(v, n, scratch, n_exc);
+}
+
 static void encode_column(buf *b, const double *v, size_t n, int64_t *scratch) {
   static const double canon_nan = NAN;
   const uint64_t nan_bits = bits_of(canon_nan);
@@ -134,7 +146,7 @@ static void encode_column(buf *b, const double *v, size_t n, int64_t *scratch) {
     return;
   }
   size_t n_exc = 0;
-  int k = n_nan * 4 > n ? -1 : decimal_scale(v, n, scratch, &n_exc);
+  int k = n_nan * 4 > n ? -1 : decimal_scale_bail(v, n, scratch, &n_exc);
   if (k >= 0) {
     put_u8(b, MODE_DEC);
     put_u8(b, (uint8_t)k);
