@@ -3,7 +3,7 @@
  * same run, one after the other:
  *   chunks: each recorder is a process writing through the run store (dle_store:
  *           append every tick, the store's one-second commit rule), as `dlenergy
- *           run` does; samples land as compressed chunks (schema 2);
+ *           run` does; samples land as compressed chunks (schema 2 and later);
  *   rows:   the anchor, schema 1's layout and protocol: each recorder buffers its
  *           ticks as COPY text and sends BEGIN; COPY samples; COPY gpu_samples;
  *           COMMIT once a second (what the store did before issue 12), into the

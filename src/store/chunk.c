@@ -8,7 +8,7 @@
 
 _Static_assert(sizeof(dle_sample) % sizeof(double) == 0, "dle_sample is read as a double array");
 
-enum { FORMAT = 1, MODE_NAN = 0, MODE_DEC = 1, MODE_XOR = 2, MAX_K = 15 };
+enum { FORMAT = 1, MODE_NAN = 0, MODE_DEC = 1, MODE_XOR = 2, MODE_IDELTA = 3, MAX_K = 15 };
 enum { ZSTD_LEVEL = 1 };
 
 static const double P10[MAX_K + 1] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -85,6 +85,10 @@ static int dec_fits(double v, int k, int64_t *m) {
   if (!(fabs(x) < 9.0e15)) return 0; /* NaN, inf, or beyond exact integers */
   /* any nearby integer will do: the bit comparison below decides */
   int64_t r = (int64_t)(x + (x >= 0 ? 0.5 : -0.5));
+  /* Without the division: if m / 10^k == v for an integer m, then x = v * 10^k lies
+   * within |x| * 2.3e-16 of m, and r is m; so x farther than that from r means no
+   * m exists (arbitrary bits fail here for every k, cheaply). */
+  if (fabs(x - (double)r) > fabs(x) * 1e-15) return 0;
   if (bits_of((double)r / P10[k]) != bits_of(v)) return 0;
   *m = r;
   return 1;
@@ -120,6 +124,18 @@ restart:
   return k;
 }
 
+/* decimal_scale, giving up early when over a quarter of the first 256 values are
+ * exceptions (a column of arbitrary bits, or a clock a quarter of whose values do
+ * not read back from milliseconds, would otherwise be tried almost to its end). */
+static int decimal_scale_bail(const double *v, size_t n, int64_t *scratch, size_t *n_exc) {
+  enum { PROBE = 256 };
+  if (n > 2 * PROBE) {
+    int k = decimal_scale(v, PROBE, scratch, n_exc);
+    if (k < 0) return -1;
+  }
+  return decimal_scale(v, n, scratch, n_exc);
+}
+
 static void encode_column(buf *b, const double *v, size_t n, int64_t *scratch) {
   static const double canon_nan = NAN;
   const uint64_t nan_bits = bits_of(canon_nan);
@@ -130,7 +146,7 @@ static void encode_column(buf *b, const double *v, size_t n, int64_t *scratch) {
     return;
   }
   size_t n_exc = 0;
-  int k = n_nan * 4 > n ? -1 : decimal_scale(v, n, scratch, &n_exc);
+  int k = n_nan * 4 > n ? -1 : decimal_scale_bail(v, n, scratch, &n_exc);
   if (k >= 0) {
     put_u8(b, MODE_DEC);
     put_u8(b, (uint8_t)k);
@@ -159,6 +175,38 @@ static void encode_column(buf *b, const double *v, size_t n, int64_t *scratch) {
     b->len += len;
     return;
   }
+  /* No decimal scale: the bits themselves. Integer deltas of consecutive bit patterns
+   * are short varints when neighbours share sign, exponent and high mantissa (a wall
+   * clock, a slowly moving reading); XOR byte planes otherwise. */
+  size_t idelta_len = 0;
+  uint64_t prev_bits = 0;
+  for (size_t i = 0; i < n && idelta_len < 8 * n; i++) {
+    uint64_t u = bits_of(v[i]);
+    uint64_t z = zigzag((int64_t)(u - prev_bits));
+    prev_bits = u;
+    idelta_len += z < (1ull << 7) ? 1 : z < (1ull << 14) ? 2 : z < (1ull << 21) ? 3
+                : z < (1ull << 28) ? 4 : z < (1ull << 35) ? 5 : z < (1ull << 42) ? 6
+                : z < (1ull << 49) ? 7 : z < (1ull << 56) ? 8 : z < (1ull << 63) ? 9 : 10;
+  }
+  if (idelta_len < 8 * n) {
+    put_u8(b, MODE_IDELTA);
+    uint8_t *d = buf_room(b, idelta_len);
+    if (!d) return;
+    size_t len = 0;
+    prev_bits = 0;
+    for (size_t i = 0; i < n; i++) {
+      uint64_t u = bits_of(v[i]);
+      uint64_t z = zigzag((int64_t)(u - prev_bits));
+      prev_bits = u;
+      while (z >= 0x80) {
+        d[len++] = (uint8_t)(z | 0x80);
+        z >>= 7;
+      }
+      d[len++] = (uint8_t)z;
+    }
+    b->len += len;
+    return;
+  }
   put_u8(b, MODE_XOR);
   uint8_t *d = buf_room(b, 8 * n);
   if (!d) return;
@@ -172,6 +220,158 @@ static void encode_column(buf *b, const double *v, size_t n, int64_t *scratch) {
   b->len += 8 * n;
 }
 
+/* ---- the open chunk: samples kept as columns ---- */
+
+struct dle_chunk_buf {
+  size_t n;
+  uint32_t max_gpus;                       /* over samples [0, n) */
+  uint8_t n_gpus[DLE_CHUNK_MAX];
+  double host[DLE_CHUNK_HOST_COLS][DLE_CHUNK_MAX];
+  size_t slot_n[DLE_MAX_GPUS];             /* samples in [0, n) that have slot g */
+  uint32_t *dev[DLE_MAX_GPUS];             /* [DLE_CHUNK_MAX], allocated on first use */
+  double *gpu[DLE_MAX_GPUS][DLE_CHUNK_GPU_COLS];
+  int64_t scratch[DLE_CHUNK_MAX];
+  buf raw, out;                            /* reused across encodes */
+  ZSTD_CCtx *cctx;                         /* reused: a fresh context per chunk costs its tables */
+};
+
+dle_chunk_buf *dle_chunk_buf_new(void) { return calloc(1, sizeof(dle_chunk_buf)); }
+
+void dle_chunk_buf_free(dle_chunk_buf *b) {
+  if (!b) return;
+  for (int g = 0; g < DLE_MAX_GPUS; g++) {
+    free(b->dev[g]);
+    for (int k = 0; k < DLE_CHUNK_GPU_COLS; k++) free(b->gpu[g][k]);
+  }
+  free(b->raw.p);
+  free(b->out.p);
+  ZSTD_freeCCtx(b->cctx);
+  free(b);
+}
+
+size_t dle_chunk_buf_len(const dle_chunk_buf *b) { return b ? b->n : 0; }
+
+void dle_chunk_buf_truncate(dle_chunk_buf *b, size_t n) {
+  if (!b || n >= b->n) return;
+  b->n = n;
+  memset(b->slot_n, 0, sizeof b->slot_n);
+  b->max_gpus = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t g = b->n_gpus[i];
+    if (g > b->max_gpus) b->max_gpus = g;
+    for (uint32_t j = 0; j < g; j++) b->slot_n[j]++;
+  }
+}
+
+static int slot_alloc(dle_chunk_buf *b, uint32_t g) {
+  if (b->dev[g]) return 1;
+  uint32_t *d = malloc(DLE_CHUNK_MAX * sizeof *d);
+  double *c[DLE_CHUNK_GPU_COLS];
+  int ok = d != NULL;
+  for (int k = 0; k < DLE_CHUNK_GPU_COLS; k++) ok &= (c[k] = malloc(DLE_CHUNK_MAX * sizeof(double))) != NULL;
+  if (!ok) {
+    free(d);
+    for (int k = 0; k < DLE_CHUNK_GPU_COLS; k++) free(c[k]);
+    return 0;
+  }
+  b->dev[g] = d;
+  for (int k = 0; k < DLE_CHUNK_GPU_COLS; k++) b->gpu[g][k] = c[k];
+  return 1;
+}
+
+int dle_chunk_buf_push(dle_chunk_buf *b, const dle_sample *x, dle_error *err) {
+  if (b->n >= DLE_CHUNK_MAX)
+    return dle_error_set(err, DLE_EINVAL, "a sample chunk holds at most %d samples", DLE_CHUNK_MAX);
+  uint32_t ng = x->n_gpus > DLE_MAX_GPUS ? DLE_MAX_GPUS : x->n_gpus;
+  for (uint32_t g = 0; g < ng; g++)
+    if (!slot_alloc(b, g)) return dle_error_set(err, DLE_ENOMEM, "out of memory buffering samples");
+  size_t i = b->n++;
+  b->n_gpus[i] = (uint8_t)ng;
+  if (ng > b->max_gpus) b->max_gpus = ng;
+  b->host[0][i] = x->t_s;
+  b->host[1][i] = x->wall_s;
+  b->host[2][i] = x->cpu_util_pct;
+  b->host[3][i] = x->rss_mib;
+  b->host[4][i] = x->cpu_power_w;
+  b->host[5][i] = x->dram_power_w;
+  b->host[6][i] = x->ram_power_w;
+  b->host[7][i] = x->cpu_energy_counter_j;
+  b->host[8][i] = x->dram_energy_counter_j;
+  for (uint32_t g = 0; g < ng; g++) {
+    const dle_gpu_sample *y = &x->gpu[g];
+    size_t j = b->slot_n[g]++;
+    b->dev[g][j] = y->device_index;
+    b->gpu[g][0][j] = y->power_w;
+    b->gpu[g][1][j] = y->energy_counter_j;
+    b->gpu[g][2][j] = y->util_gpu_pct;
+    b->gpu[g][3][j] = y->util_mem_pct;
+    b->gpu[g][4][j] = y->mem_used_mib;
+    b->gpu[g][5][j] = y->mem_total_mib;
+    b->gpu[g][6][j] = y->temp_c;
+    b->gpu[g][7][j] = y->power_limit_w;
+  }
+  return DLE_OK;
+}
+
+int dle_chunk_buf_encode(dle_chunk_buf *b, size_t from, size_t to, const uint8_t **blob,
+                         size_t *blob_len, dle_error *err) {
+  *blob = NULL;
+  *blob_len = 0;
+  if (from >= to || to > b->n)
+    return dle_error_set(err, DLE_EINVAL, "a sample chunk holds 1..%d samples (got %zu)",
+                         DLE_CHUNK_MAX, to > from ? to - from : (size_t)0);
+  const size_t n = to - from;
+  buf *raw = &b->raw;
+  raw->len = 0;
+  raw->oom = 0;
+  put_varint(raw, n);
+  /* where each GPU slot's samples of [from, to) start in its compact columns */
+  size_t first[DLE_MAX_GPUS] = {0}, cnt[DLE_MAX_GPUS] = {0};
+  uint32_t max_gpus = 0;
+  for (size_t i = 0; i < to; i++) {
+    uint32_t g = b->n_gpus[i];
+    if (i < from) {
+      for (uint32_t j = 0; j < g; j++) first[j]++;
+      continue;
+    }
+    for (uint32_t j = 0; j < g; j++) cnt[j]++;
+    if (g > max_gpus) max_gpus = g;
+  }
+  uint8_t *d = buf_room(raw, n);
+  if (d) {
+    memcpy(d, b->n_gpus + from, n);
+    raw->len += n;
+  }
+  for (int c = 0; c < DLE_CHUNK_HOST_COLS; c++) encode_column(raw, b->host[c] + from, n, b->scratch);
+  for (uint32_t g = 0; g < max_gpus; g++) {
+    const uint32_t *dev = b->dev[g] + first[g];
+    int64_t prev = 0;
+    for (size_t i = 0; i < cnt[g]; i++) {
+      put_varint(raw, zigzag((int64_t)dev[i] - prev));
+      prev = dev[i];
+    }
+    for (int c = 0; c < DLE_CHUNK_GPU_COLS; c++)
+      encode_column(raw, b->gpu[g][c] + first[g], cnt[g], b->scratch);
+  }
+  if (raw->oom) return dle_error_set(err, DLE_ENOMEM, "out of memory encoding samples");
+  if (!b->cctx && !(b->cctx = ZSTD_createCCtx()))
+    return dle_error_set(err, DLE_ENOMEM, "out of memory compressing samples");
+  buf *out = &b->out;
+  out->len = 0;
+  out->oom = 0;
+  put_u8(out, FORMAT);
+  put_varint(out, raw->len);
+  size_t bound = ZSTD_compressBound(raw->len);
+  uint8_t *z0 = buf_room(out, bound);
+  if (!z0) return dle_error_set(err, DLE_ENOMEM, "out of memory compressing samples");
+  size_t z = ZSTD_compressCCtx(b->cctx, z0, bound, raw->p, raw->len, ZSTD_LEVEL);
+  if (ZSTD_isError(z)) return dle_error_set(err, DLE_EDB, "compressing samples: %s", ZSTD_getErrorName(z));
+  out->len += z;
+  *blob = out->p;
+  *blob_len = out->len;
+  return DLE_OK;
+}
+
 int dle_chunk_encode(const dle_sample *s, size_t n, uint8_t **blob, size_t *blob_len,
                      dle_error *err) {
   *blob = NULL;
@@ -179,91 +379,23 @@ int dle_chunk_encode(const dle_sample *s, size_t n, uint8_t **blob, size_t *blob
   if (n == 0 || n > DLE_CHUNK_MAX)
     return dle_error_set(err, DLE_EINVAL, "a sample chunk holds 1..%d samples (got %zu)",
                          DLE_CHUNK_MAX, n);
-  buf raw = {0};
-  int64_t *scratch = malloc(n * sizeof *scratch);
-  enum { COLS = DLE_CHUNK_HOST_COLS > DLE_CHUNK_GPU_COLS ? DLE_CHUNK_HOST_COLS : DLE_CHUNK_GPU_COLS };
-  double *col = malloc(COLS * n * sizeof *col);
-  if (!scratch || !col) {
-    free(scratch);
-    free(col);
-    return dle_error_set(err, DLE_ENOMEM, "out of memory encoding samples");
-  }
-  put_varint(&raw, n);
-  uint32_t max_gpus = 0;
-  for (size_t i = 0; i < n; i++) {
-    uint32_t g = s[i].n_gpus > DLE_MAX_GPUS ? DLE_MAX_GPUS : s[i].n_gpus;
-    put_u8(&raw, (uint8_t)g);
-    if (g > max_gpus) max_gpus = g;
-  }
-  /* gather the host columns in one pass over the (1.2 kB) samples, column-major: nine
-   * strided passes over a chunk that does not fit in the cache cost more than this */
-  for (size_t i = 0; i < n; i++) {
-    const dle_sample *x = &s[i];
-    col[0 * n + i] = x->t_s;
-    col[1 * n + i] = x->wall_s;
-    col[2 * n + i] = x->cpu_util_pct;
-    col[3 * n + i] = x->rss_mib;
-    col[4 * n + i] = x->cpu_power_w;
-    col[5 * n + i] = x->dram_power_w;
-    col[6 * n + i] = x->ram_power_w;
-    col[7 * n + i] = x->cpu_energy_counter_j;
-    col[8 * n + i] = x->dram_energy_counter_j;
-  }
-  for (int c = 0; c < DLE_CHUNK_HOST_COLS; c++)
-    encode_column(&raw, col + (size_t)c * n, n, scratch);
-  for (uint32_t g = 0; g < max_gpus; g++) {
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-      if (s[i].n_gpus > g) scratch[m++] = s[i].gpu[g].device_index;
-    int64_t prev = 0;
-    for (size_t i = 0; i < m; i++) {
-      put_varint(&raw, zigzag(scratch[i] - prev));
-      prev = scratch[i];
+  dle_chunk_buf *b = dle_chunk_buf_new();
+  if (!b) return dle_error_set(err, DLE_ENOMEM, "out of memory encoding samples");
+  int rc = DLE_OK;
+  for (size_t i = 0; rc == DLE_OK && i < n; i++) rc = dle_chunk_buf_push(b, &s[i], err);
+  const uint8_t *p = NULL;
+  size_t len = 0;
+  if (rc == DLE_OK) rc = dle_chunk_buf_encode(b, 0, n, &p, &len, err);
+  if (rc == DLE_OK) {
+    if ((*blob = malloc(len)) != NULL) {
+      memcpy(*blob, p, len);
+      *blob_len = len;
+    } else {
+      rc = dle_error_set(err, DLE_ENOMEM, "out of memory encoding samples");
     }
-    /* gather the slot's eight columns in one pass, column-major */
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-      if (s[i].n_gpus <= g) continue;
-      const dle_gpu_sample *x = &s[i].gpu[g];
-      col[0 * m + j] = x->power_w;
-      col[1 * m + j] = x->energy_counter_j;
-      col[2 * m + j] = x->util_gpu_pct;
-      col[3 * m + j] = x->util_mem_pct;
-      col[4 * m + j] = x->mem_used_mib;
-      col[5 * m + j] = x->mem_total_mib;
-      col[6 * m + j] = x->temp_c;
-      col[7 * m + j] = x->power_limit_w;
-      j++;
-    }
-    for (int c = 0; c < DLE_CHUNK_GPU_COLS; c++)
-      encode_column(&raw, col + (size_t)c * m, m, scratch);
   }
-  free(col);
-  free(scratch);
-  if (raw.oom) {
-    free(raw.p);
-    return dle_error_set(err, DLE_ENOMEM, "out of memory encoding samples");
-  }
-  buf out = {0};
-  put_u8(&out, FORMAT);
-  put_varint(&out, raw.len);
-  size_t bound = ZSTD_compressBound(raw.len);
-  uint8_t *d = buf_room(&out, bound);
-  if (!d) {
-    free(raw.p);
-    free(out.p);
-    return dle_error_set(err, DLE_ENOMEM, "out of memory compressing samples");
-  }
-  size_t z = ZSTD_compress(d, bound, raw.p, raw.len, ZSTD_LEVEL);
-  free(raw.p);
-  if (ZSTD_isError(z)) {
-    free(out.p);
-    return dle_error_set(err, DLE_EDB, "compressing samples: %s", ZSTD_getErrorName(z));
-  }
-  out.len += z;
-  *blob = out.p;
-  *blob_len = out.len;
-  return DLE_OK;
+  dle_chunk_buf_free(b);
+  return rc;
 }
 
 /* ---- decoding ---- */
@@ -291,6 +423,32 @@ static uint64_t get_varint(rd *r) {
   }
   r->bad = 1;
   return 0;
+}
+
+/* get_varint without a bounds check per byte while 10 bytes remain (the longest
+ * varint); the checked loop near the end. Sets r->bad the same way. */
+static inline uint64_t get_varint_fast(rd *r) {
+  const uint8_t *p = r->p;
+  if (r->end - p >= 10) {
+    uint64_t c = *p++;
+    if (c < 0x80) {
+      r->p = p;
+      return c;
+    }
+    uint64_t v = c & 0x7f;
+    for (int shift = 7; shift < 70; shift += 7) {
+      c = *p++;
+      v |= (c & 0x7f) << shift;
+      if (c < 0x80) {
+        r->p = p;
+        return v;
+      }
+    }
+    r->p = p;
+    r->bad = 1;
+    return 0;
+  }
+  return get_varint(r);
 }
 
 static uint64_t get_u64(rd *r) {
@@ -326,15 +484,16 @@ static void decode_column(rd *r, double *out, size_t n) {
     }
     int64_t m = 0;
     const double p = P10[k];
-    for (size_t i = 0; i < n; i++) {
-      /* inline fast path for one-byte varints */
-      uint64_t u;
-      if (r->p < r->end && *r->p < 0x80)
-        u = *r->p++;
-      else
-        u = get_varint(r);
-      m = (int64_t)((uint64_t)m + (uint64_t)unzigzag(u));
-      out[i] = (double)m / p;
+    if (k == 0) { /* integers (utilization, MiB, degrees): m / 1 is m, no division */
+      for (size_t i = 0; i < n; i++) {
+        m = (int64_t)((uint64_t)m + (uint64_t)unzigzag(get_varint_fast(r)));
+        out[i] = (double)m;
+      }
+    } else {
+      for (size_t i = 0; i < n; i++) {
+        m = (int64_t)((uint64_t)m + (uint64_t)unzigzag(get_varint_fast(r)));
+        out[i] = (double)m / p;
+      }
     }
     if (r->bad) return;
     rd er = {exc, r->end, 0};
@@ -347,6 +506,12 @@ static void decode_column(rd *r, double *out, size_t n) {
         return;
       }
       out[idx] = double_of(bits);
+    }
+  } else if (mode == MODE_IDELTA) {
+    uint64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+      prev += (uint64_t)unzigzag(get_varint_fast(r));
+      out[i] = double_of(prev);
     }
   } else if (mode == MODE_XOR) {
     if ((size_t)(r->end - r->p) < 8 * n) {
@@ -366,7 +531,22 @@ static void decode_column(rd *r, double *out, size_t n) {
   }
 }
 
-dle_chunk *dle_chunk_new(void) { return calloc(1, sizeof(dle_chunk)); }
+dle_chunk *dle_chunk_new(void) {
+  /* only the bookkeeping is cleared: decode writes the columns before anything reads them */
+  dle_chunk *c = malloc(sizeof *c);
+  if (!c) return NULL;
+  c->n = 0;
+  c->max_gpus = 0;
+  memset(c->slot_n, 0, sizeof c->slot_n);
+  memset(c->dev, 0, sizeof c->dev);
+  memset(c->gpu, 0, sizeof c->gpu);
+  c->raw = NULL;
+  c->raw_cap = 0;
+  c->dctx = NULL;
+  memset(c->cursor, 0, sizeof c->cursor);
+  c->next = 0;
+  return c;
+}
 
 void dle_chunk_free(dle_chunk *c) {
   if (!c) return;
@@ -375,6 +555,7 @@ void dle_chunk_free(dle_chunk *c) {
     for (int k = 0; k < DLE_CHUNK_GPU_COLS; k++) free(c->gpu[g][k]);
   }
   free(c->raw);
+  ZSTD_freeDCtx(c->dctx);
   free(c);
 }
 
@@ -396,7 +577,9 @@ int dle_chunk_decode(dle_chunk *c, const uint8_t *blob, size_t blob_len, size_t 
     c->raw = np;
     c->raw_cap = raw_len;
   }
-  size_t z = ZSTD_decompress(c->raw, raw_len, h.p, (size_t)(h.end - h.p));
+  if (!c->dctx && !(c->dctx = ZSTD_createDCtx()))
+    return dle_error_set(err, DLE_ENOMEM, "out of memory reading samples");
+  size_t z = ZSTD_decompressDCtx(c->dctx, c->raw, raw_len, h.p, (size_t)(h.end - h.p));
   if (ZSTD_isError(z) || z != raw_len) return corrupt(err, "zstd frame");
   rd r = {c->raw, c->raw + raw_len, 0};
   uint64_t n = get_varint(&r);

@@ -9,6 +9,9 @@
  *   - decimal: v = m / 10^k for one k (0..15) per column, the integers m stored
  *     as zig-zag varint deltas; values that do not read back bit for bit that way
  *     (NaN, -0, more digits) are kept as raw 64-bit exceptions,
+ *   - integer delta of the value's bits from the previous value's, zig-zag
+ *     varints (schema 3; neighbours sharing sign, exponent and high mantissa: a
+ *     wall clock, a slowly moving modelled power),
  *   - XOR with the previous value's bits, stored byte plane by byte plane,
  * and the whole chunk is then compressed with zstd. Lossless: every double,
  * NaN payloads and -0 included, decodes to the same bits (the encoder checks
@@ -28,6 +31,22 @@ enum { DLE_CHUNK_MAX = 4096, DLE_CHUNK_HOST_COLS = 9, DLE_CHUNK_GPU_COLS = 8 };
 int dle_chunk_encode(const dle_sample *samples, size_t n, uint8_t **blob, size_t *blob_len,
                      dle_error *err);
 
+/* A writer's open chunk: up to DLE_CHUNK_MAX samples kept as the columns the chunk
+ * stores (a sample is scattered once when pushed, not gathered again on every
+ * encode), with the encoder's buffers and zstd context reused across encodes. */
+typedef struct dle_chunk_buf dle_chunk_buf;
+dle_chunk_buf *dle_chunk_buf_new(void);
+void dle_chunk_buf_free(dle_chunk_buf *b);
+size_t dle_chunk_buf_len(const dle_chunk_buf *b);
+/* Keeps the first n samples (0: empty). */
+void dle_chunk_buf_truncate(dle_chunk_buf *b, size_t n);
+/* Appends one sample (DLE_EINVAL when the chunk is full). */
+int dle_chunk_buf_push(dle_chunk_buf *b, const dle_sample *s, dle_error *err);
+/* Encodes samples [from, to) into a blob owned by b (valid until the next encode or
+ * free); the bytes equal dle_chunk_encode's of the same samples. */
+int dle_chunk_buf_encode(dle_chunk_buf *b, size_t from, size_t to, const uint8_t **blob,
+                         size_t *blob_len, dle_error *err);
+
 /* A decoded chunk, as columns. */
 typedef struct dle_chunk {
   size_t n;
@@ -39,10 +58,13 @@ typedef struct dle_chunk {
   double *gpu[DLE_MAX_GPUS][DLE_CHUNK_GPU_COLS]; /* [slot_n[g]] */
   uint8_t *raw;                          /* decompression buffer */
   size_t raw_cap;
+  void *dctx;                            /* ZSTD_DCtx, reused across decodes */
   size_t cursor[DLE_MAX_GPUS];           /* for dle_chunk_sample's sequential walk */
   size_t next;
 } dle_chunk;
 
+/* A reader keeps one and decodes every chunk into it: its columns, buffers and zstd
+ * context are reused (a fresh ~0.3 MB chunk per run cost page faults). */
 dle_chunk *dle_chunk_new(void);
 void dle_chunk_free(dle_chunk *c);
 /* Decodes a blob into c (reusing its buffers); expect_n is the row's count

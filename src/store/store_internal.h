@@ -7,8 +7,10 @@
 #include "dlenergy/store.h"
 
 /* Current schema version of both backends. Bump it and add a step to the
- * backend's migration table when the schema changes. */
-enum { DLE_STORE_SCHEMA_VERSION = 2 };
+ * backend's migration table when the schema changes. Version 3 adds a chunk
+ * column mode (integer deltas of the bits, chunk.h) that version-2 binaries cannot
+ * decode: its step changes no row, it makes them refuse the store clearly. */
+enum { DLE_STORE_SCHEMA_VERSION = 3 };
 
 typedef struct dle_store_ops {
   const char *name; /* "sqlite" or "postgresql" */

@@ -33,12 +33,16 @@ typedef struct sq_store {
   int64_t seq_run;  /* run whose next sample number is cached, -1 none */
   int64_t next_seq;
   int64_t known_run; /* last run found to exist, -1 none */
+  int64_t batch_run; /* a run known to exist inside the open batch's transaction, -1 none
+                      * (no other writer can delete it before the batch commits) */
   /* The open chunk: the samples of run buf_run from sequence number buf_seq on;
    * the first ncommitted of them are in the file already (the chunk's row is
    * rewritten whole on each commit until it holds DLE_CHUNK_MAX samples). */
-  dle_sample *buf;
-  size_t nbuf, ncommitted;
+  dle_chunk_buf *buf; /* the open chunk's samples, as columns */
+  size_t nbuf, ncommitted; /* nbuf == dle_chunk_buf_len(buf) */
   int64_t buf_run, buf_seq;
+  dle_chunk *rd_chunk; /* the readers' decoded chunk, kept across runs */
+  int rd_busy;         /* rd_chunk in use (a callback that reads again gets its own) */
 } sq_store;
 
 static const char *const SCHEMA_V1[] = {
@@ -71,9 +75,10 @@ static const char *const SCHEMA_V1[] = {
 static int migrate_v1_v2(sq_store *s, dle_error *err);
 
 /* MIGRATIONS[v] takes a version-v schema to v+1 inside the open transaction (index 0
- * unused: v1 is created whole, so a new store runs every step). */
+ * unused: v1 is created whole, so a new store runs every step; NULL at 2: version 3
+ * only marks stores whose chunks may use the integer-delta mode, no row changes). */
 typedef int (*sq_migration)(sq_store *s, dle_error *err);
-static const sq_migration MIGRATIONS[DLE_STORE_SCHEMA_VERSION] = {NULL, migrate_v1_v2};
+static const sq_migration MIGRATIONS[DLE_STORE_SCHEMA_VERSION] = {NULL, migrate_v1_v2, NULL};
 
 static int sq_fail(sq_store *s, int rc, const char *what, dle_error *err) {
   int prim = rc & 0xff;
@@ -141,9 +146,11 @@ static int sq_abort(sq_store *s, int rc, dle_error *err) {
   s->in_tx = 0;
   s->seq_run = -1;
   s->known_run = -1;
+  s->batch_run = -1;
   if (s->batch) { /* the batch's rows are gone: the open chunk starts again */
     s->batch = 0;
     s->nbuf = s->ncommitted = 0;
+    dle_chunk_buf_truncate(s->buf, 0);
     s->buf_run = -1;
   }
   return rc;
@@ -172,9 +179,9 @@ static int sq_write_chunk(sq_store *s, dle_error *err) {
   s->seq_run = -1; /* read the next number inside the transaction */
   int rc = DLE_OK;
   if (s->ncommitted == 0 && !(rc = sq_seq_for(s, s->buf_run, err))) s->buf_seq = s->next_seq;
-  uint8_t *blob = NULL;
+  const uint8_t *blob = NULL;
   size_t blob_len = 0;
-  if (!rc) rc = dle_chunk_encode(s->buf, s->nbuf, &blob, &blob_len, err);
+  if (!rc) rc = dle_chunk_buf_encode(s->buf, 0, s->nbuf, &blob, &blob_len, err);
   if (!rc) {
     sqlite3_stmt *q = s->put_chunk;
     sqlite3_bind_int64(q, 1, s->buf_run);
@@ -183,7 +190,6 @@ static int sq_write_chunk(sq_store *s, dle_error *err) {
     sqlite3_bind_blob(q, 4, blob, (int)blob_len, SQLITE_STATIC);
     rc = sq_step_done(s, q, "storing samples", err);
   }
-  free(blob);
   return rc;
 }
 
@@ -201,11 +207,13 @@ static int sq_commit(dle_store *st, dle_error *err) {
     rc = sq_exec(s, "INSERT INTO dle_injected_fault VALUES (1)", "injected fault", err);
   if (!rc) {
     s->batch = 0;
+    s->batch_run = -1;
     rc = sq_end(s, err);
   }
   dle_store_mark_committed(st);
   if (rc) {
     s->nbuf = s->ncommitted;
+    dle_chunk_buf_truncate(s->buf, s->nbuf);
     sq_abort(s, rc, err); /* a failed batch also forgets the open chunk */
     dle_error_prefix(err, "%zu uncommitted rows discarded: ", lost);
     return rc;
@@ -214,6 +222,7 @@ static int sq_commit(dle_store *st, dle_error *err) {
   if (s->nbuf == DLE_CHUNK_MAX) { /* full: the next sample starts a new chunk */
     s->buf_seq += (int64_t)s->nbuf;
     s->nbuf = s->ncommitted = 0;
+    dle_chunk_buf_truncate(s->buf, 0);
   }
   return DLE_OK;
 }
@@ -221,13 +230,15 @@ static int sq_commit(dle_store *st, dle_error *err) {
 /* Forgets the open chunk (after it was committed, or when its run is deleted). */
 static void sq_reset_chunk(sq_store *s) {
   s->nbuf = s->ncommitted = 0;
+  dle_chunk_buf_truncate(s->buf, 0);
   s->buf_run = -1;
 }
 
 static void sq_close(dle_store *st) {
   sq_store *s = (sq_store *)st;
   if (s->nbuf > s->ncommitted && s->put_chunk) sq_commit(st, NULL);
-  free(s->buf);
+  dle_chunk_buf_free(s->buf);
+  dle_chunk_free(s->rd_chunk);
   sqlite3_finalize(s->put_chunk);
   sqlite3_finalize(s->ins_run);
   sqlite3_finalize(s->upd_run);
@@ -404,6 +415,7 @@ static int sq_create_run(dle_store *st, const dle_run_info *r, int64_t *id, dle_
   rc = sq_step_done(s, q, "creating a run", err);
   if (rc) return sq_abort(s, rc, err);
   *id = (int64_t)sqlite3_last_insert_rowid(s->db);
+  if (s->batch) s->batch_run = *id;
   return sq_end(s, err);
 }
 
@@ -480,11 +492,12 @@ static int sq_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t 
       return s->batch ? sq_abort(s, rc, err) : rc;
     sq_reset_chunk(s);
   }
-  if (!s->buf && !(s->buf = malloc(DLE_CHUNK_MAX * sizeof *s->buf)))
+  if (!s->buf && !(s->buf = dle_chunk_buf_new()))
     return dle_error_set(err, DLE_ENOMEM, "out of memory buffering samples");
   s->buf_run = run_id;
   for (size_t i = 0; i < n; i++) {
-    dle_store_copy_sample(&s->buf[s->nbuf++], &v[i]);
+    if ((rc = dle_chunk_buf_push(s->buf, &v[i], err))) return rc;
+    s->nbuf++;
     st->pending++;
     if (s->nbuf < DLE_CHUNK_MAX) continue;
     if (!s->batch) {
@@ -494,6 +507,7 @@ static int sq_append(dle_store *st, int64_t run_id, const dle_sample *v, size_t 
     } else { /* sealed inside the batch */
       s->buf_seq += (int64_t)s->nbuf;
       s->nbuf = s->ncommitted = 0;
+      dle_chunk_buf_truncate(s->buf, 0);
     }
   }
   return DLE_OK;
@@ -511,10 +525,15 @@ static int run_exists(sq_store *s, int64_t run_id, dle_error *err) {
   return rc;
 }
 
-/* Starts a write that needs the run: checks that it exists, then opens the transaction. */
+/* Starts a write that needs the run: checks that it exists, then opens the transaction.
+ * Inside a batch a run checked (or created) earlier in the same transaction is not
+ * looked up again: an import writes dozens of metadata rows per run. */
 static int sq_begin_run_write(sq_store *s, int64_t run_id, dle_error *err) {
+  if (s->batch && s->in_tx && s->batch_run == run_id) return DLE_OK;
   int rc = run_exists(s, run_id, err);
-  return rc ? rc : sq_begin(s, err);
+  if (!rc) rc = sq_begin(s, err);
+  if (!rc && s->batch) s->batch_run = run_id;
+  return rc;
 }
 
 static int sq_set_meta(dle_store *st, int64_t run_id, const char *key, const char *value,
@@ -562,6 +581,7 @@ static int sq_delete_run(dle_store *st, int64_t run_id, dle_error *err) {
   }
   s->seq_run = -1; /* as sq_abort does on failure */
   s->known_run = -1;
+  s->batch_run = -1;
   if (s->buf_run == run_id) sq_reset_chunk(s);
   return sq_finish(s, rc, err);
 }
@@ -724,6 +744,23 @@ static int sq_meta_match(dle_store *st, const char *key, const char *value, int6
   return DLE_OK;
 }
 
+/* The handle's decoded chunk, or a fresh one while it is in use. */
+static dle_chunk *sq_take_chunk(sq_store *s) {
+  if (!s->rd_chunk) s->rd_chunk = dle_chunk_new();
+  if (s->rd_chunk && !s->rd_busy) {
+    s->rd_busy = 1;
+    return s->rd_chunk;
+  }
+  return dle_chunk_new();
+}
+
+static void sq_give_chunk(sq_store *s, dle_chunk *c) {
+  if (c && c == s->rd_chunk)
+    s->rd_busy = 0;
+  else
+    dle_chunk_free(c);
+}
+
 /* Streams one run's chunks, one decoded chunk in memory at a time. */
 static int sq_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, void *ctx,
                       dle_error *err) {
@@ -733,10 +770,10 @@ static int sq_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, voi
       s, "SELECT n, data FROM sample_chunks WHERE run_id = ? ORDER BY first_seq", run_id, &q, err);
   if (rc) return rc;
   dle_sample *cur = malloc(sizeof *cur);
-  dle_chunk *c = dle_chunk_new();
+  dle_chunk *c = sq_take_chunk(s);
   if (!cur || !c) {
     free(cur);
-    dle_chunk_free(c);
+    sq_give_chunk(s, c);
     sqlite3_finalize(q);
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
   }
@@ -758,7 +795,7 @@ static int sq_foreach(dle_store *st, int64_t run_id, dle_store_sample_fn fn, voi
   }
   if (!rc && r != SQLITE_DONE) rc = sq_fail(s, r, "reading samples", err);
   free(cur);
-  dle_chunk_free(c);
+  sq_give_chunk(s, c);
   sqlite3_finalize(q);
   return rc;
 }
@@ -863,6 +900,7 @@ int dle_store_open_sqlite(const char *path, dle_store **out, dle_error *err) {
   s->base.ops = &SQLITE_OPS;
   s->seq_run = -1;
   s->known_run = -1;
+  s->batch_run = -1;
   s->buf_run = -1;
   dle_store_copy_str(s->base.location, sizeof s->base.location, path);
   /* URI filenames let tests pick a fault-injecting VFS ("file:x.db?vfs=...");

@@ -118,8 +118,79 @@ int main(void) {
   printf("decimal trace: %zu bytes for %d samples (%.2f bytes/sample)\n", len, DLE_CHUNK_MAX,
          (double)len / DLE_CHUNK_MAX);
   CHECK_MSG(len < 6 * DLE_CHUNK_MAX, "%zu bytes", len);
-  /* limits and junk */
+  /* bit patterns that no decimal scale serves but that move slowly (the integer-delta
+   * mode): a wall clock made as the importer makes it (ns / 1e9 beyond 2^53 ns) and a
+   * modelled RAM power (W per GB x RSS) */
+  for (size_t i = 0; i < DLE_CHUNK_MAX; i++) {
+    dle_sample_clear(&s[i]);
+    int64_t ns = INT64_C(1667000000123000000) + (int64_t)i * 100000000 +
+                 (int64_t)(next_u64() % 5000) * 1000000;
+    s[i].t_s = (double)i / 10.0;
+    s[i].wall_s = (double)ns / 1e9;
+    s[i].rss_mib = 12000.0 + (double)(i / 50) * 0.125;
+    s[i].ram_power_w = s[i].rss_mib / 1024.0 * 0.375;
+    s[i].n_gpus = 0;
+  }
+  CHECK(round_trip(s, DLE_CHUNK_MAX, &len));
+  printf("wall clock + modelled RAM power: %zu bytes for %d samples (%.2f bytes/sample)\n", len,
+         DLE_CHUNK_MAX, (double)len / DLE_CHUNK_MAX);
+  CHECK_MSG(len < 5 * DLE_CHUNK_MAX, "%zu bytes", len);
+  {
+    /* before zstd (the length after the format byte): both columns as short deltas,
+     * not 8-byte XOR planes (16 bytes a sample for the two) */
+    uint8_t *blob = NULL;
+    size_t blen = 0;
+    dle_error e0 = {0};
+    CHECK(dle_chunk_encode(s, DLE_CHUNK_MAX, &blob, &blen, &e0) == DLE_OK);
+    uint64_t raw_len = 0;
+    for (size_t i = 1, shift = 0; blob && i < blen && shift < 64; i++, shift += 7) {
+      raw_len |= (uint64_t)(blob[i] & 0x7f) << shift;
+      if (!(blob[i] & 0x80)) break;
+    }
+    printf("  before zstd: %.2f bytes/sample\n", (double)raw_len / DLE_CHUNK_MAX);
+    CHECK_MSG(raw_len < 12 * DLE_CHUNK_MAX, "%llu raw bytes", (unsigned long long)raw_len);
+    free(blob);
+  }
+  /* the writer's open chunk: any range [from, to) of its columns encodes to the same
+   * bytes as the samples of that range; truncating and pushing again reuses the slots */
   dle_error e = {0};
+  fill(s, 1000, 3, 2, 1);
+  dle_chunk_buf *cb = dle_chunk_buf_new();
+  for (size_t i = 0; i < 1000; i++) CHECK(dle_chunk_buf_push(cb, &s[i], &e) == DLE_OK);
+  CHECK(dle_chunk_buf_len(cb) == 1000);
+  static const size_t ranges[][2] = {{0, 1000}, {0, 1}, {999, 1000}, {5, 6}, {17, 640}, {100, 1000}};
+  for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+    size_t from = ranges[r][0], to = ranges[r][1];
+    const uint8_t *b1 = NULL;
+    size_t l1 = 0, l2 = 0;
+    uint8_t *b2 = NULL;
+    CHECK(dle_chunk_buf_encode(cb, from, to, &b1, &l1, &e) == DLE_OK);
+    CHECK(dle_chunk_encode(s + from, to - from, &b2, &l2, &e) == DLE_OK);
+    CHECK_MSG(l1 == l2 && b1 && b2 && memcmp(b1, b2, l1) == 0, "range [%zu, %zu)", from, to);
+    free(b2);
+  }
+  const uint8_t *bp = NULL;
+  size_t bl = 0;
+  CHECK(dle_chunk_buf_encode(cb, 10, 10, &bp, &bl, &e) == DLE_EINVAL);
+  CHECK(dle_chunk_buf_encode(cb, 0, 1001, &bp, &bl, &e) == DLE_EINVAL);
+  dle_chunk_buf_truncate(cb, 300);
+  CHECK(dle_chunk_buf_len(cb) == 300);
+  fill(s + 300, 200, 1, 4, 1); /* other GPU counts after the cut */
+  for (size_t i = 300; i < 500; i++) CHECK(dle_chunk_buf_push(cb, &s[i], &e) == DLE_OK);
+  {
+    const uint8_t *b1 = NULL;
+    size_t l1 = 0, l2 = 0;
+    uint8_t *b2 = NULL;
+    CHECK(dle_chunk_buf_encode(cb, 0, 500, &b1, &l1, &e) == DLE_OK);
+    CHECK(dle_chunk_encode(s, 500, &b2, &l2, &e) == DLE_OK);
+    CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0);
+    free(b2);
+  }
+  dle_chunk_buf_truncate(cb, 0);
+  for (size_t i = 0; i < DLE_CHUNK_MAX; i++) CHECK(dle_chunk_buf_push(cb, &s[0], &e) == DLE_OK);
+  CHECK(dle_chunk_buf_push(cb, &s[0], &e) == DLE_EINVAL); /* full */
+  dle_chunk_buf_free(cb);
+  /* limits and junk */
   uint8_t *blob = NULL;
   CHECK(dle_chunk_encode(s, 0, &blob, &len, &e) == DLE_EINVAL);
   CHECK(dle_chunk_encode(s, DLE_CHUNK_MAX + 1, &blob, &len, &e) == DLE_EINVAL);

@@ -517,6 +517,121 @@ static void test_pg_reconnect(void) {
   dle_store_close(st);
 }
 
+/* A callback that reads another run through the same handle while a walk is in
+ * progress (the handle keeps one decoded chunk for its readers: the nested walk
+ * must get its own, and neither walk may see the other's samples). */
+struct nested {
+  dle_store *st;
+  int64_t other;
+  struct walk outer, inner;
+  int rc;
+};
+
+static int nested_walk(void *ctx, const dle_sample *s, dle_error *err) {
+  struct nested *n = ctx;
+  check_walk(&n->outer, s, err);
+  if (n->outer.k == 2) { /* mid-walk: read the whole other run */
+    n->rc = dle_store_foreach_sample(n->st, n->other, check_walk, &n->inner, err);
+  }
+  return 0;
+}
+
+static void test_nested_read(void) {
+  dle_error e = {0};
+  dle_store *st = NULL;
+  CHECK_OK(dle_store_open(g_loc, &st, &e), &e);
+  if (!st) return;
+  enum { NA = 5000, NB = 4100 }; /* two chunks each */
+  dle_sample *v = malloc(NA * sizeof *v);
+  for (uint32_t k = 0; k < NA; k++) fixture_sample(&v[k], k);
+  int64_t a = write_run(st, "nested-a", &e), b = write_run(st, "nested-b", &e);
+  CHECK_OK(dle_store_append_samples(st, a, v, NA, &e), &e);
+  CHECK_OK(dle_store_append_samples(st, b, v, NB, &e), &e);
+  CHECK_OK(dle_store_commit(st, &e), &e);
+  struct nested n = {st, b, {0}, {0}, -1};
+  CHECK_OK(dle_store_foreach_sample(st, a, nested_walk, &n, &e), &e);
+  CHECK_MSG(n.rc == DLE_OK && n.inner.k == NB && n.inner.mismatches == 0,
+            "inner walk: rc %d, %u samples, %d differ", n.rc, n.inner.k, n.inner.mismatches);
+  CHECK_MSG(n.outer.k == NA && n.outer.mismatches == 0, "outer walk: %u samples, %d differ",
+            n.outer.k, n.outer.mismatches);
+  /* and the handle's chunk serves a plain walk again afterwards */
+  struct walk w = {0};
+  CHECK_OK(dle_store_foreach_sample(st, b, check_walk, &w, &e), &e);
+  CHECK(w.k == NB && w.mismatches == 0);
+  free(v);
+  dle_store_close(st);
+}
+
+/* PostgreSQL only (issue 12): each commit appends the samples since the last one as a
+ * small chunk row (the server never rewrites the growing chunk); a full chunk and a
+ * run that ends are compacted into one row each, and every sample reads back. */
+static void chunk_rows(PGconn *c, int64_t id, int64_t *rows, int64_t *samples, int64_t *max_n) {
+  char sql[160];
+  snprintf(sql, sizeof sql,
+           "SELECT count(*), coalesce(sum(n), 0), coalesce(max(n), 0) FROM sample_chunks"
+           " WHERE run_id = %" PRId64, id);
+  PGresult *r = PQexec(c, sql);
+  CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
+  *rows = atoll(PQgetvalue(r, 0, 0));
+  *samples = atoll(PQgetvalue(r, 0, 1));
+  *max_n = atoll(PQgetvalue(r, 0, 2));
+  PQclear(r);
+}
+
+static void test_pg_append_compact(void) {
+  dle_error e = {0};
+  dle_store *st = NULL;
+  CHECK_OK(dle_store_open(g_loc, &st, &e), &e);
+  PGconn *c = PQconnectdb(g_loc);
+  CHECK(PQstatus(c) == CONNECTION_OK);
+  if (!st || PQstatus(c) != CONNECTION_OK) {
+    dle_store_close(st);
+    PQfinish(c);
+    return;
+  }
+  int64_t id = write_run(st, "append", &e);
+  enum { N = 4096 + 7 };
+  dle_sample *v = malloc(N * sizeof *v);
+  for (uint32_t k = 0; k < N; k++) fixture_sample(&v[k], k);
+  int64_t rows, n, max_n;
+  for (int b = 0; b < 3; b++) { /* three commits: three small rows */
+    CHECK_OK(dle_store_append_samples(st, id, v + 10 * b, 10, &e), &e);
+    CHECK_OK(dle_store_commit(st, &e), &e);
+  }
+  chunk_rows(c, id, &rows, &n, &max_n);
+  CHECK_MSG(rows == 3 && n == 30 && max_n == 10, "%" PRId64 " rows, %" PRId64 " samples", rows, n);
+  CHECK_OK(dle_store_append_samples(st, id, v + 30, 3000, &e), &e);
+  CHECK_OK(dle_store_commit(st, &e), &e);
+  chunk_rows(c, id, &rows, &n, &max_n);
+  CHECK_MSG(rows == 4 && n == 3030, "%" PRId64 " rows, %" PRId64 " samples", rows, n);
+  /* filling the chunk seals it: the four rows become one of 4096 samples */
+  CHECK_OK(dle_store_append_samples(st, id, v + 3030, N - 3030, &e), &e);
+  CHECK_OK(dle_store_commit(st, &e), &e);
+  chunk_rows(c, id, &rows, &n, &max_n);
+  CHECK_MSG(rows == 2 && n == N && max_n == 4096, "%" PRId64 " rows, %" PRId64 " samples", rows, n);
+  /* a run that ends: its open chunk's rows become one */
+  dle_sample extra[3];
+  for (uint32_t k = 0; k < 3; k++) fixture_sample(&extra[k], N + k);
+  for (int b = 0; b < 3; b++) {
+    CHECK_OK(dle_store_append_samples(st, id, &extra[b], 1, &e), &e);
+    CHECK_OK(dle_store_commit(st, &e), &e);
+  }
+  chunk_rows(c, id, &rows, &n, &max_n);
+  CHECK_MSG(rows == 5 && n == N + 3, "%" PRId64 " rows before the end", rows);
+  dle_run_info info;
+  CHECK_OK(dle_store_get_run(st, id, &info, &e), &e);
+  info.status = DLE_RUN_COMPLETE;
+  CHECK_OK(dle_store_update_run(st, &info, &e), &e);
+  chunk_rows(c, id, &rows, &n, &max_n);
+  CHECK_MSG(rows == 2 && n == N + 3, "%" PRId64 " rows after the end", rows);
+  struct walk w = {0};
+  CHECK_OK(dle_store_foreach_sample(st, id, check_walk, &w, &e), &e);
+  CHECK_MSG(w.k == N + 3 && w.mismatches == 0, "%u samples, %d differ", w.k, w.mismatches);
+  free(v);
+  PQfinish(c);
+  dle_store_close(st);
+}
+
 int main(int argc, char **argv) {
   const char *which = argc > 1 ? argv[1] : "sqlite";
   snprintf(g_tag, sizeof g_tag, "conformance-%ld", (long)getpid());
@@ -533,10 +648,14 @@ int main(int argc, char **argv) {
   test_roundtrip();
   test_fault();
   test_autocommit();
+  /* SQLite only: a PostgreSQL connection streams one query's rows at a time
+   * (single-row mode), so a callback cannot start another read on the same handle */
+  if (strcmp(which, "pg") != 0) test_nested_read();
   if (strcmp(which, "pg") == 0) {
     test_pg_errors();
     test_pg_migrate_v1();
     test_pg_reconnect();
+    test_pg_append_compact();
   }
   return check_finish();
 }
