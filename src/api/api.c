@@ -333,6 +333,45 @@ static const char *figure_kind(const dle_energy_summary *s, int c) {
   return s->measured[c] ? "measured" : "modelled";
 }
 
+/* Is NVML index idx in the comma-separated list ("0,2")? */
+static bool index_listed(const char *list, uint32_t idx) {
+  for (const char *p = list; p && *p;) {
+    char *end = NULL;
+    unsigned long v = strtoul(p, &end, 10);
+    if (end == p) break;
+    if (v == idx) return true;
+    p = *end == ',' ? end + 1 : end;
+  }
+  return false;
+}
+
+/* Per-device energies and attribution, as `show --json` lists them ("gpus"). */
+static void add_devices(cJSON *o, const dle_energy_summary *s, const char *used,
+                        const char *shared) {
+  cJSON *arr = cJSON_AddArrayToObject(o, "gpus");
+  double used_j = 0;
+  bool any_used = false, unknown = used && strcmp(used, "unknown") == 0;
+  for (uint32_t d = 0; d < s->n_devices; d++) {
+    cJSON *g = cJSON_CreateObject();
+    cJSON_AddNumberToObject(g, "index", s->device_index[d]);
+    num_or_null(g, "energy_j", s->device_energy_j[d]);
+    num_or_null(g, "avg_power_w", s->device_avg_power_w[d]);
+    num_or_null(g, "counter_energy_j", s->device_counter_j[d]);
+    num_or_null(g, "integral_energy_j", s->device_integral_j[d]);
+    cJSON_AddBoolToObject(g, "headline", s->device_headline[d] != 0);
+    bool u = used && !unknown && index_listed(used, s->device_index[d]);
+    if (used && !unknown) {
+      cJSON_AddBoolToObject(g, "used_by_run", u);
+      if (u && !isnan(s->device_energy_j[d])) used_j += s->device_energy_j[d], any_used = true;
+    } else {
+      cJSON_AddNullToObject(g, "used_by_run");
+    }
+    cJSON_AddBoolToObject(g, "shared", shared && index_listed(shared, s->device_index[d]));
+    cJSON_AddItemToArray(arr, g);
+  }
+  num_or_null(o, "gpu_energy_used_j", any_used ? used_j : NAN);
+}
+
 /* A run as JSON: the fields of `dlenergy show --json` that carry figures (same names,
  * same functions behind them), its epochs and windows with their energies. */
 static cJSON *summary_json(const dle_run_info *info, const dle_trace *tr, const dle_epoch *ep,
@@ -388,6 +427,7 @@ static cJSON *summary_json(const dle_run_info *info, const dle_trace *tr, const 
   if (cs) cJSON_AddStringToObject(o, "carbon_source", cs);
   const char *scope = dle_kv_get(kv, nkv, "scope");
   if (scope) cJSON_AddStringToObject(o, "scope", scope);
+  add_devices(o, &s, dle_kv_get(kv, nkv, "gpus_used"), dle_kv_get(kv, nkv, "gpus_shared"));
   cJSON *meta = cJSON_AddObjectToObject(o, "meta");
   for (size_t i = 0; i < nkv; i++) cJSON_AddStringToObject(meta, kv[i].key, kv[i].value);
   if (with_epochs) {
