@@ -2,20 +2,20 @@
 
 Search order: $DLENERGY_LIB (a file), a libdlenergy.so* next to this package, the
 library the build or install recorded in _paths.py, then the system loader
-(libdlenergy.so.0 on the default path). Loaded once, on first use.
+(libdlenergy.so.0 on the default path). Loaded once, on first use: ctypes itself is
+imported then, not when the package is (import time matters in notebooks).
 """
-import ctypes
-import glob
+import _thread
 import os
-import threading
 
 from ._errors import Error, from_code
 
-_lock = threading.Lock()
+_LOAD_LOCK = _thread.allocate_lock()
 _lib = None
 
 
 def _candidates():
+    import glob
     env = os.environ.get("DLENERGY_LIB")
     if env:
         yield env
@@ -36,6 +36,7 @@ def _candidates():
 
 
 def _declare(lib):
+    import ctypes
     c = ctypes
     p = c.c_void_p
     s = c.c_char_p
@@ -72,7 +73,8 @@ def lib():
     global _lib
     if _lib is not None:
         return _lib
-    with _lock:
+    import ctypes
+    with _LOAD_LOCK:
         if _lib is not None:
             return _lib
         tried = []
@@ -99,6 +101,7 @@ def dec(raw):
 
 def call_json(fn_name, *args):
     """Calls one of the dle_api_*_json readers; returns the parsed JSON."""
+    import ctypes
     import json
     l = lib()
     out = ctypes.c_void_p()
