@@ -79,6 +79,15 @@ raises(dlenergy.StateError, run.epoch_begin, 1, contains="ended")
 check(run.summary["epochs"] == 0 and run.summary["epochs_open"] == 0, "child's epoch ignored")
 check([w["name"] for w in run.summary["windows"]] == ["w"], "child's window ignored")
 
+# start()/stop() across notebook cells, without a `with` block.
+t = dlenergy.track(db=db, no_gpu=True)
+r = t.start()
+r.epoch_begin(); r.epoch_end({"loss": 0.1})
+raises(dlenergy.StateError, t.start, contains="already in use")
+summ = t.stop()
+check(summ["status"] == "complete" and summ["epochs"] == 1 and r.summary is summ, "start/stop")
+raises(dlenergy.StateError, t.stop, contains="not started")
+
 # An exception in the block: recorded as failed with the error, and re-raised.
 try:
     with dlenergy.track(db=db, no_gpu=True) as run:

@@ -288,7 +288,8 @@ class track:  # noqa: N801 - used as a function and a decorator, like CodeCarbon
     epochs=None, command=None, cpu_tdp=None, ram_w_per_gb=None, no_gpu=False,
     no_rapl=False, no_cpu=False)
 
-    `with dlenergy.track(...) as run:` records the block; `@dlenergy.track(...)`
+    `with dlenergy.track(...) as run:` records the block; `t = dlenergy.track(...);
+    run = t.start(); ...; t.stop()` the same across notebook cells; `@dlenergy.track(...)`
     records each call of the function (the run is dlenergy.active_run() inside it,
     the last summary is the wrapper's .last_summary). Options as `dlenergy run`'s.
     on_error: what a failing store or sensor does: "warn" (default), "ignore", or
@@ -308,6 +309,18 @@ class track:  # noqa: N801 - used as a function and a decorator, like CodeCarbon
     def __exit__(self, exc_type, exc, tb):
         run, self._run = self._run, None
         return run.__exit__(exc_type, exc, tb)
+
+    def start(self):
+        """Starts recording without a `with` block (a notebook across cells); returns
+        the Run. End it with stop()."""
+        return self.__enter__()
+
+    def stop(self, status="complete", error=None):
+        """Ends what start() began; returns the summary dict."""
+        if self._run is None:
+            raise StateError("this track() is not started")
+        run, self._run = self._run, None
+        return run.stop(status, error)
 
     def __call__(self, fn):
         import functools
