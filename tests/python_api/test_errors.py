@@ -88,6 +88,30 @@ summ = t.stop()
 check(summ["status"] == "complete" and summ["epochs"] == 1 and r.summary is summ, "start/stop")
 raises(dlenergy.StateError, t.stop, contains="not started")
 
+# The Keras and Lightning callbacks' hooks (what dlenergy_markers.KerasCallback and
+# LightningCallback run; the frameworks are not installed here) mark the in-process run.
+import types  # noqa: E402
+import dlenergy_markers as dm  # noqa: E402
+check(not dm.enabled(), "no channel and no run: markers disabled")
+with dlenergy.track(db=db, no_gpu=True) as run:
+    keras = dm._KerasHooks()
+    keras.params = {"epochs": 2}
+    keras.on_train_begin()
+    keras.on_epoch_begin(0)
+    keras.on_epoch_end(0, {"loss": 0.25, "accuracy": 0.5})
+    trainer = types.SimpleNamespace(max_epochs=2, current_epoch=1,
+                                    callback_metrics={"val_loss": 0.125})
+    lit = dm._LightningHooks()
+    lit.on_train_start(trainer, None)
+    lit.on_train_epoch_start(trainer, None)
+    lit.on_train_epoch_end(trainer, None)
+eps = run.summary["epoch_list"]
+check([e["index"] for e in eps] == [1, 2] and run.summary["epochs_planned"] == 2,
+      "callback epochs: %r" % [(e["index"], e["metrics"]) for e in eps])
+check(eps and eps[0]["metrics"] == "loss=0.25 accuracy=0.5", "keras metrics %r" % (
+    eps[0]["metrics"] if eps else None))
+check(len(eps) == 2 and eps[1]["metrics"] == "val_loss=0.125", "lightning metrics")
+
 # An exception in the block: recorded as failed with the error, and re-raised.
 try:
     with dlenergy.track(db=db, no_gpu=True) as run:
