@@ -88,6 +88,22 @@ summ = t.stop()
 check(summ["status"] == "complete" and summ["epochs"] == 1 and r.summary is summ, "start/stop")
 raises(dlenergy.StateError, t.stop, contains="not started")
 
+# sys.exit(0) inside the block is a complete run; a run never stopped is recorded as
+# failed when the interpreter exits (not left "running").
+code = ("import sys, dlenergy\n"
+        "t = dlenergy.track(db=sys.argv[1], no_gpu=True)\n"
+        "t.start()\n"
+        "with dlenergy.track(db=sys.argv[1], no_gpu=True):\n"
+        "    sys.exit(0)\n")
+p = subprocess.run(["/usr/bin/python3", "-c", code, db], capture_output=True, text=True)
+check(p.returncode == 0, "sys.exit(0) in a block: %d %s" % (p.returncode, p.stderr))
+last = dlenergy.runs(db)
+if hasattr(last, "to_dict"):
+    last = last.to_dict("records")
+st = {r["run_id"]: (r["status"], r.get("meta.error")) for r in last[-2:]}
+check(sorted(v[0] for v in st.values()) == ["complete", "failed"] and any(
+    v[1] and "interpreter exited" in v[1] for v in st.values()), "at-exit statuses %r" % st)
+
 # The Keras and Lightning callbacks' hooks (what dlenergy_markers.KerasCallback and
 # LightningCallback run; the frameworks are not installed here) mark the in-process run.
 import types  # noqa: E402

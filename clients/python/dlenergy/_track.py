@@ -13,6 +13,26 @@ _active = []  # running Run objects of this process, innermost last
 _ENV_CODES = (-2, -6, -7)
 
 
+_atexit_done = []
+
+
+def _stop_at_exit():
+    """The interpreter exits with runs still going (start() without stop()): record
+    them as failed rather than leave them "running"."""
+    for r in list(reversed(_active)):
+        try:
+            r.stop("failed", "the interpreter exited before the run was stopped")
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _register_atexit():
+    if not _atexit_done:
+        import atexit
+        atexit.register(_stop_at_exit)
+        _atexit_done.append(True)
+
+
 def active_run():
     """The innermost running `track` run of this process, or None."""
     pid = os.getpid()
@@ -154,6 +174,7 @@ class Run:
         if h:
             self.run_id = int(lib.dle_tracker_run_id(h))
         _active.append(self)
+        _register_atexit()
         return self
 
     def stop(self, status="complete", error=None):
@@ -186,7 +207,8 @@ class Run:
         return self.start()
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
+        if exc_type is None or (issubclass(exc_type, SystemExit) and
+                                getattr(exc, "code", None) in (None, 0)):
             self.stop("complete")
         else:
             status = "killed" if issubclass(exc_type, KeyboardInterrupt) else "failed"
