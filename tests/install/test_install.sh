@@ -38,7 +38,8 @@ check '[ $? -eq 0 ]' "building against the installed library: $(cat "$tmp/cc.log
 check '[ "$("$tmp/use" 2>&1)" = "25" ]' "program using libdlenergy printed $("$tmp/use" 2>&1)"
 # The Python package: installed into DLE_PYTHON_SITEDIR under the prefix, it finds the
 # installed library through the _paths.py written at install time and records a run.
-site="$tmp/prefix/lib/python3/dist-packages"
+init=$(find "$tmp/prefix" -path '*-packages/dlenergy/__init__.py' | head -1)
+site=$(dirname "$(dirname "${init:-/nonexistent/x/y}")")
 check '[ -f "$site/dlenergy/__init__.py" ] && [ -f "$site/dlenergy/_paths.py" ] && [ -f "$site/dlenergy_markers.py" ]' "python package not installed in $site"
 check 'grep -q "$tmp/prefix/" "$site/dlenergy/_paths.py"' "_paths.py does not name the install prefix: $(cat "$site/dlenergy/_paths.py" 2>&1)"
 out=$(cd "$tmp" && env -u PYTHONPATH -u DLENERGY_LIB PYTHONPATH="$site" /usr/bin/python3 -c '
