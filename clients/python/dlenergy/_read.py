@@ -31,6 +31,8 @@ def _flat(summary):
             if key == "components":
                 continue
             for k2, v2 in value.items():
+                if key == "meta" and k2.startswith("window."):
+                    continue  # the windows' encoding; dlenergy.run() has them decoded
                 row["%s.%s" % (key, k2)] = v2
         elif not isinstance(value, list):
             row[key] = value
