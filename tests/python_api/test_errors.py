@@ -57,6 +57,13 @@ raises(dlenergy.NotFoundError, dlenergy.run, 999, db=db)
 raises(dlenergy.ConfigError, dlenergy.estimate, "last", method="crystal-ball", db=db)
 raises(dlenergy.ConfigError, dlenergy.runs, db, **{"a": "b,c"})
 
+# predict() goes through `dlenergy predict --json`: its answer, or its message.
+pr = dlenergy.predict(gpu="Tesla V100-SXM2-16GB", gflops=4.1, epochs=10, batch_size=32,
+                      train_size=5000, val_size=1000)
+check(pr.get("inputs", {}).get("gpu_tdp_w") == 300, "predict inputs %r" % pr.get("inputs"))
+raises(dlenergy.ConfigError, dlenergy.predict, gpu="Tesla V100-SXM2-16GB", gflops=4.1,
+       contains="are required")
+
 with dlenergy.track(db=db, no_gpu=True) as run:
     raises(dlenergy.NotFoundError, run.end_window, "never-opened", contains="no window 'never-opened' is open")
     run.begin_window("w")

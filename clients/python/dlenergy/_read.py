@@ -104,8 +104,9 @@ def _cli():
 
 def predict(**options):
     """A prediction before training (modelled), through `dlenergy predict --json`:
-    predict(gpu="NVIDIA A100-SXM4-40GB", gflops=4.1, epochs=10, batch_size=32,
-    train_size=5000, model="pre.json", meta={"architecture": "resnet50"}).
+    predict(gpu="Tesla V100-SXM2-16GB", gflops=4.1, epochs=10, batch_size=32,
+    train_size=5000, val_size=1000, model="pre.json", meta={"architecture": "resnet50"}).
+    A usage error of the CLI is a ConfigError with its message.
     Options are the CLI's with '_' for '-'; True for a flag."""
     import json
     import subprocess
@@ -122,8 +123,9 @@ def predict(**options):
             argv += [flag, os.fspath(value) if hasattr(value, "__fspath__") else str(value)]
     proc = subprocess.run(argv, capture_output=True, text=True)  # no shell
     if proc.returncode != 0:
-        msg = proc.stderr.strip().splitlines()
+        lines = [ln for ln in proc.stderr.strip().splitlines()
+                 if ln.strip() and not ln.startswith("Try ")]
+        msg = "; ".join(ln.replace("dlenergy predict: ", "", 1) for ln in lines)
         raise (ConfigError if proc.returncode == 2 else Error)(
-            msg[-1] if msg else "dlenergy predict failed (%d)" % proc.returncode,
-            proc.returncode)
+            msg or "dlenergy predict failed (%d)" % proc.returncode, proc.returncode)
     return json.loads(proc.stdout)
