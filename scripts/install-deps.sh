@@ -18,6 +18,7 @@ BUILD_PKGS=(
 TEST_PKGS=(
   python3 python3-numpy python3-scipy python3-sklearn python3-pandas python3-psutil python3-onnx
   postgresql postgresql-client prometheus chromium sqlite3 procps
+  python3-nbclient python3-nbformat python3-ipykernel python3-matplotlib
 )
 DEMO_PKGS=(python3 python3-torch)
 

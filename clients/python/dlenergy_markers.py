@@ -2,8 +2,10 @@
 
 Zero dependencies, Python 3.7+. Under `dlenergy run` the markers go through the pipe
 named by DLENERGY_MARKER_FD; under `dlenergy attach` through the FIFO named by
-DLENERGY_MARKER. Without either, or once dlenergy has gone away, every call is a
-silent no-op: nothing here ever raises into (or blocks) the training.
+DLENERGY_MARKER. Without either, the marks go to the run that `dlenergy.track` (the
+in-process package) records in this process, when there is one. Otherwise, or once
+dlenergy has gone away, every call is a silent no-op: nothing here ever raises into
+(or blocks) the training.
 
     import dlenergy_markers as dle
     dle.epochs_total(10)
@@ -22,6 +24,7 @@ Both number epochs from 1, as Keras prints them ("Epoch 1/10").
 import math
 import os
 import stat
+import sys
 
 __all__ = ["epochs_total", "epoch_begin", "epoch_end", "meta", "enabled",
            "KerasCallback", "LightningCallback"]
@@ -86,6 +89,8 @@ def _send(line):
     data = (line + "\n").encode("utf-8", "replace")
     if len(data) > LINE_MAX + 1:
         return False
+    if not _wrapper_channel():
+        return _inproc(line)
     try:
         fd = _marker_fd()
         if fd is not None:
@@ -118,9 +123,32 @@ def _send(line):
     return False
 
 
-def enabled():
-    """True when a dlenergy marker channel is configured for this process."""
+def _inproc(line):
+    """No wrapper: hand the line to the active `dlenergy.track` run of this process, if
+    the dlenergy package is loaded and tracking (it is never imported from here)."""
+    try:
+        mod = sys.modules.get("dlenergy")
+        fn = getattr(mod, "_marker_line", None) if mod is not None else None
+        return bool(fn(line)) if fn is not None else False
+    except Exception:  # noqa: BLE001 - a marker must never take the training down
+        return False
+
+
+def _wrapper_channel():
     return _marker_fd() is not None or bool(os.environ.get("DLENERGY_MARKER"))
+
+
+def enabled():
+    """True when a dlenergy marker channel is configured for this process, or a
+    `dlenergy.track` run records it in-process."""
+    if _wrapper_channel():
+        return True
+    try:
+        mod = sys.modules.get("dlenergy")
+        active = getattr(mod, "active_run", None) if mod is not None else None
+        return bool(active is not None and active() is not None)
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def _count(n):

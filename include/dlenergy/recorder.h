@@ -16,7 +16,21 @@
  *   dle_recorder_stop      last sample at this instant
  *   dle_recorder_finish    end status and end-of-run metadata, committed
  *     or dle_recorder_abort when the command never ran
- *   dle_recorder_free */
+ *   dle_recorder_free
+ *
+ * In-process mode (a Python script or notebook records itself, no wrapper):
+ * dle_recorder_start_drain_thread after dle_recorder_start makes the recorder drain
+ * itself every period on its own thread (signals blocked); dle_recorder_stop joins it.
+ * Every call that writes (drain, marks, windows, meta, finish, abort) takes the
+ * recorder's lock, so marks may come from any thread while the drain thread runs.
+ * The accessors that return pointers (trace, epochs, info) are for after stop.
+ *
+ * Named windows (Zeus-style begin_window/end_window): any number, nested or
+ * overlapping, identified by name while open (a name may be reused once closed).
+ * Each is recorded as metadata window.N = "T_BEGIN T_END NAME" (T_END "open" until
+ * it ends; N counts from 1 in begin order), so no schema change is needed and every
+ * backend keeps them; dle_windows_from_meta reads them back and dle_window_energy
+ * gives their energies the way epochs get theirs. */
 #ifndef DLENERGY_RECORDER_H
 #define DLENERGY_RECORDER_H
 
@@ -106,6 +120,45 @@ double dle_recorder_energy_between_j(const dle_recorder *r, double t0_s, double 
  * si with the sensors' current state and sel with the headline GPUs; returns the basis. */
 const char *dle_recorder_select_headline(dle_recorder *r, dle_sensors_info *si,
                                          bool sel[DLE_MAX_GPUS]);
+
+/* ---- in-process mode ---- */
+
+/* Starts the drain thread (period_s: 0 = 0.1 s). After dle_recorder_start. */
+int dle_recorder_start_drain_thread(dle_recorder *r, double period_s, dle_error *err);
+/* Run-relative seconds now, on the sampler's clock; NaN before start. */
+double dle_recorder_now_s(const dle_recorder *r);
+
+enum { DLE_WINDOW_NAME_MAX = 128, DLE_WINDOWS_MAX = 100000 };
+
+typedef struct dle_window {
+  char name[DLE_WINDOW_NAME_MAX];
+  int seq;          /* N of its window.N key: begin order, from 1 */
+  double t_begin_s; /* run-relative */
+  double t_end_s;   /* NaN while open (or when the run stopped before it ended) */
+} dle_window;
+
+/* Opens window name at t_s. DLE_EINVAL for an empty name, one longer than
+ * DLE_WINDOW_NAME_MAX - 1 bytes or with control characters; DLE_ESTATE when a window
+ * of that name is open or DLE_WINDOWS_MAX were opened. */
+int dle_recorder_window_begin(dle_recorder *r, const char *name, double t_s, dle_error *err);
+/* Closes the open window name at t_s; *energy_j (may be NULL) gets its total energy
+ * (gpu + cpu + memory) from the samples drained so far (NaN when none; the stored
+ * run's figure, from every sample, is dle_window_energy's). DLE_ENOTFOUND when no
+ * window of that name is open. */
+int dle_recorder_window_end(dle_recorder *r, const char *name, double t_s, double *energy_j,
+                            dle_error *err);
+/* The windows of the run so far, in begin order (valid until the next window call). */
+const dle_window *dle_recorder_windows(const dle_recorder *r, size_t *n);
+
+/* Windows recorded in a run's metadata (window.N keys), in begin order; malformed
+ * values are skipped. Free *out with free(). */
+int dle_windows_from_meta(const dle_kv *kv, size_t n, dle_window **out, size_t *n_out,
+                          dle_error *err);
+/* Energy of a window over the trace, per component (as epochs: power interpolated at
+ * the edges; an open window runs to the trace end) and total (gpu + cpu + DRAM when
+ * measured, else modelled RAM: the summary's rule). NaN where the trace lacks it. */
+void dle_window_energy(const dle_trace *t, const dle_window *w, double out_j[4],
+                       double *total_j);
 
 /* Stops the sampler if running and releases everything (the store is closed). */
 void dle_recorder_free(dle_recorder *r);

@@ -84,6 +84,10 @@ int dle_sampler_sample_once(dle_sampler *s, dle_sample *out, dle_error *err);
 
 void dle_sampler_get_stats(dle_sampler *s, dle_sampler_stats *out);
 
+/* CLOCK_MONOTONIC instant of t_s = 0 (cfg t0_ns, else set by start/sample_once);
+ * 0 before that. */
+int64_t dle_sampler_t0_ns(const dle_sampler *s);
+
 /* Stops if needed and frees everything. NULL is fine. */
 void dle_sampler_destroy(dle_sampler *s);
 

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "dlenergy/energy.h"
+#include "dlenergy/recorder.h"
 #include "dlenergy/store.h"
 
 void show_format_wall(double wall_s, const char *source, char *buf, size_t n) {
@@ -111,6 +112,31 @@ static cJSON *epochs_json(const show_data *d, dle_error *err) {
     cJSON_AddItemToArray(arr, o);
     prev_end = e;
   }
+  return arr;
+}
+
+/* Named windows (in-process runs: metadata window.N) with their energies. */
+static cJSON *windows_json(const show_data *d, const dle_kv *kv, size_t nkv, dle_error *err) {
+  dle_window *w = NULL;
+  size_t nw = 0;
+  if (dle_windows_from_meta(kv, nkv, &w, &nw, err) != DLE_OK) return NULL;
+  cJSON *arr = cJSON_CreateArray();
+  for (size_t k = 0; arr && k < nw; k++) {
+    double parts[DLE_COMP_COUNT], tot;
+    dle_window_energy(&d->trace, &w[k], parts, &tot);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", w[k].name);
+    cli_json_number_or_null(o, "t_begin_s", w[k].t_begin_s);
+    cli_json_number_or_null(o, "t_end_s", w[k].t_end_s);
+    cJSON_AddBoolToObject(o, "open", isnan(w[k].t_end_s));
+    cJSON *en = cJSON_AddObjectToObject(o, "energy_j");
+    for (int c = 0; c < DLE_COMP_COUNT; c++)
+      cli_json_number_or_null(en, dle_component_name((dle_component)c), parts[c]);
+    cli_json_number_or_null(o, "total_energy_j", tot);
+    cJSON_AddItemToArray(arr, o);
+  }
+  free(w);
+  if (!arr) dle_error_set(err, DLE_ENOMEM, "out of memory");
   return arr;
 }
 
@@ -227,7 +253,13 @@ static cJSON *run_json(dle_store *st, const show_data *d, bool with_epochs, dle_
   add_devices_json(o, &s, dle_kv_get(kv, nkv, "gpus_used"), dle_kv_get(kv, nkv, "gpus_shared"));
   cJSON *meta = cJSON_AddObjectToObject(o, "meta");
   for (size_t i = 0; i < nkv; i++) cJSON_AddStringToObject(meta, kv[i].key, kv[i].value);
+  cJSON *wins = windows_json(d, kv, nkv, err);
   dle_kv_free(kv, nkv);
+  if (!wins) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  cJSON_AddItemToObject(o, "windows", wins);
   if (with_epochs) {
     cJSON *arr = epochs_json(d, err);
     if (!arr) {
@@ -356,7 +388,8 @@ static void print_human(const show_data *d, const cJSON *o) {
   if (meta && meta->child) {
     printf("\n  metadata\n");
     for (const cJSON *m = meta->child; m; m = m->next)
-      printf("    %-24s %s\n", m->string, cJSON_IsString(m) ? m->valuestring : "");
+      if (strncmp(m->string, "window.", 7) != 0) /* listed as windows below */
+        printf("    %-24s %s\n", m->string, cJSON_IsString(m) ? m->valuestring : "");
   }
   const cJSON *eps = cJSON_GetObjectItemCaseSensitive(o, "epoch_list");
   if (eps && eps->child) {
@@ -389,6 +422,27 @@ static void print_human(const show_data *d, const cJSON *o) {
              (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ep, "index")), b, en,
              en - b, gs, ts,
              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ep, "open")) ? "  (open)" : "");
+    }
+  }
+  const cJSON *wins = cJSON_GetObjectItemCaseSensitive(o, "windows");
+  if (wins && wins->child) {
+    printf("\n  %-24s %10s %10s %10s %14s %14s\n", "window", "begin s", "end s", "length s",
+           "GPU energy J", "total J");
+    for (const cJSON *w = wins->child; w; w = w->next) {
+      double b = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(w, "t_begin_s"));
+      const cJSON *ev = cJSON_GetObjectItemCaseSensitive(w, "t_end_s");
+      const cJSON *gv = cJSON_GetObjectItemCaseSensitive(
+          cJSON_GetObjectItemCaseSensitive(w, "energy_j"), "gpu");
+      const cJSON *tv = cJSON_GetObjectItemCaseSensitive(w, "total_energy_j");
+      char es[32] = "open", ls[32] = "-", gs[32] = "-", ts[32] = "-";
+      if (cJSON_IsNumber(ev)) {
+        snprintf(es, sizeof es, "%.2f", ev->valuedouble);
+        snprintf(ls, sizeof ls, "%.2f", ev->valuedouble - b);
+      }
+      if (cJSON_IsNumber(gv)) snprintf(gs, sizeof gs, "%.1f", gv->valuedouble);
+      if (cJSON_IsNumber(tv)) snprintf(ts, sizeof ts, "%.1f", tv->valuedouble);
+      printf("  %-24.24s %10.2f %10s %10s %14s %14s\n",
+             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "name")), b, es, ls, gs, ts);
     }
   }
 }

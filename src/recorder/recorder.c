@@ -3,7 +3,10 @@
 #define _GNU_SOURCE
 #include "dlenergy/recorder.h"
 
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +34,21 @@ struct dle_recorder {
   int epochs_total;
   bool store_failed;
   char store_msg[DLE_ERRMSG_MAX];
+  /* In-process mode: every writing call holds mu (recursive: they call each other);
+   * the drain thread waits on cv under tmu between drains. */
+  pthread_mutex_t mu;
+  pthread_mutex_t tmu;
+  pthread_cond_t cv;
+  bool sync_init;
+  pthread_t drain_th;
+  bool drain_running, drain_stop;
+  int64_t drain_period_ns;
+  dle_window *win;
+  size_t n_win, cap_win;
 };
+
+#define LOCK(r) pthread_mutex_lock(&((dle_recorder *)(r))->mu)
+#define UNLOCK(r) pthread_mutex_unlock(&((dle_recorder *)(r))->mu)
 
 void dle_recorder_config_init(dle_recorder_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -56,9 +73,12 @@ static void store_check(dle_recorder *r, int rc, const dle_error *e) {
 }
 
 void dle_recorder_set_meta(dle_recorder *r, const char *key, const char *value) {
-  if (r->store_failed || !value) return;
-  dle_error e;
-  store_check(r, dle_store_set_meta(r->st, r->run_id, key, value, &e), &e);
+  LOCK(r);
+  if (!r->store_failed && value) {
+    dle_error e;
+    store_check(r, dle_store_set_meta(r->st, r->run_id, key, value, &e), &e);
+  }
+  UNLOCK(r);
 }
 
 void dle_recorder_set_meta_num(dle_recorder *r, const char *key, double v) {
@@ -248,9 +268,34 @@ int dle_recorder_begin(const dle_recorder_config *cfg, dle_recorder **out, dle_e
   if (!r) return dle_error_set(err, DLE_ENOMEM, "out of memory");
   r->cfg = *cfg;
   r->epochs_total = cfg->epochs_planned;
+  {
+    pthread_mutexattr_t ma;
+    pthread_condattr_t ca;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    bool ok = pthread_mutex_init(&r->mu, &ma) == 0;
+    if (ok && pthread_mutex_init(&r->tmu, NULL) != 0) {
+      pthread_mutex_destroy(&r->mu);
+      ok = false;
+    }
+    if (ok && pthread_cond_init(&r->cv, &ca) != 0) {
+      pthread_mutex_destroy(&r->mu);
+      pthread_mutex_destroy(&r->tmu);
+      ok = false;
+    }
+    pthread_mutexattr_destroy(&ma);
+    pthread_condattr_destroy(&ca);
+    if (!ok) {
+      free(r);
+      return dle_error_set(err, DLE_ENOMEM, "cannot create the recorder's lock");
+    }
+    r->sync_init = true;
+  }
   r->buf = malloc(DRAIN_BATCH * sizeof *r->buf);
   if (!r->buf) {
-    free(r);
+    dle_recorder_free(r);
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
   }
   /* Sensors first: a bad --gpus fails before anything is recorded or started. */
@@ -311,12 +356,71 @@ int dle_recorder_start(dle_recorder *r, dle_error *err) {
 
 void dle_recorder_set_pid(dle_recorder *r, pid_t pid) { dle_sampler_set_pid(r->sampler, pid); }
 
+static void drain_thread_join(dle_recorder *r) {
+  if (!r->drain_running) return;
+  pthread_mutex_lock(&r->tmu);
+  r->drain_stop = true;
+  pthread_cond_signal(&r->cv);
+  pthread_mutex_unlock(&r->tmu);
+  pthread_join(r->drain_th, NULL);
+  r->drain_running = false;
+}
+
 void dle_recorder_stop(dle_recorder *r) {
+  drain_thread_join(r);
+  LOCK(r);
   dle_sampler_stop(r->sampler);
   r->sampling = false;
+  UNLOCK(r);
+}
+
+static void *drain_main(void *arg) {
+  dle_recorder *r = arg;
+  pthread_mutex_lock(&r->tmu);
+  while (!r->drain_stop) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + r->drain_period_ns;
+    ts.tv_sec += (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    int rc = 0;
+    while (!r->drain_stop && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&r->cv, &r->tmu, &ts);
+    if (r->drain_stop) break;
+    pthread_mutex_unlock(&r->tmu);
+    dle_recorder_drain(r);
+    pthread_mutex_lock(&r->tmu);
+  }
+  pthread_mutex_unlock(&r->tmu);
+  return NULL;
+}
+
+int dle_recorder_start_drain_thread(dle_recorder *r, double period_s, dle_error *err) {
+  if (r->drain_running) return dle_error_set(err, DLE_ESTATE, "the drain thread already runs");
+  if (!r->sampling) return dle_error_set(err, DLE_ESTATE, "the recorder is not started");
+  if (!(period_s >= 0) || period_s > 3600)
+    return dle_error_set(err, DLE_EINVAL, "drain period %g s is not in [0, 3600]", period_s);
+  r->drain_period_ns = period_s > 0 ? (int64_t)(period_s * 1e9) : 100000000;
+  r->drain_stop = false;
+  /* Signals stay with the host's threads (Python handles them on its main thread). */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = pthread_create(&r->drain_th, NULL, drain_main, r);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0)
+    return dle_error_set(err, DLE_EIO, "cannot start the drain thread: %s", strerror(rc));
+  r->drain_running = true;
+  return DLE_OK;
+}
+
+double dle_recorder_now_s(const dle_recorder *r) {
+  int64_t t0 = dle_sampler_t0_ns(r->sampler);
+  if (t0 == 0) return NAN;
+  return (double)(dle_monotonic_ns() - t0) / 1e9;
 }
 
 void dle_recorder_drain(dle_recorder *r) {
+  LOCK(r);
   for (;;) {
     size_t n = 0;
     dle_sampler_drain(r->sampler, r->buf, DRAIN_BATCH, &n);
@@ -331,6 +435,7 @@ void dle_recorder_drain(dle_recorder *r) {
     }
     if (n < DRAIN_BATCH) break;
   }
+  UNLOCK(r);
 }
 
 /* ------------------------------------------------------------------ epochs */
@@ -386,7 +491,7 @@ static void copy_metrics(char *dst, size_t size, const char *text) {
   }
 }
 
-void dle_recorder_epoch_begin(dle_recorder *r, int32_t index, double t_s) {
+static void epoch_begin_locked(dle_recorder *r, int32_t index, double t_s) {
   size_t pos = epoch_find(r, index, true);
   if (pos == SIZE_MAX) return;
   dle_epoch *e = &r->ep[pos];
@@ -397,7 +502,13 @@ void dle_recorder_epoch_begin(dle_recorder *r, int32_t index, double t_s) {
   epoch_store(r, e);
 }
 
-bool dle_recorder_epoch_end(dle_recorder *r, int32_t index, double t_s, const char *metrics) {
+void dle_recorder_epoch_begin(dle_recorder *r, int32_t index, double t_s) {
+  LOCK(r);
+  epoch_begin_locked(r, index, t_s);
+  UNLOCK(r);
+}
+
+static bool epoch_end_locked(dle_recorder *r, int32_t index, double t_s, const char *metrics) {
   size_t pos = epoch_find(r, index, true);
   if (pos == SIZE_MAX) return false;
   dle_epoch *e = &r->ep[pos];
@@ -408,16 +519,186 @@ bool dle_recorder_epoch_end(dle_recorder *r, int32_t index, double t_s, const ch
   return true;
 }
 
+bool dle_recorder_epoch_end(dle_recorder *r, int32_t index, double t_s, const char *metrics) {
+  LOCK(r);
+  bool done = epoch_end_locked(r, index, t_s, metrics);
+  UNLOCK(r);
+  return done;
+}
+
 void dle_recorder_set_epochs_total(dle_recorder *r, int n) {
   if (r->cfg.epochs_planned > 0) return; /* --epochs wins */
+  LOCK(r);
   r->epochs_total = n;
   r->info.epochs_planned = n;
   dle_recorder_set_meta_num(r, "epochs_total", (double)n);
+  UNLOCK(r);
+}
+
+/* ------------------------------------------------------------------ windows */
+
+static int window_name_check(const char *name, dle_error *err) {
+  if (!name || !*name) return dle_error_set(err, DLE_EINVAL, "a window needs a non-empty name");
+  size_t len = strlen(name);
+  if (len >= DLE_WINDOW_NAME_MAX)
+    return dle_error_set(err, DLE_EINVAL, "window name of %zu bytes: at most %d", len,
+                         DLE_WINDOW_NAME_MAX - 1);
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return dle_error_set(err, DLE_EINVAL, "window name '%s' has a control character", name);
+  return DLE_OK;
+}
+
+static dle_window *window_open_find(dle_recorder *r, const char *name) {
+  for (size_t i = r->n_win; i-- > 0;)
+    if (isnan(r->win[i].t_end_s) && strcmp(r->win[i].name, name) == 0) return &r->win[i];
+  return NULL;
+}
+
+static void window_store(dle_recorder *r, const dle_window *w) {
+  char key[32], value[DLE_WINDOW_NAME_MAX + 64], end[32];
+  snprintf(key, sizeof key, "window.%d", w->seq);
+  if (isnan(w->t_end_s))
+    snprintf(end, sizeof end, "open");
+  else
+    snprintf(end, sizeof end, "%.17g", w->t_end_s);
+  snprintf(value, sizeof value, "%.17g %s %s", w->t_begin_s, end, w->name);
+  dle_recorder_set_meta(r, key, value);
+}
+
+int dle_recorder_window_begin(dle_recorder *r, const char *name, double t_s, dle_error *err) {
+  int rc = window_name_check(name, err);
+  if (rc != DLE_OK) return rc;
+  if (!isfinite(t_s)) return dle_error_set(err, DLE_EINVAL, "window '%s': time is not finite", name);
+  LOCK(r);
+  if (window_open_find(r, name)) {
+    rc = dle_error_set(err, DLE_ESTATE, "window '%s' is already open", name);
+  } else if (r->n_win >= DLE_WINDOWS_MAX) {
+    rc = dle_error_set(err, DLE_ESTATE, "more than %d windows in one run", DLE_WINDOWS_MAX);
+  } else if (r->n_win == r->cap_win) {
+    size_t cap = r->cap_win ? r->cap_win * 2 : 16;
+    dle_window *p = realloc(r->win, cap * sizeof *p);
+    if (!p)
+      rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+    else
+      r->win = p, r->cap_win = cap;
+  }
+  if (rc == DLE_OK) {
+    dle_window *w = &r->win[r->n_win++];
+    memset(w, 0, sizeof *w);
+    snprintf(w->name, sizeof w->name, "%s", name);
+    w->seq = (int)r->n_win;
+    w->t_begin_s = t_s;
+    w->t_end_s = NAN;
+    window_store(r, w);
+  }
+  UNLOCK(r);
+  return rc;
+}
+
+int dle_recorder_window_end(dle_recorder *r, const char *name, double t_s, double *energy_j,
+                            dle_error *err) {
+  if (energy_j) *energy_j = NAN;
+  int rc = window_name_check(name, err);
+  if (rc != DLE_OK) return rc;
+  LOCK(r);
+  dle_window *w = window_open_find(r, name);
+  if (!w) {
+    rc = dle_error_set(err, DLE_ENOTFOUND, "no window '%s' is open", name);
+  } else if (!(t_s >= w->t_begin_s)) {
+    rc = dle_error_set(err, DLE_EINVAL, "window '%s' would end before it began", name);
+  } else {
+    w->t_end_s = t_s;
+    window_store(r, w);
+    if (energy_j) {
+      dle_recorder_drain(r); /* the samples up to now */
+      double parts[DLE_COMP_COUNT];
+      dle_window_energy(&r->trace, w, parts, energy_j);
+    }
+  }
+  UNLOCK(r);
+  return rc;
+}
+
+const dle_window *dle_recorder_windows(const dle_recorder *r, size_t *n) {
+  *n = r->n_win;
+  return r->win;
+}
+
+static int window_cmp(const void *a, const void *b) {
+  const dle_window *x = a, *y = b;
+  return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+int dle_windows_from_meta(const dle_kv *kv, size_t n, dle_window **out, size_t *n_out,
+                          dle_error *err) {
+  *out = NULL;
+  *n_out = 0;
+  size_t cnt = 0;
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(kv[i].key, "window.", 7) == 0) cnt++;
+  if (!cnt) return DLE_OK;
+  dle_window *w = calloc(cnt, sizeof *w);
+  if (!w) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (strncmp(kv[i].key, "window.", 7) != 0) continue;
+    char *end;
+    long seq = strtol(kv[i].key + 7, &end, 10);
+    if (*end || seq < 1 || seq > DLE_WINDOWS_MAX) continue;
+    const char *v = kv[i].value;
+    double t0 = strtod(v, &end);
+    if (end == v || *end != ' ' || !isfinite(t0)) continue;
+    const char *p = end + 1;
+    double t1 = NAN;
+    if (strncmp(p, "open ", 5) == 0) {
+      p += 5;
+    } else {
+      t1 = strtod(p, &end);
+      if (end == p || *end != ' ' || !isfinite(t1) || t1 < t0) continue;
+      p = end + 1;
+    }
+    if (!*p || strlen(p) >= DLE_WINDOW_NAME_MAX) continue;
+    w[k].seq = (int)seq;
+    w[k].t_begin_s = t0;
+    w[k].t_end_s = t1;
+    snprintf(w[k].name, sizeof w[k].name, "%s", p);
+    k++;
+  }
+  qsort(w, k, sizeof *w, window_cmp);
+  if (!k) {
+    free(w);
+    w = NULL;
+  }
+  *out = w;
+  *n_out = k;
+  return DLE_OK;
+}
+
+void dle_window_energy(const dle_trace *t, const dle_window *w, double out_j[4], double *total_j) {
+  dle_epoch ep;
+  memset(&ep, 0, sizeof ep);
+  ep.t_begin_s = w->t_begin_s;
+  ep.t_end_s = w->t_end_s;
+  for (int c = 0; c < DLE_COMP_COUNT; c++) {
+    dle_error e;
+    out_j[c] = NAN;
+    if (t->n == 0 || dle_energy_per_epoch(t, &ep, 1, (dle_component)c, &out_j[c], &e) != DLE_OK)
+      out_j[c] = NAN;
+  }
+  double mem = isfinite(out_j[DLE_COMP_DRAM]) ? out_j[DLE_COMP_DRAM] : out_j[DLE_COMP_RAM];
+  const double parts[3] = {out_j[DLE_COMP_GPU], out_j[DLE_COMP_CPU], mem};
+  double sum = 0;
+  bool any = false;
+  for (int k = 0; k < 3; k++)
+    if (isfinite(parts[k])) sum += parts[k], any = true;
+  if (total_j) *total_j = any ? sum : NAN;
 }
 
 /* ------------------------------------------------------------------ the end */
 
 int dle_recorder_finish(dle_recorder *r, dle_run_status status, int exit_code, int term_signal) {
+  LOCK(r);
   r->info.exit_code = exit_code;
   r->info.term_signal = term_signal;
   r->info.status = status;
@@ -427,16 +708,20 @@ int dle_recorder_finish(dle_recorder *r, dle_run_status status, int exit_code, i
   dle_error e;
   if (!r->store_failed) store_check(r, dle_store_update_run(r->st, &r->info, &e), &e);
   if (!r->store_failed) store_check(r, dle_store_commit(r->st, &e), &e);
-  return r->store_failed ? DLE_EDB : DLE_OK;
+  int rc = r->store_failed ? DLE_EDB : DLE_OK;
+  UNLOCK(r);
+  return rc;
 }
 
 void dle_recorder_abort(dle_recorder *r, int exit_code, const char *error) {
+  LOCK(r);
   r->info.status = DLE_RUN_FAILED;
   if (exit_code >= 0) r->info.exit_code = exit_code;
   r->info.end_wall_s = wall_now_s();
   dle_recorder_set_meta(r, "error", error);
   dle_error e;
   if (!r->store_failed) store_check(r, dle_store_update_run(r->st, &r->info, &e), &e);
+  UNLOCK(r);
 }
 
 /* ------------------------------------------------------------------ reading back */
@@ -472,8 +757,12 @@ static const double *mem_column(const dle_recorder *r) {
 }
 
 double dle_recorder_energy_between_j(const dle_recorder *r, double t0, double t1) {
+  LOCK(r);
   const dle_trace *t = &r->trace;
-  if (t->n == 0 || !(t1 >= t0)) return NAN;
+  if (t->n == 0 || !(t1 >= t0)) {
+    UNLOCK(r);
+    return NAN;
+  }
   const double *cols[3] = {t->gpu_power_w, t->cpu_power_w, mem_column(r)};
   double sum = 0;
   bool any = false;
@@ -484,11 +773,13 @@ double dle_recorder_energy_between_j(const dle_recorder *r, double t0, double t1
       any = true;
     }
   }
+  UNLOCK(r);
   return any ? sum : NAN;
 }
 
 const char *dle_recorder_select_headline(dle_recorder *r, dle_sensors_info *si,
                                          bool sel[DLE_MAX_GPUS]) {
+  LOCK(r);
   dle_sampler_get_info(r->sampler, si);
   const char *basis = si->n_gpus ? dle_sensors_headline_gpus(si, sel) : "all";
   uint32_t idx[DLE_MAX_GPUS];
@@ -496,12 +787,20 @@ const char *dle_recorder_select_headline(dle_recorder *r, dle_sensors_info *si,
   for (uint32_t k = 0; k < si->n_gpus && k < DLE_MAX_GPUS; k++)
     if (sel[k]) idx[n_idx++] = si->gpu[k].index;
   if (si->n_gpus) dle_trace_select_gpus(&r->trace, idx, n_idx);
+  UNLOCK(r);
   return basis;
 }
 
 void dle_recorder_free(dle_recorder *r) {
   if (!r) return;
+  drain_thread_join(r);
   if (r->sampler) dle_sampler_destroy(r->sampler);
+  free(r->win);
+  if (r->sync_init) {
+    pthread_mutex_destroy(&r->mu);
+    pthread_mutex_destroy(&r->tmu);
+    pthread_cond_destroy(&r->cv);
+  }
   dle_trace_free(&r->trace);
   free(r->ep);
   free(r->buf);

@@ -255,6 +255,8 @@ int dle_sampler_sample_once(dle_sampler *s, dle_sample *out, dle_error *err) {
   return DLE_OK;
 }
 
+int64_t dle_sampler_t0_ns(const dle_sampler *s) { return s->t0_ns; }
+
 void dle_sampler_get_stats(dle_sampler *s, dle_sampler_stats *out) {
   pthread_mutex_lock(&s->mu);
   *out = s->stats;

@@ -36,5 +36,17 @@ cc -std=c11 -Wall -Werror "$tmp/use.c" $(pkg-config --cflags --libs dlenergy) \
   -Wl,-rpath,"$tmp/prefix/lib" -o "$tmp/use" 2>"$tmp/cc.log"
 check '[ $? -eq 0 ]' "building against the installed library: $(cat "$tmp/cc.log")"
 check '[ "$("$tmp/use" 2>&1)" = "25" ]' "program using libdlenergy printed $("$tmp/use" 2>&1)"
+# The Python package: installed into DLE_PYTHON_SITEDIR under the prefix, it finds the
+# installed library through the _paths.py written at install time and records a run.
+init=$(find "$tmp/prefix" -path '*-packages/dlenergy/__init__.py' | head -1)
+site=$(dirname "$(dirname "${init:-/nonexistent/x/y}")")
+check '[ -f "$site/dlenergy/__init__.py" ] && [ -f "$site/dlenergy/_paths.py" ] && [ -f "$site/dlenergy_markers.py" ]' "python package not installed in $site"
+check 'grep -q "$tmp/prefix/" "$site/dlenergy/_paths.py"' "_paths.py does not name the install prefix: $(cat "$site/dlenergy/_paths.py" 2>&1)"
+out=$(cd "$tmp" && env -u PYTHONPATH -u DLENERGY_LIB PYTHONPATH="$site" /usr/bin/python3 -c '
+import dlenergy, dlenergy._lib as L
+with dlenergy.track(db="py.db", no_gpu=True) as run:
+    run.epoch_begin(1); run.epoch_end(1)
+print(L.lib()._name, run.summary["epochs"], run.summary["recorded"])' 2>&1)
+check 'case "$out" in "$tmp/prefix/"*" 1 True") true ;; *) false ;; esac' "installed package: $out"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""The sampler's CPU cost in-process (dlenergy.track) against the wrapper (`dlenergy run`),
+for the same sleeping workload, interval and sensors, in one run.
+
+Usage: bench/python/run.sh [BUILD_DIR]      (or, from a configured build:)
+       /usr/bin/python3 bench/python/bench_sampler_cpu.py --build build \
+           [--seconds 10] [--interval 0.1] [--reps 3] [--no-fake-nvml]
+
+Each repetition, in alternating order, in fresh processes:
+  wrapper   CPU (user + system, wait4 rusage) of `dlenergy run --quiet -- python3 -c
+            sleep(S)` minus that of the same `python3 -c sleep(S)` run alone: what the
+            wrapper adds (exec, sensors, sampler and drain, store writes).
+  inprocess CPU of a fresh interpreter doing `with dlenergy.track(): sleep(S)` (library
+            load included) minus that of the same interpreter doing `sleep(S)` alone.
+  steady    CPU per second of the recording process's own threads (schedstat of every
+            thread of `dlenergy` for the wrapper, not of its child; of the Python process
+            in-process, whose main thread sleeps) between 1.5 s after the start and 1 s
+            before the end: the cost of sampling and draining itself, one-time costs
+            (exec or library load, sensor and store set-up, the summary) left out.
+            This is the acceptance figure.
+  sampler   the sampler thread's own CPU as each run recorded it (meta sampler_cpu_s).
+Both monitor one sleeping Python process with the same sensors (the fake NVML with
+two GPUs by default, procfs; RAPL where readable) into a fresh SQLite store.
+Prints every repetition, the medians and the ratios in-process / wrapper, with the load
+average before and after (the machine is shared: ratios swing with load).
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def task_cpu_ns(pid):
+    """CPU nanoseconds of every thread of pid so far (/proc/PID/task/*/schedstat)."""
+    total = 0
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def cpu_of(argv, env, window=None):
+    """CPU seconds (user + system, wait4 rusage) of argv and the children it waited for,
+    its stdout, and, when window = (t1, t2) seconds after the start, the CPU seconds
+    its own threads (not its children's) used between t1 and t2 (schedstat)."""
+    import time
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    win = None
+    if window:
+        time.sleep(max(0.0, window[0] - (time.monotonic() - t0)))
+        a0, w0 = task_cpu_ns(proc.pid), time.monotonic()
+        time.sleep(max(0.0, window[1] - (time.monotonic() - t0)))
+        a1, w1 = task_cpu_ns(proc.pid), time.monotonic()
+        if a0 is not None and a1 is not None:
+            win = (a1 - a0) / 1e9 / (w1 - w0)  # CPU seconds per second
+    _, status, ru = os.wait4(proc.pid, 0)
+    out = proc.stdout.read().decode()
+    err = proc.stderr.read().decode()
+    proc.stdout.close()
+    proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit("bench: %s failed (%d): %s" % (argv[:3], proc.returncode, err[-500:]))
+    return ru.ru_utime + ru.ru_stime, out, win
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--interval", type=float, default=0.1)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--no-fake-nvml", action="store_true")
+    a = ap.parse_args()
+    build = os.path.abspath(a.build)
+    exe = os.path.join(build, "src", "cli", "dlenergy")
+    tmp = tempfile.mkdtemp(prefix="dle-bench-py-")
+    env = dict(os.environ, PYTHONPATH=os.path.join(build, "python"))
+    if not a.no_fake_nvml:
+        script = os.path.join(tmp, "nvml.txt")
+        with open(script, "w") as f:
+            f.write("devices 2\npower 0 0 150000\npower 1 0 90000\n")
+        env["DLENERGY_NVML_LIB"] = os.path.join(build, "tests", "fake_nvml", "lib",
+                                                "libnvidia-ml.so.1")
+        env["FAKE_NVML_SCRIPT"] = script
+    py = "/usr/bin/python3"
+    inproc = ("import time, json, sys\n"
+              "import dlenergy, dlenergy._lib as L\n"
+              "L.lib()\n"
+              "with dlenergy.track(db=sys.argv[1], interval=float(sys.argv[2])) as run:\n"
+              "    time.sleep(float(sys.argv[3]))\n"
+              "print(json.dumps({'sampler_cpu_s': run.summary['meta'].get('sampler_cpu_s'),"
+              " 'samples': run.summary['samples']}))\n")
+    inproc_base = "import sys, time, dlenergy\ntime.sleep(float(sys.argv[1]))"
+    sleep = "import sys, time\ntime.sleep(float(sys.argv[1]))"
+
+    window = (1.5, a.seconds - 1.0)
+
+    def measure(mode, db):
+        """(CPU added, sampler thread CPU, samples, steady CPU s/s) of one run of mode."""
+        if mode == "wrapper":
+            c, out, win = cpu_of([exe, "run", "--db", db, "--quiet", "--interval",
+                                  str(a.interval), "--", py, "-c", sleep, str(a.seconds)], env,
+                                 window)
+            base, _, _ = cpu_of([py, "-c", sleep, str(a.seconds)], env)
+            js = json.loads(subprocess.run([exe, "show", "--json", "--db", db, out.strip()],
+                                           capture_output=True, text=True, env=env).stdout)
+            return c - base, float(js["meta"]["sampler_cpu_s"]), js["samples"], win
+        c, out, win = cpu_of([py, "-c", inproc, db, str(a.interval), str(a.seconds)], env, window)
+        base, _, _ = cpu_of([py, "-c", inproc_base, str(a.seconds)], env)
+        info = json.loads(out.strip().splitlines()[-1])
+        return c - base, float(info["sampler_cpu_s"]), info["samples"], win
+
+    if a.seconds < 4:
+        sys.exit("bench: --seconds must be at least 4 (the steady window is 1.5 s .. S-1 s)")
+    print("bench/python sampler CPU: %.3g s sleeping workload, interval %g s, %d reps, %s"
+          % (a.seconds, a.interval, a.reps, "fake NVML (2 GPUs)" if not a.no_fake_nvml
+             else "no NVML"))
+    print("load average before: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
+    rows = []
+    ratio = lambda x, y: x / y if y and y > 0 else float("nan")  # noqa: E731
+    for rep in range(a.reps):
+        res = {}
+        order = ("wrapper", "inprocess") if rep % 2 == 0 else ("inprocess", "wrapper")
+        for mode in order:
+            res[mode] = measure(mode, os.path.join(tmp, "%s-%d.db" % (mode, rep)))
+        rows.append(res)
+        w, i = res["wrapper"], res["inprocess"]
+        print("rep %d: wrapper steady %.3f ms/s, sampler thread %.4f s, added %.4f s (%d "
+              "samples) | in-process steady %.3f ms/s, sampler thread %.4f s, added %.4f s "
+              "(%d samples) | ratios steady %.3f sampler %.3f added %.3f"
+              % (rep + 1, 1e3 * w[3], w[1], w[0], w[2], 1e3 * i[3], i[1], i[0], i[2],
+                 ratio(i[3], w[3]), ratio(i[1], w[1]), ratio(i[0], w[0])))
+    med = {m: [statistics.median(r[m][k] for r in rows) for k in range(4)]
+           for m in ("wrapper", "inprocess")}
+    print("median: wrapper steady %.3f ms/s, sampler %.4f s, added %.4f s | in-process steady "
+          "%.3f ms/s, sampler %.4f s, added %.4f s" % (
+              1e3 * med["wrapper"][3], med["wrapper"][1], med["wrapper"][0],
+              1e3 * med["inprocess"][3], med["inprocess"][1], med["inprocess"][0]))
+    print("ratio in-process / wrapper (medians): steady state %.3f, sampler thread %.3f, "
+          "added CPU %.3f (acceptance: the sampler's cost within 10%%, i.e. <= 1.10)"
+          % (ratio(med["inprocess"][3], med["wrapper"][3]),
+             ratio(med["inprocess"][1], med["wrapper"][1]),
+             ratio(med["inprocess"][0], med["wrapper"][0])))
+    print("load average after: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
+    subprocess.run(["rm", "-rf", tmp])
+
+
+if __name__ == "__main__":
+    main()
