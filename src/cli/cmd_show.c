@@ -115,15 +115,40 @@ static cJSON *epochs_json(const show_data *d, dle_error *err) {
   return arr;
 }
 
-/* Named windows (in-process runs: metadata window.N) with their energies. */
-static cJSON *windows_json(const show_data *d, const dle_kv *kv, size_t nkv, dle_error *err) {
+/* Named windows (in-process runs: metadata window.N) with their energies: the
+ * windows are handed to the streamed summary as epochs (dle_energy_per_epoch's rule,
+ * as dle_window_energy applies it on a whole trace); overlapping windows make it read
+ * the run as a whole trace instead. */
+static cJSON *windows_json(dle_store *st, const show_data *d, const dle_kv *kv, size_t nkv,
+                           dle_error *err) {
   dle_window *w = NULL;
   size_t nw = 0;
   if (dle_windows_from_meta(kv, nkv, &w, &nw, err) != DLE_OK) return NULL;
-  cJSON *arr = cJSON_CreateArray();
+  dle_epoch *wep = nw ? calloc(nw, sizeof *wep) : NULL;
+  double *wj[DLE_COMP_COUNT] = {0};
+  bool ok = !nw || wep;
+  for (int c = 0; ok && c < DLE_COMP_COUNT; c++) ok = !nw || (wj[c] = calloc(nw, sizeof(double)));
+  if (!ok) dle_error_set(err, DLE_ENOMEM, "out of memory");
+  for (size_t k = 0; ok && k < nw; k++) {
+    wep[k].index = (int32_t)(k + 1);
+    wep[k].t_begin_s = w[k].t_begin_s;
+    wep[k].t_end_s = w[k].t_end_s;
+  }
+  dle_run_energy re;
+  if (ok && nw)
+    ok = dle_energy_summarize_run(st, d->id, &d->info, wep, nw, wj, &re, err) == DLE_OK;
+  cJSON *arr = ok ? cJSON_CreateArray() : NULL;
+  if (ok && !arr) dle_error_set(err, DLE_ENOMEM, "out of memory");
   for (size_t k = 0; arr && k < nw; k++) {
-    double parts[DLE_COMP_COUNT], tot;
-    dle_window_energy(&d->trace, &w[k], parts, &tot);
+    double parts[DLE_COMP_COUNT];
+    for (int c = 0; c < DLE_COMP_COUNT; c++) parts[c] = wj[c][k];
+    /* total as dle_window_energy: GPU + CPU + memory (DRAM, else modelled RAM) */
+    double mem = isfinite(parts[DLE_COMP_DRAM]) ? parts[DLE_COMP_DRAM] : parts[DLE_COMP_RAM];
+    const double tp[3] = {parts[DLE_COMP_GPU], parts[DLE_COMP_CPU], mem};
+    double tot = 0;
+    bool any = false;
+    for (int i = 0; i < 3; i++)
+      if (isfinite(tp[i])) tot += tp[i], any = true;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", w[k].name);
     cli_json_number_or_null(o, "t_begin_s", w[k].t_begin_s);
@@ -132,11 +157,12 @@ static cJSON *windows_json(const show_data *d, const dle_kv *kv, size_t nkv, dle
     cJSON *en = cJSON_AddObjectToObject(o, "energy_j");
     for (int c = 0; c < DLE_COMP_COUNT; c++)
       cli_json_number_or_null(en, dle_component_name((dle_component)c), parts[c]);
-    cli_json_number_or_null(o, "total_energy_j", tot);
+    cli_json_number_or_null(o, "total_energy_j", any ? tot : NAN);
     cJSON_AddItemToArray(arr, o);
   }
+  for (int c = 0; c < DLE_COMP_COUNT; c++) free(wj[c]);
+  free(wep);
   free(w);
-  if (!arr) dle_error_set(err, DLE_ENOMEM, "out of memory");
   return arr;
 }
 
@@ -253,7 +279,7 @@ static cJSON *run_json(dle_store *st, const show_data *d, bool with_epochs, dle_
   add_devices_json(o, &s, dle_kv_get(kv, nkv, "gpus_used"), dle_kv_get(kv, nkv, "gpus_shared"));
   cJSON *meta = cJSON_AddObjectToObject(o, "meta");
   for (size_t i = 0; i < nkv; i++) cJSON_AddStringToObject(meta, kv[i].key, kv[i].value);
-  cJSON *wins = windows_json(d, kv, nkv, err);
+  cJSON *wins = windows_json(st, d, kv, nkv, err);
   dle_kv_free(kv, nkv);
   if (!wins) {
     cJSON_Delete(o);
