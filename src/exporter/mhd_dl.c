@@ -18,17 +18,15 @@
 
 typedef struct mhd_table {
   int ok;
+  void *lib; /* kept open for the life of the process */
   char why[400];
-  struct MHD_Daemon *(*start_daemon_va)(unsigned int, uint16_t, MHD_AcceptPolicyCallback,
-                                        void *, MHD_AccessHandlerCallback, void *, va_list);
+  struct MHD_Daemon *(*start_daemon_va)(unsigned int, uint16_t, MHD_AcceptPolicyCallback, void *,
+                                        MHD_AccessHandlerCallback, void *, va_list);
   void (*stop_daemon)(struct MHD_Daemon *);
-  const union MHD_DaemonInfo *(*get_daemon_info)(struct MHD_Daemon *,
-                                                 enum MHD_DaemonInfoType, ...);
-  struct MHD_Response *(*create_response_from_buffer)(size_t, void *,
-                                                      enum MHD_ResponseMemoryMode);
+  const union MHD_DaemonInfo *(*get_daemon_info)(struct MHD_Daemon *, enum MHD_DaemonInfoType, ...);
+  struct MHD_Response *(*create_response_from_buffer)(size_t, void *, enum MHD_ResponseMemoryMode);
   enum MHD_Result (*add_response_header)(struct MHD_Response *, const char *, const char *);
-  enum MHD_Result (*queue_response)(struct MHD_Connection *, unsigned int,
-                                    struct MHD_Response *);
+  enum MHD_Result (*queue_response)(struct MHD_Connection *, unsigned int, struct MHD_Response *);
   void (*destroy_response)(struct MHD_Response *);
 } mhd_table;
 
@@ -57,8 +55,7 @@ static void mhd_init(void) {
   mhd_resolve(lib, "MHD_start_daemon_va", &g_mhd.start_daemon_va, &missing);
   mhd_resolve(lib, "MHD_stop_daemon", &g_mhd.stop_daemon, &missing);
   mhd_resolve(lib, "MHD_get_daemon_info", &g_mhd.get_daemon_info, &missing);
-  mhd_resolve(lib, "MHD_create_response_from_buffer", &g_mhd.create_response_from_buffer,
-              &missing);
+  mhd_resolve(lib, "MHD_create_response_from_buffer", &g_mhd.create_response_from_buffer, &missing);
   mhd_resolve(lib, "MHD_add_response_header", &g_mhd.add_response_header, &missing);
   mhd_resolve(lib, "MHD_queue_response", &g_mhd.queue_response, &missing);
   mhd_resolve(lib, "MHD_destroy_response", &g_mhd.destroy_response, &missing);
@@ -69,7 +66,8 @@ static void mhd_init(void) {
     dlclose(lib);
     return;
   }
-  g_mhd.ok = 1; /* the library stays loaded for the life of the process */
+  g_mhd.lib = lib;
+  g_mhd.ok = 1;
 }
 
 static const mhd_table *mhd(void) {
@@ -77,9 +75,9 @@ static const mhd_table *mhd(void) {
   return g_mhd.ok ? &g_mhd : NULL;
 }
 
-struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port,
-                                    MHD_AcceptPolicyCallback apc, void *apc_cls,
-                                    MHD_AccessHandlerCallback dh, void *dh_cls, ...) {
+struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_AcceptPolicyCallback apc,
+                                    void *apc_cls, MHD_AccessHandlerCallback dh, void *dh_cls,
+                                    ...) {
   const mhd_table *t = mhd();
   if (!t) return NULL;
   va_list ap;

@@ -17,6 +17,7 @@
  * parameters, arguments, and what the shim returns if called without the library (only
  * reachable with a NULL connection/result, since PQconnectdb is the only way to get one).
  * Adding a call to another PQ function = one line here (the link fails until then). */
+/* clang-format off */
 #define DLE_PQ_FUNCS(X)                                                                      \
   X(PGconn *, PQconnectdb, (const char *conninfo), (conninfo), NULL)                         \
   X(ConnStatusType, PQstatus, (const PGconn *conn), (conn), CONNECTION_BAD)                  \
@@ -84,9 +85,11 @@
   X(PQreset, (PGconn * conn), (conn))              \
   X(PQclear, (PGresult * res), (res))              \
   X(PQfreemem, (void *ptr), (ptr))
+/* clang-format on */
 
 typedef struct pq_table {
   int ok;
+  void *lib; /* kept open for the life of the process */
   char why[400];
 #define X(ret, name, params, args, fallback) ret(*name) params;
   DLE_PQ_FUNCS(X)
@@ -112,9 +115,8 @@ static void pq_init(void) {
   void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     const char *why = dlerror();
-    snprintf(g_pq.why, sizeof g_pq.why,
-             "PostgreSQL store needs %s (%s): apt-get install libpq5", path,
-             why ? why : "not loadable");
+    snprintf(g_pq.why, sizeof g_pq.why, "PostgreSQL store needs %s (%s): apt-get install libpq5",
+             path, why ? why : "not loadable");
     return;
   }
   const char *missing = NULL;
@@ -131,7 +133,8 @@ static void pq_init(void) {
     dlclose(lib);
     return;
   }
-  g_pq.ok = 1; /* the library stays loaded for the life of the process */
+  g_pq.lib = lib;
+  g_pq.ok = 1;
 }
 
 static const pq_table *pq(void) {
