@@ -1,8 +1,10 @@
 # Helpers that keep module and test CMakeLists.txt files to a few lines.
 #
 # dle_module(NAME name SOURCES a.c b.c [DEPS other_module ...] [PKGS pkgconfig-name ...]
-#            [LIBS raw-lib ...])
+#            [DLOPEN_PKGS pkgconfig-name ...] [LIBS raw-lib ...])
 #   builds static library dle_<name> (PIC) and adds it to libdlenergy.
+#   DLOPEN_PKGS: libraries the module loads with dlopen on first use (libpq, libmicrohttpd;
+#   see docs/architecture.md "Optional libraries"): their headers only, never linked.
 #
 # dle_test(NAME name SOURCES t.c [LIBS dle_x ...] [LABELS ...] [ENV K=V ...] [ARGS ...])
 #   builds a test executable and registers it with CTest. Exit code 77 = skipped.
@@ -14,7 +16,7 @@
 set_property(GLOBAL PROPERTY DLE_MODULES "")
 
 function(dle_module)
-  cmake_parse_arguments(M "" "NAME" "SOURCES;DEPS;PKGS;LIBS" ${ARGN})
+  cmake_parse_arguments(M "" "NAME" "SOURCES;DEPS;PKGS;DLOPEN_PKGS;LIBS" ${ARGN})
   set(_t dle_${M_NAME})
   # Sources still being written are left out with a warning instead of failing the
   # whole configure (several people work in one tree); their symbols then fail to link
@@ -49,6 +51,15 @@ function(dle_module)
     target_link_libraries(${_t} PUBLIC PkgConfig::${_pid})
     set_property(GLOBAL APPEND PROPERTY DLE_EXTERNAL_LIBS PkgConfig::${_pid})
   endforeach()
+  foreach(_p IN LISTS M_DLOPEN_PKGS)
+    string(MAKE_C_IDENTIFIER "${_p}_headers" _pid)
+    pkg_check_modules(${_pid} REQUIRED QUIET ${_p})
+    target_include_directories(${_t} PUBLIC ${${_pid}_INCLUDE_DIRS})
+    target_compile_options(${_t} PRIVATE ${${_pid}_CFLAGS_OTHER})
+  endforeach()
+  if(M_DLOPEN_PKGS)
+    target_link_libraries(${_t} PUBLIC Threads::Threads ${CMAKE_DL_LIBS})
+  endif()
   if(M_LIBS)
     target_link_libraries(${_t} PUBLIC ${M_LIBS})
     set_property(GLOBAL APPEND PROPERTY DLE_EXTERNAL_LIBS ${M_LIBS})

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dlenergy/energy.h"
+#include "mhd_dl.h"
 
 enum { N_COMP = 4, MAX_PROJ = 16 };
 static const char *const COMP_NAMES[N_COMP] = {"gpu", "cpu", "dram", "ram"};
@@ -314,6 +315,8 @@ int dle_exporter_listen(dle_exporter *ex, const char *listen, dle_error *err) {
   if (ex->daemon) return dle_error_set(err, DLE_ESTATE, "exporter already listening");
   struct sockaddr_storage ss;
   int rc = parse_listen(listen, &ss, err);
+  if (rc) return rc;
+  rc = dle_mhd_load(err); /* libmicrohttpd is loaded on first use (mhd_dl.h) */
   if (rc) return rc;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
   if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;

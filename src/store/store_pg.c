@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "chunk.h"
+#include "pq_dl.h"
 #include "store_internal.h"
 
 typedef struct pg_store {
@@ -847,6 +848,8 @@ static void redact(const char *uri, char *out, size_t n) {
 }
 
 int dle_store_open_pg(const char *uri, dle_store **out, dle_error *err) {
+  int lrc = dle_pq_load(err); /* libpq is loaded on first use (pq_dl.h) */
+  if (lrc) return lrc;
   pg_store *s = calloc(1, sizeof *s);
   if (!s) return dle_error_set(err, DLE_ENOMEM, "out of memory");
   s->base.ops = &PG_OPS;

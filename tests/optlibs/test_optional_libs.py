@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Optional libraries: libpq and libmicrohttpd are dlopen'ed on first use, never linked.
+
+1. `readelf -d` of the dlenergy CLI and of libdlenergy.so lists no libpq/libmicrohttpd
+   NEEDED entry, and `ldd` (the whole load closure) does not pull them in either.
+2. A postgresql:// store with the library absent ($DLENERGY_LIBPQ names a file that does
+   not exist) fails with a message naming the library and the package; a file that is not
+   libpq names the missing function; with the real library the error comes from libpq
+   itself (connection refused), proving it was loaded on demand.
+3. The exporter (`run --metrics-listen`) with libmicrohttpd absent says so likewise.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+BIN = os.environ["DLENERGY_BIN"]
+BUILD = os.environ["DLE_BUILD_DIR"]
+LIB = os.path.join(BUILD, "libdlenergy.so")
+OPTIONAL = re.compile(r"libpq\.so|libmicrohttpd\.so")
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def needed(path):
+    out = subprocess.run(["readelf", "-d", path], capture_output=True, text=True, check=True)
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out.stdout)
+
+
+for path in (BIN, LIB):
+    libs = needed(path)
+    # The parse must see the libraries that are linked, or "no libpq" would prove nothing.
+    check(any(n.startswith(("libdlenergy.so", "libsqlite3.so")) for n in libs),
+          f"{os.path.basename(path)} NEEDED parsed: {libs}")
+    bad = [n for n in libs if OPTIONAL.search(n)]
+    check(not bad, f"{os.path.basename(path)} NEEDED has no libpq/libmicrohttpd: {bad}")
+    closure = subprocess.run(["ldd", path], capture_output=True, text=True, check=True).stdout
+    check("libsqlite3.so" in closure, f"{os.path.basename(path)} ldd lists libsqlite3")
+    bad = [l.split()[0] for l in closure.splitlines() if OPTIONAL.search(l)]
+    check(not bad, f"{os.path.basename(path)} load closure has no libpq/libmicrohttpd: {bad}")
+
+
+def dle(args, **env):
+    e = dict(os.environ)
+    e.pop("DLENERGY_LIBPQ", None)
+    e.pop("DLENERGY_LIBMICROHTTPD", None)
+    e.update(env)
+    return subprocess.run([BIN] + args, capture_output=True, text=True, env=e, timeout=60)
+
+
+# Port 1 on loopback: nothing listens, so a loaded libpq fails fast with its own message.
+URL = "postgresql://dle@127.0.0.1:1/none?connect_timeout=5"
+with tempfile.TemporaryDirectory() as tmp:
+    absent = os.path.join(tmp, "libpq-absent.so.5")
+    r = dle(["list", "--db", URL], DLENERGY_LIBPQ=absent)
+    check(r.returncode != 0, f"list with libpq absent fails (rc {r.returncode})")
+    check(f"PostgreSQL store needs {absent}" in r.stderr and "apt-get install libpq5" in r.stderr,
+          f"libpq absent message: {r.stderr.strip()!r}")
+
+    # A library that loads but is not libpq: the first missing function is named.
+    sqlite = next(l.split()[2] for l in subprocess.run(["ldd", BIN], capture_output=True,
+                  text=True).stdout.splitlines() if "libsqlite3.so" in l)
+    r = dle(["list", "--db", URL], DLENERGY_LIBPQ=sqlite)
+    check(r.returncode != 0 and "lacks PQconnectdb" in r.stderr,
+          f"not-libpq message: {r.stderr.strip()!r}")
+
+    r = dle(["list", "--db", URL])
+    check(r.returncode != 0 and "cannot connect" in r.stderr and "needs" not in r.stderr,
+          f"real libpq loaded on demand, its own error: {r.stderr.strip()!r}")
+
+    marker = os.path.join(tmp, "trained")
+    r = dle(["run", "--db", os.path.join(tmp, "r.db"), "--cpu-tdp", "100",
+             "--metrics-listen", "127.0.0.1:0", "--interval", "0.05", "--",
+             "/usr/bin/touch", marker], DLENERGY_LIBMICROHTTPD=os.path.join(tmp, "nomhd.so"))
+    check(r.returncode != 0, f"run --metrics-listen with libmicrohttpd absent fails "
+          f"(rc {r.returncode})")
+    check("Prometheus exporter needs" in r.stderr and
+          "apt-get install libmicrohttpd12" in r.stderr,
+          f"libmicrohttpd absent message: {r.stderr.strip()!r}")
+
+if failures:
+    sys.exit(f"{len(failures)} check(s) failed")
+print("all optional-library checks passed")
