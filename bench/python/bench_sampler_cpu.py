@@ -19,6 +19,10 @@ Each repetition, in alternating order, in fresh processes:
             (exec or library load, sensor and store set-up, the summary) left out.
             This is the acceptance figure.
   sampler   the sampler thread's own CPU as each run recorded it (meta sampler_cpu_s).
+  paired    (--paired N) both recording processes started together, N times: the steady
+            CPU of each over the same wall-clock window, so the machine's state (other
+            load, frequency) is the same for both; the median of the N per-pair ratios.
+            Sequential repetitions swing by +-20 % on a shared VM; pairs much less.
 Both monitor one sleeping Python process with the same sensors (the fake NVML with
 two GPUs by default, procfs; RAPL where readable) into a fresh SQLite store.
 Prints every repetition, the medians and the ratios in-process / wrapper, with the load
@@ -83,6 +87,8 @@ def main():
     ap.add_argument("--interval", type=float, default=0.1)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-fake-nvml", action="store_true")
+    ap.add_argument("--paired", type=int, default=0, metavar="N",
+                    help="also N runs with both modes recording at the same time")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     exe = os.path.join(build, "src", "cli", "dlenergy")
@@ -143,19 +149,62 @@ def main():
               "(%d samples) | ratios steady %.3f sampler %.3f added %.3f"
               % (rep + 1, 1e3 * w[3], w[1], w[0], w[2], 1e3 * i[3], i[1], i[0], i[2],
                  ratio(i[3], w[3]), ratio(i[1], w[1]), ratio(i[0], w[0])))
-    med = {m: [statistics.median(r[m][k] for r in rows) for k in range(4)]
-           for m in ("wrapper", "inprocess")}
-    print("median: wrapper steady %.3f ms/s, sampler %.4f s, added %.4f s | in-process steady "
-          "%.3f ms/s, sampler %.4f s, added %.4f s" % (
-              1e3 * med["wrapper"][3], med["wrapper"][1], med["wrapper"][0],
-              1e3 * med["inprocess"][3], med["inprocess"][1], med["inprocess"][0]))
-    print("ratio in-process / wrapper (medians): steady state %.3f, sampler thread %.3f, "
-          "added CPU %.3f (acceptance: the sampler's cost within 10%%, i.e. <= 1.10)"
-          % (ratio(med["inprocess"][3], med["wrapper"][3]),
-             ratio(med["inprocess"][1], med["wrapper"][1]),
-             ratio(med["inprocess"][0], med["wrapper"][0])))
+    if rows:
+        med = {m: [statistics.median(r[m][k] for r in rows) for k in range(4)]
+               for m in ("wrapper", "inprocess")}
+        print("median: wrapper steady %.3f ms/s, sampler %.4f s, added %.4f s | in-process steady "
+              "%.3f ms/s, sampler %.4f s, added %.4f s" % (
+                  1e3 * med["wrapper"][3], med["wrapper"][1], med["wrapper"][0],
+                  1e3 * med["inprocess"][3], med["inprocess"][1], med["inprocess"][0]))
+        print("ratio in-process / wrapper (medians): steady state %.3f, sampler thread %.3f, "
+              "added CPU %.3f (acceptance: the sampler's cost within 10%%, i.e. <= 1.10)"
+              % (ratio(med["inprocess"][3], med["wrapper"][3]),
+                 ratio(med["inprocess"][1], med["wrapper"][1]),
+                 ratio(med["inprocess"][0], med["wrapper"][0])))
+    if a.paired > 0:
+        paired(a, exe, env, tmp, [py, "-c", sleep, str(a.seconds)], inproc, window)
     print("load average after: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
     subprocess.run(["rm", "-rf", tmp])
+
+
+def paired(a, exe, env, tmp, sleep_argv, inproc, window):
+    """Both modes recording at the same time; steady CPU of each over one window."""
+    import time
+    print("paired: %d runs, both modes at once, steady window %.1f .. %.1f s"
+          % (a.paired, window[0], window[1]))
+    ratios = []
+    for rep in range(a.paired):
+        dbw = os.path.join(tmp, "pw-%d.db" % rep)
+        dbi = os.path.join(tmp, "pi-%d.db" % rep)
+        t0 = time.monotonic()
+        procs = {
+            "wrapper": subprocess.Popen([exe, "run", "--db", dbw, "--quiet", "--interval",
+                                         str(a.interval), "--"] + sleep_argv, env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+            "inprocess": subprocess.Popen(["/usr/bin/python3", "-c", inproc, dbi,
+                                           str(a.interval), str(a.seconds)], env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+        }
+        time.sleep(max(0.0, window[0] - (time.monotonic() - t0)))
+        c0 = {m: task_cpu_ns(p.pid) for m, p in procs.items()}
+        w0 = time.monotonic()
+        time.sleep(max(0.0, window[1] - (time.monotonic() - t0)))
+        c1 = {m: task_cpu_ns(p.pid) for m, p in procs.items()}
+        w1 = time.monotonic()
+        for m, p in procs.items():
+            err = p.communicate()[1]
+            if p.returncode != 0:
+                sys.exit("bench: paired %s failed (%d): %s" % (m, p.returncode, err[-500:]))
+        st = {m: (c1[m] - c0[m]) / 1e9 / (w1 - w0) for m in procs
+              if c0[m] is not None and c1[m] is not None}
+        if len(st) != 2 or st["wrapper"] <= 0:
+            sys.exit("bench: paired run %d could not read both processes' CPU" % (rep + 1))
+        ratios.append(st["inprocess"] / st["wrapper"])
+        print("pair %d: wrapper steady %.3f ms/s, in-process steady %.3f ms/s, ratio %.3f"
+              % (rep + 1, 1e3 * st["wrapper"], 1e3 * st["inprocess"], ratios[-1]))
+    print("paired ratio in-process / wrapper: median %.3f, mean %.3f, min %.3f, max %.3f "
+          "(acceptance: <= 1.10)" % (statistics.median(ratios), statistics.mean(ratios),
+                                     min(ratios), max(ratios)))
 
 
 if __name__ == "__main__":
