@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "dlenergy/energy.h"
 #include "dlenergy/recorder.h"
+#include "dlenergy/run_view.h"
 #include "dlenergy/store.h"
 
 void show_format_wall(double wall_s, const char *source, char *buf, size_t n) {
@@ -36,272 +37,25 @@ static const char *figure_kind(const dle_energy_summary *s, int c) {
   return s->measured[c] ? "measured" : "modelled";
 }
 
-/* One run read once: its record, epochs, energy summary and per-epoch energies,
- * streamed from the store (memory does not grow with the run's samples). */
-typedef struct show_data {
-  int64_t id;
-  dle_run_info info;
-  dle_epoch *ep;
-  size_t ne;
-  dle_energy_summary sum;
-  double t_first_s, t_last_s;     /* first and last sample time; NaN without samples */
-  double *ej[DLE_COMP_COUNT];     /* per-epoch energy of each component (ne each) */
-} show_data;
-
-static void show_data_free(show_data *d) {
-  free(d->ep);
-  d->ep = NULL;
-  for (int c = 0; c < DLE_COMP_COUNT; c++) free(d->ej[c]), d->ej[c] = NULL;
-}
-
-/* with_epochs: also the per-epoch energies (an epoch that ends before it begins is an
- * error then); without, only the epochs' count is read. */
-static int show_data_load(dle_store *st, int64_t id, bool with_epochs, show_data *d,
-                          dle_error *err) {
-  memset(d, 0, sizeof *d);
-  d->id = id;
-  int rc = dle_store_get_run(st, id, &d->info, err);
-  if (rc == DLE_OK) rc = dle_store_load_epochs(st, id, &d->ep, &d->ne, err);
-  for (int c = 0; rc == DLE_OK && c < DLE_COMP_COUNT; c++)
-    if (!(d->ej[c] = calloc(d->ne ? d->ne : 1, sizeof(double))))
-      rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
-  dle_run_energy re;
-  if (rc == DLE_OK)
-    rc = dle_energy_summarize_run(st, id, &d->info, d->ep, with_epochs ? d->ne : 0,
-                                  with_epochs ? d->ej : NULL, &re, err);
-  if (rc == DLE_OK) {
-    d->sum = re.sum;
-    d->t_first_s = re.t_first_s;
-    d->t_last_s = re.t_last_s;
-  }
-  if (rc) show_data_free(d);
-  return rc;
-}
+typedef dle_run_view show_data;
 
 int show_run_summary(dle_store *st, int64_t id, dle_run_info *info, dle_energy_summary *sum,
                      size_t *n_epochs, dle_error *err) {
-  show_data d;
-  int rc = show_data_load(st, id, false, &d, err);
+  dle_run_view v;
+  int rc = dle_run_view_load(st, id, false, &v, err);
   if (rc) return rc;
-  *info = d.info;
-  *sum = d.sum;
-  if (n_epochs) *n_epochs = d.ne;
-  show_data_free(&d);
+  *info = v.info;
+  *sum = v.sum;
+  if (n_epochs) *n_epochs = v.ne;
+  dle_run_view_free(&v);
   return DLE_OK;
 }
 
-static cJSON *epochs_json(const show_data *d, dle_error *err) {
-  const dle_epoch *ep = d->ep;
-  size_t ne = d->ne;
-  double *const *ej = d->ej;
-  cJSON *arr = cJSON_CreateArray();
-  if (!arr) dle_error_set(err, DLE_ENOMEM, "out of memory");
-  double prev_end = d->t_first_s;
-  for (size_t k = 0; arr && k < ne; k++) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "index", ep[k].index);
-    double b = isnan(ep[k].t_begin_s) ? prev_end : ep[k].t_begin_s;
-    double e = isnan(ep[k].t_end_s) ? d->t_last_s : ep[k].t_end_s;
-    cli_json_number_or_null(o, "t_begin_s", b);
-    cli_json_number_or_null(o, "t_end_s", e);
-    cJSON_AddBoolToObject(o, "open", isnan(ep[k].t_end_s));
-    cJSON *en = cJSON_AddObjectToObject(o, "energy_j");
-    for (int c = 0; c < DLE_COMP_COUNT; c++)
-      cli_json_number_or_null(en, dle_component_name((dle_component)c), ej[c][k]);
-    cJSON_AddStringToObject(o, "metrics", ep[k].metrics);
-    cJSON_AddItemToArray(arr, o);
-    prev_end = e;
-  }
-  return arr;
-}
-
-/* Named windows (in-process runs: metadata window.N) with their energies: the
- * windows are handed to the streamed summary as epochs (dle_energy_per_epoch's rule,
- * as dle_window_energy applies it on a whole trace); overlapping windows make it read
- * the run as a whole trace instead. */
-static cJSON *windows_json(dle_store *st, const show_data *d, const dle_kv *kv, size_t nkv,
-                           dle_error *err) {
-  dle_window *w = NULL;
-  size_t nw = 0;
-  if (dle_windows_from_meta(kv, nkv, &w, &nw, err) != DLE_OK) return NULL;
-  dle_epoch *wep = nw ? calloc(nw, sizeof *wep) : NULL;
-  double *wj[DLE_COMP_COUNT] = {0};
-  bool ok = !nw || wep;
-  for (int c = 0; ok && c < DLE_COMP_COUNT; c++) ok = !nw || (wj[c] = calloc(nw, sizeof(double)));
-  if (!ok) dle_error_set(err, DLE_ENOMEM, "out of memory");
-  for (size_t k = 0; ok && k < nw; k++) {
-    wep[k].index = (int32_t)(k + 1);
-    wep[k].t_begin_s = w[k].t_begin_s;
-    wep[k].t_end_s = w[k].t_end_s;
-  }
-  dle_run_energy re;
-  if (ok && nw)
-    ok = dle_energy_summarize_run(st, d->id, &d->info, wep, nw, wj, &re, err) == DLE_OK;
-  cJSON *arr = ok ? cJSON_CreateArray() : NULL;
-  if (ok && !arr) dle_error_set(err, DLE_ENOMEM, "out of memory");
-  for (size_t k = 0; arr && k < nw; k++) {
-    double parts[DLE_COMP_COUNT];
-    for (int c = 0; c < DLE_COMP_COUNT; c++) parts[c] = wj[c][k];
-    /* total as dle_window_energy: GPU + CPU + memory (DRAM, else modelled RAM) */
-    double mem = isfinite(parts[DLE_COMP_DRAM]) ? parts[DLE_COMP_DRAM] : parts[DLE_COMP_RAM];
-    const double tp[3] = {parts[DLE_COMP_GPU], parts[DLE_COMP_CPU], mem};
-    double tot = 0;
-    bool any = false;
-    for (int i = 0; i < 3; i++)
-      if (isfinite(tp[i])) tot += tp[i], any = true;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "name", w[k].name);
-    cli_json_number_or_null(o, "t_begin_s", w[k].t_begin_s);
-    cli_json_number_or_null(o, "t_end_s", w[k].t_end_s);
-    cJSON_AddBoolToObject(o, "open", isnan(w[k].t_end_s));
-    cJSON *en = cJSON_AddObjectToObject(o, "energy_j");
-    for (int c = 0; c < DLE_COMP_COUNT; c++)
-      cli_json_number_or_null(en, dle_component_name((dle_component)c), parts[c]);
-    cli_json_number_or_null(o, "total_energy_j", any ? tot : NAN);
-    cJSON_AddItemToArray(arr, o);
-  }
-  for (int c = 0; c < DLE_COMP_COUNT; c++) free(wj[c]);
-  free(wep);
-  free(w);
-  return arr;
-}
-
-/* Is NVML index idx in the comma-separated list ("0,2")? */
-static bool index_listed(const char *list, uint32_t idx) {
-  for (const char *p = list; p && *p;) {
-    char *end = NULL;
-    unsigned long v = strtoul(p, &end, 10);
-    if (end == p) break;
-    if (v == idx) return true;
-    p = *end == ',' ? end + 1 : end;
-  }
-  return false;
-}
-
-/* Multi-GPU attribution: energy per device, whether the monitored process tree
- * ran on it (NVML compute processes, meta gpus_used: a list, "none" or
- * "unknown"), whether it counts in gpu_energy_j (meta gpus_headline), and the
- * energy of the used ones. */
-static void add_devices_json(cJSON *o, const dle_energy_summary *s, const char *used,
-                             const char *shared) {
-  cJSON *arr = cJSON_AddArrayToObject(o, "gpus");
-  double used_j = 0;
-  int any_used = 0;
-  bool unknown = used && strcmp(used, "unknown") == 0;
-  for (uint32_t d = 0; d < s->n_devices; d++) {
-    cJSON *g = cJSON_CreateObject();
-    cJSON_AddNumberToObject(g, "index", s->device_index[d]);
-    cli_json_number_or_null(g, "energy_j", s->device_energy_j[d]);
-    cli_json_number_or_null(g, "avg_power_w", s->device_avg_power_w[d]);
-    cli_json_number_or_null(g, "counter_energy_j", s->device_counter_j[d]);
-    cli_json_number_or_null(g, "integral_energy_j", s->device_integral_j[d]);
-    cJSON_AddBoolToObject(g, "headline", s->device_headline[d] != 0);
-    bool u = used && !unknown && index_listed(used, s->device_index[d]);
-    if (used && !unknown) {
-      cJSON_AddBoolToObject(g, "used_by_run", u);
-      if (u && !isnan(s->device_energy_j[d])) used_j += s->device_energy_j[d], any_used = 1;
-    } else {
-      cJSON_AddNullToObject(g, "used_by_run"); /* not recorded, or could not be checked */
-    }
-    cJSON_AddBoolToObject(g, "shared", shared && index_listed(shared, s->device_index[d]));
-    cJSON_AddItemToArray(arr, g);
-  }
-  cli_json_number_or_null(o, "gpu_energy_used_j", any_used ? used_j : NAN);
-}
-
-static cJSON *run_json(dle_store *st, const show_data *d, bool with_epochs, dle_error *err) {
-  int64_t id = d->id;
-  const dle_run_info info = d->info;
-  const dle_energy_summary s = d->sum;
-  size_t ne = d->ne;
-  dle_kv *kv = NULL;
-  size_t nkv = 0;
-  if (dle_store_get_meta(st, id, &kv, &nkv, err)) return NULL;
-  cJSON *o = cJSON_CreateObject();
-  if (!o) {
-    dle_kv_free(kv, nkv);
-    dle_error_set(err, DLE_ENOMEM, "out of memory");
-    return NULL;
-  }
-  cJSON_AddNumberToObject(o, "run_id", (double)id);
-  cJSON_AddStringToObject(o, "status", dle_run_status_str(info.status));
-  cJSON_AddStringToObject(o, "source", info.source);
-  cJSON_AddStringToObject(o, "host", info.host);
-  cJSON_AddStringToObject(o, "command", info.command);
-  cli_json_number_or_null(o, "start_wall_s", info.start_wall_s);
-  cli_json_number_or_null(o, "end_wall_s", info.end_wall_s);
-  cli_json_number_or_null(o, "interval_s", info.interval_s);
-  cJSON_AddNumberToObject(o, "exit_code", info.exit_code);
-  cJSON_AddNumberToObject(o, "term_signal", info.term_signal);
-  cli_json_number_or_null(o, "duration_s", s.duration_s);
-  cJSON_AddNumberToObject(o, "samples", (double)s.samples);
-  /* Completed epochs, as the run summary and `list` count them; an epoch still open
-   * when the run stopped is counted apart. */
-  size_t done = 0;
-  for (size_t i = 0; i < ne; i++) done += isfinite(d->ep[i].t_end_s);
-  cJSON_AddNumberToObject(o, "epochs", (double)done);
-  cJSON_AddNumberToObject(o, "epochs_open", (double)(ne - done));
-  cJSON_AddNumberToObject(o, "epochs_planned", info.epochs_planned);
-  cli_json_number_or_null(o, "gpu_energy_j", s.energy_j[DLE_COMP_GPU]);
-  cli_json_number_or_null(o, "avg_gpu_power_w", s.avg_power_w[DLE_COMP_GPU]);
-  cli_json_number_or_null(o, "gpu_counter_energy_j", s.gpu_counter_j);
-  cli_json_number_or_null(o, "gpu_integral_energy_j", s.gpu_integral_j);
-  cJSON_AddBoolToObject(o, "gpu_counter_disagrees", s.gpu_counter_disagrees != 0);
-  cli_json_number_or_null(o, "gpu_energy_all_j", s.gpu_all_j);
-  cJSON *en = cJSON_AddObjectToObject(o, "energy_j");
-  cJSON *comp = cJSON_AddObjectToObject(o, "components");
-  for (int c = 0; c < DLE_COMP_COUNT; c++) {
-    const char *name = dle_component_name((dle_component)c);
-    cli_json_number_or_null(en, name, s.energy_j[c]);
-    cJSON *co = cJSON_AddObjectToObject(comp, name);
-    cli_json_number_or_null(co, "energy_j", s.energy_j[c]);
-    cli_json_number_or_null(co, "avg_power_w", s.avg_power_w[c]);
-    cJSON_AddStringToObject(co, "figure", figure_kind(&s, c));
-    cJSON_AddStringToObject(co, "source", s.source[c]);
-  }
-  cli_json_number_or_null(o, "total_energy_j", s.total_j);
-  cJSON_AddNumberToObject(o, "pue", s.pue);
-  cli_json_number_or_null(o, "facility_energy_j", s.facility_j);
-  cli_json_number_or_null(o, "carbon_g_per_kwh", s.carbon_g_per_kwh);
-  cli_json_number_or_null(o, "emissions_g", s.emissions_g);
-  /* Where the modelled figures come from (recorded by run/attach; absent for
-   * older runs and imports that did not record them). */
-  const char *cs = dle_kv_get(kv, nkv, "carbon_source");
-  if (cs) {
-    cJSON_AddStringToObject(o, "carbon_source", cs);
-    cJSON_AddBoolToObject(o, "carbon_default", strncmp(cs, "default", 7) == 0);
-  }
-  const char *scope = dle_kv_get(kv, nkv, "scope");
-  if (scope) cJSON_AddStringToObject(o, "scope", scope);
-  const char *cpm = dle_kv_get(kv, nkv, "cpu_power_model");
-  if (cpm && !s.measured[DLE_COMP_CPU] && isfinite(s.energy_j[DLE_COMP_CPU]))
-    cJSON_AddStringToObject(o, "cpu_power_model", cpm);
-  add_devices_json(o, &s, dle_kv_get(kv, nkv, "gpus_used"), dle_kv_get(kv, nkv, "gpus_shared"));
-  cJSON *meta = cJSON_AddObjectToObject(o, "meta");
-  for (size_t i = 0; i < nkv; i++) cJSON_AddStringToObject(meta, kv[i].key, kv[i].value);
-  cJSON *wins = windows_json(st, d, kv, nkv, err);
-  dle_kv_free(kv, nkv);
-  if (!wins) {
-    cJSON_Delete(o);
-    return NULL;
-  }
-  cJSON_AddItemToObject(o, "windows", wins);
-  if (with_epochs) {
-    cJSON *arr = epochs_json(d, err);
-    if (!arr) {
-      cJSON_Delete(o);
-      return NULL;
-    }
-    cJSON_AddItemToObject(o, "epoch_list", arr);
-  }
-  return o;
-}
-
 cJSON *show_run_json(dle_store *st, int64_t id, bool with_epochs, dle_error *err) {
-  show_data d;
-  if (show_data_load(st, id, with_epochs, &d, err)) return NULL;
-  cJSON *o = run_json(st, &d, with_epochs, err);
-  show_data_free(&d);
+  dle_run_view v;
+  if (dle_run_view_load(st, id, with_epochs, &v, err)) return NULL;
+  cJSON *o = dle_run_view_json(&v, with_epochs, err);
+  dle_run_view_free(&v);
   return o;
 }
 
@@ -351,7 +105,7 @@ static void print_devices(const cJSON *o, const dle_energy_summary *s) {
 }
 
 static void print_human(const show_data *d, const cJSON *o) {
-  int64_t id = d->id;
+  int64_t id = d->info.id;
   const dle_run_info info = d->info;
   const dle_energy_summary s = d->sum;
   size_t ne = d->ne;
@@ -711,8 +465,8 @@ static int cmd_show(int argc, char **argv) {
   int status = DLE_EXIT_OK;
   cJSON *o = NULL;
   show_data d = {0};
-  if (dle_store_resolve_run(st, argv[optind], &id, &err) || show_data_load(st, id, true, &d, &err) ||
-      !(o = run_json(st, &d, true, &err))) {
+  if (dle_store_resolve_run(st, argv[optind], &id, &err) || dle_run_view_load(st, id, true, &d, &err) ||
+      !(o = dle_run_view_json(&d, true, &err))) {
     status = cli_fail("show", &err);
   } else if (json) {
     if (!cli_print_json(o)) {
@@ -722,7 +476,7 @@ static int cmd_show(int argc, char **argv) {
   } else {
     print_human(&d, o);
   }
-  show_data_free(&d);
+  dle_run_view_free(&d);
   cJSON_Delete(o);
   dle_store_close(st);
   return status;
