@@ -19,7 +19,8 @@ Each repetition, in alternating order, in fresh processes:
             (exec or library load, sensor and store set-up, the summary) left out.
             This is the acceptance figure.
   sampler   the sampler thread's own CPU as each run recorded it (meta sampler_cpu_s).
-  paired    (--paired N) both recording processes started together, N times: the steady
+  paired    (--paired N [--pin CPU]) both recording processes started together (pinned to
+            one CPU with --pin), N times: the steady
             CPU of each over the same wall-clock window, so the machine's state (other
             load, frequency) is the same for both; the median of the N per-pair ratios.
             Sequential repetitions swing by +-20 % on a shared VM; pairs much less.
@@ -89,6 +90,9 @@ def main():
     ap.add_argument("--no-fake-nvml", action="store_true")
     ap.add_argument("--paired", type=int, default=0, metavar="N",
                     help="also N runs with both modes recording at the same time")
+    ap.add_argument("--pin", type=int, default=None, metavar="CPU",
+                    help="paired runs: both recording processes pinned to this one CPU, so "
+                         "neither gets a quieter core")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     exe = os.path.join(build, "src", "cli", "dlenergy")
@@ -170,8 +174,10 @@ def main():
 def paired(a, exe, env, tmp, sleep_argv, inproc, window):
     """Both modes recording at the same time; steady CPU of each over one window."""
     import time
-    print("paired: %d runs, both modes at once, steady window %.1f .. %.1f s"
-          % (a.paired, window[0], window[1]))
+    print("paired: %d runs, both modes at once, steady window %.1f .. %.1f s%s"
+          % (a.paired, window[0], window[1],
+             "" if a.pin is None else ", both pinned to CPU %d" % a.pin))
+    pin = None if a.pin is None else (lambda: os.sched_setaffinity(0, {a.pin}))
     ratios = []
     for rep in range(a.paired):
         dbw = os.path.join(tmp, "pw-%d.db" % rep)
@@ -180,10 +186,12 @@ def paired(a, exe, env, tmp, sleep_argv, inproc, window):
         procs = {
             "wrapper": subprocess.Popen([exe, "run", "--db", dbw, "--quiet", "--interval",
                                          str(a.interval), "--"] + sleep_argv, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        preexec_fn=pin),
             "inprocess": subprocess.Popen(["/usr/bin/python3", "-c", inproc, dbi,
                                            str(a.interval), str(a.seconds)], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                          preexec_fn=pin),
         }
         time.sleep(max(0.0, window[0] - (time.monotonic() - t0)))
         c0 = {m: task_cpu_ns(p.pid) for m, p in procs.items()}
