@@ -62,7 +62,7 @@ def main():
             sys.exit(f"unknown model '{m}' (linear, ridge, krr, svr)")
     bin_ = os.path.join(build, "src", "cli", "dlenergy")
     table = os.path.join(ROOT, "data", "pre", "training.csv")
-    X, y = skp.features(ROOT, target)
+    X, y, _, _ = skp.features(ROOT, target)
     print(f"{len(X)} rows, target {target}, {draws} draws, 5 folds, no merging")
     print("| model | run | row | load avg | dlenergy fit wall (CPU) | scikit-learn wall (CPU) "
           "| ratio wall (CPU) |")

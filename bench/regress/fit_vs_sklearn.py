@@ -35,15 +35,12 @@ import tempfile
 import time
 
 import numpy as np
-import pandas as pd
-from scipy.stats import expon
-from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
-from sklearn.kernel_ridge import KernelRidge
-from sklearn.linear_model import LinearRegression, Ridge
-from sklearn.model_selection import PredefinedSplit, RandomizedSearchCV
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.svm import SVR
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sklearn_fit_process import features, search as sklearn_search  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -72,31 +69,9 @@ def main():
     only = sys.argv[4].split(",") if len(sys.argv) > 4 else ["linear", "ridge", "krr", "svr"]
     bin_ = os.path.join(build, "src", "cli", "dlenergy")
     table = os.path.join(ROOT, "data", "pre", "training.csv")
-    t = pd.read_csv(table)
-    g = pd.read_csv(os.path.join(ROOT, "data", "gpus.csv"), comment="#").set_index("name")
-    spec = g.loc[t.gpu_model]
-    tdp = spec.tdp_w.values
-    pl = t.power_limit_w.fillna(pd.Series(tdp, index=t.index)).values
-    peak = ((3 * t.training_size + t.validation_size) * t.forward_pass_gflop * 1e9 /
-            (spec.fp32_tflops.values * 1e12)).values
-    X = pd.DataFrame({"lb": np.log(t.batch_size), "lg": np.log(t.forward_pass_gflop),
-                      "ls": np.log((t.training_size + t.validation_size) / t.batch_size),
-                      "pf": pl / tdp, "architecture": t.architecture, "dataset": t.dataset})
-    y = np.log(t.avg_gpu_power_w / pl) if target == "power" else \
-        np.log(t.epoch_energy_j / (pl * peak))
-    scale = pl if target == "power" else pl * peak  # raw target = exp(y) x scale
-    raw = (t.avg_gpu_power_w if target == "power" else t.epoch_energy_j).values
-    grids = {
-        "linear": (LinearRegression(), {"regressor__fit_intercept": [True]}, 1),
-        "ridge": (Ridge(), {"regressor__alpha": expon(scale=0.1)}, draws),
-        "krr": (KernelRidge(kernel="rbf"), {"regressor__alpha": expon(scale=0.01),
-                                            "regressor__gamma": expon(scale=0.01)}, draws),
-        "svr": (SVR(kernel="rbf", tol=1e-3, cache_size=200),
-                {"regressor__C": expon(scale=300), "regressor__epsilon": expon(scale=0.1),
-                 "regressor__gamma": expon(scale=0.01)}, draws),
-    }
+    X, y, scale, raw = features(ROOT, target)
     np.linalg.cholesky(np.eye(4))  # load numpy's BLAS/LAPACK before asking which it is
-    print(f"{len(t)} rows, target {target}, {draws} draws, 5 folds, no merging")
+    print(f"{len(X)} rows, target {target}, {draws} draws, 5 folds, no merging")
     print(f"BLAS: dlenergy {os.path.realpath('/etc/alternatives/libblas.so.3-x86_64-linux-gnu')}"
           f" (libblas.so.3 alternative); numpy/scipy: {blas_of()}")
     print("| model | draws | load avg | dlenergy fit wall (CPU) | sklearn RandomizedSearchCV "
@@ -107,7 +82,6 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         folds = os.path.join(tmp, "folds.txt")
         for kind in only:
-            est, dist, n = grids[kind]
             load = os.getloadavg()[0]
             cmd = [bin_, "fit", "--table", table, "--target", target, "--model", kind,
                    "--draws", str(draws), "--no-merge", "--fold-file", folds, "--json", "-o",
@@ -119,14 +93,9 @@ def main():
             c_cpu = child_cpu() - c0
             ours = json.loads(out)["models"][0]
             fold = np.loadtxt(folds, dtype=int)
-            pre = ColumnTransformer([("num", StandardScaler(), ["lb", "lg", "ls", "pf"]),
-                                     ("cat", OneHotEncoder(handle_unknown="ignore"),
-                                      ["architecture", "dataset"])])
-            pipe = Pipeline([("pre", pre), ("reg", TransformedTargetRegressor(
-                est, transformer=StandardScaler()))])
-            sdist = {k.replace("regressor__", "reg__regressor__"): v for k, v in dist.items()}
-            search = RandomizedSearchCV(pipe, sdist, n_iter=n, cv=PredefinedSplit(fold),
-                                        scoring="r2", refit=True, n_jobs=1, random_state=42)
+            search, n = sklearn_search(kind, draws, fold)
+            pre = search.estimator.named_steps["pre"]
+            est = search.estimator.named_steps["reg"].regressor
             p0 = time.process_time()
             t0 = time.perf_counter()
             search.fit(X, y)

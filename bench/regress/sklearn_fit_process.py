@@ -26,7 +26,9 @@ from sklearn.svm import SVR
 
 
 def features(root, target):
-    """X, y as fit_vs_sklearn.py builds them (same columns, same target transform)."""
+    """X, y of the search (log batch, log GFLOPs, log steps, power limit / TDP; architecture
+    and dataset), and, to score on watts / joules: scale (raw target = exp(y) x scale) and
+    the raw target. fit_vs_sklearn.py uses the same."""
     t = pd.read_csv(f"{root}/data/pre/training.csv")
     g = pd.read_csv(f"{root}/data/gpus.csv", comment="#").set_index("name")
     spec = g.loc[t.gpu_model]
@@ -39,11 +41,14 @@ def features(root, target):
                       "pf": pl / tdp, "architecture": t.architecture, "dataset": t.dataset})
     y = np.log(t.avg_gpu_power_w / pl) if target == "power" else \
         np.log(t.epoch_energy_j / (pl * peak))
-    return X, y
+    scale = pl if target == "power" else pl * peak
+    raw = (t.avg_gpu_power_w if target == "power" else t.epoch_energy_j).values
+    return X, y, scale, raw
 
 
 def search(kind, draws, fold):
-    """The RandomizedSearchCV of fit_vs_sklearn.py for one model (same distributions)."""
+    """The RandomizedSearchCV for one model (the distributions fit_vs_sklearn.py documents)
+    and its number of draws."""
     grids = {
         "linear": (LinearRegression(), {"regressor__fit_intercept": [True]}, 1),
         "ridge": (Ridge(), {"regressor__alpha": expon(scale=0.1)}, draws),
@@ -67,7 +72,7 @@ def search(kind, draws, fold):
 def main():
     root, folds, target, kind, draws, out = sys.argv[1:7]
     warnings.filterwarnings("ignore")
-    X, y = features(root, target)
+    X, y, _, _ = features(root, target)
     s, _ = search(kind, int(draws), np.loadtxt(folds, dtype=int))
     s.fit(X, y)
     with open(out, "wb") as f:
