@@ -44,6 +44,11 @@ int dle_run_view_from_trace(const dle_run_info *info, const dle_trace *tr, const
                             dle_run_view *v, dle_error *err);
 void dle_run_view_free(dle_run_view *v);
 
+/* key: v, or key: null when v is not finite (NaN means "absent" in every figure). */
+void dle_json_number_or_null(struct cJSON *o, const char *key, double v);
+/* "measured", "modelled" or "absent": how component c's figure of s came about. */
+const char *dle_energy_figure_kind(const dle_energy_summary *s, int c);
+
 /* The JSON object of `show --json`; epoch_list only when with_epochs (and computed).
  * NULL with err set on failure. */
 struct cJSON *dle_run_view_json(const dle_run_view *v, bool with_epochs, dle_error *err);

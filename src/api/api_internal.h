@@ -14,8 +14,6 @@
 
 /* db, else $DLENERGY_DB, else "dlenergy.db" (the CLI's rule). */
 const char *dle_api_db_path(const char *db);
-/* Adds key: v, or null when v is not finite. */
-void dle_api_num_or_null(cJSON *o, const char *key, double v);
 /* A run as JSON from its record, trace, epochs, windows and metadata (kv may be NULL). */
 cJSON *dle_api_summary_json(const dle_run_info *info, const dle_trace *tr, const dle_epoch *ep,
                             size_t ne, const dle_window *w, size_t nw, const dle_kv *kv,

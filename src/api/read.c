@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "api_internal.h"
+#include "dlenergy/run_view.h"
 #include "dlenergy/api.h"
 #include "dlenergy/energy.h"
 #include "dlenergy/error.h"
@@ -174,17 +175,17 @@ int dle_api_estimate_json(const char *db, const char *run, const char *method,
     cJSON_AddNumberToObject(o, "run_id", (double)id);
     cJSON_AddStringToObject(o, "method", r.method);
     cJSON_AddStringToObject(o, "figure", "modelled");
-    dle_api_num_or_null(o, "total_j", r.total_j);
-    dle_api_num_or_null(o, "lower_j", r.lower_j);
-    dle_api_num_or_null(o, "upper_j", r.upper_j);
-    dle_api_num_or_null(o, "duration_s", r.duration_s);
-    dle_api_num_or_null(o, "mean_power_w", r.mean_power_w);
-    dle_api_num_or_null(o, "window_start_s", r.window_start_s);
-    dle_api_num_or_null(o, "window_end_s", r.window_end_s);
-    dle_api_num_or_null(o, "seen_s", r.seen_s);
-    dle_api_num_or_null(o, "fraction_seen", r.fraction_seen);
-    dle_api_num_or_null(o, "measured_j", meas);
-    dle_api_num_or_null(o, "error_fraction", isfinite(meas) && meas != 0 ? (r.total_j - meas) / meas : NAN);
+    dle_json_number_or_null(o, "total_j", r.total_j);
+    dle_json_number_or_null(o, "lower_j", r.lower_j);
+    dle_json_number_or_null(o, "upper_j", r.upper_j);
+    dle_json_number_or_null(o, "duration_s", r.duration_s);
+    dle_json_number_or_null(o, "mean_power_w", r.mean_power_w);
+    dle_json_number_or_null(o, "window_start_s", r.window_start_s);
+    dle_json_number_or_null(o, "window_end_s", r.window_end_s);
+    dle_json_number_or_null(o, "seen_s", r.seen_s);
+    dle_json_number_or_null(o, "fraction_seen", r.fraction_seen);
+    dle_json_number_or_null(o, "measured_j", meas);
+    dle_json_number_or_null(o, "error_fraction", isfinite(meas) && meas != 0 ? (r.total_j - meas) / meas : NAN);
     cJSON_AddStringToObject(o, "assumptions", r.assumptions);
     rc = finish_out(o, out, &e);
   }

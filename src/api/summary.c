@@ -26,13 +26,6 @@ const char *dle_api_db_path(const char *db) {
   return env && *env ? env : "dlenergy.db";
 }
 
-void dle_api_num_or_null(cJSON *o, const char *key, double v) {
-  if (isfinite(v))
-    cJSON_AddNumberToObject(o, key, v);
-  else
-    cJSON_AddNullToObject(o, key);
-}
-
 /* A run as JSON from its record, trace, epochs and windows in memory (kv may be NULL):
  * the run view's builder, the one `show --json` uses. */
 cJSON *dle_api_summary_json(const dle_run_info *info, const dle_trace *tr, const dle_epoch *ep,

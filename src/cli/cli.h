@@ -87,9 +87,6 @@ int cli_estimate_params_apply(dle_estimate_input *in, const char *const *names,
 int cli_load_estimate_run(const char *db_path, const char *ref, int64_t *id,
                           dle_estimate_run *run, dle_error *err);
 
-/* Adds key: v to the JSON object o, or key: null when v is not finite. */
-void cli_json_number_or_null(struct cJSON *o, const char *key, double v);
-
 /* Prints o as formatted JSON and a newline to stdout. False when it could not be
  * formatted (o NULL or out of memory): then nothing is printed. */
 bool cli_print_json(const struct cJSON *o);

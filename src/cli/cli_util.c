@@ -219,13 +219,6 @@ int cli_load_estimate_run(const char *db_path, const char *ref, int64_t *id,
   return rc;
 }
 
-void cli_json_number_or_null(struct cJSON *o, const char *key, double v) {
-  if (isfinite(v))
-    cJSON_AddNumberToObject(o, key, v);
-  else
-    cJSON_AddNullToObject(o, key);
-}
-
 bool cli_print_json(const struct cJSON *o) {
   char *s = o ? cJSON_Print(o) : NULL;
   if (!s) return false;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dlenergy/run_view.h"
 #include "dlenergy/energy.h"
 #include "dlenergy/estimate.h"
 #include "dlenergy/exporter.h"
@@ -174,8 +175,8 @@ static int cmd_estimate(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "window_end_s", r.window_end_s);
       }
       cJSON_AddStringToObject(o, "components", cli_components_str(r.components));
-      cli_json_number_or_null(o, "seen_s", r.seen_s);
-      cli_json_number_or_null(o, "fraction_seen", r.fraction_seen);
+      dle_json_number_or_null(o, "seen_s", r.seen_s);
+      dle_json_number_or_null(o, "fraction_seen", r.fraction_seen);
       if (isfinite(r.period_s)) cJSON_AddNumberToObject(o, "period_s", r.period_s);
       if (isfinite(carbon)) cJSON_AddNumberToObject(o, "emissions_g", dle_emissions_g(r.total_j, carbon));
       cJSON_AddStringToObject(o, "assumptions", r.assumptions);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dlenergy/run_view.h"
 #include "dlenergy/estimate.h"
 #include "dlenergy/fsutil.h"
 #include "dlenergy/store.h"
@@ -195,13 +196,13 @@ static cJSON *metrics_json(const char *name, const acc *a, const dle_estimate_er
   cJSON_AddStringToObject(o, "name", name);
   cJSON_AddNumberToObject(o, "n", (double)a->n);
   cJSON_AddNumberToObject(o, "skipped", (double)a->skipped);
-  cli_json_number_or_null(o, "rmse_j", er->rmse_j);
-  cli_json_number_or_null(o, "mae_j", er->mae_j);
-  cli_json_number_or_null(o, "mape", er->mape);
-  cli_json_number_or_null(o, "r2", er->r2);
-  cli_json_number_or_null(o, "median_fraction_seen", frac_quantile(a, 0.5));
-  cli_json_number_or_null(o, "p90_fraction_seen", frac_quantile(a, 0.9));
-  cli_json_number_or_null(o, "bound_coverage", a->n ? (double)a->covered / (double)a->n : NAN);
+  dle_json_number_or_null(o, "rmse_j", er->rmse_j);
+  dle_json_number_or_null(o, "mae_j", er->mae_j);
+  dle_json_number_or_null(o, "mape", er->mape);
+  dle_json_number_or_null(o, "r2", er->r2);
+  dle_json_number_or_null(o, "median_fraction_seen", frac_quantile(a, 0.5));
+  dle_json_number_or_null(o, "p90_fraction_seen", frac_quantile(a, 0.9));
+  dle_json_number_or_null(o, "bound_coverage", a->n ? (double)a->covered / (double)a->n : NAN);
   cJSON_AddStringToObject(o, "measured_components", cli_components_str(a->comps));
   if (a->skipped) cJSON_AddStringToObject(o, "first_skip_reason", a->first_error);
   return o;

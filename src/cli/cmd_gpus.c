@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dlenergy/run_view.h"
 #include "dlenergy/gpus.h"
 
 static void usage(FILE *out) {
@@ -36,7 +37,7 @@ static cJSON *spec_json(const dle_gpu_spec *g) {
   cJSON_AddNumberToObject(o, "memory_bandwidth_gbs", g->memory_bandwidth_gbs);
   cJSON_AddNumberToObject(o, "tdp_w", g->tdp_w);
   cJSON_AddNumberToObject(o, "fp32_tflops", g->fp32_tflops);
-  cli_json_number_or_null(o, "tensor_fp16_tflops", g->tensor_fp16_tflops);
+  dle_json_number_or_null(o, "tensor_fp16_tflops", g->tensor_fp16_tflops);
   cJSON_AddStringToObject(o, "source", g->source);
   return o;
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "dlenergy/run_view.h"
 #include "dlenergy/energy.h"
 #include "dlenergy/ingest.h"
 #include "dlenergy/sensors.h"
@@ -581,11 +582,11 @@ static int import_seaa(const char *dir, const import_opts *o) {
       cJSON_AddStringToObject(e, "architecture", arch);
       cJSON_AddStringToObject(e, "run", run);
       cJSON_AddNumberToObject(e, "samples", (double)res.sum.samples);
-      cli_json_number_or_null(e, "duration_s", res.sum.duration_s);
-      cli_json_number_or_null(e, "gpu_energy_j", res.sum.energy_j[DLE_COMP_GPU]);
-      cli_json_number_or_null(e, "avg_gpu_power_w", res.sum.avg_power_w[DLE_COMP_GPU]);
-      cli_json_number_or_null(e, "ram_energy_j", res.sum.energy_j[DLE_COMP_RAM]);
-      cli_json_number_or_null(e, "emissions_g", res.sum.emissions_g);
+      dle_json_number_or_null(e, "duration_s", res.sum.duration_s);
+      dle_json_number_or_null(e, "gpu_energy_j", res.sum.energy_j[DLE_COMP_GPU]);
+      dle_json_number_or_null(e, "avg_gpu_power_w", res.sum.avg_power_w[DLE_COMP_GPU]);
+      dle_json_number_or_null(e, "ram_energy_j", res.sum.energy_j[DLE_COMP_RAM]);
+      dle_json_number_or_null(e, "emissions_g", res.sum.emissions_g);
       cJSON_AddNumberToObject(e, "warnings", (double)res.stats.warnings);
       cJSON_AddItemToArray(runs, e);
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dlenergy/run_view.h"
 #include "dlenergy/energy.h"
 #include "dlenergy/fsutil.h"
 #include "dlenergy/gpus.h"
@@ -187,7 +188,7 @@ static int predict_csv(const char *in_path, const char *out_path, const char *mo
           char key[64];
           snprintf(key, sizeof key, "%s%s", w ? "pred_epoch_energy_j" : "pred_avg_gpu_power_w",
                    suffix[k]);
-          cli_json_number_or_null(o, key, v[k]);
+          dle_json_number_or_null(o, key, v[k]);
         }
       }
       cJSON_AddBoolToObject(o, "extrapolating", pr[2 * r].extrapolating || pr[2 * r + 1].extrapolating);
@@ -619,7 +620,7 @@ static int cmd_predict(int argc, char **argv) {
     cJSON_AddNumberToObject(in, "image_w", (double)img_w);
     cJSON_AddNumberToObject(in, "host_ram_gb", ram);
     cJSON_AddNumberToObject(in, "pue", pue);
-    cli_json_number_or_null(in, "carbon_g_per_kwh", ci);
+    dle_json_number_or_null(in, "carbon_g_per_kwh", ci);
     cJSON_AddNumberToObject(root, "flops_duration_s", b.flops_duration_s);
     cJSON_AddNumberToObject(root, "duration_s", b.duration_s);
     cJSON *arr = cJSON_AddArrayToObject(root, "estimates");
@@ -634,7 +635,7 @@ static int cmd_predict(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "lower_j", est[i].lower_j);
         cJSON_AddNumberToObject(o, "upper_j", est[i].upper_j);
       }
-      cli_json_number_or_null(o, "emissions_g", est[i].energy_j * pue / 3.6e6 * ci);
+      dle_json_number_or_null(o, "emissions_g", est[i].energy_j * pue / 3.6e6 * ci);
       cJSON_AddStringToObject(o, "inputs", est[i].inputs);
       cJSON_AddStringToObject(o, "uncertainty", est[i].uncertainty);
     }

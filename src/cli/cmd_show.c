@@ -32,11 +32,6 @@ void show_format_wall(double wall_s, const char *source, char *buf, size_t n) {
   snprintf(buf, n, "%s%s", d, source && strcmp(source, "import") == 0 ? " (log time)" : " UTC");
 }
 
-static const char *figure_kind(const dle_energy_summary *s, int c) {
-  if (isnan(s->energy_j[c])) return "absent";
-  return s->measured[c] ? "measured" : "modelled";
-}
-
 typedef dle_run_view show_data;
 
 int show_run_summary(dle_store *st, int64_t id, dle_run_info *info, dle_energy_summary *sum,
@@ -139,7 +134,7 @@ static void print_human(const show_data *d, const cJSON *o) {
     if (isnan(s.energy_j[c])) continue;
     cli_format_energy(s.energy_j[c], e, sizeof e);
     printf("  %-9s %-28s %8.2f W  %-9s %s\n", names[c], e, s.avg_power_w[c],
-           figure_kind(&s, c), s.source[c]);
+           dle_energy_figure_kind(&s, c), s.source[c]);
     if (c == DLE_COMP_GPU) print_devices(o, &s);
   }
   cli_format_energy(s.total_j, e, sizeof e);

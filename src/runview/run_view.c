@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void num_or_null(cJSON *o, const char *key, double v) {
+void dle_json_number_or_null(struct cJSON *o, const char *key, double v) {
   if (isfinite(v))
     cJSON_AddNumberToObject(o, key, v);
   else
     cJSON_AddNullToObject(o, key);
 }
 
-static const char *figure_kind(const dle_energy_summary *s, int c) {
+const char *dle_energy_figure_kind(const dle_energy_summary *s, int c) {
   if (isnan(s->energy_j[c])) return "absent";
   return s->measured[c] ? "measured" : "modelled";
 }
@@ -134,12 +134,12 @@ static cJSON *epochs_json(const dle_run_view *d, dle_error *err) {
     cJSON_AddNumberToObject(o, "index", ep[k].index);
     double b = isnan(ep[k].t_begin_s) ? prev_end : ep[k].t_begin_s;
     double e = isnan(ep[k].t_end_s) ? d->t_last_s : ep[k].t_end_s;
-    num_or_null(o, "t_begin_s", b);
-    num_or_null(o, "t_end_s", e);
+    dle_json_number_or_null(o, "t_begin_s", b);
+    dle_json_number_or_null(o, "t_end_s", e);
     cJSON_AddBoolToObject(o, "open", isnan(ep[k].t_end_s));
     cJSON *en = cJSON_AddObjectToObject(o, "energy_j");
     for (int c = 0; c < DLE_COMP_COUNT; c++)
-      num_or_null(en, dle_component_name((dle_component)c), ej[c][k]);
+      dle_json_number_or_null(en, dle_component_name((dle_component)c), ej[c][k]);
     cJSON_AddStringToObject(o, "metrics", ep[k].metrics);
     cJSON_AddItemToArray(arr, o);
     prev_end = e;
@@ -163,13 +163,13 @@ static cJSON *windows_json(const dle_run_view *d, dle_error *err) {
       if (isfinite(tp[i])) tot += tp[i], any = true;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", d->w[k].name);
-    num_or_null(o, "t_begin_s", d->w[k].t_begin_s);
-    num_or_null(o, "t_end_s", d->w[k].t_end_s);
+    dle_json_number_or_null(o, "t_begin_s", d->w[k].t_begin_s);
+    dle_json_number_or_null(o, "t_end_s", d->w[k].t_end_s);
     cJSON_AddBoolToObject(o, "open", isnan(d->w[k].t_end_s));
     cJSON *en = cJSON_AddObjectToObject(o, "energy_j");
     for (int c = 0; c < DLE_COMP_COUNT; c++)
-      num_or_null(en, dle_component_name((dle_component)c), parts[c]);
-    num_or_null(o, "total_energy_j", any ? tot : NAN);
+      dle_json_number_or_null(en, dle_component_name((dle_component)c), parts[c]);
+    dle_json_number_or_null(o, "total_energy_j", any ? tot : NAN);
     cJSON_AddItemToArray(arr, o);
   }
   return arr;
@@ -200,10 +200,10 @@ static void add_devices_json(cJSON *o, const dle_energy_summary *s, const char *
   for (uint32_t d = 0; d < s->n_devices; d++) {
     cJSON *g = cJSON_CreateObject();
     cJSON_AddNumberToObject(g, "index", s->device_index[d]);
-    num_or_null(g, "energy_j", s->device_energy_j[d]);
-    num_or_null(g, "avg_power_w", s->device_avg_power_w[d]);
-    num_or_null(g, "counter_energy_j", s->device_counter_j[d]);
-    num_or_null(g, "integral_energy_j", s->device_integral_j[d]);
+    dle_json_number_or_null(g, "energy_j", s->device_energy_j[d]);
+    dle_json_number_or_null(g, "avg_power_w", s->device_avg_power_w[d]);
+    dle_json_number_or_null(g, "counter_energy_j", s->device_counter_j[d]);
+    dle_json_number_or_null(g, "integral_energy_j", s->device_integral_j[d]);
     cJSON_AddBoolToObject(g, "headline", s->device_headline[d] != 0);
     bool u = used && !unknown && index_listed(used, s->device_index[d]);
     if (used && !unknown) {
@@ -215,7 +215,7 @@ static void add_devices_json(cJSON *o, const dle_energy_summary *s, const char *
     cJSON_AddBoolToObject(g, "shared", shared && index_listed(shared, s->device_index[d]));
     cJSON_AddItemToArray(arr, g);
   }
-  num_or_null(o, "gpu_energy_used_j", any_used ? used_j : NAN);
+  dle_json_number_or_null(o, "gpu_energy_used_j", any_used ? used_j : NAN);
 }
 
 cJSON *dle_run_view_json(const dle_run_view *d, bool with_epochs, dle_error *err) {
@@ -235,12 +235,12 @@ cJSON *dle_run_view_json(const dle_run_view *d, bool with_epochs, dle_error *err
   cJSON_AddStringToObject(o, "source", info.source);
   cJSON_AddStringToObject(o, "host", info.host);
   cJSON_AddStringToObject(o, "command", info.command);
-  num_or_null(o, "start_wall_s", info.start_wall_s);
-  num_or_null(o, "end_wall_s", info.end_wall_s);
-  num_or_null(o, "interval_s", info.interval_s);
+  dle_json_number_or_null(o, "start_wall_s", info.start_wall_s);
+  dle_json_number_or_null(o, "end_wall_s", info.end_wall_s);
+  dle_json_number_or_null(o, "interval_s", info.interval_s);
   cJSON_AddNumberToObject(o, "exit_code", info.exit_code);
   cJSON_AddNumberToObject(o, "term_signal", info.term_signal);
-  num_or_null(o, "duration_s", s.duration_s);
+  dle_json_number_or_null(o, "duration_s", s.duration_s);
   cJSON_AddNumberToObject(o, "samples", (double)s.samples);
   /* Completed epochs, as the run summary and `list` count them; an epoch still open
    * when the run stopped is counted apart. */
@@ -249,28 +249,28 @@ cJSON *dle_run_view_json(const dle_run_view *d, bool with_epochs, dle_error *err
   cJSON_AddNumberToObject(o, "epochs", (double)done);
   cJSON_AddNumberToObject(o, "epochs_open", (double)(ne - done));
   cJSON_AddNumberToObject(o, "epochs_planned", info.epochs_planned);
-  num_or_null(o, "gpu_energy_j", s.energy_j[DLE_COMP_GPU]);
-  num_or_null(o, "avg_gpu_power_w", s.avg_power_w[DLE_COMP_GPU]);
-  num_or_null(o, "gpu_counter_energy_j", s.gpu_counter_j);
-  num_or_null(o, "gpu_integral_energy_j", s.gpu_integral_j);
+  dle_json_number_or_null(o, "gpu_energy_j", s.energy_j[DLE_COMP_GPU]);
+  dle_json_number_or_null(o, "avg_gpu_power_w", s.avg_power_w[DLE_COMP_GPU]);
+  dle_json_number_or_null(o, "gpu_counter_energy_j", s.gpu_counter_j);
+  dle_json_number_or_null(o, "gpu_integral_energy_j", s.gpu_integral_j);
   cJSON_AddBoolToObject(o, "gpu_counter_disagrees", s.gpu_counter_disagrees != 0);
-  num_or_null(o, "gpu_energy_all_j", s.gpu_all_j);
+  dle_json_number_or_null(o, "gpu_energy_all_j", s.gpu_all_j);
   cJSON *en = cJSON_AddObjectToObject(o, "energy_j");
   cJSON *comp = cJSON_AddObjectToObject(o, "components");
   for (int c = 0; c < DLE_COMP_COUNT; c++) {
     const char *name = dle_component_name((dle_component)c);
-    num_or_null(en, name, s.energy_j[c]);
+    dle_json_number_or_null(en, name, s.energy_j[c]);
     cJSON *co = cJSON_AddObjectToObject(comp, name);
-    num_or_null(co, "energy_j", s.energy_j[c]);
-    num_or_null(co, "avg_power_w", s.avg_power_w[c]);
-    cJSON_AddStringToObject(co, "figure", figure_kind(&s, c));
+    dle_json_number_or_null(co, "energy_j", s.energy_j[c]);
+    dle_json_number_or_null(co, "avg_power_w", s.avg_power_w[c]);
+    cJSON_AddStringToObject(co, "figure", dle_energy_figure_kind(&s, c));
     cJSON_AddStringToObject(co, "source", s.source[c]);
   }
-  num_or_null(o, "total_energy_j", s.total_j);
+  dle_json_number_or_null(o, "total_energy_j", s.total_j);
   cJSON_AddNumberToObject(o, "pue", s.pue);
-  num_or_null(o, "facility_energy_j", s.facility_j);
-  num_or_null(o, "carbon_g_per_kwh", s.carbon_g_per_kwh);
-  num_or_null(o, "emissions_g", s.emissions_g);
+  dle_json_number_or_null(o, "facility_energy_j", s.facility_j);
+  dle_json_number_or_null(o, "carbon_g_per_kwh", s.carbon_g_per_kwh);
+  dle_json_number_or_null(o, "emissions_g", s.emissions_g);
   /* Where the modelled figures come from (recorded by run/attach; absent for
    * older runs and imports that did not record them). */
   const char *cs = dle_kv_get(kv, nkv, "carbon_source");
