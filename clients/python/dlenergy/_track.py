@@ -6,6 +6,9 @@ import warnings
 
 from . import _lib
 from ._errors import ConfigError, Error, StateError, from_code
+# One rule for tokens and values, shared with the marker helper (installed beside this
+# package; zero dependencies, cheap to import).
+from dlenergy_markers import _fmt, _pairs  # noqa: E402
 
 _active = []  # running Run objects of this process, innermost last
 
@@ -42,29 +45,8 @@ def active_run():
     return None
 
 
-def _token(text):
-    out = "".join("_" if ch.isspace() or ord(ch) < 32 or ord(ch) == 127 else ch
-                  for ch in str(text))
-    return out or "_"
-
-
-def _fmt(value):
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
-        try:
-            value = value.item()
-        except Exception:  # noqa: BLE001
-            pass
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else str(value).lower()
-    return _token(value)
-
-
 def _metrics_text(metrics):
-    parts = ["%s=%s" % (_token(k).replace("=", "_"), _fmt(v)) for k, v in metrics.items()]
-    text = " ".join(parts)
-    return text[:255]
+    return " ".join(_pairs(metrics))[:255]
 
 
 _OPTION_KEYS = {"interval", "gpus", "carbon_intensity", "pue", "scope", "job", "host",
