@@ -136,13 +136,16 @@ void dle_energy_compose(const dle_energy_parts *parts, const dle_run_info *info,
  * dle_store_load_trace builds from them (GPUs selected by the run's headline list),
  * bit for bit, holding only the rows a GPU's gap keeps open (a GPU missing a reading
  * while another reads is bridged between its neighbours, so the rows of the gap wait
- * for its next reading; at most DLE_ENERGY_STREAM_MAX_GAP rows).
+ * for its next reading). At most DLE_ENERGY_STREAM_MAX_GAP of them (about 340 bytes
+ * each) stay in memory; a longer gap (or a GPU lost until the end of the run) moves
+ * the older ones to an unlinked temporary file in $TMPDIR (else /tmp), read back one
+ * block at a time, so memory stays bounded whatever the gap's length.
  * Runs it does not handle this way (sample times NaN or going backwards, a GPU slot
- * whose NVML index changes, a gap over the limit, epochs out of the simple order,
- * a headline GPU with counter readings but no power reading) make
+ * whose NVML index changes, epochs out of the simple order, a headline GPU with
+ * counter readings but no power reading, a spill file that cannot be written) make
  * dle_energy_stream_add or _finish return DLE_EUNSUPPORTED: use the whole trace then
  * (dle_energy_summarize_run does). */
-enum { DLE_ENERGY_STREAM_MAX_GAP = 65536 };
+enum { DLE_ENERGY_STREAM_MAX_GAP = 8192 };
 
 typedef struct dle_energy_stream dle_energy_stream;
 
@@ -164,6 +167,12 @@ typedef struct dle_energy_stream_result {
 int dle_energy_stream_finish(dle_energy_stream *s, dle_energy_stream_result *out,
                              double *const epoch_j[DLE_COMP_COUNT], dle_error *err);
 void dle_energy_stream_free(dle_energy_stream *s);
+/* The pending rows kept in memory before a gap spills (default
+ * DLE_ENERGY_STREAM_MAX_GAP; at least 2); only before the first sample. The figures
+ * do not depend on it (the tests use small values to spill often). */
+void dle_energy_stream_set_memory_rows(dle_energy_stream *s, size_t rows);
+/* Rows moved to the spill file so far (0: everything stayed in memory). */
+size_t dle_energy_stream_spilled(const dle_energy_stream *s);
 
 /* One row as it leaves the stream (in order, once every GPU gap at it is resolved):
  * the values of the trace dle_store_load_trace builds at that row, GPU power after

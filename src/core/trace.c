@@ -151,7 +151,8 @@ static bool cum_counter(const dle_trace *t, uint32_t d, double *cum) {
   }
   if (first == SIZE_MAX) return false;
   /* Fill: 0 before the first reading, interpolated in gaps, held after the last. */
-  size_t last_valid = SIZE_MAX;
+  size_t last_valid = SIZE_MAX, next = 0; /* next: the gap's closing reading, found once
+                                            per gap (a scan per row was quadratic) */
   for (size_t i = 0; i < t->n; i++) {
     if (!isnan(cum[i])) {
       last_valid = i;
@@ -161,8 +162,10 @@ static bool cum_counter(const dle_trace *t, uint32_t d, double *cum) {
       cum[i] = 0;
       continue;
     }
-    size_t next = i + 1;
-    while (next < t->n && isnan(cum[next])) next++;
+    if (next <= i) {
+      next = i + 1;
+      while (next < t->n && isnan(cum[next])) next++;
+    }
     if (next >= t->n) {
       cum[i] = cum[last_valid];
     } else {

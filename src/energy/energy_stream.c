@@ -12,12 +12,25 @@
  *  - each GPU's bridged trapezoid (energy.c) is integrated when its gap closes,
  *    over the buffered rows of the gap;
  *  - each GPU's reset-safe counter (trace.c) accumulates at its readings; the
- *    summed headline counter column fills gaps the same way the power does. */
+ *    summed headline counter column fills gaps the same way the power does.
+ *
+ * The pending rows live in a ring of at most mem_rows rows (default
+ * DLE_ENERGY_STREAM_MAX_GAP). A longer gap moves the oldest of them, in order, to an
+ * unlinked temporary file (the spill); rows are read back from it (and the gap's
+ * interpolated values written into it) one block at a time through a one-block
+ * cache, so memory stays bounded whatever the gap's length. Pending rows
+ * base .. base+nf-1 are in the file, base+nf .. base+len-1 in the ring. */
+#define _GNU_SOURCE /* pread, pwrite, mkstemp, ftruncate */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "dlenergy/energy.h"
 
@@ -67,9 +80,19 @@ struct dle_energy_stream {
   size_t n_headline;
   slot sl[DLE_MAX_GPUS];
   uint32_t n_slots;           /* largest n_gpus seen */
-  /* pending rows: a ring of cap rows, global indices base .. base+len-1 */
+  /* pending rows: global indices base .. base+len-1; the first nf of them in the
+   * spill file (row g at offset (g - f_origin) rows), the rest in a ring of cap rows */
   row *ring;
   size_t cap, base, len;
+  size_t mem_rows;            /* the ring's largest size */
+  int fd;                     /* the spill file, -1 until a gap needs it */
+  size_t nf, f_origin;
+  size_t spilled_rows;        /* rows ever moved to the file (dle_energy_stream_spilled) */
+  row *blk;                   /* the cache: file rows blk_lo .. blk_lo+blk_n-1 */
+  size_t blk_lo, blk_n;
+  bool blk_dirty;
+  int io_failed;              /* a spill read or write failed (errno in io_errno) */
+  int io_errno;
   size_t n;                   /* rows added */
   double t_first, t_last;
   /* column reductions over finalized rows */
@@ -113,6 +136,8 @@ int dle_energy_stream_new(const uint32_t *headline, size_t n_headline, const dle
   *out = NULL;
   dle_energy_stream *s = calloc(1, sizeof *s);
   if (!s) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  s->fd = -1;
+  s->mem_rows = DLE_ENERGY_STREAM_MAX_GAP;
   s->n_headline = n_headline > DLE_MAX_GPUS ? DLE_MAX_GPUS : n_headline;
   if (s->n_headline) memcpy(s->headline, headline, s->n_headline * sizeof *headline);
   s->t_first = s->t_last = NAN;
@@ -152,6 +177,8 @@ int dle_energy_stream_new(const uint32_t *headline, size_t n_headline, const dle
 
 void dle_energy_stream_free(dle_energy_stream *s) {
   if (!s) return;
+  if (s->fd >= 0) close(s->fd);
+  free(s->blk);
   free(s->ring);
   free(s->ew);
   free(s->edges);
@@ -159,23 +186,159 @@ void dle_energy_stream_free(dle_energy_stream *s) {
   free(s);
 }
 
-static row *row_at(dle_energy_stream *s, size_t g) { return &s->ring[g % s->cap]; }
+/* ---- the spill file ---- */
+
+enum { BLK_ROWS = 1024 };
+
+static int io_rows(int fd, bool wr, row *buf, size_t n, size_t at) {
+  char *p = (char *)buf;
+  size_t left = n * sizeof *buf;
+  off_t off = (off_t)(at * sizeof *buf);
+  while (left) {
+    ssize_t k = wr ? pwrite(fd, p, left, off) : pread(fd, p, left, off);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return k < 0 ? errno : EIO;
+    p += k;
+    off += k;
+    left -= (size_t)k;
+  }
+  return 0;
+}
+
+static void io_fail(dle_energy_stream *s, int e) {
+  if (!s->io_failed) s->io_errno = e;
+  s->io_failed = 1;
+}
+
+static void blk_flush(dle_energy_stream *s) {
+  if (s->blk_dirty && s->blk_n) {
+    int e = io_rows(s->fd, true, s->blk, s->blk_n, s->blk_lo - s->f_origin);
+    if (e) io_fail(s, e);
+  }
+  s->blk_dirty = false;
+}
+
+/* File row g (base <= g < base+nf) in the cache; never NULL (after an I/O error the
+ * cache holds garbage and io_failed ends the stream at the next add or finish). */
+static row *file_row(dle_energy_stream *s, size_t g) {
+  if (g < s->blk_lo || g >= s->blk_lo + s->blk_n) {
+    blk_flush(s);
+    size_t lo = g - (g - s->f_origin) % BLK_ROWS, end = s->base + s->nf;
+    if (lo < s->base) lo = s->base;
+    s->blk_lo = lo;
+    s->blk_n = end - lo < BLK_ROWS ? end - lo : BLK_ROWS;
+    int e = io_rows(s->fd, false, s->blk, s->blk_n, lo - s->f_origin);
+    if (e) io_fail(s, e);
+  }
+  return &s->blk[g - s->blk_lo];
+}
+
+static row *row_at(dle_energy_stream *s, size_t g) {
+  return g < s->base + s->nf ? file_row(s, g) : &s->ring[g % s->cap];
+}
+
+/* A file row about to be changed (ring rows are changed in place). */
+static row *row_wr(dle_energy_stream *s, size_t g) {
+  row *r = row_at(s, g);
+  if (g < s->base + s->nf) s->blk_dirty = true;
+  return r;
+}
+
+static int open_spill(dle_energy_stream *s, dle_error *err) {
+  const char *dir = getenv("TMPDIR");
+  if (!dir || !*dir) dir = "/tmp";
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/dlenergy-gap-XXXXXX", dir) >= (int)sizeof path)
+    return unsupported(s, err, "TMPDIR too long for a spill file");
+  int fd = mkstemp(path);
+  if (fd < 0) {
+    s->failed = DLE_EUNSUPPORTED;
+    return dle_error_set(err, DLE_EUNSUPPORTED,
+                         "streamed energy: cannot create a spill file for a long GPU gap in %s: %s",
+                         dir, strerror(errno));
+  }
+  unlink(path); /* gone when closed, or when the process dies */
+  s->blk = malloc(BLK_ROWS * sizeof *s->blk);
+  if (!s->blk) {
+    close(fd);
+    return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  }
+  s->fd = fd;
+  return DLE_OK;
+}
+
+/* The ring is full: moves its older half to the end of the file. */
+static int spill(dle_energy_stream *s, dle_error *err) {
+  if (s->fd < 0) {
+    int rc = open_spill(s, err);
+    if (rc) return rc;
+  }
+  if (s->nf == 0) {
+    s->f_origin = s->base;
+    s->blk_n = 0;
+  }
+  size_t k = s->cap / 2 ? s->cap / 2 : 1, g = s->base + s->nf;
+  while (k) { /* at most two contiguous pieces of the ring */
+    size_t at = g % s->cap, m = s->cap - at < k ? s->cap - at : k;
+    int e = io_rows(s->fd, true, &s->ring[at], m, g - s->f_origin);
+    if (e) {
+      io_fail(s, e);
+      break;
+    }
+    g += m;
+    k -= m;
+    s->nf += m;
+    s->spilled_rows += m;
+  }
+  if (s->io_failed) {
+    s->failed = DLE_EUNSUPPORTED;
+    return dle_error_set(err, DLE_EUNSUPPORTED,
+                         "streamed energy: writing the spill file of a long GPU gap: %s",
+                         strerror(s->io_errno));
+  }
+  return DLE_OK;
+}
+
+static int io_error(dle_energy_stream *s, dle_error *err) {
+  s->failed = DLE_EUNSUPPORTED;
+  return dle_error_set(err, DLE_EUNSUPPORTED,
+                       "streamed energy: the spill file of a long GPU gap: %s",
+                       strerror(s->io_errno));
+}
+
+/* Drain consumed file rows: the file restarts when none are left. */
+static void spill_consumed(dle_energy_stream *s) {
+  if (s->nf || s->fd < 0) return;
+  s->blk_n = 0;
+  s->blk_dirty = false;
+  if (ftruncate(s->fd, 0) != 0) io_fail(s, errno);
+}
 
 static int push_row(dle_energy_stream *s, dle_error *err) {
-  if (s->len == s->cap) {
-    if (s->cap >= DLE_ENERGY_STREAM_MAX_GAP)
-      return unsupported(s, err, "a GPU's gap is longer than the pending-row limit");
-    size_t cap = s->cap ? s->cap * 2 : 64;
-    row *r = malloc(cap * sizeof *r);
-    if (!r) return dle_error_set(err, DLE_ENOMEM, "out of memory");
-    for (size_t g = s->base; g < s->base + s->len; g++) r[g % cap] = *row_at(s, g);
-    free(s->ring);
-    s->ring = r;
-    s->cap = cap;
+  if (s->len - s->nf == s->cap) {
+    if (s->cap >= s->mem_rows) {
+      int rc = spill(s, err);
+      if (rc) return rc;
+    } else {
+      size_t cap = s->cap ? s->cap * 2 : 64;
+      if (cap > s->mem_rows) cap = s->mem_rows;
+      row *r = malloc(cap * sizeof *r);
+      if (!r) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+      for (size_t g = s->base + s->nf; g < s->base + s->len; g++) r[g % cap] = s->ring[g % s->cap];
+      free(s->ring);
+      s->ring = r;
+      s->cap = cap;
+    }
   }
   s->len++;
   return DLE_OK;
 }
+
+void dle_energy_stream_set_memory_rows(dle_energy_stream *s, size_t rows) {
+  if (s && !s->n) s->mem_rows = rows < 2 ? 2 : rows;
+}
+
+size_t dle_energy_stream_spilled(const dle_energy_stream *s) { return s ? s->spilled_rows : 0; }
 
 static double lerp_at(double ta, double pa, double tb, double pb, double x) {
   if (x <= ta) return pa;
@@ -272,12 +435,16 @@ static int drain(dle_energy_stream *s, bool done, dle_error *err) {
   while (s->len && s->base < limit) {
     row *r = row_at(s, s->base);
     finalize_row(s, s->base, r);
+    dle_energy_row out = {r->t,      r->w[DLE_COMP_GPU], r->w[DLE_COMP_CPU],
+                          r->w[DLE_COMP_DRAM], r->w[DLE_COMP_RAM], r->util,
+                          r->limit,  r->cpu_util,        r->rss};
+    if (s->nf) {
+      s->nf--;
+      spill_consumed(s);
+    }
     s->base++;
     s->len--;
     if (s->row_fn) {
-      dle_energy_row out = {r->t,      r->w[DLE_COMP_GPU], r->w[DLE_COMP_CPU],
-                            r->w[DLE_COMP_DRAM], r->w[DLE_COMP_RAM], r->util,
-                            r->limit,  r->cpu_util,        r->rss};
       int rc = s->row_fn(s->row_ctx, &out, err);
       if (rc) {
         s->failed = rc;
@@ -354,20 +521,26 @@ int dle_energy_stream_add(dle_energy_stream *s, const dle_sample *smp, dle_error
         /* the gap lp_row..i closes: interpolate its rows, integrate its steps */
         double dt = r->t - q->lp_t;
         for (size_t k = q->lp_row + 1; k < i; k++) {
-          row *m = row_at(s, k);
+          row *m = row_wr(s, k);
           m->v[d] = !(dt > 0) ? q->lp_p : q->lp_p + (p - q->lp_p) * ((m->t - q->lp_t) / dt);
         }
+        /* steps k -> k+1; row k's time and liveness carried from the step before (one
+         * pass over the rows, however many of them are in the spill file) */
+        bool a0 = q->lp_alive;
+        double tk = q->lp_t;
         for (size_t k = q->lp_row; k < i; k++) {
-          bool a0 = k == q->lp_row ? q->lp_alive : row_at(s, k)->alive;
-          bool a1 = k + 1 == i ? alive : row_at(s, k + 1)->alive;
-          if (!a0 || !a1) continue;
-          double tk = k == q->lp_row ? q->lp_t : row_at(s, k)->t;
-          double tk1 = row_at(s, k + 1)->t;
-          double fa = dt > 0 ? (tk - q->lp_t) / dt : 0;
-          double fb = dt > 0 ? (tk1 - q->lp_t) / dt : 0;
-          double va = k == q->lp_row ? q->lp_p : q->lp_p + (p - q->lp_p) * fa;
-          double vb = k + 1 == i ? p : q->lp_p + (p - q->lp_p) * fb;
-          q->integral_j += (tk1 - tk) * (va + vb) / 2;
+          const row *nx = k + 1 == i ? r : row_at(s, k + 1);
+          bool a1 = k + 1 == i ? alive : nx->alive;
+          double tk1 = nx->t;
+          if (a0 && a1) {
+            double fa = dt > 0 ? (tk - q->lp_t) / dt : 0;
+            double fb = dt > 0 ? (tk1 - q->lp_t) / dt : 0;
+            double va = k == q->lp_row ? q->lp_p : q->lp_p + (p - q->lp_p) * fa;
+            double vb = k + 1 == i ? p : q->lp_p + (p - q->lp_p) * fb;
+            q->integral_j += (tk1 - tk) * (va + vb) / 2;
+          }
+          a0 = a1;
+          tk = tk1;
         }
       }
       q->has_p = true;
@@ -387,7 +560,7 @@ int dle_energy_stream_add(dle_energy_stream *s, const dle_sample *smp, dle_error
         q->acc_j += delta;
         double dt = r->t - q->lc_t;
         for (size_t k = q->lc_row + 1; k < i; k++) {
-          row *m = row_at(s, k);
+          row *m = row_wr(s, k);
           m->cum[d] = dt > 0 ? prev_acc + (q->acc_j - prev_acc) * ((m->t - q->lc_t) / dt)
                              : prev_acc;
         }
@@ -400,7 +573,9 @@ int dle_energy_stream_add(dle_energy_stream *s, const dle_sample *smp, dle_error
       q->lc_p = p;
     }
   }
-  return drain(s, false, err);
+  int rc2 = drain(s, false, err);
+  if (!rc2 && s->io_failed) rc2 = io_error(s, err);
+  return rc2;
 }
 
 int dle_energy_stream_finish(dle_energy_stream *s, dle_energy_stream_result *out,
@@ -413,9 +588,10 @@ int dle_energy_stream_finish(dle_energy_stream *s, dle_energy_stream_result *out
   for (uint32_t d = 0; d < s->n_slots; d++) {
     slot *q = &s->sl[d];
     if (!q->has_c) continue;
-    for (size_t k = q->lc_row + 1; k < s->base + s->len; k++) row_at(s, k)->cum[d] = q->acc_j;
+    for (size_t k = q->lc_row + 1; k < s->base + s->len; k++) row_wr(s, k)->cum[d] = q->acc_j;
   }
   int rc = drain(s, true, err);
+  if (!rc && s->io_failed) rc = io_error(s, err);
   if (rc) return rc;
   memset(out, 0, sizeof *out);
   dle_energy_parts *pt = &out->parts;

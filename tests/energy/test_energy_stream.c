@@ -7,6 +7,7 @@
  * RAM samples, repeated times, epochs with missing begins, open ends and windows
  * outside the run; then the same through a SQLite store. */
 #include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -168,7 +169,11 @@ static void compare_rows(const scenario *sc, const rows *k, int id) {
   dle_trace_free(&tr);
 }
 
-static void compare(const scenario *sc, int id) {
+static size_t spilled_runs;
+
+/* mem_rows: the stream's in-memory row limit (0: the default); a small one makes
+ * every gap longer than it go through the spill file. */
+static void compare(const scenario *sc, int id, size_t mem_rows) {
   dle_error err = {0};
   double a[DLE_COMP_COUNT][8], b[DLE_COMP_COUNT][8];
   double *ea[DLE_COMP_COUNT], *eb[DLE_COMP_COUNT];
@@ -178,21 +183,23 @@ static void compare(const scenario *sc, int id) {
   int rca = by_trace(sc, &sa, ea, &ua, &ta, &err);
   dle_energy_stream *s = NULL;
   CHECK_OK(dle_energy_stream_new(sc->head, sc->n_head, sc->ep, sc->n_ep, &s, &err), &err);
+  if (mem_rows) dle_energy_stream_set_memory_rows(s, mem_rows);
   rows kept = {0};
   dle_energy_stream_on_row(s, keep_row, &kept);
   int rc = 0;
   for (size_t i = 0; !rc && i < sc->n; i++) rc = dle_energy_stream_add(s, &sc->s[i], &err);
   dle_energy_stream_result res;
   if (!rc) rc = dle_energy_stream_finish(s, &res, eb, &err);
+  if (!rc && dle_energy_stream_spilled(s)) spilled_runs++;
   dle_energy_stream_free(s);
   if (rc == 0) compare_rows(sc, &kept, id);
   free(kept.r);
   if (rc == DLE_EUNSUPPORTED) {
     if (getenv("DLE_TEST_VERBOSE")) printf("run %d: %s\n", id, err.msg);
-    fallback_runs++;
+    if (!mem_rows) fallback_runs++;
     return;
   }
-  streamed_runs++;
+  if (!mem_rows) streamed_runs++;
   CHECK_MSG(rc == 0 && rca == 0, "run %d: stream %d, trace %d: %s", id, rc, rca, err.msg);
   if (rc || rca) return;
   dle_energy_compose(&res.parts, NULL, &sb);
@@ -216,11 +223,14 @@ static void test_random(void) {
   for (int i = 0; i < 600; i++) {
     scenario sc;
     make(&sc, i % 10 == 0 ? 0 : i % 10 == 1 ? 2 : 1);
-    compare(&sc, i);
+    compare(&sc, i, 0);
+    compare(&sc, i, 2 + (size_t)(i * 7) % 40); /* again, spilling after 2..41 rows */
     free(sc.s);
   }
-  printf("random runs: %d streamed, %d left to the whole trace\n", streamed_runs,
-         fallback_runs);
+  printf("random runs: %d streamed, %d left to the whole trace; %zu of those streamed again"
+         " with 2-41 rows in memory went through the spill file\n",
+         streamed_runs, fallback_runs, spilled_runs);
+  CHECK(spilled_runs >= 100);
   /* the stream handles the common shapes; what it leaves (kind 2: windows after the
    * run, out of order; epochs ending before the first sample, an error either way;
    * a headline GPU with counters but no power) is read as a whole trace */
@@ -250,21 +260,153 @@ static void test_unsupported(void) {
   CHECK_OK(dle_energy_stream_add(st, &s[1], &err), &err);
   CHECK(dle_energy_stream_add(st, &s[2], &err) == DLE_EUNSUPPORTED);
   dle_energy_stream_free(st);
-  /* a GPU lost for longer than the pending-row limit while another reads */
+  /* a spill file that cannot be created: said, and left to the whole trace */
+  const char *old_tmp = getenv("TMPDIR");
+  char saved[1024] = "";
+  if (old_tmp) snprintf(saved, sizeof saved, "%s", old_tmp);
+  setenv("TMPDIR", "/nonexistent-dir/dle", 1);
   CHECK_OK(dle_energy_stream_new(NULL, 0, NULL, 0, &st, &err), &err);
+  dle_energy_stream_set_memory_rows(st, 4);
   int rc = 0;
-  for (size_t i = 0; !rc && i < 2 * (size_t)DLE_ENERGY_STREAM_MAX_GAP; i++) {
+  for (size_t i = 0; !rc && i < 100; i++) {
     dle_sample x;
     dle_sample_clear(&x);
     x.t_s = (double)i;
     x.n_gpus = 2;
     x.gpu[0].power_w = 100;
     x.gpu[1].device_index = 1;
-    x.gpu[1].power_w = i < 10 ? 50 : NAN;
+    x.gpu[1].power_w = i < 2 ? 50 : NAN;
     rc = dle_energy_stream_add(st, &x, &err);
   }
-  CHECK(rc == DLE_EUNSUPPORTED);
+  CHECK_MSG(rc == DLE_EUNSUPPORTED && strstr(err.msg, "/nonexistent-dir/dle"), "rc %d: %s", rc,
+            err.msg);
   dle_energy_stream_free(st);
+  if (old_tmp)
+    setenv("TMPDIR", saved, 1);
+  else
+    unsetenv("TMPDIR");
+}
+
+/* Gaps far longer than the in-memory limit (issue 12): 200 000 rows of GPU 1 without
+ * a power reading while GPU 0 reads, once closing mid-run and once open to the end,
+ * with counters on both GPUs (the counter column is bridged too) and epochs across
+ * the gap. Streamed (through the spill file) against the whole trace, bit for bit,
+ * rows included; directly and through a SQLite store, where the callers
+ * (dle_energy_summarize_run, dle_energy_load_series) must stream, not fall back. */
+static void fill_gap_run(scenario *sc, size_t n, size_t gap_lo, size_t gap_hi, bool counters) {
+  memset(sc, 0, sizeof *sc);
+  sc->s = calloc(n, sizeof *sc->s);
+  sc->n = n;
+  double c[2] = {5e5, 7e5};
+  for (size_t i = 0; i < n; i++) {
+    dle_sample *x = &sc->s[i];
+    dle_sample_clear(x);
+    x->t_s = 0.1 * (double)i + (i % 3 ? 0 : 1e-7);
+    x->wall_s = 1.7e9 + x->t_s;
+    x->cpu_power_w = 30 + (double)(i % 11);
+    x->ram_power_w = 0.75;
+    x->cpu_util_pct = (double)(i % 100);
+    x->rss_mib = 1000;
+    x->n_gpus = 2;
+    for (int g = 0; g < 2; g++) {
+      dle_gpu_sample *q = &x->gpu[g];
+      double w = 150 + 40 * g + 20 * sin(0.001 * (double)i + g);
+      c[g] += 0.1 * w;
+      bool on = g == 0 || i < gap_lo || i >= gap_hi;
+      q->device_index = (uint32_t)g;
+      q->power_w = on ? w : NAN;
+      q->energy_counter_j = counters && on ? c[g] : NAN;
+      q->util_gpu_pct = on ? (double)(i % 90) : NAN;
+      q->temp_c = on ? 50 + (double)(i % 9) : NAN;
+      q->power_limit_w = 300;
+    }
+  }
+  sc->n_ep = 5;
+  for (size_t k = 0; k < 5; k++) {
+    sc->ep[k].index = (int32_t)k;
+    sc->ep[k].t_begin_s = 0.1 * (double)n * (double)k / 5 + 0.05;
+    sc->ep[k].t_end_s = k == 4 ? NAN : 0.1 * (double)n * (double)(k + 1) / 5;
+  }
+}
+
+static void test_long_gaps(void) {
+  enum { N = 260000, GAP = 200000 };
+  const struct {
+    size_t lo, hi;
+    bool counters;
+    const char *name;
+  } cases[] = {{30000, 30000 + GAP, true, "closed, counters"},
+               {30000, 30000 + GAP, false, "closed, no counters"},
+               {N - GAP, N, true, "open to the end, counters"},
+               {N - GAP, N, false, "open to the end, no counters"}};
+  char path[] = "/tmp/dle_energy_gap_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  unlink(path);
+  dle_error err = {0};
+  dle_store *st = NULL;
+  CHECK_OK(dle_store_open(path, &st, &err), &err);
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    scenario sc;
+    fill_gap_run(&sc, N, cases[c].lo, cases[c].hi, cases[c].counters);
+    int before = streamed_runs;
+    size_t spilled_before = spilled_runs;
+    compare(&sc, 10000 + (int)c, 0); /* the default memory limit */
+    CHECK_MSG(streamed_runs == before + 1 && spilled_runs == spilled_before + 1,
+              "%s: not streamed through the spill file", cases[c].name);
+    if (!st) {
+      free(sc.s);
+      continue;
+    }
+    /* through the store: the callers stream it */
+    dle_run_info info;
+    dle_run_info_init(&info);
+    snprintf(info.gpu_source, sizeof info.gpu_source, "nvml");
+    int64_t id = 0;
+    CHECK_OK(dle_store_create_run(st, &info, &id, &err), &err);
+    info.id = id;
+    CHECK_OK(dle_store_append_samples(st, id, sc.s, sc.n, &err), &err);
+    for (size_t k = 0; k < sc.n_ep; k++) CHECK_OK(dle_store_put_epoch(st, id, &sc.ep[k], &err), &err);
+    CHECK_OK(dle_store_commit(st, &err), &err);
+    dle_trace tr = {0};
+    dle_energy_summary sa;
+    double a[DLE_COMP_COUNT][8], b[DLE_COMP_COUNT][8];
+    double *ea[DLE_COMP_COUNT], *eb[DLE_COMP_COUNT];
+    for (int k = 0; k < DLE_COMP_COUNT; k++) ea[k] = a[k], eb[k] = b[k];
+    CHECK_OK(dle_store_load_trace(st, id, &tr, &err), &err);
+    CHECK_OK(dle_energy_summarize(&tr, &info, &sa, &err), &err);
+    for (int k = 0; k < DLE_COMP_COUNT; k++)
+      CHECK_OK(dle_energy_per_epoch(&tr, sc.ep, sc.n_ep, (dle_component)k, ea[k], &err), &err);
+    dle_run_energy re;
+    CHECK_OK(dle_energy_summarize_run(st, id, &info, sc.ep, sc.n_ep, eb, &re, &err), &err);
+    CHECK_MSG(re.streamed == 1, "%s: the store's run fell back to the whole trace",
+              cases[c].name);
+    CHECK_MSG(memcmp(&sa, &re.sum, sizeof sa) == 0, "%s: store summaries differ: %.17g vs %.17g",
+              cases[c].name, sa.energy_j[DLE_COMP_GPU], re.sum.energy_j[DLE_COMP_GPU]);
+    for (size_t k = 0; k < sc.n_ep; k++)
+      for (int q = 0; q < DLE_COMP_COUNT; q++)
+        CHECK_MSG(same(a[q][k], b[q][k]), "%s: epoch %zu %s: %.17g vs %.17g", cases[c].name, k,
+                  dle_component_name((dle_component)q), a[q][k], b[q][k]);
+    dle_trace se;
+    CHECK_OK(dle_energy_load_series(st, id, &se, &err), &err);
+    CHECK_MSG(se.n == tr.n && se.wall_s == NULL && se.dev_power_w[0] == NULL,
+              "%s: the series fell back to the whole trace", cases[c].name);
+    if (se.n == tr.n)
+      CHECK(memcmp(se.gpu_power_w, tr.gpu_power_w, tr.n * sizeof(double)) == 0);
+    printf("gap %s: %zu rows, GPU %.17g J, GPU 1 %.17g J, streamed\n", cases[c].name, sc.n,
+           re.sum.energy_j[DLE_COMP_GPU], re.sum.device_energy_j[1]);
+    dle_trace_free(&se);
+    dle_trace_free(&tr);
+    free(sc.s);
+  }
+  dle_store_close(st);
+  unlink(path);
+  char aux[300];
+  snprintf(aux, sizeof aux, "%s-wal", path);
+  unlink(aux);
+  snprintf(aux, sizeof aux, "%s-shm", path);
+  unlink(aux);
 }
 
 /* Through a store: dle_energy_summarize_run against load_trace + summarize. */
@@ -350,9 +492,20 @@ static void test_store(void) {
   unlink(aux);
 }
 
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 int main(void) {
+  double t0 = mono_s();
   test_random();
+  double t1 = mono_s();
   test_unsupported();
+  test_long_gaps();
+  double t2 = mono_s();
   test_store();
+  printf("random %.1f s, long gaps %.1f s, store %.1f s\n", t1 - t0, t2 - t1, mono_s() - t2);
   return check_finish();
 }
