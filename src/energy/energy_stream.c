@@ -87,6 +87,7 @@ struct dle_energy_stream {
   size_t mem_rows;            /* the ring's largest size */
   int fd;                     /* the spill file, -1 until a gap needs it */
   size_t nf, f_origin;
+  size_t f_freed;             /* file rows before this (from f_origin) given back */
   size_t spilled_rows;        /* rows ever moved to the file (dle_energy_stream_spilled) */
   row *blk;                   /* the cache: file rows blk_lo .. blk_lo+blk_n-1 */
   size_t blk_lo, blk_n;
@@ -275,6 +276,7 @@ static int spill(dle_energy_stream *s, dle_error *err) {
   }
   if (s->nf == 0) {
     s->f_origin = s->base;
+    s->f_freed = 0;
     s->blk_n = 0;
   }
   size_t k = s->cap / 2 ? s->cap / 2 : 1, g = s->base + s->nf;
@@ -306,12 +308,25 @@ static int io_error(dle_energy_stream *s, dle_error *err) {
                        strerror(s->io_errno));
 }
 
-/* Drain consumed file rows: the file restarts when none are left. */
+/* Drain consumed file rows: the file restarts when none are left; while some are
+ * (gaps that overlap keep it from emptying), the space of finalized rows is given
+ * back to the file system in steps of 8,192 rows (where it can punch holes). */
 static void spill_consumed(dle_energy_stream *s) {
-  if (s->nf || s->fd < 0) return;
-  s->blk_n = 0;
-  s->blk_dirty = false;
-  if (ftruncate(s->fd, 0) != 0) io_fail(s, errno);
+  if (s->fd < 0) return;
+  if (s->nf == 0) {
+    s->blk_n = 0;
+    s->blk_dirty = false;
+    s->f_freed = 0;
+    if (ftruncate(s->fd, 0) != 0) io_fail(s, errno);
+    return;
+  }
+  size_t done = s->base + 1 - s->f_origin; /* rows before base+1 are finalized */
+  if (done - s->f_freed < 8192) return;
+#ifdef FALLOC_FL_PUNCH_HOLE
+  (void)fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)(s->f_freed * sizeof(row)), (off_t)((done - s->f_freed) * sizeof(row)));
+#endif
+  s->f_freed = done;
 }
 
 static int push_row(dle_energy_stream *s, dle_error *err) {
