@@ -736,7 +736,7 @@ int dle_energy_summarize_run(dle_store *st, int64_t run_id, const dle_run_info *
   dle_energy_stream *s = NULL;
   rc = dle_energy_stream_new(idx, ni, ep, n_ep, &s, err);
   if (rc) return rc;
-  dle_energy_stream_result res;
+  dle_energy_stream_result res = {0}; /* gcc -O3 cannot see that finish fills it */
   rc = dle_store_foreach_sample(st, run_id, feed, s, err);
   if (!rc) rc = dle_energy_stream_finish(s, &res, epoch_j, err);
   dle_energy_stream_free(s);
@@ -796,7 +796,7 @@ int dle_energy_load_series(dle_store *st, int64_t run_id, dle_trace *out, dle_er
   if (!rc) {
     dle_energy_stream_on_row(s, to_series, out);
     rc = dle_store_foreach_sample(st, run_id, feed, s, err);
-    dle_energy_stream_result res;
+    dle_energy_stream_result res = {0}; /* gcc -O3 cannot see that finish fills it */
     if (!rc) rc = dle_energy_stream_finish(s, &res, NULL, err);
     if (!rc) out->n_gpus = res.parts.n_devices;
   }
