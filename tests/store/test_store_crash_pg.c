@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,7 @@ static void sample_k(const struct shared *sh, uint32_t k, dle_sample *s) {
 }
 
 static int64_t child_run(dle_store *st, const char *tag) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a test that died first */
   dle_error e = {0};
   dle_run_info info;
   dle_run_info_init(&info);
