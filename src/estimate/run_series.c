@@ -35,12 +35,12 @@ typedef struct reducer {
   double t_start;
   double e_j[A_N];
   bool any[A_N];
-  size_t rows;                  /* rows added to it (the row that opens it counts) */
-  double gu_sum, cu_sum;        /* utilization sums */
+  size_t rows;           /* rows added to it (the row that opens it counts) */
+  double gu_sum, cu_sum; /* utilization sums */
   size_t gu_n, cu_n;
-  double lim_max, rss_max;      /* NaN while none */
+  double lim_max, rss_max; /* NaN while none */
   size_t n_buckets;
-  bool run_has_gpu;             /* some bucket has GPU energy */
+  bool run_has_gpu; /* some bucket has GPU energy */
   /* per bucket, the CPU-primary columns (swapped in at the end for a run without GPU
    * power): the CPU's own mean power and RAM's given the CPU */
   double *cpu_own, *ram_c;
@@ -56,9 +56,9 @@ static int out_reserve(dle_trace *t, size_t rows, dle_error *err) {
   if (rows <= t->cap) return DLE_OK;
   size_t cap = t->cap ? t->cap : 256;
   while (cap < rows) cap *= 2;
-  double **cols[] = {&t->t_s,         &t->gpu_power_w,       &t->cpu_power_w,
-                     &t->dram_power_w, &t->ram_power_w,      &t->gpu_util_pct,
-                     &t->gpu_power_limit_w, &t->cpu_util_pct, &t->rss_mib};
+  double **cols[] = {&t->t_s,         &t->gpu_power_w,  &t->cpu_power_w,       &t->dram_power_w,
+                     &t->ram_power_w, &t->gpu_util_pct, &t->gpu_power_limit_w, &t->cpu_util_pct,
+                     &t->rss_mib};
   for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
     double *p = realloc(*cols[c], cap * sizeof *p);
     if (!p) return dle_error_set(err, DLE_ENOMEM, "run series: out of memory");
@@ -245,23 +245,21 @@ static int reducer_finish(reducer *r, size_t *n_buckets, dle_error *err) {
   return rc;
 }
 
-int dle_estimate_series_reduce(const dle_trace *t, const dle_epoch *ep, size_t n_ep,
-                               size_t buckets, dle_trace *out, size_t *n_buckets,
-                               dle_error *err) {
+int dle_estimate_series_reduce(const dle_trace *t, const dle_epoch *ep, size_t n_ep, size_t buckets,
+                               dle_trace *out, size_t *n_buckets, dle_error *err) {
   reducer r;
   *n_buckets = 0;
   int rc = reducer_init(&r, out, ep, n_ep, t->n, buckets, err);
   for (size_t i = 0; !rc && i < t->n; i++) {
-    dle_energy_row row = {
-        .t_s = t->t_s[i],
-        .gpu_power_w = t->gpu_power_w ? t->gpu_power_w[i] : NAN,
-        .cpu_power_w = t->cpu_power_w ? t->cpu_power_w[i] : NAN,
-        .dram_power_w = t->dram_power_w ? t->dram_power_w[i] : NAN,
-        .ram_power_w = t->ram_power_w ? t->ram_power_w[i] : NAN,
-        .gpu_util_pct = t->gpu_util_pct ? t->gpu_util_pct[i] : NAN,
-        .gpu_power_limit_w = t->gpu_power_limit_w ? t->gpu_power_limit_w[i] : NAN,
-        .cpu_util_pct = t->cpu_util_pct ? t->cpu_util_pct[i] : NAN,
-        .rss_mib = t->rss_mib ? t->rss_mib[i] : NAN};
+    dle_energy_row row = {.t_s = t->t_s[i],
+                          .gpu_power_w = t->gpu_power_w ? t->gpu_power_w[i] : NAN,
+                          .cpu_power_w = t->cpu_power_w ? t->cpu_power_w[i] : NAN,
+                          .dram_power_w = t->dram_power_w ? t->dram_power_w[i] : NAN,
+                          .ram_power_w = t->ram_power_w ? t->ram_power_w[i] : NAN,
+                          .gpu_util_pct = t->gpu_util_pct ? t->gpu_util_pct[i] : NAN,
+                          .gpu_power_limit_w = t->gpu_power_limit_w ? t->gpu_power_limit_w[i] : NAN,
+                          .cpu_util_pct = t->cpu_util_pct ? t->cpu_util_pct[i] : NAN,
+                          .rss_mib = t->rss_mib ? t->rss_mib[i] : NAN};
     rc = reducer_add(&r, &row, err);
   }
   if (!rc) rc = reducer_finish(&r, n_buckets, err);
@@ -281,8 +279,8 @@ static int feed(void *ctx, const dle_sample *smp, dle_error *err) {
 }
 
 int dle_estimate_series_load(dle_store *st, int64_t run_id, const dle_epoch *ep, size_t n_ep,
-                             size_t max_full, size_t buckets, dle_trace *out,
-                             size_t *n_buckets, dle_error *err) {
+                             size_t max_full, size_t buckets, dle_trace *out, size_t *n_buckets,
+                             dle_error *err) {
   if (!st || !out || !n_buckets)
     return dle_error_set(err, DLE_EINVAL, "run series: missing argument");
   memset(out, 0, sizeof *out);
@@ -331,12 +329,10 @@ int dle_estimate_series_load(dle_store *st, int64_t run_id, const dle_epoch *ep,
 }
 
 int dle_estimate_stabilize(const dle_trace *t, size_t n_buckets, double cutoff_s,
-                           const dle_epoch *epochs, size_t n_epochs,
-                           const dle_stabilize_opts *opts, dle_stabilize_result *out,
-                           dle_error *err) {
+                           const dle_epoch *epochs, size_t n_epochs, const dle_stabilize_opts *opts,
+                           dle_stabilize_result *out, dle_error *err) {
   if (!t) return dle_error_set(err, DLE_EINVAL, "stabilize: no trace");
-  if (n_buckets == 0)
-    return dle_stabilize_trace(t, cutoff_s, epochs, n_epochs, opts, out, err);
+  if (n_buckets == 0) return dle_stabilize_trace(t, cutoff_s, epochs, n_epochs, opts, out, err);
   size_t nb = t->n / 2;
   double *x = malloc((nb ? nb : 1) * sizeof *x), *ts = malloc((nb ? nb : 1) * sizeof *ts);
   if (!x || !ts) {
@@ -353,8 +349,7 @@ int dle_estimate_stabilize(const dle_trace *t, size_t n_buckets, double cutoff_s
     n++;
   }
   int rc = n ? dle_stabilize_series(x, ts, n, opts, out, err)
-             : dle_error_set(err, DLE_ERANGE,
-                             "stabilize: no GPU power samples before the cut-off");
+             : dle_error_set(err, DLE_ERANGE, "stabilize: no GPU power samples before the cut-off");
   free(x), free(ts);
   if (rc) return rc;
   out->epoch = -1;

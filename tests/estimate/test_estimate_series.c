@@ -24,7 +24,9 @@
 #include "dlenergy/estimate.h"
 #include "dlenergy/ingest.h"
 
-static double rel(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-300); }
+static double rel(double a, double b) {
+  return fabs(a - b) / fmax(fabs(b), 1e-300);
+}
 
 /* A deterministic pseudo-random value in [0, 1). */
 static double urand(uint64_t *s) {
@@ -131,8 +133,8 @@ static void test_reduce_rules(void) {
     for (size_t q = 0; ca && cb && q + 1 < 4; q++) {
       CHECK(dle_energy_between_j(t.t_s, ca, t.n, edges[q], edges[q + 1], &a) == 0);
       CHECK(dle_energy_between_j(r.t_s, cb, r.n, edges[q], edges[q + 1], &b) == 0);
-      CHECK_MSG(rel(b, a) < 1e-12, "components %d [%g, %g]: %.17g vs %.17g", comps[k],
-                edges[q], edges[q + 1], b, a);
+      CHECK_MSG(rel(b, a) < 1e-12, "components %d [%g, %g]: %.17g vs %.17g", comps[k], edges[q],
+                edges[q + 1], b, a);
     }
     free(ca), free(cb);
   }
@@ -141,7 +143,8 @@ static void test_reduce_rules(void) {
   CHECK(dle_energy_trapezoid_j(r.t_s, r.dram_power_w, r.n, &d2) == 0 && isnan(d2));
   /* maxima exact, utilization a mean */
   double mx = 0, lim = 0;
-  for (size_t i = 0; i < r.n; i++) mx = fmax(mx, r.rss_mib[i]), lim = fmax(lim, r.gpu_power_limit_w[i]);
+  for (size_t i = 0; i < r.n; i++)
+    mx = fmax(mx, r.rss_mib[i]), lim = fmax(lim, r.gpu_power_limit_w[i]);
   CHECK(mx == 9000 && lim == 400);
   for (size_t i = 0; i < r.n; i++) CHECK(r.cpu_util_pct[i] == 50);
   dle_trace_free(&r);
@@ -173,8 +176,8 @@ static int64_t write_long_run(dle_store *st, dle_error *e) {
   info.epochs_planned = LONG_EPOCHS;
   int64_t id = 0;
   if (dle_store_begin(st, e) || dle_store_create_run(st, &info, &id, e)) return -1;
-  static const char *meta[][2] = {{"gpu_tdp_w", "350"}, {"epochs_total", "20"},
-                                  {"host_ram_gb", "64"}};
+  static const char *meta[][2] = {
+      {"gpu_tdp_w", "350"}, {"epochs_total", "20"}, {"host_ram_gb", "64"}};
   for (size_t k = 0; k < 3; k++)
     if (dle_store_set_meta(st, id, meta[k][0], meta[k][1], e)) return -1;
   enum { B = 4096 };
@@ -195,9 +198,8 @@ static int64_t write_long_run(dle_store *st, dle_error *e) {
       s->n_gpus = 1;
       /* warm-up: a smooth slow swing; then training: noisy, with a 60-s validation dip
        * every 300 s */
-      double w = s->t_s < LONG_CHANGE_S
-                     ? 100 + 20 * sin(s->t_s / 40)
-                     : (fmod(s->t_s, 300) < 60 ? 150 : 240) + 10 * urand(&seed);
+      double w = s->t_s < LONG_CHANGE_S ? 100 + 20 * sin(s->t_s / 40)
+                                        : (fmod(s->t_s, 300) < 60 ? 150 : 240) + 10 * urand(&seed);
       /* a GPU gap of 30 s (NaN readings) inside epoch 7 */
       if (k >= 72000 && k < 72300) w = NAN;
       s->gpu[0].device_index = 0;
@@ -308,14 +310,15 @@ static void test_long_run(void) {
   dle_stabilize_result sa, sb;
   CHECK_OK(dle_estimate_stabilize(&full.trace, 0, NAN, full.epochs, full.n_epochs, &so, &sa, &e),
            &e);
-  CHECK_OK(dle_estimate_stabilize(&down.trace, down.trace_buckets, NAN, down.epochs,
-                                  down.n_epochs, &so, &sb, &e),
+  CHECK_OK(dle_estimate_stabilize(&down.trace, down.trace_buckets, NAN, down.epochs, down.n_epochs,
+                                  &so, &sb, &e),
            &e);
   double width = (full.trace.t_s[LONG_N - 1] - full.trace.t_s[0]) / (double)down.trace_buckets;
   double tol = 2.0 * (double)so.m * width;
-  printf("stabilizing point: full %.1f s (%zu points), downsampled %.1f s (%zu points); "
-         "bucket %.2f s, tolerance %.1f s\n",
-         sa.t_s, sa.n_points, sb.t_s, sb.n_points, width, tol);
+  printf(
+      "stabilizing point: full %.1f s (%zu points), downsampled %.1f s (%zu points); "
+      "bucket %.2f s, tolerance %.1f s\n",
+      sa.t_s, sa.n_points, sb.t_s, sb.n_points, width, tol);
   CHECK_MSG(fabs(sa.t_s - LONG_CHANGE_S) <= tol, "full series: %.1f s", sa.t_s);
   CHECK_MSG(fabs(sb.t_s - sa.t_s) <= tol, "downsampled %.1f s vs full %.1f s", sb.t_s, sa.t_s);
   CHECK(sa.epoch == sb.epoch);
@@ -453,8 +456,8 @@ static int test_seaa(void) {
     dle_estimate_run_free(&before);
   }
   free(buf);
-  printf("%zu runs (longest %zu samples), %zu projections compared, %zu runs identical\n",
-         runs, max_n, compared, same);
+  printf("%zu runs (longest %zu samples), %zu projections compared, %zu runs identical\n", runs,
+         max_n, compared, same);
   CHECK_MSG(runs == 309, "%zu runs stored (want 309)", runs);
   CHECK(same == runs);
   CHECK(max_n <= DLE_SERIES_FULL_MAX);
