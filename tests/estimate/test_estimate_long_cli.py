@@ -106,7 +106,9 @@ def main():
         check("long run: read as" in txt, "estimate says it read buckets")
 
         ev = dle_json("evaluate")
-        check(isinstance(ev, dict) and ev, "evaluate --json")
+        check(ev.get("runs") == 1 and ev.get("runs_downsampled") == 1,
+              f"evaluate --json: {ev.get('runs')} runs, {ev.get('runs_downsampled')} downsampled")
+        check("read as buckets" in dle("evaluate").stdout, "evaluate says it read buckets")
 
         html = os.path.join(tmp, "r.html")
         dle("report", "1", "-o", html)
