@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Peak RSS of every reader verb on one run of N samples, against a run of N/10, in one run
-# of this script (issue 12: readers stream chunks, memory bounded on a 10 M-sample run).
+# Peak RSS and wall time of every reader verb on one run of N samples, against a run of
+# N/10, in one run of this script (issue 12: readers stream chunks, memory bounded on a
+# 10 M-sample run; estimate/evaluate/stabilize/report read a bounded series).
 # Usage: bench/store/memory.sh [BUILD_DIR] [N] [GPUS]      (defaults: build 10000000 1)
 #   e.g. bash bench/store/memory.sh build              # 1 M and 10 M samples, one GPU
 # DLE=/path/to/dlenergy measures another binary (e.g. a copy of an older build, with
@@ -33,27 +34,29 @@ verbs=(
   "show --json|show 1 --json"
   "export --samples|export 1 --samples"
   "estimate --method all|estimate 1 --method all"
+  "stabilize|stabilize 1"
   "evaluate|evaluate"
   "analyze|analyze --by architecture"
   "report|report 1 -o @TMP@/report.html"
   "fit --db|fit --target power -o @TMP@/model.json"
 )
-# peak RSS (KiB) and exit status of one verb on one store
+# peak RSS (KiB), wall seconds and exit status of one verb on one store
 rss() {
   local db="$1" args="$2" status=0
   args="${args//@TMP@/$tmp}"
   args="$args --db $db"
   # shellcheck disable=SC2086
-  /usr/bin/time -f "%M" -o "$tmp/time" timeout "$limit" "$dle" $args >/dev/null 2>"$tmp/err" || status=$?
+  /usr/bin/time -f "%M %e" -o "$tmp/time" timeout "$limit" "$dle" $args >/dev/null 2>"$tmp/err" || status=$?
   echo "$(tail -1 "$tmp/time") $status"
 }
-printf "%-24s %14s %14s %7s   %s\n" verb "RSS $small" "RSS $n" ratio "exit status"
+printf "%-24s %14s %14s %7s %9s %9s   %s\n" verb "RSS $small" "RSS $n" ratio "wall $small" \
+  "wall $n" "exit status"
 for v in "${verbs[@]}"; do
   name="${v%%|*}"
   args="${v#*|}"
-  read -r a sa < <(rss "$tmp/r$small.db" "$args")
-  read -r b sb < <(rss "$tmp/r$n.db" "$args")
-  printf "%-24s %10s KiB %10s KiB %7s   %s/%s\n" "$name" "$a" "$b" \
-    "$(awk "BEGIN{printf \"%.2f\", $b/$a}")" "$sa" "$sb"
+  read -r a wa sa < <(rss "$tmp/r$small.db" "$args")
+  read -r b wb sb < <(rss "$tmp/r$n.db" "$args")
+  printf "%-24s %10s KiB %10s KiB %7s %8s s %8s s   %s/%s\n" "$name" "$a" "$b" \
+    "$(awk "BEGIN{printf \"%.2f\", $b/$a}")" "$wa" "$wb" "$sa" "$sb"
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

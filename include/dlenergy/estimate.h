@@ -137,6 +137,10 @@ typedef struct dle_estimate_input {
                                   live): used instead of the batch when the search
                                   cut-off is exactly detected_until_s; NULL = batch */
   double detected_until_s;
+  size_t trace_buckets;        /* 0: trace is the run's full series; else the trace is a
+                                  run downsampled into this many buckets (rows in pairs,
+                                  see dle_estimate_series_load) and the detector reads
+                                  one point per bucket */
 } dle_estimate_input;
 
 /* step-remain defaults, chosen on one of the study's traced environments and scored
@@ -198,21 +202,77 @@ int dle_estimate_input_set(dle_estimate_input *in, const char *key, const char *
 
 /* ---- a stored run as estimator input ---- */
 
+/* A stored run as the series the estimators, stabilize and the report read, in memory
+ * bounded whatever the run's length (issue 12).
+ *
+ * A run of at most max_full samples (DLE_SERIES_FULL_MAX by default; the study's runs
+ * have ~3,000) is its full series, dle_energy_load_series's trace, unchanged: every
+ * figure computed on it is what it always was, bit for bit. *n_buckets is then 0.
+ *
+ * A longer run is downsampled in one streaming pass into buckets of consecutive
+ * samples: about `buckets` of equal sample count (DLE_SERIES_BUCKETS by default), and
+ * a bucket also ends at every finite epoch begin and end time in ep[0..n_ep) (the
+ * interval that straddles such a time split there by linear interpolation, as
+ * dle_energy_between_j does). Bucket b spanning [T_b, T_b+1] becomes two rows,
+ * (T_b, v_b) and (T_b+1, v_b), where for each power column v_b = E_b / (T_b+1 - T_b),
+ * E_b an energy over the bucket from every sample: for gpu_power_w and dram_power_w
+ * the column's trapezoid (NaN rule of energy.h); for cpu_power_w and ram_power_w the
+ * trapezoid over the intervals where the GPU power has both readings, a missing
+ * reading counted as 0 W (the estimators' combination rule, dle_estimate_measured_j;
+ * on a run without GPU power: the CPU's own trapezoid, and RAM over the CPU's
+ * intervals). v_b is NaN when no interval contributed. So the trapezoid of the
+ * downsampled series, and of any combination the estimators form, over any span
+ * between bucket edges (the whole run, every epoch, every run of epochs) equals that
+ * of the full series up to rounding: measured, from every sample. Consecutive buckets share their edge time
+ * (a zero-length interval, which contributes nothing). gpu_util_pct and cpu_util_pct
+ * are the bucket's sample means, gpu_power_limit_w and rss_mib its maxima (so the
+ * run's maxima are exact, its utilization means are means of bucket means). What
+ * falls inside a bucket (a cut-off or a window edge between bucket edges, the
+ * stabilizing point, step-remain's period) is computed on the downsampled series:
+ * modelled at the bucket's resolution. *n_buckets is the number of buckets; the trace
+ * has 2 x that many rows. Runs the energy stream does not handle are read whole first
+ * (memory then grows with the run) and downsampled the same way. Free with
+ * dle_trace_free. max_full 0 / buckets 0 take the defaults. */
+enum { DLE_SERIES_FULL_MAX = 65536, DLE_SERIES_BUCKETS = 32768 };
+int dle_estimate_series_load(dle_store *st, int64_t run_id, const dle_epoch *ep, size_t n_ep,
+                             size_t max_full, size_t buckets, dle_trace *out,
+                             size_t *n_buckets, dle_error *err);
+
+/* The same downsampling of a trace already in memory (rows in order): *out as above
+ * (always bucketed; the caller decides when). For tests and the whole-trace path. */
+int dle_estimate_series_reduce(const dle_trace *t, const dle_epoch *ep, size_t n_ep,
+                               size_t buckets, dle_trace *out, size_t *n_buckets,
+                               dle_error *err);
+
+/* Stabilizing point of a series as dle_estimate_series_load gives it: dle_stabilize_trace
+ * on a full series (n_buckets 0); on a downsampled one, dle_stabilize_series over one
+ * point per bucket (its mean GPU power at its start time; bucket starts after cutoff_s
+ * left out), mapped to its epoch the same way. */
+int dle_estimate_stabilize(const dle_trace *t, size_t n_buckets, double cutoff_s,
+                           const dle_epoch *epochs, size_t n_epochs,
+                           const dle_stabilize_opts *opts, dle_stabilize_result *out,
+                           dle_error *err);
+
 typedef struct dle_estimate_run {
   dle_run_info info;
-  dle_trace trace;
+  dle_trace trace;             /* dle_estimate_series_load's series */
+  size_t trace_buckets;        /* 0: full series; else buckets of the downsampled one */
   dle_epoch *epochs;           /* ended epochs in order (open ones are left out) */
   size_t n_epochs;
   dle_kv *meta;
   size_t n_meta;
 } dle_estimate_run;
 
-/* Loads a run's trace, epochs and metadata. Free with dle_estimate_run_free. */
+/* Loads a run's series (bounded, dle_estimate_series_load with the defaults), epochs
+ * and metadata. Free with dle_estimate_run_free. */
 int dle_estimate_run_load(dle_store *st, int64_t run_id, dle_estimate_run *out,
                           dle_error *err);
+/* The same with dle_estimate_series_load's max_full and buckets (0: defaults). */
+int dle_estimate_run_load_opts(dle_store *st, int64_t run_id, size_t max_full,
+                               size_t buckets, dle_estimate_run *out, dle_error *err);
 void dle_estimate_run_free(dle_estimate_run *r);
 
-/* dle_estimate_input_init plus the run's facts: trace, epochs, run_complete (status
+/* dle_estimate_input_init plus the run's facts: trace (and trace_buckets), epochs, run_complete (status
  * is not "running"), epochs_total (metadata epochs_total, else the run's planned
  * epochs), pue, and from metadata: gpu_tdp_w (else gpu_max_power_limit_w, else the
  * catalogue TDP of gpu_name x GPUs), host_ram_gb, cpu_cores, cpu_tdp_w, gflops,

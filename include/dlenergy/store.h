@@ -117,7 +117,8 @@ int dle_store_headline_gpus(dle_store *st, int64_t run_id, uint32_t idx[DLE_MAX_
 /* Loads the whole run as columns (memory grows with its samples: 15 doubles a
  * sample and 2 a GPU reading). A run's figures are cheaper with
  * dle_energy_summarize_run (energy.h), which streams, and the estimators' columns
- * with dle_energy_load_series (9 doubles a sample). */
+ * with dle_energy_load_series (9 doubles a sample) or, bounded whatever the run's
+ * length, dle_estimate_series_load (estimate.h). */
 int dle_store_load_trace(dle_store *st, int64_t run_id, dle_trace *out, dle_error *err);
 /* Epochs ordered by index. Free with free(). */
 int dle_store_load_epochs(dle_store *st, int64_t run_id, dle_epoch **out, size_t *n,

@@ -31,6 +31,10 @@ static void usage(FILE *out) {
           "The auto start (step-auto, --start-seconds auto) searches with 3 regimes and takes\n"
           "the LATEST change before the window; 'dlenergy stabilize' reports the FIRST change\n"
           "of 2 regimes (the study's definition), so the two can differ for one run.\n\n"
+          "A run of more than 65,536 samples is read as about 32,768 buckets (memory does\n"
+          "not grow with the run): energies over whole epochs and the run stay measured\n"
+          "from every sample; the stabilizing point and what falls inside a bucket are\n"
+          "computed at the bucket's resolution (docs/estimate.md).\n\n"
           "Options:\n"
           "  --method LIST            comma-separated methods, or 'all' (required; --methods is\n"
           "                           the same option)\n"
@@ -130,11 +134,19 @@ static int cmd_estimate(int argc, char **argv) {
     cJSON_AddStringToObject(root, "status", dle_run_status_str(run.info.status));
     cJSON_AddNumberToObject(root, "epochs", (double)run.n_epochs);
     cJSON_AddNumberToObject(root, "at_epoch", in.at_epoch ? in.at_epoch : (double)run.n_epochs);
+    /* 0: the full series; else the long run's buckets (docs/estimate.md) */
+    cJSON_AddNumberToObject(root, "buckets", (double)run.trace_buckets);
     arr = cJSON_AddArrayToObject(root, "estimates");
   } else {
     printf("Run %lld (%s, %zu epochs%s): projected total energy (modelled)\n", (long long)id,
            dle_run_status_str(run.info.status), run.n_epochs,
            in.at_epoch ? ", cut-off at an earlier epoch" : "");
+    if (run.trace_buckets && run.trace.n > 1)
+      printf("  long run: read as %zu buckets of about %.1f s; energies between epoch edges "
+             "are from every sample, what falls inside a bucket (stabilizing point, time "
+             "windows, fractions) is modelled at that resolution (docs/estimate.md)\n",
+             run.trace_buckets,
+             (run.trace.t_s[run.trace.n - 1] - run.trace.t_s[0]) / (double)run.trace_buckets);
   }
   double carbon = run.info.carbon_g_per_kwh;
   int ok = 0, failed = 0;

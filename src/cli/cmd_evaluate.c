@@ -32,7 +32,9 @@ static void usage(FILE *out) {
           "it read, detection included: the study's auto start searches up to the end\n"
           "minus the window) and the coverage of its bounds (share of runs whose measured\n"
           "total lies in [lower, upper]; step-remain's are calibrated for 90 %%).\n"
-          "step-remain projects from %.0f %% of each run unless --at-fraction says otherwise.\n\n"
+          "step-remain projects from %.0f %% of each run unless --at-fraction says otherwise.\n"
+          "A run of more than 65,536 samples is read as about 32,768 buckets (bounded memory;\n"
+          "energies over whole epochs stay measured from every sample; see estimate --help).\n\n"
           "Options:\n"
           "  --runs FILTER         metadata filter, e.g. architecture=vgg16,status=complete\n"
           "                        (--filter is the same option)\n"
@@ -333,7 +335,7 @@ static int cmd_evaluate(int argc, char **argv) {
     return cli_fail(VERB, &e);
   }
 #define SW(u, v, m) sw[((u) * MAX_SWEEP + (v)) * DLE_EST_COUNT + (m)]
-  size_t evaluated = 0, running = 0, load_failed = 0;
+  size_t evaluated = 0, running = 0, load_failed = 0, downsampled = 0;
   int rc = 0;
   bool progress = cli_stderr_is_tty();
   for (size_t k = 0; k < n_ids; k++) {
@@ -379,6 +381,7 @@ static int cmd_evaluate(int argc, char **argv) {
       }
     }
     evaluated++;
+    if (run.trace_buckets) downsampled++;
     dle_estimate_run_free(&run);
   }
   if (progress) fprintf(stderr, "\r%40s\r", "");
@@ -407,6 +410,8 @@ static int cmd_evaluate(int argc, char **argv) {
     cJSON_AddNumberToObject(root, "runs", (double)evaluated);
     cJSON_AddNumberToObject(root, "skipped_running", (double)running);
     cJSON_AddNumberToObject(root, "skipped_unreadable", (double)load_failed);
+    /* runs over the full-series limit, read as buckets (docs/estimate.md) */
+    cJSON_AddNumberToObject(root, "runs_downsampled", (double)downsampled);
     cJSON *arr = cJSON_AddArrayToObject(root, "methods");
     for (int m = 0; m < DLE_EST_COUNT; m++)
       if (use[m])
@@ -420,6 +425,11 @@ static int cmd_evaluate(int argc, char **argv) {
   } else {
     printf("Evaluated %zu finished runs (%zu still recording skipped, %zu unreadable)\n",
            evaluated, running, load_failed);
+    if (downsampled)
+      printf("%zu long run%s (over %d samples) read as buckets: energies over whole epochs "
+             "measured from every sample, stabilizing points and time windows at the "
+             "buckets' resolution (docs/estimate.md)\n",
+             downsampled, downsampled == 1 ? "" : "s", (int)DLE_SERIES_FULL_MAX);
     printf("%-14s %5s %7s %12s %12s %8s %8s %6s %6s %6s  %s\n", "method", "n", "skipped",
            "RMSE", "MAE", "MAPE", "R^2", "seen", "p90", "cover", "compared with (measured)");
     for (int m = 0; m < DLE_EST_COUNT; m++) {

@@ -26,7 +26,9 @@ static void usage(FILE *out) {
           "This is not the estimators' auto start (step-auto, estimate --start-seconds\n"
           "auto): that one searches only where a whole window fits before the cut-off,\n"
           "with 3 regimes and exclusion factor 3, and takes the LATEST change, so the\n"
-          "two report different points for the same run (docs/estimate.md).\n\n"
+          "two report different points for the same run (docs/estimate.md).\n"
+          "A run of more than 65,536 samples is analysed on one point per bucket of about\n"
+          "32,768 (its mean power; bounded memory and time), not on --resample bins.\n\n"
           "Options:\n"
           "  --m N             matrix profile window in points (default 10)\n"
           "  --L N             FLUSS subsequence length (default m)\n"
@@ -95,7 +97,8 @@ static int cmd_stabilize(int argc, char **argv) {
   if (cli_load_estimate_run(cli_db_path(db), argv[optind], &id, &run, &err))
     return cli_fail(VERB, &err);
   dle_stabilize_result r;
-  if (dle_stabilize_trace(&run.trace, NAN, run.epochs, run.n_epochs, &so, &r, &err)) {
+  if (dle_estimate_stabilize(&run.trace, run.trace_buckets, NAN, run.epochs, run.n_epochs, &so,
+                             &r, &err)) {
     dle_estimate_run_free(&run);
     return cli_fail(VERB, &err);
   }
@@ -120,6 +123,8 @@ static int cmd_stabilize(int argc, char **argv) {
     cJSON_AddNumberToObject(o, "L", (double)L);
     cJSON_AddNumberToObject(o, "regimes", so.n_regimes);
     cJSON_AddNumberToObject(o, "excl_factor", so.excl_factor);
+    /* 0: the full series; else the run was downsampled into this many buckets */
+    cJSON_AddNumberToObject(o, "buckets", (double)run.trace_buckets);
     bool printed = cli_print_json(o);
     cJSON_Delete(o);
     if (!printed) {
@@ -146,6 +151,10 @@ static int cmd_stabilize(int argc, char **argv) {
     for (size_t i = 0; i < r.n_changes; i++) printf(" %.1f s", r.change_t_s[i]);
     printf("\n  matrix profile m=%zu, FLUSS L=%zu, %d regimes, exclusion factor %g\n", so.m, L,
            so.n_regimes, so.excl_factor);
+    if (run.trace_buckets)
+      printf("  long run: analysed on %zu buckets of its samples (mean power of each, "
+             "docs/estimate.md)\n",
+             run.trace_buckets);
   }
   dle_estimate_run_free(&run);
   return DLE_EXIT_OK;

@@ -416,7 +416,8 @@ static int detect_start(ctx *c, double cut, const dle_epoch *ep, size_t n_ep, do
   if (c->in->detected && c->in->detected_until_s == cut) {
     sr = *c->in->detected; /* made incrementally over the same points (live) */
   } else {
-    int rc = dle_stabilize_trace(c->tr, cut, ep, n_ep, &c->in->stab, &sr, c->err);
+    int rc = dle_estimate_stabilize(c->tr, c->in->trace_buckets, cut, ep, n_ep, &c->in->stab,
+                                    &sr, c->err);
     if (rc) return dle_error_prefix(c->err, "detecting the stabilizing point: ");
   }
   if (sr.n_changes == 0)

@@ -7,13 +7,16 @@
 #include "dlenergy/estimate.h"
 #include "dlenergy/gpus.h"
 
-int dle_estimate_run_load(dle_store *st, int64_t run_id, dle_estimate_run *out,
-                          dle_error *err) {
+int dle_estimate_run_load_opts(dle_store *st, int64_t run_id, size_t max_full,
+                               size_t buckets, dle_estimate_run *out, dle_error *err) {
   memset(out, 0, sizeof *out);
   int rc = dle_store_get_run(st, run_id, &out->info, err);
-  /* only the columns the estimators read, streamed through the energy stream */
-  if (!rc) rc = dle_energy_load_series(st, run_id, &out->trace, err);
   if (!rc) rc = dle_store_load_epochs(st, run_id, &out->epochs, &out->n_epochs, err);
+  /* only the columns the estimators read, streamed through the energy stream; a long
+   * run downsampled with bucket edges at its epoch times (bounded memory) */
+  if (!rc)
+    rc = dle_estimate_series_load(st, run_id, out->epochs, out->n_epochs, max_full, buckets,
+                                  &out->trace, &out->trace_buckets, err);
   if (!rc) rc = dle_store_get_meta(st, run_id, &out->meta, &out->n_meta, err);
   if (rc) {
     dle_estimate_run_free(out);
@@ -25,6 +28,11 @@ int dle_estimate_run_load(dle_store *st, int64_t run_id, dle_estimate_run *out,
     if (!isnan(out->epochs[i].t_end_s)) out->epochs[k++] = out->epochs[i];
   out->n_epochs = k;
   return DLE_OK;
+}
+
+int dle_estimate_run_load(dle_store *st, int64_t run_id, dle_estimate_run *out,
+                          dle_error *err) {
+  return dle_estimate_run_load_opts(st, run_id, 0, 0, out, err);
 }
 
 void dle_estimate_run_free(dle_estimate_run *r) {
@@ -47,6 +55,7 @@ static double meta_num(const dle_estimate_run *r, const char *key) {
 void dle_estimate_input_from_run(dle_estimate_input *in, const dle_estimate_run *r) {
   dle_estimate_input_init(in);
   in->trace = &r->trace;
+  in->trace_buckets = r->trace_buckets;
   in->epochs = r->epochs;
   in->n_epochs = r->n_epochs;
   in->run_complete = r->info.status != DLE_RUN_RUNNING;

@@ -127,14 +127,41 @@ typedef struct profile_run {
   char caption[512];
 } profile_run;
 
+/* The run's power series for a profile: bounded (a long run downsampled into buckets,
+ * dle_estimate_series_load) when the estimate module is in the tree. */
+static int profile_series(dle_store *st, int64_t id, const dle_epoch *ep, size_t nep,
+                          dle_trace *tr, size_t *nb, dle_error *err) {
+#ifdef DLE_HAVE_ESTIMATE
+  return dle_estimate_series_load(st, id, ep, nep, 0, 0, tr, nb, err);
+#else
+  (void)ep, (void)nep;
+  *nb = 0;
+  return dle_energy_load_series(st, id, tr, err);
+#endif
+}
+
+#ifdef DLE_HAVE_STABILIZE
+static int profile_stabilize(const dle_trace *tr, size_t nb, const dle_epoch *ep, size_t nep,
+                             const dle_stabilize_opts *so, dle_stabilize_result *sr,
+                             dle_error *err) {
+#ifdef DLE_HAVE_ESTIMATE
+  return dle_estimate_stabilize(tr, nb, NAN, ep, nep, so, sr, err);
+#else
+  (void)nb;
+  return dle_stabilize_trace(tr, NAN, ep, nep, so, sr, err);
+#endif
+}
+#endif
+
 static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const char *colour,
                          dle_error *err_out) {
   dle_error err = {0};
   dle_trace tr = {0};
   dle_epoch *ep = NULL;
-  size_t nep = 0;
-  if (dle_energy_load_series(st, pr->id, &tr, &err) != 0 ||
-      dle_store_load_epochs(st, pr->id, &ep, &nep, &err) != 0) {
+  size_t nep = 0, nb = 0;
+  /* bounded: a long run downsampled into buckets (dle_estimate_series_load) */
+  if (dle_store_load_epochs(st, pr->id, &ep, &nep, &err) != 0 ||
+      profile_series(st, pr->id, ep, nep, &tr, &nb, &err) != 0) {
     sb_puts(b, "<figure><p class=\"note\">run ");
     sb_printf(b, "%lld: ", (long long)pr->id);
     sb_esc(b, err.msg);
@@ -243,7 +270,7 @@ static void draw_profile(sbuf *b, dle_store *st, const profile_run *pr, const ch
     dle_stabilize_opts_init(&so);
     dle_stabilize_result sr;
     dle_error e2 = {0};
-    if (dle_stabilize_trace(&tr, NAN, ep, nep, &so, &sr, &e2) == 0 && isfinite(sr.t_s)) {
+    if (profile_stabilize(&tr, nb, ep, nep, &so, &sr, &e2) == 0 && isfinite(sr.t_s)) {
       double x = rp_axis_px(&p.x, sr.t_s / tdiv);
       sb_printf(b, "<line class=\"stab\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                    "stroke=\"#D55E00\" stroke-width=\"2\"/>\n",
@@ -886,6 +913,7 @@ static void section_tests(sbuf *b, const dle_analysis *a) {
 #ifdef DLE_HAVE_ESTIMATE
 typedef struct est_run {
   dle_trace tr;
+  size_t nb; /* buckets of a downsampled long run (0: full series) */
   dle_epoch *ep;
   size_t nep;
   dle_run_info info;
@@ -905,6 +933,7 @@ static double meta_num(const dle_kv *kv, size_t n, const char *k1, const char *k
 static void est_input(const est_run *r, dle_estimate_input *in) {
   dle_estimate_input_init(in);
   in->trace = &r->tr;
+  in->trace_buckets = r->nb;
   in->epochs = r->ep;
   in->n_epochs = r->nep;
   in->run_complete = true;
@@ -1130,11 +1159,14 @@ static void section_estimates(sbuf *b, const dle_report_options *o) {
     memset(&r, 0, sizeof r);
     dle_error e = {0};
     if (dle_store_get_run(o->store, o->runs[i], &r.info, &e) != 0) continue;
-    if (dle_energy_load_series(o->store, o->runs[i], &r.tr, &e) != 0 || r.tr.n < 60) {
+    if (dle_store_load_epochs(o->store, o->runs[i], &r.ep, &r.nep, &e) != 0) r.nep = 0;
+    if (dle_estimate_series_load(o->store, o->runs[i], r.ep, r.nep, 0, 0, &r.tr, &r.nb, &e) !=
+            0 ||
+        r.tr.n < 60) {
       dle_trace_free(&r.tr);
+      free(r.ep);
       continue;
     }
-    if (dle_store_load_epochs(o->store, o->runs[i], &r.ep, &r.nep, &e) != 0) r.nep = 0;
     dle_kv *kv = NULL;
     size_t nkv = 0;
     r.tdp_w = r.gflops = r.spe = NAN;
@@ -1151,7 +1183,8 @@ static void section_estimates(sbuf *b, const dle_report_options *o) {
     dle_stabilize_opts so;
     dle_stabilize_opts_init(&so);
     dle_stabilize_result sr;
-    if (dle_stabilize_trace(&r.tr, NAN, r.ep, r.nep, &so, &sr, &e) == 0) r.stab_t = sr.t_s;
+    if (dle_estimate_stabilize(&r.tr, r.nb, NAN, r.ep, r.nep, &so, &sr, &e) == 0)
+      r.stab_t = sr.t_s;
 #endif
     est_project_run(fig, &r, all_epochs);
     done++;
