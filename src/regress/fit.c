@@ -1,5 +1,6 @@
 /* fit.c — encoder, the four regressors, cross-validation and randomized search. */
 #include <float.h>
+#include <gsl/gsl_linalg.h>
 #include <libsvm/svm.h>
 #include <math.h>
 #include <stdio.h>
@@ -150,35 +151,69 @@ static bool all_finite(const double *v, size_t n) {
 
 /* Minimum-norm least squares of A (m x n, column-major, destroyed) against b (length
  * max(m, n), solution in b[0..n)); singular values below eps x max(m, n) x the largest
- * are dropped (numpy.linalg.lstsq's default cutoff): a rank-deficient design (one-hot
- * blocks beside an intercept) gets the minimum-norm solution instead of noise-sized
- * singular values blown up into huge coefficients. LAPACK's dgelsd called directly in
- * its own layout, with the workspace it asks for in one allocation (what
- * LAPACKE_dgelsd did, minus its row-major transposes of A and b). */
+ * are dropped (numpy.linalg.lstsq's default cutoff, LAPACK dgelsd's rcond): a
+ * rank-deficient design (one-hot blocks beside an intercept) gets the minimum-norm
+ * solution instead of noise-sized singular values blown up into huge coefficients.
+ * GSL (linked for the statistics anyway, so no library to load). GSL is row-major, so
+ * column-major A is A' to it. For m >= n: the Householder LQ of A' (= the QR of A,
+ * reflecting contiguous rows), A' = L Q, so A = Q' R with R = L'; then the one-sided
+ * Jacobi SVD of the n x n triangle R = U S V' (accurate singular values, as dgelsd's);
+ * x = V S+ U' (Q b)[0..n). For m < n: the Jacobi SVD of A' = U S V' itself,
+ * x = U S+ V' b. */
 static int lstsq(double *A, size_t m, size_t n, double *b, dle_error *err) {
-  int rc = dle_lapack_load(err);
-  if (rc) return rc;
-  /* LAPACK does not check for NaN; a non-finite design is an error, as in LAPACKE. */
+  /* GSL's default error handler aborts: invalid input never reaches it. */
   if (!all_finite(A, m * n) || !all_finite(b, m))
     return dle_error_set(err, DLE_EINTERNAL, "least squares: the design or target is not finite");
-  lapack_int lm = (lapack_int)m, ln = (lapack_int)n, nrhs = 1, lda = lm > 1 ? lm : 1;
-  lapack_int ldb = lm > ln ? lm : ln, rank = 0, info = 0, lwork = -1, iwq = 0;
-  if (ldb < 1) ldb = 1;
-  double rcond = DBL_EPSILON * (double)(m > n ? m : n), wq = 0;
-  LAPACK_dgelsd(&lm, &ln, &nrhs, A, &lda, b, &ldb, NULL, &rcond, &rank, &wq, &lwork, &iwq,
-                &info);
-  if (info != 0)
-    return dle_error_set(err, DLE_EINTERNAL, "least squares (dgelsd) failed: info %d", (int)info);
-  size_t k = m < n ? m : n, nw = (size_t)wq, niw = iwq > 0 ? (size_t)iwq : 1;
-  lwork = (lapack_int)nw;
-  double *ws = malloc(((k ? k : 1) + (nw ? nw : 1)) * sizeof *ws + niw * sizeof(lapack_int));
+  if (m == 0 || n == 0) {
+    for (size_t j = 0; j < n; j++) b[j] = 0;
+    return DLE_OK;
+  }
+  size_t k = m < n ? m : n, big = m < n ? n : m;
+  /* R / U (k x k), V (k x k), S, tau, w (k each) */
+  double *ws = malloc((2 * k * k + 3 * k) * sizeof *ws);
   if (!ws) return dle_error_set(err, DLE_ENOMEM, "out of memory");
-  double *s = ws, *work = ws + (k ? k : 1);
-  lapack_int *iwork = (lapack_int *)(work + (nw ? nw : 1));
-  LAPACK_dgelsd(&lm, &ln, &nrhs, A, &lda, b, &ldb, s, &rcond, &rank, work, &lwork, iwork, &info);
+  double *U = ws, *V = U + k * k, *S = V + k * k, *tau = S + k, *w = tau + k;
+  gsl_matrix_view At = gsl_matrix_view_array(A, n, m); /* A' */
+  gsl_matrix_view Vv = gsl_matrix_view_array(V, k, k);
+  gsl_vector_view Sv = gsl_vector_view_array(S, k);
+  const double *left = V, *right = U; /* m < n: x = U S+ V' b */
+  int grc;
+  if (m >= n) {
+    gsl_vector_view tv = gsl_vector_view_array(tau, n);
+    gsl_vector_view bv = gsl_vector_view_array(b, m);
+    grc = gsl_linalg_LQ_decomp(&At.matrix, &tv.vector);
+    if (!grc) grc = gsl_linalg_LQ_vecQT(&At.matrix, &tv.vector, &bv.vector);
+    for (size_t i = 0; i < n; i++) /* R = L': row i of R is column i of L */
+      for (size_t j = 0; j < n; j++) U[i * n + j] = j >= i ? A[j * m + i] : 0.0;
+    gsl_matrix_view Uv = gsl_matrix_view_array(U, n, n);
+    if (!grc) grc = gsl_linalg_SV_decomp_jacobi(&Uv.matrix, &Vv.matrix, &Sv.vector);
+    left = U; /* x = V S+ U' (Q b)[0..n) */
+    right = V;
+  } else {
+    grc = gsl_linalg_SV_decomp_jacobi(&At.matrix, &Vv.matrix, &Sv.vector);
+    right = A; /* the n x m U of A', in place */
+  }
+  if (grc) {
+    free(ws);
+    return dle_error_set(err, DLE_EINTERNAL, "least squares (GSL) failed: %d", grc);
+  }
+  double smax = 0;
+  for (size_t i = 0; i < k; i++) smax = S[i] > smax ? S[i] : smax;
+  double tol = DBL_EPSILON * (double)big * smax;
+  for (size_t i = 0; i < k; i++) {
+    double t = 0;
+    if (S[i] > tol) {
+      for (size_t r = 0; r < k; r++) t += left[r * k + i] * b[r];
+      t /= S[i];
+    }
+    w[i] = t;
+  }
+  for (size_t j = 0; j < n; j++) {
+    double x = 0;
+    for (size_t i = 0; i < k; i++) x += right[j * k + i] * w[i];
+    b[j] = x;
+  }
   free(ws);
-  if (info != 0)
-    return dle_error_set(err, DLE_EINTERNAL, "least squares (dgelsd) failed: info %d", (int)info);
   return DLE_OK;
 }
 
@@ -216,13 +251,15 @@ static double dot_cols(const double *a, const double *b, size_t n) {
 
 /* Linear (alpha == 0) or ridge: centered least squares; intercept = ym - xm . w.
  * X is n x d row-major (the encoder's rows); the centred design is built once,
- * column-major (LAPACK's layout), in one allocation with the other scratch. */
+ * column-major (contiguous columns for lstsq's reflections and ridge's Gram matrix), in
+ * one allocation with the other scratch. */
 static int fit_linear(const double *X, const double *y, size_t n, size_t d, double alpha,
                       double *coef, double *intercept, dle_error *err) {
   size_t rows = n > d ? n : d;
   size_t gram = alpha > 0 ? d * d + d : 0;
-  double *xm = calloc(d + n * d + rows + 1 + gram, sizeof *xm);
+  double *xm = malloc((d + n * d + rows + 1 + gram) * sizeof *xm);
   if (!xm) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  memset(xm, 0, d * sizeof *xm);
   double *Ac = xm + d;        /* n x d, column-major, centred */
   double *b = Ac + n * d;     /* rows (+1): the centred target, then the solution */
   double *G = b + rows + 1;   /* ridge: d x d Gram + alpha I, then d: X'y */
@@ -236,6 +273,7 @@ static int fit_linear(const double *X, const double *y, size_t n, size_t d, doub
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < d; j++) Ac[j * n + i] = X[i * d + j] - xm[j];
   for (size_t i = 0; i < n; i++) b[i] = y[i] - ym;
+  for (size_t i = n; i <= rows; i++) b[i] = 0.0;
   int rc;
   if (alpha > 0) {
     double *r = G + d * d;
@@ -698,9 +736,10 @@ static int fit_encoded(dle_regress_model *m, const double *X, const double *y, s
   return rc;
 }
 
-/* The library the kind solves with, loaded on first use: libsvm for SVR, LAPACK for the
- * others (least squares, the dense kernel-ridge refit). */
+/* The library the kind solves with, loaded on first use: libsvm for SVR, LAPACK's
+ * Cholesky for ridge and kernel ridge; linear regression needs neither (GSL). */
 static int load_solver(dle_regress_kind kind, dle_error *err) {
+  if (kind == DLE_REG_LINEAR) return DLE_OK;
   return kind == DLE_REG_SVR ? dle_svm_load(err) : dle_lapack_load(err);
 }
 

@@ -12,10 +12,6 @@
  * of its own (numpy's OpenBLAS in a Python that loads libdlenergy.so) keeps it. */
 #pragma GCC visibility push(hidden)
 
-typedef void (*dgelsd_fn)(const lapack_int *m, const lapack_int *n, const lapack_int *nrhs,
-                          double *A, const lapack_int *lda, double *B, const lapack_int *ldb,
-                          double *S, const double *rcond, lapack_int *rank, double *work,
-                          const lapack_int *lwork, lapack_int *iwork, lapack_int *info);
 typedef void (*dpotrf_fn)(const char *uplo, const lapack_int *n, double *A,
                           const lapack_int *lda, lapack_int *info, size_t uplo_len);
 typedef void (*dpotrs_fn)(const char *uplo, const lapack_int *n, const lapack_int *nrhs,
@@ -25,7 +21,6 @@ typedef void (*dpotrs_fn)(const char *uplo, const lapack_int *n, const lapack_in
 typedef struct lapack_table {
   int ok;
   char why[400];
-  dgelsd_fn dgelsd;
   dpotrf_fn dpotrf;
   dpotrs_fn dpotrs;
 } lapack_table;
@@ -48,12 +43,11 @@ static void lapack_init(void) {
   if (!lib) {
     const char *why = dlerror();
     snprintf(g_lapack.why, sizeof g_lapack.why,
-             "the PRE regressors need %s (%s): apt-get install liblapack3", path,
+             "ridge and kernel ridge need %s (%s): apt-get install liblapack3", path,
              why ? why : "not loadable");
     return;
   }
   const char *missing = NULL;
-  resolve(lib, "dgelsd_", &g_lapack.dgelsd, &missing);
   resolve(lib, "dpotrf_", &g_lapack.dpotrf, &missing);
   resolve(lib, "dpotrs_", &g_lapack.dpotrs, &missing);
   if (missing) {
@@ -72,17 +66,6 @@ static const lapack_table *lapack(void) {
 
 /* Without the library (dle_lapack_load() not called or failed) each routine reports an
  * illegal first argument, as LAPACK does for bad input, instead of computing nothing. */
-void LAPACK_dgelsd(const lapack_int *m, const lapack_int *n, const lapack_int *nrhs, double *A,
-                   const lapack_int *lda, double *B, const lapack_int *ldb, double *S,
-                   const double *rcond, lapack_int *rank, double *work, const lapack_int *lwork,
-                   lapack_int *iwork, lapack_int *info) {
-  const lapack_table *t = lapack();
-  if (t)
-    t->dgelsd(m, n, nrhs, A, lda, B, ldb, S, rcond, rank, work, lwork, iwork, info);
-  else
-    *info = -1;
-}
-
 void LAPACK_dpotrf_base(const char *uplo, const lapack_int *n, double *A, const lapack_int *lda,
                         lapack_int *info, size_t uplo_len) {
   const lapack_table *t = lapack();

@@ -9,9 +9,10 @@
    libpq names the missing function; with the real library the error comes from libpq
    itself (connection refused), proving it was loaded on demand.
 3. The exporter (`run --metrics-listen`) with libmicrohttpd absent says so likewise.
-4. `fit` with LAPACK absent ($DLENERGY_LIBLAPACK) or not LAPACK, and SVR with libsvm absent
-   ($DLENERGY_LIBSVM), fail naming the library and the package; with the real libraries
-   the same commands fit; `predict` with the shipped models needs neither.
+4. ridge / kernel ridge with LAPACK absent ($DLENERGY_LIBLAPACK) or not LAPACK, and SVR
+   with libsvm absent ($DLENERGY_LIBSVM), fail naming the library and the package; with
+   the real libraries the same commands fit; linear regression (GSL) and `predict` with
+   the shipped models need neither.
 """
 import json
 import os
@@ -96,17 +97,21 @@ with tempfile.TemporaryDirectory() as tmp:
     table = os.path.join(os.environ["DLE_SOURCE_DIR"], "data", "pre", "training.csv")
     fit = ["fit", "--table", table, "--target", "power", "--json", "-o", os.path.join(tmp, "m.json")]
     nolapack = os.path.join(tmp, "liblapack-absent.so.3")
-    r = dle(fit + ["--model", "linear"], DLENERGY_LIBLAPACK=nolapack)
-    check(r.returncode != 0 and f"the PRE regressors need {nolapack}" in r.stderr and
+    r = dle(fit + ["--model", "ridge", "--draws", "2"], DLENERGY_LIBLAPACK=nolapack)
+    check(r.returncode != 0 and f"ridge and kernel ridge need {nolapack}" in r.stderr and
           "apt-get install liblapack3" in r.stderr,
-          f"fit with LAPACK absent (rc {r.returncode}): {r.stderr.strip()!r}")
-    r = dle(fit + ["--model", "ridge", "--draws", "2"], DLENERGY_LIBLAPACK=sqlite)
-    check(r.returncode != 0 and "lacks dgelsd_" in r.stderr,
+          f"fit ridge with LAPACK absent (rc {r.returncode}): {r.stderr.strip()!r}")
+    r = dle(fit + ["--model", "krr", "--draws", "2"], DLENERGY_LIBLAPACK=sqlite)
+    check(r.returncode != 0 and "lacks dpotrf_" in r.stderr,
           f"not-LAPACK message (rc {r.returncode}): {r.stderr.strip()!r}")
-    r = dle(fit + ["--model", "linear"])
+    r = dle(fit + ["--model", "ridge", "--draws", "2"])
     check(r.returncode == 0 and json.loads(r.stdout)["models"][0]["cv"]["r2"] > 0.5,
-          f"fit linear with the real LAPACK loaded on demand (rc {r.returncode}): "
+          f"fit ridge with the real LAPACK loaded on demand (rc {r.returncode}): "
           f"{r.stderr.strip()!r}")
+    # Linear regression's least squares is GSL's: no LAPACK at all.
+    r = dle(fit + ["--model", "linear"], DLENERGY_LIBLAPACK=nolapack)
+    check(r.returncode == 0 and json.loads(r.stdout)["models"][0]["cv"]["r2"] > 0.5,
+          f"fit linear without LAPACK (rc {r.returncode}): {r.stderr.strip()!r}")
     nosvm = os.path.join(tmp, "libsvm-absent.so.3")
     r = dle(fit + ["--model", "svr", "--draws", "2"], DLENERGY_LIBSVM=nosvm)
     check(r.returncode != 0 and f"SVR needs {nosvm}" in r.stderr and
