@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -294,6 +295,54 @@ static void group_scores(const dle_dataset *d, const int *fold, const double *pr
   out->rmse = m ? sqrt(ss_res / (double)m) : NAN;
 }
 
+/* The fold file is written on a thread while the search runs: its fsync waits on the disk
+ * (2-3 ms per file on the development VM), which then overlaps the computation instead of
+ * adding to it. Same atomic write (temporary file, fsync, rename) as before. */
+typedef struct fold_writer {
+  pthread_t thread;
+  bool running;
+  const char *path;
+  char *buf;
+  size_t len;
+  int rc;
+  dle_error err;
+} fold_writer;
+
+static void *fold_writer_main(void *arg) {
+  fold_writer *w = arg;
+  w->rc = dle_write_file_atomic(w->path, w->buf, w->len, &w->err);
+  return NULL;
+}
+
+/* Takes buf. Writes on a thread, or here when no thread can be started or when the
+ * write must not overlap the verb's own output (standard output, the model's path). */
+static int fold_writer_start(fold_writer *w, const char *path, char *buf, size_t len,
+                             bool here, dle_error *err) {
+  *w = (fold_writer){.path = path, .buf = buf, .len = len};
+  if (!here && pthread_create(&w->thread, NULL, fold_writer_main, w) == 0) {
+    w->running = true;
+    return DLE_OK;
+  }
+  int rc = dle_write_file_atomic(path, buf, len, err);
+  free(buf);
+  w->buf = NULL;
+  return rc;
+}
+
+/* Waits for the write; its error goes to err unless rc already holds one. */
+static int fold_writer_finish(fold_writer *w, int rc, dle_error *err) {
+  if (!w->running) return rc;
+  pthread_join(w->thread, NULL);
+  w->running = false;
+  free(w->buf);
+  w->buf = NULL;
+  if (w->rc != DLE_OK && rc == DLE_OK) {
+    *err = w->err;
+    rc = w->rc;
+  }
+  return rc;
+}
+
 static int cmd_fit(int argc, char **argv) {
   enum {
     O_TARGET = 256,
@@ -533,6 +582,7 @@ static int cmd_fit(int argc, char **argv) {
     return cli_fail(VERB, &err);
   }
   rc = dle_regress_folds(n, so.folds, so.shuffle, so.seed, fold, &err);
+  fold_writer fw = {0};
   if (!rc && fold_file) {
     size_t cap = n * 8 + 1, o = 0;
     char *buf = malloc(cap);
@@ -540,8 +590,8 @@ static int cmd_fit(int argc, char **argv) {
       rc = dle_error_set(&err, DLE_ENOMEM, "out of memory");
     } else {
       for (size_t i = 0; i < n; i++) o += (size_t)snprintf(buf + o, cap - o, "%d\n", fold[i]);
-      rc = dle_write_file_atomic(fold_file, buf, o, &err);
-      free(buf);
+      bool here = strcmp(fold_file, "-") == 0 || (output && strcmp(fold_file, output) == 0);
+      rc = fold_writer_start(&fw, fold_file, buf, o, here, &err);
     }
   }
   dle_regress_kind kinds[DLE_REG_COUNT];
@@ -701,6 +751,7 @@ static int cmd_fit(int argc, char **argv) {
     }
   }
   if (!rc && output) rc = dle_regress_model_save(best, output, &err);
+  rc = fold_writer_finish(&fw, rc, &err);
   if (!rc) {
     if (json) {
       cJSON_AddStringToObject(root, "target", dle_pre_target_name(target));

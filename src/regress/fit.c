@@ -156,9 +156,10 @@ static bool all_finite(const double *v, size_t n) {
  * solution instead of noise-sized singular values blown up into huge coefficients.
  * GSL (linked for the statistics anyway, so no library to load). GSL is row-major, so
  * column-major A is A' to it. For m >= n: the Householder LQ of A' (= the QR of A,
- * reflecting contiguous rows), A' = L Q, so A = Q' R with R = L'; then the one-sided
- * Jacobi SVD of the n x n triangle R = U S V' (accurate singular values, as dgelsd's);
- * x = V S+ U' (Q b)[0..n). For m < n: the Jacobi SVD of A' = U S V' itself,
+ * reflecting contiguous rows), A' = L Q, so A = Q' R with R = L'; then the Golub-Reinsch
+ * SVD of the n x n triangle R = U S V' (singular values to eps x the largest, as
+ * dgelsd's bidiagonal solver; GSL's one-sided Jacobi was slower and no closer to
+ * dgelsd's result); x = V S+ U' (Q b)[0..n). For m < n: the SVD of A' = U S V' itself,
  * x = U S+ V' b. */
 static int lstsq(double *A, size_t m, size_t n, double *b, dle_error *err) {
   /* GSL's default error handler aborts: invalid input never reaches it. */
@@ -186,11 +187,12 @@ static int lstsq(double *A, size_t m, size_t n, double *b, dle_error *err) {
     for (size_t i = 0; i < n; i++) /* R = L': row i of R is column i of L */
       for (size_t j = 0; j < n; j++) U[i * n + j] = j >= i ? A[j * m + i] : 0.0;
     gsl_matrix_view Uv = gsl_matrix_view_array(U, n, n);
-    if (!grc) grc = gsl_linalg_SV_decomp_jacobi(&Uv.matrix, &Vv.matrix, &Sv.vector);
+    if (!grc) grc = gsl_linalg_SV_decomp(&Uv.matrix, &Vv.matrix, &Sv.vector, &tv.vector);
     left = U; /* x = V S+ U' (Q b)[0..n) */
     right = V;
   } else {
-    grc = gsl_linalg_SV_decomp_jacobi(&At.matrix, &Vv.matrix, &Sv.vector);
+    gsl_vector_view work = gsl_vector_view_array(tau, k);
+    grc = gsl_linalg_SV_decomp(&At.matrix, &Vv.matrix, &Sv.vector, &work.vector);
     right = A; /* the n x m U of A', in place */
   }
   if (grc) {
