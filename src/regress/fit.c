@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gsl_dl.h"
 #include "krr_pcg.h"
 #include "lapack_dl.h"
 #include "svm_dl.h"
@@ -162,6 +163,8 @@ static bool all_finite(const double *v, size_t n) {
  * dgelsd's result); x = V S+ U' (Q b)[0..n). For m < n: the SVD of A' = U S V' itself,
  * x = U S+ V' b. */
 static int lstsq(double *A, size_t m, size_t n, double *b, dle_error *err) {
+  int lrc = dle_gsl_load(err);
+  if (lrc) return lrc;
   /* GSL's default error handler aborts: invalid input never reaches it. */
   if (!all_finite(A, m * n) || !all_finite(b, m))
     return dle_error_set(err, DLE_EINTERNAL, "least squares: the design or target is not finite");
@@ -739,9 +742,10 @@ static int fit_encoded(dle_regress_model *m, const double *X, const double *y, s
 }
 
 /* The library the kind solves with, loaded on first use: libsvm for SVR, LAPACK's
- * Cholesky for ridge and kernel ridge; linear regression needs neither (GSL). */
+ * Cholesky for ridge and kernel ridge (and GSL for their rare least-squares fallback,
+ * loaded there), GSL's least squares for linear regression. */
 static int load_solver(dle_regress_kind kind, dle_error *err) {
-  if (kind == DLE_REG_LINEAR) return DLE_OK;
+  if (kind == DLE_REG_LINEAR) return dle_gsl_load(err);
   return kind == DLE_REG_SVR ? dle_svm_load(err) : dle_lapack_load(err);
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Optional libraries: libpq, libmicrohttpd, LAPACK and libsvm are dlopen'ed on first use.
+"""Optional libraries: libpq, libmicrohttpd, LAPACK, libsvm and GSL are dlopen'ed on first use.
 
 1. `readelf -d` of the dlenergy CLI and of libdlenergy.so lists none of them (nor LAPACKE,
    BLAS, gfortran, libstdc++ that they pull in) as NEEDED, and `ldd` (the whole load
@@ -13,6 +13,8 @@
    with libsvm absent ($DLENERGY_LIBSVM), fail naming the library and the package; with
    the real libraries the same commands fit; linear regression (GSL) and `predict` with
    the shipped models need neither.
+5. With GSL absent ($DLENERGY_LIBGSL) `analyze` and `fit --model linear` fail naming it;
+   `predict` and `show` do not need it.
 """
 import json
 import os
@@ -25,7 +27,7 @@ BIN = os.environ["DLENERGY_BIN"]
 BUILD = os.environ["DLE_BUILD_DIR"]
 LIB = os.path.join(BUILD, "libdlenergy.so")
 OPTIONAL = re.compile(r"libpq\.so|libmicrohttpd\.so|liblapacke?\.so|libblas\.so|libgfortran\.so|"
-                      r"libsvm\.so|libstdc\+\+\.so")
+                      r"libsvm\.so|libstdc\+\+\.so|libgsl\.so|libgslcblas\.so")
 failures = []
 
 
@@ -59,6 +61,7 @@ def dle(args, **env):
     e.pop("DLENERGY_LIBMICROHTTPD", None)
     e.pop("DLENERGY_LIBLAPACK", None)
     e.pop("DLENERGY_LIBSVM", None)
+    e.pop("DLENERGY_LIBGSL", None)
     e.update(env)
     return subprocess.run([BIN] + args, capture_output=True, text=True, env=e, timeout=60)
 
@@ -128,6 +131,34 @@ with tempfile.TemporaryDirectory() as tmp:
             DLENERGY_LIBLAPACK=nolapack, DLENERGY_LIBSVM=nosvm)
     check(r.returncode == 0 and "estimates" in r.stdout,
           f"predict with the shipped models needs neither (rc {r.returncode}): "
+          f"{r.stderr.strip()!r}")
+
+    # GSL: the statistics and linear regression load it, nothing else.
+    nogsl = os.path.join(tmp, "libgsl-absent.so.27")
+    gsl_msg = f"the statistics and linear regression need {nogsl}"
+    csv = os.path.join(tmp, "an.csv")
+    with open(csv, "w") as f:
+        f.write("architecture,energy\n" + "".join(f"{g},{v}\n" for g in "ab" for v in (1, 2, 3, 5)))
+    an = ["analyze", "--csv", csv, "--by", "architecture", "--metric", "energy", "--json"]
+    r = dle(an, DLENERGY_LIBGSL=nogsl)
+    check(r.returncode != 0 and gsl_msg in r.stderr and "apt-get install libgsl27" in r.stderr,
+          f"analyze with GSL absent (rc {r.returncode}): {r.stderr.strip()!r}")
+    r = dle(an, DLENERGY_LIBGSL=sqlite)
+    check(r.returncode != 0 and "lacks gsl_" in r.stderr,
+          f"not-GSL message (rc {r.returncode}): {r.stderr.strip()!r}")
+    r = dle(an)
+    check(r.returncode == 0 and json.loads(r.stdout)["kruskal"]["p"] is not None,
+          f"analyze with the real GSL loaded on demand (rc {r.returncode}): {r.stderr.strip()!r}")
+    r = dle(fit + ["--model", "linear"], DLENERGY_LIBGSL=nogsl)
+    check(r.returncode != 0 and gsl_msg in r.stderr,
+          f"fit linear with GSL absent (rc {r.returncode}): {r.stderr.strip()!r}")
+    r = dle(["predict", "--gflops", "1.8", "--gpu", "NVIDIA GeForce RTX 3090", "--epochs", "10",
+             "--batch-size", "32", "--train-size", "50000", "--val-size", "10000", "--json"],
+            DLENERGY_LIBGSL=nogsl)
+    check(r.returncode == 0 and "estimates" in r.stdout,
+          f"predict without GSL (rc {r.returncode}): {r.stderr.strip()!r}")
+    r = dle(["show", "--db", os.path.join(tmp, "r.db"), "--json", "1"], DLENERGY_LIBGSL=nogsl)
+    check("libgsl" not in r.stderr, f"show does not load GSL (rc {r.returncode}): "
           f"{r.stderr.strip()!r}")
 
 if failures:
