@@ -18,6 +18,7 @@ struct dle_pre_table {
   char **cells;  /* (rows + 1) x cols; row 0 is the header */
   size_t *line;  /* rows + 1: the source line each row starts on */
   size_t rows, cols, cap;
+  size_t lines; /* line breaks in the text: the first allocation's row capacity */
 };
 
 void dle_pre_table_free(dle_pre_table *t) {
@@ -38,7 +39,7 @@ static int push_row(dle_pre_table *t, char **row, size_t n, size_t line, dle_err
                          t->cols);
   }
   if (nrows + 1 > t->cap) {
-    size_t nc = t->cap ? t->cap * 2 : 64;
+    size_t nc = t->cap ? t->cap * 2 : (t->lines + 2 > 64 ? t->lines + 2 : 64);
     char **c = realloc(t->cells, nc * t->cols * sizeof *c);
     if (!c) return dle_error_set(err, DLE_ENOMEM, "out of memory");
     t->cells = c;
@@ -73,6 +74,9 @@ static int parse_owned(char *buf, size_t len, dle_pre_table **out, dle_error *er
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
   }
   t->buf = buf;
+  /* Rows are lines unless quoted fields hold line breaks: sized once, not regrown. */
+  for (const char *p = buf, *e = buf + len; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+    t->lines++;
   const char *text = buf; /* read at i, written at w <= i */
   char *w = t->buf;
   size_t i = 0, line = 1, n = 0, row_line = 1;
