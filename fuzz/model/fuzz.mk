@@ -1,4 +1,4 @@
 FUZZERS += model
 model_LIBS := dle_regress dle_gpus dle_core
-model_EXT := -lcjson -llapacke -llapack -lblas -lsvm
+model_EXT := -lcjson -ldl -lpthread
 model_CORPUS := ../tests/regress/corpus

@@ -70,7 +70,13 @@ int dle_read_file(const char *path, size_t max_bytes, char **out, size_t *out_le
     return dle_error_set(err, e == ENOENT ? DLE_ENOTFOUND : DLE_EIO, "cannot open %s: %s",
                          path, strerror(e));
   }
+  /* A regular file's size is known: one buffer of that size, no regrowth (the loop below
+   * still follows a file that grows while it is read). */
   size_t cap = 65536, len = 0;
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+      (size_t)st.st_size < max_bytes)
+    cap = (size_t)st.st_size + 1;
   char *buf = malloc(cap + 1);
   if (!buf) {
     fclose(f);

@@ -1,13 +1,16 @@
 /* fit.c — encoder, the four regressors, cross-validation and randomized search. */
 #include <float.h>
-#include <lapacke.h>
+#include <gsl/gsl_linalg.h>
 #include <libsvm/svm.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gsl_dl.h"
 #include "krr_pcg.h"
+#include "lapack_dl.h"
+#include "svm_dl.h"
 #include "regress_internal.h"
 
 /* ---------------- encoder ---------------- */
@@ -141,69 +144,130 @@ static double sqdist(const double *a, const double *b, size_t d) {
   return s;
 }
 
-/* Minimum-norm least squares of A (m x n, row-major, destroyed) against b (length
+static bool all_finite(const double *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(v[i])) return false;
+  return true;
+}
+
+/* Minimum-norm least squares of A (m x n, column-major, destroyed) against b (length
  * max(m, n), solution in b[0..n)); singular values below eps x max(m, n) x the largest
- * are dropped (numpy.linalg.lstsq's default cutoff): a rank-deficient design (one-hot
- * blocks beside an intercept) gets the minimum-norm solution instead of noise-sized
- * singular values blown up into huge coefficients. */
+ * are dropped (numpy.linalg.lstsq's default cutoff, LAPACK dgelsd's rcond): a
+ * rank-deficient design (one-hot blocks beside an intercept) gets the minimum-norm
+ * solution instead of noise-sized singular values blown up into huge coefficients.
+ * GSL (linked for the statistics anyway, so no library to load). GSL is row-major, so
+ * column-major A is A' to it. For m >= n: the Householder LQ of A' (= the QR of A,
+ * reflecting contiguous rows), A' = L Q, so A = Q' R with R = L'; then the Golub-Reinsch
+ * SVD of the n x n triangle R = U S V' (singular values to eps x the largest, as
+ * dgelsd's bidiagonal solver; GSL's one-sided Jacobi was slower and no closer to
+ * dgelsd's result); x = V S+ U' (Q b)[0..n). For m < n: the SVD of A' = U S V' itself,
+ * x = U S+ V' b. */
 static int lstsq(double *A, size_t m, size_t n, double *b, dle_error *err) {
-  size_t k = m < n ? m : n;
-  double *s = malloc((k ? k : 1) * sizeof *s);
-  if (!s) return dle_error_set(err, DLE_ENOMEM, "out of memory");
-  lapack_int rank = 0;
-  lapack_int info = LAPACKE_dgelsd(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)n, 1, A,
-                                   (lapack_int)n, b, 1, s, DBL_EPSILON * (double)(m > n ? m : n),
-                                   &rank);
-  free(s);
-  if (info != 0)
-    return dle_error_set(err, DLE_EINTERNAL, "least squares (dgelsd) failed: info %d", (int)info);
+  int lrc = dle_gsl_load(err);
+  if (lrc) return lrc;
+  /* GSL's default error handler aborts: invalid input never reaches it. */
+  if (!all_finite(A, m * n) || !all_finite(b, m))
+    return dle_error_set(err, DLE_EINTERNAL, "least squares: the design or target is not finite");
+  if (m == 0 || n == 0) {
+    for (size_t j = 0; j < n; j++) b[j] = 0;
+    return DLE_OK;
+  }
+  size_t k = m < n ? m : n, big = m < n ? n : m;
+  /* R / U (k x k), V (k x k), S, tau, w (k each) */
+  double *ws = malloc((2 * k * k + 3 * k) * sizeof *ws);
+  if (!ws) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  double *U = ws, *V = U + k * k, *S = V + k * k, *tau = S + k, *w = tau + k;
+  gsl_matrix_view At = gsl_matrix_view_array(A, n, m); /* A' */
+  gsl_matrix_view Vv = gsl_matrix_view_array(V, k, k);
+  gsl_vector_view Sv = gsl_vector_view_array(S, k);
+  const double *left = V, *right = U; /* m < n: x = U S+ V' b */
+  int grc;
+  if (m >= n) {
+    gsl_vector_view tv = gsl_vector_view_array(tau, n);
+    gsl_vector_view bv = gsl_vector_view_array(b, m);
+    grc = gsl_linalg_LQ_decomp(&At.matrix, &tv.vector);
+    if (!grc) grc = gsl_linalg_LQ_vecQT(&At.matrix, &tv.vector, &bv.vector);
+    for (size_t i = 0; i < n; i++) /* R = L': row i of R is column i of L */
+      for (size_t j = 0; j < n; j++) U[i * n + j] = j >= i ? A[j * m + i] : 0.0;
+    gsl_matrix_view Uv = gsl_matrix_view_array(U, n, n);
+    if (!grc) grc = gsl_linalg_SV_decomp(&Uv.matrix, &Vv.matrix, &Sv.vector, &tv.vector);
+    left = U; /* x = V S+ U' (Q b)[0..n) */
+    right = V;
+  } else {
+    gsl_vector_view work = gsl_vector_view_array(tau, k);
+    grc = gsl_linalg_SV_decomp(&At.matrix, &Vv.matrix, &Sv.vector, &work.vector);
+    right = A; /* the n x m U of A', in place */
+  }
+  if (grc) {
+    free(ws);
+    return dle_error_set(err, DLE_EINTERNAL, "least squares (GSL) failed: %d", grc);
+  }
+  double smax = 0;
+  for (size_t i = 0; i < k; i++) smax = S[i] > smax ? S[i] : smax;
+  double tol = DBL_EPSILON * (double)big * smax;
+  for (size_t i = 0; i < k; i++) {
+    double t = 0;
+    if (S[i] > tol) {
+      for (size_t r = 0; r < k; r++) t += left[r * k + i] * b[r];
+      t /= S[i];
+    }
+    w[i] = t;
+  }
+  for (size_t j = 0; j < n; j++) {
+    double x = 0;
+    for (size_t i = 0; i < k; i++) x += right[j * k + i] * w[i];
+    b[j] = x;
+  }
+  free(ws);
   return DLE_OK;
 }
 
-/* Solves the symmetric system A x = b (A n x n row-major, destroyed; b overwritten):
- * Cholesky, or least squares when A is not positive definite (as scikit-learn does). */
+/* Solves the symmetric system A x = b (A n x n, destroyed; b overwritten): Cholesky, or
+ * least squares when A is not positive definite (as scikit-learn does). A symmetric
+ * matrix's row-major storage is its column-major storage: LAPACK runs on it in place. */
 static int solve_spd(double *A, size_t n, double *b, dle_error *err) {
-  double *copy = malloc(n * n * sizeof *copy);
-  double *bcopy = malloc(n * sizeof *bcopy);
-  if (!copy || !bcopy) {
-    free(copy);
-    free(bcopy);
-    return dle_error_set(err, DLE_ENOMEM, "out of memory");
-  }
+  int rc = dle_lapack_load(err);
+  if (rc) return rc;
+  double *copy = malloc((n * n + n) * sizeof *copy);
+  if (!copy) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  double *bcopy = copy + n * n;
   memcpy(copy, A, n * n * sizeof *copy);
   memcpy(bcopy, b, n * sizeof *b);
-  int rc = DLE_OK;
-  /* A is symmetric, so its row-major storage is its column-major storage: LAPACK runs
-   * on it in place (the row-major interface would transpose A in and out: the same
-   * arithmetic, twice the memory traffic). */
-  lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)n, A, (lapack_int)n);
-  if (info == 0)
-    info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, A, (lapack_int)n, b,
-                          (lapack_int)n);
+  lapack_int ln = (lapack_int)n, nrhs = 1, info = -1;
+  /* dpotrf does not check for NaN (LAPACKE did): a non-finite A goes to lstsq, which
+   * reports it. */
+  if (all_finite(A, n * n) && all_finite(b, n)) {
+    LAPACK_dpotrf("L", &ln, A, &ln, &info);
+    if (info == 0) LAPACK_dpotrs("L", &ln, &nrhs, A, &ln, b, &ln, &info);
+  }
   if (info != 0) {
     memcpy(b, bcopy, n * sizeof *b);
     rc = lstsq(copy, n, n, b, err);
   }
   free(copy);
-  free(bcopy);
   return rc;
 }
 
-/* Linear (alpha == 0) or ridge: centered least squares; intercept = ym - xm . w. */
+static double dot_cols(const double *a, const double *b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+/* Linear (alpha == 0) or ridge: centered least squares; intercept = ym - xm . w.
+ * X is n x d row-major (the encoder's rows); the centred design is built once,
+ * column-major (contiguous columns for lstsq's reflections and ridge's Gram matrix), in
+ * one allocation with the other scratch. */
 static int fit_linear(const double *X, const double *y, size_t n, size_t d, double alpha,
                       double *coef, double *intercept, dle_error *err) {
-  double *xm = calloc(d ? d : 1, sizeof *xm);
   size_t rows = n > d ? n : d;
-  double *A = malloc((alpha > 0 ? d * d : n * d) * sizeof *A + sizeof *A);
-  double *b = calloc(rows + 1, sizeof *b);
-  double *Xc = malloc(n * d * sizeof *Xc + sizeof *Xc);
-  if (!xm || !A || !b || !Xc) {
-    free(xm);
-    free(A);
-    free(b);
-    free(Xc);
-    return dle_error_set(err, DLE_ENOMEM, "out of memory");
-  }
+  size_t gram = alpha > 0 ? d * d + d : 0;
+  double *xm = malloc((d + n * d + rows + 1 + gram) * sizeof *xm);
+  if (!xm) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  memset(xm, 0, d * sizeof *xm);
+  double *Ac = xm + d;        /* n x d, column-major, centred */
+  double *b = Ac + n * d;     /* rows (+1): the centred target, then the solution */
+  double *G = b + rows + 1;   /* ridge: d x d Gram + alpha I, then d: X'y */
   double ym = 0;
   for (size_t i = 0; i < n; i++) {
     ym += y[i];
@@ -212,25 +276,21 @@ static int fit_linear(const double *X, const double *y, size_t n, size_t d, doub
   ym /= (double)n;
   for (size_t j = 0; j < d; j++) xm[j] /= (double)n;
   for (size_t i = 0; i < n; i++)
-    for (size_t j = 0; j < d; j++) Xc[i * d + j] = X[i * d + j] - xm[j];
+    for (size_t j = 0; j < d; j++) Ac[j * n + i] = X[i * d + j] - xm[j];
+  for (size_t i = 0; i < n; i++) b[i] = y[i] - ym;
+  for (size_t i = n; i <= rows; i++) b[i] = 0.0;
   int rc;
   if (alpha > 0) {
+    double *r = G + d * d;
     for (size_t a = 0; a < d; a++) {
-      for (size_t c = a; c < d; c++) {
-        double s = 0;
-        for (size_t i = 0; i < n; i++) s += Xc[i * d + a] * Xc[i * d + c];
-        A[a * d + c] = A[c * d + a] = s;
-      }
-      A[a * d + a] += alpha;
-      double s = 0;
-      for (size_t i = 0; i < n; i++) s += Xc[i * d + a] * (y[i] - ym);
-      b[a] = s;
+      for (size_t c = a; c < d; c++) G[a * d + c] = G[c * d + a] = dot_cols(Ac + a * n, Ac + c * n, n);
+      G[a * d + a] += alpha;
+      r[a] = dot_cols(Ac + a * n, b, n);
     }
-    rc = d ? solve_spd(A, d, b, err) : DLE_OK;
+    memcpy(b, r, d * sizeof *b);
+    rc = d ? solve_spd(G, d, b, err) : DLE_OK;
   } else {
-    memcpy(A, Xc, n * d * sizeof *A);
-    for (size_t i = 0; i < n; i++) b[i] = y[i] - ym;
-    rc = d ? lstsq(A, n, d, b, err) : DLE_OK;
+    rc = d ? lstsq(Ac, n, d, b, err) : DLE_OK;
   }
   if (rc == DLE_OK) {
     double ic = ym;
@@ -241,9 +301,6 @@ static int fit_linear(const double *X, const double *y, size_t n, size_t d, doub
     *intercept = ic;
   }
   free(xm);
-  free(A);
-  free(b);
-  free(Xc);
   return rc;
 }
 
@@ -684,6 +741,14 @@ static int fit_encoded(dle_regress_model *m, const double *X, const double *y, s
   return rc;
 }
 
+/* The library the kind solves with, loaded on first use: libsvm for SVR, LAPACK's
+ * Cholesky for ridge and kernel ridge (and GSL for their rare least-squares fallback,
+ * loaded there), GSL's least squares for linear regression. */
+static int load_solver(dle_regress_kind kind, dle_error *err) {
+  if (kind == DLE_REG_LINEAR) return dle_gsl_load(err);
+  return kind == DLE_REG_SVR ? dle_svm_load(err) : dle_lapack_load(err);
+}
+
 static int model_init_from(dle_regress_model *m, const dle_dataset *d, dle_regress_kind kind,
                            const dle_regress_hyper *h, dle_error *err) {
   m->kind = kind;
@@ -714,6 +779,7 @@ int dle_regress_fit(const dle_dataset *d, dle_regress_kind kind, const dle_regre
   int rc = check_hyper(kind, h, err);
   if (rc) return rc;
   if (!d || d->n < 2) return dle_error_set(err, DLE_ERANGE, "at least 2 rows are needed to fit");
+  if ((rc = load_solver(kind, err)) != DLE_OK) return rc;
   dle_regress_model *m = dle_reg_model_alloc();
   size_t *idx = malloc(d->n * sizeof *idx);
   double *X = NULL, *t = malloc(d->n * sizeof *t);
@@ -768,6 +834,8 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
       return rc;
     }
   }
+  int lrc = load_solver(kind, err); /* the library's name, not "no draw could be fitted" */
+  if (lrc) return lrc;
   size_t n = d->n;
   for (size_t i = 0; i < n; i++)
     if (fold_of_row[i] < 0 || fold_of_row[i] >= k)

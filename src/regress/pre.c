@@ -238,75 +238,122 @@ static int req_col(const dle_pre_table *t, const char *name, long *c, dle_error 
   return DLE_OK;
 }
 
-int dle_pre_input_from_row(const dle_pre_table *t, size_t row, const dle_gpu_catalog *cat,
-                           dle_pre_input *in, dle_error *err) {
-  static const char *const need[] = {"batch_size", "training_size", "validation_size",
-                                     "forward_pass_gflop"};
-  static const char *const opt[] = {"image_h", "image_w", "host_ram_gb", "power_limit_w"};
+/* The columns dle_pre_input_from_row reads, found once per table instead of per row. */
+typedef struct input_cols {
+  long gpu, need[4], opt[4];
+} input_cols;
+
+static const char *const k_need_cols[] = {"batch_size", "training_size", "validation_size",
+                                          "forward_pass_gflop"};
+static const char *const k_opt_cols[] = {"image_h", "image_w", "host_ram_gb", "power_limit_w"};
+
+static int find_input_cols(const dle_pre_table *t, input_cols *c, dle_error *err) {
+  int rc = req_col(t, "gpu_model", &c->gpu, err);
+  for (int k = 0; !rc && k < 4; k++) rc = req_col(t, k_need_cols[k], &c->need[k], err);
+  for (int k = 0; k < 4; k++) c->opt[k] = dle_pre_table_col(t, k_opt_cols[k]);
+  return rc;
+}
+
+/* The last GPU name looked up and its spec: rows of one board follow each other, and a
+ * catalogue lookup compares the name with every board's spellings. */
+typedef struct gpu_memo {
+  const char *name;
+  const dle_gpu_spec *spec;
+} gpu_memo;
+
+static int input_from_cols(const dle_pre_table *t, size_t row, const input_cols *c,
+                           const dle_gpu_catalog *cat, gpu_memo *memo, dle_pre_input *in,
+                           dle_error *err) {
   size_t line = dle_pre_table_line(t, row);
-  long cg;
-  int rc = req_col(t, "gpu_model", &cg, err);
-  if (rc) return rc;
   double v[4];
   for (int k = 0; k < 4; k++) {
-    long c;
-    if ((rc = req_col(t, need[k], &c, err))) return rc;
-    const char *s = dle_pre_table_cell(t, row, (size_t)c);
+    const char *s = dle_pre_table_cell(t, row, (size_t)c->need[k]);
     if (!cell_num(s, &v[k]) || !(k == 2 ? v[k] >= 0 : v[k] > 0))
       return dle_error_set(err, DLE_EPARSE, "row %zu (line %zu): %s '%.40s' is not a %s number",
-                           row + 1, line, need[k], s ? s : "", k == 2 ? "non-negative" : "positive");
+                           row + 1, line, k_need_cols[k], s ? s : "",
+                           k == 2 ? "non-negative" : "positive");
   }
   double o[4] = {NAN, NAN, NAN, NAN};
   for (int k = 0; k < 4; k++) {
-    long c = dle_pre_table_col(t, opt[k]);
-    if (c < 0) continue;
-    const char *s = dle_pre_table_cell(t, row, (size_t)c);
+    if (c->opt[k] < 0) continue;
+    const char *s = dle_pre_table_cell(t, row, (size_t)c->opt[k]);
     if (!s || !s[0]) continue;
     if (!cell_num(s, &o[k]) || !(k == 2 ? o[k] >= 0 : o[k] > 0))
       return dle_error_set(err, DLE_EPARSE, "row %zu (line %zu): %s '%.40s' is not a %s number",
-                           row + 1, line, opt[k], s, k == 2 ? "non-negative" : "positive");
+                           row + 1, line, k_opt_cols[k], s, k == 2 ? "non-negative" : "positive");
   }
-  const char *g = dle_pre_table_cell(t, row, (size_t)cg);
+  const char *g = dle_pre_table_cell(t, row, (size_t)c->gpu);
   if (!g || !g[0])
     return dle_error_set(err, DLE_EPARSE, "row %zu (line %zu): gpu_model is empty", row + 1, line);
   const dle_gpu_spec *spec = NULL;
-  rc = dle_gpu_catalog_find(cat, g, &spec, err);
-  if (rc) {
-    dle_error_prefix(err, "row %zu (line %zu): ", row + 1, line);
-    return rc;
+  if (memo && memo->name && strcmp(memo->name, g) == 0) {
+    spec = memo->spec;
+  } else {
+    int rc = dle_gpu_catalog_find(cat, g, &spec, err);
+    if (rc) {
+      dle_error_prefix(err, "row %zu (line %zu): ", row + 1, line);
+      return rc;
+    }
+    if (memo) *memo = (gpu_memo){g, spec};
   }
   *in = (dle_pre_input){spec, v[0], v[1], v[2], v[3], o[0], o[1], o[2], o[3]};
   return DLE_OK;
 }
 
+int dle_pre_input_from_row(const dle_pre_table *t, size_t row, const dle_gpu_catalog *cat,
+                           dle_pre_input *in, dle_error *err) {
+  input_cols c;
+  int rc = find_input_cols(t, &c, err);
+  if (rc) return rc;
+  return input_from_cols(t, row, &c, cat, NULL, in, err);
+}
+
+/* Built-in feature names, resolved to a code once instead of compared per row. */
+static const char *const k_direct_features[] = {"log_batch_size",   "log_forward_gflop",
+                                                "log_steps_per_epoch", "power_limit_frac",
+                                                "power_limit_w",    "peak_compute_s"};
+enum { N_DIRECT_FEATURES = 6 };
+
+/* 0..5: k_direct_features; 6 + i: k_pre_names[i]; -1: not built in. */
+static int feature_code(const char *name) {
+  for (int i = 0; i < N_DIRECT_FEATURES; i++)
+    if (strcmp(name, k_direct_features[i]) == 0) return i;
+  for (int i = 0; i < DLE_PRE_N_NUM; i++)
+    if (strcmp(name, k_pre_names[i]) == 0) return N_DIRECT_FEATURES + i;
+  return -1;
+}
+
+static double feature_by_code(int code, const dle_pre_input *in) {
+  double pl = isnan(in->power_limit_w) && in->gpu ? in->gpu->tdp_w : in->power_limit_w;
+  double flop = (3.0 * in->training_size + in->validation_size) * in->gflop * 1e9;
+  switch (code) {
+    case 0:
+      return log(in->batch_size);
+    case 1:
+      return log(in->gflop);
+    case 2:
+      return log((in->training_size + in->validation_size) / in->batch_size);
+    case 3:
+      return in->gpu ? pl / in->gpu->tdp_w : NAN;
+    case 4:
+      return pl;
+    case 5:
+      return in->gpu ? flop / (in->gpu->fp32_tflops * 1e12) : NAN;
+    default: {
+      double num[DLE_PRE_N_NUM];
+      dle_pre_features(in->batch_size, in->image_h, in->image_w, in->training_size,
+                       in->validation_size, in->gflop, in->host_ram_gb, in->gpu, num);
+      return num[code - N_DIRECT_FEATURES];
+    }
+  }
+}
+
 int dle_pre_feature_value(const char *name, const dle_pre_input *in, double *out, dle_error *err) {
   *out = NAN;
   if (!name || !in) return dle_error_set(err, DLE_EINVAL, "missing argument");
-  double pl = isnan(in->power_limit_w) && in->gpu ? in->gpu->tdp_w : in->power_limit_w;
-  double flop = (3.0 * in->training_size + in->validation_size) * in->gflop * 1e9;
-  if (strcmp(name, "log_batch_size") == 0)
-    *out = log(in->batch_size);
-  else if (strcmp(name, "log_forward_gflop") == 0)
-    *out = log(in->gflop);
-  else if (strcmp(name, "log_steps_per_epoch") == 0)
-    *out = log((in->training_size + in->validation_size) / in->batch_size);
-  else if (strcmp(name, "power_limit_frac") == 0)
-    *out = in->gpu ? pl / in->gpu->tdp_w : NAN;
-  else if (strcmp(name, "power_limit_w") == 0)
-    *out = pl;
-  else if (strcmp(name, "peak_compute_s") == 0)
-    *out = in->gpu ? flop / (in->gpu->fp32_tflops * 1e12) : NAN;
-  else {
-    double num[DLE_PRE_N_NUM];
-    dle_pre_features(in->batch_size, in->image_h, in->image_w, in->training_size,
-                     in->validation_size, in->gflop, in->host_ram_gb, in->gpu, num);
-    for (size_t i = 0; i < DLE_PRE_N_NUM; i++)
-      if (strcmp(name, k_pre_names[i]) == 0) {
-        *out = num[i];
-        return DLE_OK;
-      }
-    return dle_error_set(err, DLE_ENOTFOUND, "'%s' is not a built-in feature", name);
-  }
+  int code = feature_code(name);
+  if (code < 0) return dle_error_set(err, DLE_ENOTFOUND, "'%s' is not a built-in feature", name);
+  *out = feature_by_code(code, in);
   return DLE_OK;
 }
 
@@ -371,10 +418,15 @@ int dle_pre_phys_dataset(const dle_pre_table *t, dle_pre_target target,
   int rc = dle_dataset_new(nn, names, 2, cat_names, power ? "power" : "epoch_energy",
                            power ? "W" : "J", &d, err);
   if (!rc) rc = dle_dataset_set_transform(d, true, expo, off, err);
+  int code[N_PHYS_BASE + N_PHYS_EXTRA_MAX + N_PHYS_SCALE];
+  for (size_t j = 0; j < nn; j++) code[j] = feature_code(names[j]);
+  input_cols ic;
+  gpu_memo memo = {0};
   for (size_t r = 0; !rc && r < dle_pre_table_rows(t); r++) {
     size_t line = dle_pre_table_line(t, r);
     dle_pre_input in;
-    rc = dle_pre_input_from_row(t, r, cat, &in, err);
+    if (r == 0 && (rc = find_input_cols(t, &ic, err)) != DLE_OK) break;
+    rc = input_from_cols(t, r, &ic, cat, &memo, &in, err);
     if (rc) break;
     double num[N_PHYS_BASE + N_PHYS_EXTRA_MAX + N_PHYS_SCALE];
     for (size_t j = 0; !rc && j < nn; j++) {
@@ -385,7 +437,10 @@ int dle_pre_phys_dataset(const dle_pre_table *t, dle_pre_target target,
           rc = dle_error_set(err, DLE_EPARSE, "row %zu (line %zu): %s '%.40s' is not a number",
                              r + 1, line, names[j], s ? s : "");
       } else {
-        rc = dle_pre_feature_value(names[j], &in, &num[j], err);
+        if (code[j] < 0)
+          rc = dle_error_set(err, DLE_ENOTFOUND, "'%s' is not a built-in feature", names[j]);
+        else
+          num[j] = feature_by_code(code[j], &in);
         if (!rc && !isfinite(num[j]))
           rc = dle_error_set(err, DLE_EPARSE, "row %zu (line %zu): feature %s is not given",
                              r + 1, line, names[j]);

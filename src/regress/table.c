@@ -2,7 +2,9 @@
  * RFC 4180 (fields may be double-quoted, "" inside quotes is a quote, quoted fields
  * may hold commas and newlines), a header row of distinct non-empty names, LF or CRLF
  * line ends, blank lines skipped. Every row must have the header's field count. The
- * parser works on a copy of the bytes, so it can be fuzzed from memory. */
+ * parser unquotes the cells in place (a cell never outgrows its source bytes): on the
+ * buffer a file was read into, or on a copy of caller's bytes (so it can be fuzzed from
+ * memory). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,7 @@ struct dle_pre_table {
   char **cells;  /* (rows + 1) x cols; row 0 is the header */
   size_t *line;  /* rows + 1: the source line each row starts on */
   size_t rows, cols, cap;
+  size_t lines; /* line breaks in the text: the first allocation's row capacity */
 };
 
 void dle_pre_table_free(dle_pre_table *t) {
@@ -36,7 +39,7 @@ static int push_row(dle_pre_table *t, char **row, size_t n, size_t line, dle_err
                          t->cols);
   }
   if (nrows + 1 > t->cap) {
-    size_t nc = t->cap ? t->cap * 2 : 64;
+    size_t nc = t->cap ? t->cap * 2 : (t->lines + 2 > 64 ? t->lines + 2 : 64);
     char **c = realloc(t->cells, nc * t->cols * sizeof *c);
     if (!c) return dle_error_set(err, DLE_ENOMEM, "out of memory");
     t->cells = c;
@@ -51,18 +54,30 @@ static int push_row(dle_pre_table *t, char **row, size_t n, size_t line, dle_err
   return DLE_OK;
 }
 
-int dle_pre_table_parse(const char *text, size_t len, dle_pre_table **out, dle_error *err) {
+/* Parses buf[0..len) (buf[len] writable) in place; takes buf, freed on failure. */
+static int parse_owned(char *buf, size_t len, dle_pre_table **out, dle_error *err) {
   *out = NULL;
-  if (!text && len) return dle_error_set(err, DLE_EINVAL, "no table text");
-  if (len > TABLE_MAX_BYTES) return dle_error_set(err, DLE_ERANGE, "table larger than 64 MiB");
-  if (len && memchr(text, '\0', len)) return dle_error_set(err, DLE_EPARSE, "NUL byte in a text table");
+  if (len > TABLE_MAX_BYTES) {
+    free(buf);
+    return dle_error_set(err, DLE_ERANGE, "table larger than 64 MiB");
+  }
+  if (len && memchr(buf, '\0', len)) {
+    free(buf);
+    return dle_error_set(err, DLE_EPARSE, "NUL byte in a text table");
+  }
   dle_pre_table *t = calloc(1, sizeof *t);
   char **row = malloc(TABLE_MAX_COLS * sizeof *row);
-  if (!t || !row || !(t->buf = malloc(len + 1))) {
+  if (!t || !row) {
     free(row);
-    dle_pre_table_free(t);
+    free(t);
+    free(buf);
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
   }
+  t->buf = buf;
+  /* Rows are lines unless quoted fields hold line breaks: sized once, not regrown. */
+  for (const char *p = buf, *e = buf + len; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+    t->lines++;
+  const char *text = buf; /* read at i, written at w <= i */
   char *w = t->buf;
   size_t i = 0, line = 1, n = 0, row_line = 1;
   int rc = DLE_OK;
@@ -106,6 +121,8 @@ int dle_pre_table_parse(const char *text, size_t len, dle_pre_table **out, dle_e
       }
       if (rc) break;
     }
+    /* What ends the field, read before the terminating NUL may land on it. */
+    char next = i < len ? text[i] : '\0';
     *w++ = '\0';
     if (n == TABLE_MAX_COLS) {
       rc = dle_error_set(err, DLE_ERANGE, "line %zu: more than %d fields", row_line,
@@ -115,15 +132,15 @@ int dle_pre_table_parse(const char *text, size_t len, dle_pre_table **out, dle_e
     row[n++] = cell;
     if (quoted || cell[0]) row_empty = false;
     /* What ends the field. */
-    if (i < len && text[i] == ',') {
+    if (i < len && next == ',') {
       i++;
       row_empty = false;
       continue;
     }
     bool end = i >= len;
     if (!end) {
-      if (text[i] == '\r') i++;
-      if (i < len && text[i] == '\n') i++;
+      if (next == '\r') i++;
+      if (i < len && (next == '\n' || text[i] == '\n')) i++;
     }
     if (!(n == 1 && row_empty)) rc = push_row(t, row, n, row_line, err);
     line++;
@@ -149,14 +166,24 @@ int dle_pre_table_parse(const char *text, size_t len, dle_pre_table **out, dle_e
   return DLE_OK;
 }
 
+int dle_pre_table_parse(const char *text, size_t len, dle_pre_table **out, dle_error *err) {
+  *out = NULL;
+  if (!text && len) return dle_error_set(err, DLE_EINVAL, "no table text");
+  if (len > TABLE_MAX_BYTES) return dle_error_set(err, DLE_ERANGE, "table larger than 64 MiB");
+  char *buf = malloc(len + 1);
+  if (!buf) return dle_error_set(err, DLE_ENOMEM, "out of memory");
+  if (len) memcpy(buf, text, len);
+  buf[len] = '\0';
+  return parse_owned(buf, len, out, err);
+}
+
 int dle_pre_table_read(const char *path, dle_pre_table **out, dle_error *err) {
   *out = NULL;
   char *text = NULL;
   size_t len = 0;
   int rc = dle_read_file(path, TABLE_MAX_BYTES, &text, &len, err);
   if (rc) return rc;
-  rc = dle_pre_table_parse(text, len, out, err);
-  free(text);
+  rc = parse_owned(text, len, out, err); /* the file's bytes become the cells */
   if (rc) dle_error_prefix(err, "%s: ", path);
   return rc;
 }

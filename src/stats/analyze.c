@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gsl_dl.h"
 #include "dlenergy/stats.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -435,6 +436,8 @@ int dle_analyze(const dle_table *t, const dle_analysis_options *opt, dle_analysi
   if (!t || !opt || !opt->metric || opt->n_by == 0 || !opt->by)
     return dle_error_set(err, DLE_EINVAL, "analysis needs a metric and at least one grouping column");
   if (dle_table_rows(t) == 0) return dle_error_set(err, DLE_ERANGE, "no rows to analyse (empty selection)");
+  int grc = dle_gsl_load(err); /* every test below needs it: fail here, not test by test */
+  if (grc) return grc;
   long *bycols = malloc(opt->n_by * sizeof *bycols);
   if (!bycols) return dle_error_set(err, DLE_ENOMEM, "out of memory");
   for (size_t i = 0; i < opt->n_by; i++) {

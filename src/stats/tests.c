@@ -11,6 +11,7 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "core/gsl_dl.h"
 #include "dlenergy/stats.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -25,6 +26,8 @@ static int has_nan(const double *x, size_t n) {
 }
 
 int dle_stats_rank(const double *x, size_t n, double *ranks, double *tie_sum, dle_error *err) {
+  int grc = dle_gsl_load(err);
+  if (grc) return grc;
   if (n == 0) {
     if (tie_sum) *tie_sum = 0;
     return 0;
@@ -51,7 +54,7 @@ int dle_stats_rank(const double *x, size_t n, double *ranks, double *tie_sum, dl
 void dle_stats_describe(const double *x, size_t n, double *median, double *mean, double *q1,
                         double *q3) {
   double nan = NAN;
-  if (n == 0) {
+  if (n == 0 || dle_gsl_load(NULL) != DLE_OK) { /* no data, or no GSL: no figures */
     if (median) *median = nan;
     if (mean) *mean = nan;
     if (q1) *q1 = nan;
@@ -86,6 +89,8 @@ static double poly(const double *c, int nord, double x) {
 
 int dle_stats_shapiro_wilk(const double *x, size_t n, double *w_out, double *p_out,
                            dle_error *err) {
+  int grc = dle_gsl_load(err);
+  if (grc) return grc;
   *w_out = NAN;
   *p_out = NAN;
   if (n < 3) return dle_error_set(err, DLE_ERANGE, "Shapiro-Wilk needs at least 3 values (got %zu)", n);
@@ -226,6 +231,8 @@ static int check_groups(const dle_stats_groups *g, size_t **counts, dle_error *e
 }
 
 int dle_stats_levene_median(const dle_stats_groups *g, double *w, double *p, dle_error *err) {
+  int grc = dle_gsl_load(err);
+  if (grc) return grc;
   *w = *p = NAN;
   size_t *cnt = NULL;
   int rc = check_groups(g, &cnt, err);
@@ -300,6 +307,8 @@ static int rank_groups(const dle_stats_groups *g, double **ranks, double **rsum,
 
 int dle_stats_kruskal(const dle_stats_groups *g, double *h, double *p, double *eta2,
                       dle_error *err) {
+  int grc = dle_gsl_load(err);
+  if (grc) return grc;
   *h = *p = *eta2 = NAN;
   size_t *cnt = NULL;
   int rc = check_groups(g, &cnt, err);
@@ -329,6 +338,8 @@ int dle_stats_kruskal(const dle_stats_groups *g, double *h, double *p, double *e
 }
 
 int dle_stats_holm(const double *p, size_t m, double *adj, dle_error *err) {
+  int grc = dle_gsl_load(err);
+  if (grc) return grc;
   if (m == 0) return 0;
   size_t *idx = malloc(m * sizeof *idx);
   double *tmp = malloc(m * sizeof *tmp);
@@ -394,6 +405,8 @@ const char *dle_stats_cliffs_magnitude(double d) {
 }
 
 int dle_stats_dunn(const dle_stats_groups *g, dle_stats_pair *pairs, dle_error *err) {
+  int grc = dle_gsl_load(err);
+  if (grc) return grc;
   size_t *cnt = NULL;
   int rc = check_groups(g, &cnt, err);
   if (rc) return rc;
@@ -459,6 +472,8 @@ done:
 
 int dle_stats_spearman(const double *x, const double *y, size_t n, double *rho, double *p,
                        dle_error *err) {
+  int grc = dle_gsl_load(err);
+  if (grc) return grc;
   *rho = *p = NAN;
   if (n < 3) return dle_error_set(err, DLE_ERANGE, "Spearman needs at least 3 pairs (got %zu)", n);
   double *rx = malloc(n * sizeof *rx), *ry = malloc(n * sizeof *ry);
@@ -497,6 +512,8 @@ int dle_stats_spearman(const double *x, const double *y, size_t n, double *rho, 
 
 int dle_stats_art_interaction(const double *y, const size_t *fa, size_t ka, const size_t *fb,
                               size_t kb, size_t n, dle_stats_interaction *out, dle_error *err) {
+  int grc = dle_gsl_load(err);
+  if (grc) return grc;
   out->f = out->p = out->df1 = out->df2 = out->partial_eta2 = NAN;
   if (ka < 2 || kb < 2)
     return dle_error_set(err, DLE_ERANGE, "interaction needs two factors with >= 2 levels each");
