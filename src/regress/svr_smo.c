@@ -147,7 +147,7 @@ static void project_seed(double *b, const double *seed, size_t n, double c) {
 
 enum {
   SMO_NEWTON_MAX_FREE = 400, /* beyond: no Newton step (its solve is cubic) */
-  SMO_NEWTON_ROUNDS = 30     /* active-set rounds per attempt */
+  SMO_NEWTON_ROUNDS = 30     /* rounds (bounds reached) per attempt */
 };
 static const double SMO_NEWTON_GAP = 0.1; /* attempted once the gap is below */
 /* Iterations between shrinking (and Newton) checks: libsvm's 1000 is tuned for
@@ -155,105 +155,151 @@ static const double SMO_NEWTON_GAP = 0.1; /* attempted once the gap is below */
  * folds (bench/regress/fit_vs_sklearn.py). */
 enum { SMO_CHECK_EVERY = 200 };
 
-/* The Newton step on the free variables (0 < |beta_k| < C among the active ones),
- * the others held where they are: with the signs of the free variables fixed the
- * problem is a quadratic with one equality constraint, whose minimizer solves
- *   K_FF d + nu 1 = -(g_F + eps sign(beta_F)),  1' d = 0,
- * by a Cholesky factor of K_FF + delta I (delta: 1e-12 of its trace, raised when the
- * factor fails; the kernel of nearby rows is close to singular). The step goes as
- * far along d as the free variables' sign boxes allow (at most 1), which decreases
- * the objective (the quadratic is convex along d). SMO then carries on: this only
- * shortens its slow tail on an ill-conditioned kernel, and the stopping rule stays
- * the maximal violating pair's. Returns whether a step was taken. */
-static bool newton_step(dle_svr_smo *s, const double *Ku, size_t u, size_t na, double c,
-                        double eps, bool *full) {
-  *full = false;
+/* Newton steps on the free variables (0 < |beta_k| < C among the active ones), the
+ * others held where they are. With the free variables' signs fixed the problem is a
+ * quadratic under linear equalities, whose minimizer from beta is beta + d with
+ *   A d + C lambda = -(g_F + eps sign(beta_F)),  C' d = 0,
+ * A = K_FF + delta I (delta: 1e-12 of its mean diagonal, raised when the factor
+ * fails: the kernel of nearby rows is close to singular), C = [1, e_p1, e_p2, ...]:
+ * the sum constraint, then one column per variable that has reached a bound in an
+ * earlier round (it stays there). By the Schur complement: W = A^-1 C (one column per
+ * constraint, each a pair of triangular solves), z = A^-1 rhs, (C'W) lambda = C'z,
+ * d = z - W lambda. Each round goes as far along d as the sign boxes allow (at most
+ * the full step, so the objective decreases: it is convex along d); the variable that
+ * stops it lands on its bound and joins C for the next round, until a full step is
+ * taken or the rounds run out. One Cholesky factor of A serves every round. SMO then
+ * carries on: this shortens its slow tail on an ill-conditioned kernel, and the
+ * stopping rule stays the maximal violating pair's. */
+static void newton_rounds(dle_svr_smo *s, const double *Ku, size_t u, size_t na, double c,
+                          double eps) {
   size_t *F = s->fidx, nf = 0;
   for (size_t k = 0; k < na; k++)
     if (s->b[k] != 0 && s->b[k] != c && s->b[k] != -c) F[nf++] = k;
-  if (nf < 2 || nf > SMO_NEWTON_MAX_FREE) return false;
+  if (nf < 2 || nf > SMO_NEWTON_MAX_FREE) return;
+  enum { MC = SMO_NEWTON_ROUNDS + 1 }; /* constraint columns */
   if (!s->work) {
     size_t mf = s->cap < SMO_NEWTON_MAX_FREE ? s->cap : SMO_NEWTON_MAX_FREE;
-    s->work = malloc((mf * mf + 2 * mf) * sizeof *s->work);
-    if (!s->work) return false; /* no memory: SMO alone */
+    s->work = malloc((mf * mf + mf * (MC + 3) + MC * MC + 2 * MC) * sizeof *s->work);
+    if (!s->work) return; /* no memory: SMO alone */
   }
-  double *A = s->work, *R = s->work + nf * nf; /* nf x nf; nf x 2 */
+  double *A = s->work, *W = A + nf * nf, *z = W + nf * MC, *d = z + nf, *sg = d + nf;
+  double *S = sg + nf, *lam = S + MC * MC;
+  size_t rem[MC]; /* positions in F held at their bounds */
+  size_t q = 0;
   double tr = 0;
   for (size_t p = 0; p < nf; p++) {
     const double *Kr = Ku + s->m[F[p]] * u;
-    for (size_t q = 0; q < nf; q++) A[p * nf + q] = Kr[s->m[F[q]]];
+    for (size_t r = 0; r < nf; r++) A[p * nf + r] = Kr[s->m[F[r]]];
     tr += A[p * nf + p];
-    R[p] = 1;
-    R[nf + p] = -(s->g[F[p]] + (s->b[F[p]] > 0 ? eps : -eps));
+    sg[p] = s->b[F[p]] > 0 ? eps : -eps;
   }
   double delta = 1e-12 * tr / (double)nf;
-  lapack_int info = -1;
+  lapack_int info = -1, ln = (lapack_int)nf;
   for (int attempt = 0; attempt < 3 && info != 0; attempt++, delta *= 1e3) {
-    if (attempt) /* restore the lower triangle dpotrf overwrote, from the upper */
+    if (attempt) /* restore the triangle dpotrf overwrote, from the other one */
       for (size_t p = 0; p < nf; p++)
-        for (size_t q = 0; q < p; q++) A[q * nf + p] = A[p * nf + q];
+        for (size_t r = 0; r < p; r++) A[r * nf + p] = A[p * nf + r];
     for (size_t p = 0; p < nf; p++) A[p * nf + p] = s->kd[F[p]] + delta;
-    info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', (lapack_int)nf, A, (lapack_int)nf);
+    info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', ln, A, ln);
   }
-  if (info != 0) return false;
-  if (LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', (lapack_int)nf, 2, A, (lapack_int)nf, R,
-                     (lapack_int)nf) != 0)
-    return false;
-  double s1 = 0, s2 = 0;
-  for (size_t p = 0; p < nf; p++) {
-    s1 += R[p];
-    s2 += R[nf + p];
-  }
-  if (!(s1 > 0)) return false;
-  double nu = s2 / s1, step = 1;
-  double *d = R + nf; /* d = x2 - nu x1, in place */
-  size_t block = SIZE_MAX;
-  for (size_t p = 0; p < nf; p++) {
-    d[p] -= nu * R[p];
-    if (!isfinite(d[p])) return false;
-    double b = s->b[F[p]], nb = b + step * d[p];
-    double lim = b > 0 ? (nb > c ? (c - b) / d[p] : (nb < 0 ? -b / d[p] : step))
-                       : (nb < -c ? (-c - b) / d[p] : (nb > 0 ? -b / d[p] : step));
-    if (lim < step) {
-      step = lim;
-      block = p;
+  if (info != 0) return;
+  for (size_t p = 0; p < nf; p++) W[p] = 1;
+  if (LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', ln, 1, A, ln, W, ln) != 0) return;
+  for (int round = 0; round < SMO_NEWTON_ROUNDS; round++) {
+    size_t mcol = q + 1;
+    for (size_t p = 0; p < nf; p++) z[p] = -(s->g[F[p]] + sg[p]);
+    if (LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', ln, 1, A, ln, z, ln) != 0) return;
+    /* S = C'W and C'z (column-major S; C's rows: the sum, then the held variables). */
+    for (size_t j = 0; j < mcol; j++) {
+      const double *Wj = W + j * nf;
+      double sum = 0;
+      for (size_t p = 0; p < nf; p++) sum += Wj[p];
+      S[j * mcol] = sum;
+      for (size_t t = 0; t < q; t++) S[j * mcol + t + 1] = Wj[rem[t]];
+    }
+    double sz = 0;
+    for (size_t p = 0; p < nf; p++) sz += z[p];
+    lam[0] = sz;
+    for (size_t t = 0; t < q; t++) lam[t + 1] = z[rem[t]];
+    lapack_int lm = (lapack_int)mcol, piv[MC];
+    if (LAPACKE_dgesv_work(LAPACK_COL_MAJOR, lm, 1, S, lm, piv, lam, lm) != 0) return;
+    for (size_t p = 0; p < nf; p++) {
+      double v = z[p];
+      for (size_t j = 0; j < mcol; j++) v -= W[j * nf + p] * lam[j];
+      d[p] = v;
+    }
+    for (size_t t = 0; t < q; t++) d[rem[t]] = 0;
+    /* 1'd = 0 holds only to the Schur solve's accuracy on a near-singular A: put the
+     * rest back on the free variables so that sum(beta) stays 0. */
+    double sd = 0;
+    for (size_t p = 0; p < nf; p++) sd += d[p];
+    sd /= (double)(nf - q);
+    for (size_t p = 0; p < nf; p++)
+      if (d[p] != 0) d[p] -= sd;
+    for (size_t t = 0; t < q; t++) d[rem[t]] = 0;
+    double step = 1;
+    size_t block = SIZE_MAX;
+    for (size_t p = 0; p < nf; p++) {
+      if (!isfinite(d[p])) return;
+      if (d[p] == 0) continue;
+      double b = s->b[F[p]], nb = b + d[p];
+      double lim = b > 0 ? (nb > c ? (c - b) / d[p] : (nb < 0 ? -b / d[p] : 1))
+                         : (nb < -c ? (-c - b) / d[p] : (nb > 0 ? -b / d[p] : 1));
+      if (lim < step) {
+        step = lim;
+        block = p;
+      }
+    }
+    if (!(step > 0)) return;
+    /* Apply; the variable that stopped the step lands exactly on its bound. The
+     * gradient changes through the per-distinct-row sums of the change. */
+    size_t ng = 0;
+    for (size_t p = 0; p < nf; p++) {
+      size_t r = s->m[F[p]];
+      if (!s->mark[r]) {
+        s->mark[r] = 1;
+        s->bsum[r] = 0;
+        s->glist[ng++] = r;
+      }
+    }
+    for (size_t p = 0; p < nf; p++) {
+      if (d[p] == 0) continue;
+      size_t k = F[p];
+      double b = s->b[k], nb = b + step * d[p];
+      if (p == block) nb = fabs(nb) < c / 2 ? 0 : (b > 0 ? c : -c);
+      else if (b > 0) nb = nb >= c ? c : (nb <= 0 ? 0 : nb);
+      else nb = nb <= -c ? -c : (nb >= 0 ? 0 : nb);
+      s->bsum[s->m[k]] += nb - b;
+      s->b[k] = nb;
+    }
+    for (size_t r = 0; r < u; r++) s->h[r] = NAN;
+    for (size_t k = 0; k < na; k++) {
+      size_t r = s->m[k];
+      if (isnan(s->h[r])) {
+        const double *Kr = Ku + r * u;
+        double acc = 0;
+        for (size_t t = 0; t < ng; t++) acc += Kr[s->glist[t]] * s->bsum[s->glist[t]];
+        s->h[r] = acc;
+      }
+      s->g[k] += s->h[r];
+    }
+    for (size_t p = 0; p < nf; p++) set_offsets(s, F[p], c, eps);
+    for (size_t t = 0; t < ng; t++) s->mark[s->glist[t]] = 0;
+    if (block == SIZE_MAX) return; /* the full step: optimal for this free set */
+    /* Every variable now on a bound is held from here on (the one that stopped the
+     * step, and any that the clipping put there with it). */
+    for (size_t p = 0; p < nf && q + 1 < MC; p++) {
+      double b = s->b[F[p]];
+      bool held = false;
+      for (size_t t = 0; t < q && !held; t++) held = rem[t] == p;
+      if (held || !(b == 0 || b == c || b == -c)) continue;
+      rem[q++] = p;
+      double *Wq = W + q * nf;
+      memset(Wq, 0, nf * sizeof *Wq);
+      Wq[p] = 1;
+      if (LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', ln, 1, A, ln, Wq, ln) != 0) return;
     }
   }
-  if (!(step > 0)) return false;
-  /* Apply; the variable that limited the step lands exactly on its bound. */
-  size_t ng = 0;
-  for (size_t p = 0; p < nf; p++) {
-    size_t r = s->m[F[p]];
-    if (!s->mark[r]) {
-      s->mark[r] = 1;
-      s->bsum[r] = 0;
-      s->glist[ng++] = r;
-    }
-  }
-  for (size_t p = 0; p < nf; p++) {
-    size_t k = F[p];
-    double b = s->b[k], nb = b + step * d[p];
-    if (p == block) nb = fabs(nb) < c / 2 ? 0 : (b > 0 ? c : -c);
-    else if (b > 0) nb = nb >= c ? c : (nb <= 0 ? 0 : nb);
-    else nb = nb <= -c ? -c : (nb >= 0 ? 0 : nb);
-    s->bsum[s->m[k]] += nb - b;
-    s->b[k] = nb;
-  }
-  *full = block == SIZE_MAX;
-  for (size_t r = 0; r < u; r++) s->h[r] = NAN;
-  for (size_t k = 0; k < na; k++) {
-    size_t r = s->m[k];
-    if (isnan(s->h[r])) {
-      const double *Kr = Ku + r * u;
-      double acc = 0;
-      for (size_t q = 0; q < ng; q++) acc += Kr[s->glist[q]] * s->bsum[s->glist[q]];
-      s->h[r] = acc;
-    }
-    s->g[k] += s->h[r];
-  }
-  for (size_t p = 0; p < nf; p++) set_offsets(s, F[p], c, eps);
-  for (size_t q = 0; q < ng; q++) s->mark[s->glist[q]] = 0;
-  return true;
 }
 
 /* Whether variable k can be set aside: at a box corner (beta in {-C, 0, C}) and with
@@ -315,10 +361,7 @@ int dle_svr_smo_solve(dle_svr_smo *s, const double *Ku, size_t u, const size_t *
       counter = every;
       have_i = false;
       if (gap < SMO_NEWTON_GAP)
-        for (int r = 0; r < SMO_NEWTON_ROUNDS; r++) {
-          bool full;
-          if (!newton_step(s, Ku, u, na, c, eps, &full) || full) break;
-        }
+        newton_rounds(s, Ku, u, na, c, eps);
       /* Shrinking: the maximal violation over the active set first. */
       double smup = -INFINITY, smlow = INFINITY;
       for (size_t k = 0; k < na; k++) {
