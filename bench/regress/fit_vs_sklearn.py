@@ -18,9 +18,20 @@ same BLAS, printed at the top (the shared library each process maps). Besides wa
 time the table gives each side's CPU time (the child's rusage; this process's
 process_time) and the load average before each model, since the machine is shared.
 
-Checks (not timed): `dlenergy fit --exact` (the reference paths: dense Cholesky for
-kernel ridge, libsvm's own RBF kernel for SVR) must choose the same hyperparameters
-with CV R2 equal to 1e-9; and scikit-learn, given the hyperparameters dlenergy chose,
+Checks (not timed): Check 1, `dlenergy fit --exact` (the reference paths: dense
+Cholesky for kernel ridge, libsvm's own RBF kernel for SVR): for linear, ridge and krr
+it must choose the same hyperparameters with CV R2 equal to 1e-9. For SVR the CV runs
+dlenergy's own solver (src/regress/svr_smo.c), not libsvm: both stop when the maximal
+violating pair's gap is <= 1e-3, so their CV scores agree to about that, not to 1e-9,
+and a draw may win by less. SVR's Check 1 is therefore (a) every draw's CV R2 by both
+paths (bench_svr_paths, same rows, folds and draws): the largest relative difference
+over the draws whose --exact R2 is >= 0.8 (those that compete for the choice) must be
+<= 2e-3, and over all draws <= 1e-2 (both printed: a draw that fits badly, R2 near or
+below 0, turns the solvers' tol-level differences into larger relative R2
+differences, e.g. -0.5417 vs -0.5388 on epoch energy; and on epoch energy libsvm's
+own answer at tol 1e-3 is up to 1.4e-3 away from the converged one, see
+docs/predict.md); and (b) the draw dlenergy chose must have an --exact CV R2 within
+1e-3 (relative) of the best --exact draw's. Check 2: scikit-learn, given the hyperparameters dlenergy chose,
 on the same folds, must reproduce dlenergy's CV R2 (on watts / joules, the unit
 dlenergy scores in; 1e-6, SVR 1e-3: libsvm's solver stops at tol 1e-3; linear by
 numpy.linalg.lstsq on scikit-learn's encoding, whose cutoff dlenergy uses).
@@ -87,7 +98,8 @@ def main():
     print(f"spawning /bin/true the same way: median {statistics.median(spawn) * 1e3:.1f} ms of 20 "
           "(included in the dlenergy column, not subtracted)")
     print("| model | draws | load avg | dlenergy fit wall (CPU) | sklearn RandomizedSearchCV "
-          "wall (CPU) | ratio wall (CPU) | fit --exact: same draw, max CV diff | "
+          "wall (CPU) | ratio wall (CPU) | fit --exact: same draw, max CV diff (svr: "
+          "max R2 diff over all draws) | "
           "sklearn R2 of that draw vs dlenergy |")
     print("|---|---|---|---|---|---|---|---|")
     bad = 0
@@ -120,6 +132,22 @@ def main():
             diff = max(abs(ex["cv"][k] - ours["cv"][k]) / max(abs(ex["cv"][k]), 1e-300)
                        for k in ("r2", "mape", "rmse", "mae"))
             ok1 = same and diff <= 1e-9
+            if kind == "svr":
+                # (a) every draw by both paths; (b) the exact path's R2 of our choice.
+                paths = json.loads(subprocess.run(
+                    [os.path.join(build, "bench", "regress", "bench_svr_paths"), table,
+                     str(draws), target], check=True, capture_output=True, text=True).stdout)
+                r = np.array(paths["r2"])
+                rel = np.abs(r[:, 3] - r[:, 4]) / np.abs(r[:, 4])
+                diff = float(np.max(rel))
+                good = float(np.max(rel[r[:, 4] >= 0.8], initial=0.0))
+                h = ours["hyper"]
+                mine = [row for row in r if np.allclose(row[:3], [h["c"], h["epsilon"],
+                                                                  h["gamma"]], rtol=1e-15)]
+                lag = (ex["cv"]["r2"] - mine[0][4]) / abs(ex["cv"]["r2"]) if mine else np.inf
+                ok1 = good <= 2e-3 and diff <= 1e-2 and lag <= 1e-3 and not any(paths["failed"])
+                same = (f"{'same' if same else 'other'} draw, exact R2 {lag:.1e} below best, "
+                        f"R2>=0.8: {good:.1e}, all")
             # Check 2: scikit-learn with dlenergy's chosen hyperparameters, same folds,
             # R2 on the raw target (dlenergy's unit), mean over folds.
             h = ours["hyper"]
@@ -156,7 +184,8 @@ def main():
             bad += (not ok1) + (not ok2)
             print(f"| {kind} | {n} | {load:.1f} | {c_s:.3f} s ({c_cpu:.3f} s) | {sk_s:.3f} s "
                   f"({sk_cpu:.3f} s) | {sk_s / c_s:.1f}x ({sk_cpu / max(c_cpu, 1e-9):.1f}x) | "
-                  f"{'yes' if same else 'NO'}, {diff:.1e}{'' if ok1 else ' FAIL'} | "
+                  f"{same if kind == 'svr' else ('yes' if same else 'NO')}, {diff:.1e}"
+                  f"{'' if ok1 else ' FAIL'} | "
                   f"{sk_r2:.6f} vs {ours['cv']['r2']:.6f}{'' if ok2 else ' FAIL'} |", flush=True)
     if bad:
         print(f"{bad} check(s) failed")

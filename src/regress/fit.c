@@ -11,6 +11,7 @@
 #include "krr_pcg.h"
 #include "lapack_dl.h"
 #include "svm_dl.h"
+#include "svr_smo.h"
 #include "regress_internal.h"
 
 /* ---------------- encoder ---------------- */
@@ -458,110 +459,93 @@ static int fit_svr(const double *X, const double *y, size_t n, size_t d, const d
   return rc;
 }
 
-/* SVR cross-validation with libsvm's PRECOMPUTED kernel: per fold, the argument of
- * libsvm's RBF kernel, x_i.x_i + x_j.x_j - 2 x_i.x_j, is computed once for every pair
- * of training rows in libsvm's own order of operations, so that exp(-gamma x that) is
- * bit for bit the kernel value libsvm's RBF code would compute: the solver takes the
- * same steps and returns the same support vectors, without evaluating the dot
- * products again for every draw (and without the kernel cache's allocations). Test
- * rows are predicted from squared distances computed once per fold, as
- * dle_reg_predict_encoded computes them. */
-enum { SVR_PRE_MAX_ROWS = 3000 }; /* 216 MB of kernel rows */
+/* SVR cross-validation with the solver of svr_smo.c: per fold, the training rows'
+ * distinct encodings (repeated runs of a configuration encode identically), their
+ * squared distances and those of the test rows are computed once; per draw, the
+ * kernel exp(-gamma d2) of the distinct rows only (identical rows share a kernel row;
+ * every row keeps its own dual variable: nothing is merged), one solve, and the test
+ * rows predicted from beta summed per distinct row. The solve may start from a seed
+ * (the same draw's solution on the previous fold, by row). */
+enum { SVR_FOLD_MAX_DISTINCT = 3000 }; /* 216 MB of distances and kernel */
 
-typedef struct svr_pre {
-  size_t n, nte;
-  double *arg;            /* n x n: libsvm's RBF argument */
-  double *dte;            /* nte x n: squared distances test row - training row */
-  struct svm_node *nodes; /* n x (n + 2): the precomputed-kernel rows */
-  struct svm_node **rows;
-  double *y;
-} svr_pre;
+typedef struct svr_fold {
+  size_t n, u, nte;
+  krr_uniq q;     /* the distinct training rows (q.group: row -> distinct row) */
+  double *d2;     /* u x u */
+  double *d2te;   /* nte x u */
+  double *K;      /* u x u: the current draw's kernel */
+  double *bsum;   /* u */
+  double *y;      /* n */
+  dle_svr_smo *smo;
+} svr_fold;
 
-static void svr_pre_free(svr_pre *s) {
-  free(s->arg);
-  free(s->dte);
-  free(s->nodes);
-  free(s->rows);
-  free(s->y);
-  memset(s, 0, sizeof *s);
+static void svr_fold_free(svr_fold *f) {
+  krr_uniq_free(&f->q);
+  free(f->d2);
+  free(f->d2te);
+  free(f->K);
+  free(f->bsum);
+  free(f->y);
+  dle_svr_smo_free(f->smo);
+  memset(f, 0, sizeof *f);
 }
 
-static double dot_seq(const double *a, const double *b, size_t d) {
-  double s = 0;
-  for (size_t j = 0; j < d; j++) s += a[j] * b[j];
-  return s;
-}
-
-static int svr_pre_build(svr_pre *s, const double *Xtr, const double *ytr, size_t n,
-                         const double *Xte, size_t nte, size_t d, dle_error *err) {
-  memset(s, 0, sizeof *s);
-  s->n = n;
-  s->nte = nte;
-  s->arg = malloc(n * n * sizeof *s->arg);
-  s->dte = malloc((nte ? nte : 1) * n * sizeof *s->dte);
-  s->nodes = malloc(n * (n + 2) * sizeof *s->nodes);
-  s->rows = malloc(n * sizeof *s->rows);
-  s->y = malloc(n * sizeof *s->y);
-  double *sq = malloc(n * sizeof *sq);
-  if (!s->arg || !s->dte || !s->nodes || !s->rows || !s->y || !sq) {
-    free(sq);
-    svr_pre_free(s);
+static int svr_fold_build(svr_fold *f, const double *Xtr, const double *ytr, size_t n,
+                          const double *Xte, size_t nte, size_t d, dle_error *err) {
+  memset(f, 0, sizeof *f);
+  int rc = krr_uniq_build(Xtr, ytr, n, d, true, &f->q, err);
+  if (rc) return rc;
+  size_t u = f->q.u;
+  f->n = n;
+  f->u = u;
+  f->nte = nte;
+  if (u > SVR_FOLD_MAX_DISTINCT) {
+    svr_fold_free(f);
+    return dle_error_set(err, DLE_ERANGE, "%zu distinct training rows", u);
+  }
+  f->d2 = malloc(u * u * sizeof *f->d2);
+  f->d2te = malloc((nte ? nte : 1) * u * sizeof *f->d2te);
+  f->K = malloc(u * u * sizeof *f->K);
+  f->bsum = malloc(u * sizeof *f->bsum);
+  f->y = malloc(n * sizeof *f->y);
+  f->smo = dle_svr_smo_new(n);
+  if (!f->d2 || !f->d2te || !f->K || !f->bsum || !f->y || !f->smo) {
+    svr_fold_free(f);
     return dle_error_set(err, DLE_ENOMEM, "out of memory");
   }
-  for (size_t i = 0; i < n; i++) sq[i] = dot_seq(Xtr + i * d, Xtr + i * d, d);
-  for (size_t i = 0; i < n; i++)
+  const size_t *rep = f->q.rep;
+  for (size_t i = 0; i < u; i++)
     for (size_t j = 0; j <= i; j++)
-      s->arg[i * n + j] = s->arg[j * n + i] =
-          sq[i] + sq[j] - 2 * dot_seq(Xtr + i * d, Xtr + j * d, d);
-  for (size_t i = 0; i < nte; i++)
-    for (size_t j = 0; j < n; j++) s->dte[i * n + j] = sqdist(Xtr + j * d, Xte + i * d, d);
-  for (size_t i = 0; i < n; i++) {
-    struct svm_node *r = s->nodes + i * (n + 2);
-    s->rows[i] = r;
-    r[0].index = 0;
-    r[0].value = (double)(i + 1); /* the row's serial number */
-    for (size_t j = 0; j < n; j++) r[j + 1].index = (int)j + 1;
-    r[n + 1].index = -1;
-    r[n + 1].value = 0;
-    s->y[i] = ytr[i];
-  }
-  free(sq);
+      f->d2[i * u + j] = f->d2[j * u + i] = sqdist(Xtr + rep[i] * d, Xtr + rep[j] * d, d);
+  for (size_t t = 0; t < nte; t++)
+    for (size_t j = 0; j < u; j++) f->d2te[t * u + j] = sqdist(Xte + t * d, Xtr + rep[j] * d, d);
+  memcpy(f->y, ytr, n * sizeof *f->y);
   return DLE_OK;
 }
 
-/* Trains one draw on the fold's precomputed kernel and predicts its test rows. */
-static int svr_pre_fit_predict(svr_pre *s, const dle_regress_hyper *h, double *pred,
-                               dle_error *err) {
-  size_t n = s->n;
-  for (size_t i = 0; i < n; i++) {
-    struct svm_node *r = s->rows[i] + 1;
-    const double *a = s->arg + i * n;
-    for (size_t j = 0; j < n; j++) r[j].value = exp(-h->gamma * a[j]);
+/* One draw on the fold: beta (n) gets the solution, pred (nte) the test rows'
+ * decision values. seed (n) may be NULL. */
+static int svr_fold_fit_predict(svr_fold *f, const dle_regress_hyper *h, const double *seed,
+                                double *beta, double *pred, dle_svr_smo_stats *st,
+                                dle_error *err) {
+  size_t u = f->u;
+  for (size_t i = 0; i < u; i++) {
+    for (size_t j = 0; j < i; j++) f->K[i * u + j] = f->K[j * u + i] = exp(-h->gamma * f->d2[i * u + j]);
+    f->K[i * u + i] = exp(-h->gamma * f->d2[i * u + i]);
   }
-  struct svm_problem prob = {.l = (int)n, .y = s->y, .x = s->rows};
-  struct svm_parameter p;
-  memset(&p, 0, sizeof p);
-  p.svm_type = EPSILON_SVR;
-  p.kernel_type = PRECOMPUTED;
-  p.gamma = h->gamma;
-  p.C = h->c;
-  p.p = h->epsilon;
-  p.eps = 1e-3; /* as fit_svr */
-  p.cache_size = 200;
-  p.shrinking = 1;
-  svm_set_print_string_function(silent_print);
-  const char *msg = svm_check_parameter(&prob, &p);
-  if (msg) return dle_error_set(err, DLE_EINVAL, "libsvm: %s", msg);
-  struct svm_model *m = svm_train(&prob, &p);
-  if (!m) return dle_error_set(err, DLE_EINTERNAL, "libsvm training failed");
-  for (size_t t = 0; t < s->nte; t++) {
-    const double *row = s->dte + t * n;
-    double v = -m->rho[0];
-    for (int k = 0; k < m->l; k++)
-      v += m->sv_coef[0][k] * exp(-h->gamma * row[m->sv_indices[k] - 1]);
+  double rho = 0;
+  int rc = dle_svr_smo_solve(f->smo, f->K, u, f->q.group, f->n, f->y, h->c, h->epsilon, 1e-3,
+                             seed, 0, beta, &rho, st, err);
+  if (rc) return rc;
+  memset(f->bsum, 0, u * sizeof *f->bsum);
+  for (size_t k = 0; k < f->n; k++) f->bsum[f->q.group[k]] += beta[k];
+  for (size_t t = 0; t < f->nte; t++) {
+    const double *row = f->d2te + t * u;
+    double v = -rho;
+    for (size_t j = 0; j < u; j++)
+      if (f->bsum[j] != 0) v += f->bsum[j] * exp(-h->gamma * row[j]);
     pred[t] = v;
   }
-  svm_free_and_destroy_model(&m);
   return DLE_OK;
 }
 
@@ -741,12 +725,17 @@ static int fit_encoded(dle_regress_model *m, const double *X, const double *y, s
   return rc;
 }
 
-/* The library the kind solves with, loaded on first use: libsvm for SVR, LAPACK's
+/* The library the kind solves with, loaded on first use: libsvm and LAPACK for SVR, LAPACK's
  * Cholesky for ridge and kernel ridge (and GSL for their rare least-squares fallback,
  * loaded there), GSL's least squares for linear regression. */
 static int load_solver(dle_regress_kind kind, dle_error *err) {
   if (kind == DLE_REG_LINEAR) return dle_gsl_load(err);
-  return kind == DLE_REG_SVR ? dle_svm_load(err) : dle_lapack_load(err);
+  if (kind == DLE_REG_SVR) {
+    int rc = dle_svm_load(err);
+    if (rc != DLE_OK) return rc;
+  }
+  /* SVR too: the CV's own solver (svr_smo.c) takes its Newton steps with LAPACK. */
+  return dle_lapack_load(err);
 }
 
 static int model_init_from(dle_regress_model *m, const dle_dataset *d, dle_regress_kind kind,
@@ -850,6 +839,10 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
   unsigned char *bad = calloc(n_h ? n_h : 1, 1);
   size_t *tr = malloc(n * sizeof *tr), *te = malloc(n * sizeof *te);
   double *sum = calloc(6 * (n_h ? n_h : 1), sizeof *sum);
+  /* SVR: each draw's latest solution by row, to seed its next fold (up to 64 MB). */
+  double *svr_beta = NULL, *svr_seed = NULL, *svr_memo = NULL;
+  if (kind == DLE_REG_SVR && !d->cv_exact && k > 1 && n_h <= ((size_t)8 << 20) / n)
+    svr_memo = calloc(n_h * n, sizeof *svr_memo); /* NULL: no seeding */
   if (!bad || !tr || !te || !sum) {
     free(bad);
     free(tr);
@@ -875,10 +868,11 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
     double *ytr = malloc(ntr * sizeof *ytr), *yte = malloc(nte * sizeof *yte);
     double *pred = malloc(nte * sizeof *pred);
     bool kernel = kind == DLE_REG_KRR;
-    svr_pre sp = {0};
-    /* The precomputed kernel takes ~24 n^2 bytes: beyond SVR_PRE_MAX_ROWS training
-     * rows (or when that memory is not there) libsvm computes its kernel itself. */
-    bool svr = kind == DLE_REG_SVR && !d->cv_exact && ntr <= SVR_PRE_MAX_ROWS;
+    svr_fold sf = {0};
+    /* The fold's distances and kernel take ~24 u^2 bytes (u distinct training rows):
+     * beyond SVR_FOLD_MAX_DISTINCT (or when that memory is not there), and with
+     * --exact, libsvm with its own RBF kernel. */
+    bool svr = kind == DLE_REG_SVR && !d->cv_exact;
     krr_uniq q = {0};
     dle_krr_pcg *pcg = NULL;
     double *Dtr = NULL, *Dte = NULL, *K = NULL, *dual = NULL;
@@ -915,8 +909,16 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
             Dte[i * u + j] = sqdist(Xte + i * dd, Xtr + q.rep[j] * dd, dd);
       }
     }
-    if (!rc && svr && svr_pre_build(&sp, Xtr, ytr, ntr, Xte, nte, m.e.d, err) != DLE_OK)
-      svr = false; /* out of memory: the reference path */
+    if (!rc && svr) {
+      dle_error berr;
+      if (svr_fold_build(&sf, Xtr, ytr, ntr, Xte, nte, m.e.d, &berr) != DLE_OK)
+        svr = false; /* too large or out of memory: the reference path */
+    }
+    if (!rc && svr && !svr_beta) {
+      svr_beta = malloc(n * sizeof *svr_beta);
+      svr_seed = malloc(n * sizeof *svr_seed);
+      if (!svr_beta || !svr_seed) rc = dle_error_set(err, DLE_ENOMEM, "out of memory");
+    }
     if (!rc) {
       for (size_t hi = 0; hi < n_h; hi++) {
         if (bad[hi]) continue;
@@ -933,7 +935,17 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
               pred[i] = s;
             }
         } else if (svr) {
-          frc = svr_pre_fit_predict(&sp, &m.h, pred, &ferr);
+          /* Alpha seeding: the same draw's solution on the previous fold, row by row
+           * (0 for rows that fold did not train on); projected onto this fold's box
+           * and equality constraint by the solver. */
+          double *by_row = svr_memo ? svr_memo + hi * n : NULL;
+          if (by_row && f > 0)
+            for (size_t i = 0; i < ntr; i++) svr_seed[i] = by_row[tr[i]];
+          dle_svr_smo_stats sst;
+          frc = svr_fold_fit_predict(&sf, &m.h, by_row && f > 0 ? svr_seed : NULL, svr_beta, pred,
+                                     &sst, &ferr);
+          if (frc == DLE_OK && by_row)
+            for (size_t i = 0; i < ntr; i++) by_row[tr[i]] = svr_beta[i];
         } else {
           frc = fit_encoded(&m, Xtr, ytr, ntr, true, &ferr);
           if (frc == DLE_OK)
@@ -975,7 +987,7 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
     free(K);
     free(dual);
     dle_krr_pcg_free(pcg);
-    svr_pre_free(&sp);
+    svr_fold_free(&sf);
     krr_uniq_free(&q);
     dle_enc_free(&m.e);
     free(m.coef);
@@ -997,6 +1009,9 @@ static int cv_core(const dle_dataset *d, dle_regress_kind kind, const dle_regres
     }
     if (n_failed) *n_failed = failed;
   }
+  free(svr_beta);
+  free(svr_seed);
+  free(svr_memo);
   free(bad);
   free(tr);
   free(te);

@@ -17,12 +17,16 @@ typedef void (*dpotrf_fn)(const char *uplo, const lapack_int *n, double *A,
 typedef void (*dpotrs_fn)(const char *uplo, const lapack_int *n, const lapack_int *nrhs,
                           const double *A, const lapack_int *lda, double *B,
                           const lapack_int *ldb, lapack_int *info, size_t uplo_len);
+typedef void (*dgesv_fn)(const lapack_int *n, const lapack_int *nrhs, double *A,
+                         const lapack_int *lda, lapack_int *ipiv, double *B,
+                         const lapack_int *ldb, lapack_int *info);
 
 typedef struct lapack_table {
   int ok;
   char why[400];
   dpotrf_fn dpotrf;
   dpotrs_fn dpotrs;
+  dgesv_fn dgesv;
 } lapack_table;
 
 /* Written once inside pthread_once, read-only afterwards. */
@@ -43,13 +47,14 @@ static void lapack_init(void) {
   if (!lib) {
     const char *why = dlerror();
     snprintf(g_lapack.why, sizeof g_lapack.why,
-             "ridge and kernel ridge need %s (%s): apt-get install liblapack3", path,
+             "ridge, kernel ridge and the SVR cross-validation need %s (%s): apt-get install liblapack3", path,
              why ? why : "not loadable");
     return;
   }
   const char *missing = NULL;
   resolve(lib, "dpotrf_", &g_lapack.dpotrf, &missing);
   resolve(lib, "dpotrs_", &g_lapack.dpotrs, &missing);
+  resolve(lib, "dgesv_", &g_lapack.dgesv, &missing);
   if (missing) {
     snprintf(g_lapack.why, sizeof g_lapack.why, "%s lacks %s: not a LAPACK library", path,
              missing);
@@ -81,6 +86,15 @@ void LAPACK_dpotrs_base(const char *uplo, const lapack_int *n, const lapack_int 
   const lapack_table *t = lapack();
   if (t)
     t->dpotrs(uplo, n, nrhs, A, lda, B, ldb, info, uplo_len);
+  else
+    *info = -1;
+}
+
+void LAPACK_dgesv(const lapack_int *n, const lapack_int *nrhs, double *A, const lapack_int *lda,
+                  lapack_int *ipiv, double *B, const lapack_int *ldb, lapack_int *info) {
+  const lapack_table *t = lapack();
+  if (t)
+    t->dgesv(n, nrhs, A, lda, ipiv, B, ldb, info);
   else
     *info = -1;
 }

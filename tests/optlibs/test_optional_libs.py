@@ -9,8 +9,8 @@
    libpq names the missing function; with the real library the error comes from libpq
    itself (connection refused), proving it was loaded on demand.
 3. The exporter (`run --metrics-listen`) with libmicrohttpd absent says so likewise.
-4. ridge / kernel ridge with LAPACK absent ($DLENERGY_LIBLAPACK) or not LAPACK, and SVR
-   with libsvm absent ($DLENERGY_LIBSVM), fail naming the library and the package; with
+4. ridge / kernel ridge / SVR with LAPACK absent ($DLENERGY_LIBLAPACK) or not LAPACK, and
+   SVR with libsvm absent ($DLENERGY_LIBSVM), fail naming the library and the package; with
    the real libraries the same commands fit; linear regression (GSL) and `predict` with
    the shipped models need neither.
 5. With GSL absent ($DLENERGY_LIBGSL) `analyze` and `fit --model linear` fail naming it;
@@ -104,7 +104,7 @@ with tempfile.TemporaryDirectory() as tmp:
     fit = ["fit", "--table", table, "--target", "power", "--json", "-o", os.path.join(tmp, "m.json")]
     nolapack = os.path.join(tmp, "liblapack-absent.so.3")
     r = dle(fit + ["--model", "ridge", "--draws", "2"], DLENERGY_LIBLAPACK=nolapack)
-    check(r.returncode != 0 and f"ridge and kernel ridge need {nolapack}" in r.stderr and
+    check(r.returncode != 0 and f"the SVR cross-validation need {nolapack}" in r.stderr and
           "apt-get install liblapack3" in r.stderr,
           f"fit ridge with LAPACK absent (rc {r.returncode}): {r.stderr.strip()!r}")
     r = dle(fit + ["--model", "krr", "--draws", "2"], DLENERGY_LIBLAPACK=sqlite)
@@ -126,6 +126,10 @@ with tempfile.TemporaryDirectory() as tmp:
     r = dle(fit + ["--model", "svr", "--draws", "2"], DLENERGY_LIBSVM=sqlite)
     check(r.returncode != 0 and "lacks svm_train" in r.stderr,
           f"not-libsvm message (rc {r.returncode}): {r.stderr.strip()!r}")
+    # The SVR cross-validation's own solver takes its Newton steps with LAPACK.
+    r = dle(fit + ["--model", "svr", "--draws", "2"], DLENERGY_LIBLAPACK=nolapack)
+    check(r.returncode != 0 and f"the SVR cross-validation need {nolapack}" in r.stderr,
+          f"fit svr with LAPACK absent (rc {r.returncode}): {r.stderr.strip()!r}")
     r = dle(fit + ["--model", "svr", "--draws", "2"])
     check(r.returncode == 0, f"fit svr with the real libsvm (rc {r.returncode}): "
           f"{r.stderr.strip()!r}")

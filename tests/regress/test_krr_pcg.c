@@ -1,7 +1,7 @@
 /* The CV fast paths: kernel ridge's preconditioned CG (src/regress/krr_pcg.c)
  * against a dense Cholesky solve of the same system, the cross-validation scores of
  * the search with the fast path against the dense path (dle_dataset_set_exact_solve),
- * and SVR's precomputed kernel against libsvm's RBF kernel. */
+ * and SVR's CV solver (src/regress/svr_smo.c) against libsvm's RBF kernel. */
 #include <lapacke.h>
 #include <stdint.h>
 
@@ -159,8 +159,8 @@ static void test_cv_equal(void) {
   dle_dataset_free(d);
 }
 
-/* SVR's precomputed kernel gives libsvm the very values of its RBF code: the scores
- * are identical, not just close. */
+/* SVR's CV solver and libsvm (--exact) both stop at the maximal violating pair's gap
+ * <= 1e-3: their CV scores agree to about that (relative), not bit for bit. */
 static void test_svr_equal(void) {
   dle_dataset *d = smooth_data();
   if (!d) return;
@@ -177,10 +177,10 @@ static void test_svr_equal(void) {
   CHECK_OK(dle_regress_cv_many(d, DLE_REG_SVR, h, H, fold, 5, exact, &f2, &e), &e);
   CHECK(f1 == 0 && f2 == 0);
   for (size_t i = 0; i < H; i++) {
-    CHECK_MSG(fast[i].r2 == exact[i].r2, "draw %zu: R2 %.17g fast, %.17g exact", i, fast[i].r2,
-              exact[i].r2);
-    CHECK(fast[i].rmse == exact[i].rmse && fast[i].mape == exact[i].mape &&
-          fast[i].mae == exact[i].mae);
+    CHECK_MSG(fabs(fast[i].r2 - exact[i].r2) <= 1e-3 * fabs(exact[i].r2),
+              "draw %zu: R2 %.17g fast, %.17g exact", i, fast[i].r2, exact[i].r2);
+    CHECK_REL(fast[i].rmse, exact[i].rmse, 1e-2);
+    CHECK_REL(fast[i].mae, exact[i].mae, 1e-2);
     CHECK(fast[i].r2 > 0.5); /* and they are real fits */
   }
   dle_dataset_free(d);
