@@ -1,12 +1,12 @@
 /* svr_smo.c — epsilon-SVR dual by SMO in beta = alpha - alpha* (see svr_smo.h). */
 #include "svr_smo.h"
 
-#include "lapack_dl.h"
-
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lapack_dl.h"
 
 /* Curvature used when a pair's a_ij = K_ii + K_jj - 2 K_ij is not positive (identical
  * rows): the step is then limited by the box (Fan, Chen & Lin, section 4). */
@@ -15,12 +15,12 @@ static const double SMO_TAU = 1e-12;
 struct dle_svr_smo {
   size_t cap;
   /* Working copies in the solver's order (active variables first). */
-  double *b, *g, *y; /* beta, gradient of the smooth part (K beta - y), target */
-  double *kd;        /* K_kk */
-  double *uo, *lo;   /* up_k = uo_k - g_k, low_k = lo_k - g_k (see up_of / low_of) */
-  size_t *m, *p;     /* distinct-row index, original index */
-  double *bsum, *h;  /* u: beta summed per distinct row; K times that */
-  size_t *ident;     /* identity map for map == NULL */
+  double *b, *g, *y;    /* beta, gradient of the smooth part (K beta - y), target */
+  double *kd;           /* K_kk */
+  double *uo, *lo;      /* up_k = uo_k - g_k, low_k = lo_k - g_k (see up_of / low_of) */
+  size_t *m, *p;        /* distinct-row index, original index */
+  double *bsum, *h;     /* u: beta summed per distinct row; K times that */
+  size_t *ident;        /* identity map for map == NULL */
   size_t *fidx, *glist; /* the Newton step's free variables, their distinct rows */
   unsigned char *mark;  /* u */
   double *work;         /* the Newton step's matrix and right-hand sides (lazily) */
@@ -45,8 +45,8 @@ dle_svr_smo *dle_svr_smo_new(size_t n) {
   s->glist = malloc(nn * sizeof *s->glist);
   s->mark = calloc(nn, 1);
   s->ident = malloc(nn * sizeof *s->ident);
-  if (!s->b || !s->g || !s->y || !s->m || !s->p || !s->bsum || !s->h || !s->ident || !s->kd || !s->uo ||
-      !s->lo || !s->fidx || !s->glist || !s->mark) {
+  if (!s->b || !s->g || !s->y || !s->m || !s->p || !s->bsum || !s->h || !s->ident || !s->kd ||
+      !s->uo || !s->lo || !s->fidx || !s->glist || !s->mark) {
     dle_svr_smo_free(s);
     return NULL;
   }
@@ -277,9 +277,12 @@ static void newton_rounds(dle_svr_smo *s, const double *Ku, size_t u, size_t na,
       if (d[p] == 0) continue;
       size_t k = F[p];
       double b = s->b[k], nb = b + step * d[p];
-      if (p == block) nb = fabs(nb) < c / 2 ? 0 : (b > 0 ? c : -c);
-      else if (b > 0) nb = nb >= c ? c : (nb <= 0 ? 0 : nb);
-      else nb = nb <= -c ? -c : (nb >= 0 ? 0 : nb);
+      if (p == block)
+        nb = fabs(nb) < c / 2 ? 0 : (b > 0 ? c : -c);
+      else if (b > 0)
+        nb = nb >= c ? c : (nb <= 0 ? 0 : nb);
+      else
+        nb = nb <= -c ? -c : (nb >= 0 ? 0 : nb);
       s->bsum[s->m[k]] += nb - b;
       s->b[k] = nb;
     }
@@ -327,21 +330,25 @@ int dle_svr_smo_solve(dle_svr_smo *s, const double *Ku, size_t u, const size_t *
                       dle_error *err) {
   if (st) *st = (dle_svr_smo_stats){0, NAN, NAN, false};
   if (!s || !Ku || !y || !beta || !rho) return dle_error_set(err, DLE_EINVAL, "missing argument");
-  if (n < 1 || n > s->cap) return dle_error_set(err, DLE_EINVAL, "%zu rows (workspace %zu)", n, s->cap);
+  if (n < 1 || n > s->cap)
+    return dle_error_set(err, DLE_EINVAL, "%zu rows (workspace %zu)", n, s->cap);
   if (!map && u != n) return dle_error_set(err, DLE_EINVAL, "no row map but %zu kernel rows", u);
   if (u < 1 || u > s->cap) return dle_error_set(err, DLE_EINVAL, "%zu kernel rows", u);
   if (!(c > 0) || !isfinite(c) || !(eps >= 0) || !isfinite(eps) || !(tol > 0))
-    return dle_error_set(err, DLE_EINVAL, "need C > 0, epsilon >= 0, tol > 0 (C %g, epsilon %g, tol %g)",
-                         c, eps, tol);
+    return dle_error_set(err, DLE_EINVAL,
+                         "need C > 0, epsilon >= 0, tol > 0 (C %g, epsilon %g, tol %g)", c, eps,
+                         tol);
   if (!map) map = s->ident;
   for (size_t k = 0; k < n; k++) {
-    if (map[k] >= u) return dle_error_set(err, DLE_EINVAL, "row %zu: kernel row %zu >= %zu", k, map[k], u);
+    if (map[k] >= u)
+      return dle_error_set(err, DLE_EINVAL, "row %zu: kernel row %zu >= %zu", k, map[k], u);
     if (!isfinite(y[k])) return dle_error_set(err, DLE_EINVAL, "row %zu: target not finite", k);
     s->y[k] = y[k];
     s->m[k] = map[k];
     s->p[k] = k;
   }
-  if (max_iter == 0) max_iter = n > SIZE_MAX / 100 ? SIZE_MAX : (100 * n > 10000000 ? 100 * n : 10000000);
+  if (max_iter == 0)
+    max_iter = n > SIZE_MAX / 100 ? SIZE_MAX : (100 * n > 10000000 ? 100 * n : 10000000);
   if (seed) {
     project_seed(s->b, seed, n, c);
     gradient_from(s, Ku, u, n, 0);
@@ -371,8 +378,7 @@ int dle_svr_smo_solve(dle_svr_smo *s, const double *Ku, size_t u, const size_t *
     } else if (--counter == 0) {
       counter = every;
       have_i = false;
-      if (gap < SMO_NEWTON_GAP)
-        newton_rounds(s, Ku, u, na, c, eps);
+      if (gap < SMO_NEWTON_GAP) newton_rounds(s, Ku, u, na, c, eps);
       /* Shrinking: the maximal violation over the active set first. */
       double smup = -INFINITY, smlow = INFINITY;
       for (size_t k = 0; k < na; k++) {
