@@ -13,6 +13,15 @@ included) against RandomizedSearchCV.fit(n_jobs=1); prints the ratio. The time t
 /bin/true the same way (subprocess.run from this Python) is printed above the table: it
 is part of dlenergy's time and is not subtracted.
 
+The same search is also timed inside the library (bench_search_lib: the call
+dle_regress_search_folds that `dlenergy fit` makes, no process around it, median of 3
+calls after an untimed one that loads the numerical libraries; 1 call for krr and svr),
+the like-with-like counterpart of RandomizedSearchCV.fit inside this Python: the table
+prints both ratios, whole process against sklearn's call and library call against
+sklearn's call (bench/regress/fit_process_vs_sklearn.py has the third: whole process
+against whole process). The library's choice must equal the CLI's (hyperparameters and
+CV R2 to 1e-12).
+
 Both sides run on one core (dlenergy is single-threaded; sklearn n_jobs=1) with the
 same BLAS, printed at the top (the shared library each process maps). Besides wall
 time the table gives each side's CPU time (the child's rusage; this process's
@@ -98,10 +107,11 @@ def main():
     print(f"spawning /bin/true the same way: median {statistics.median(spawn) * 1e3:.1f} ms of 20 "
           "(included in the dlenergy column, not subtracted)")
     print("| model | draws | load avg | dlenergy fit wall (CPU) | sklearn RandomizedSearchCV "
-          "wall (CPU) | ratio wall (CPU) | fit --exact: same draw, max CV diff (svr: "
+          "wall (CPU) | ratio wall (CPU) | dlenergy search in the library wall (CPU) | "
+          "ratio library vs sklearn wall (CPU) | fit --exact: same draw, max CV diff (svr: "
           "max R2 diff over all draws) | "
           "sklearn R2 of that draw vs dlenergy |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     bad = 0
     with tempfile.TemporaryDirectory() as tmp:
         folds = os.path.join(tmp, "folds.txt")
@@ -125,6 +135,19 @@ def main():
             search.fit(X, y)
             sk_s = time.perf_counter() - t0
             sk_cpu = time.process_time() - p0
+            # The same search inside the library (no process around it).
+            lib = json.loads(subprocess.run(
+                [os.path.join(build, "bench", "regress", "bench_search_lib"), table, kind,
+                 str(draws), target, "1" if kind in ("krr", "svr") else "3"],
+                check=True, capture_output=True, text=True).stdout)
+            lib_s = statistics.median(lib["wall_s"])
+            lib_cpu = statistics.median(lib["cpu_s"])
+            lib_same = abs(lib["cv_r2"] - ours["cv"]["r2"]) <= 1e-12 * abs(ours["cv"]["r2"]) and \
+                all(abs(lib["hyper"][k] - v) <= 1e-12 * abs(v) for k, v in ours["hyper"].items())
+            if not lib_same:
+                print(f"library search differs from the CLI's: {lib} vs {ours['hyper']}, "
+                      f"{ours['cv']['r2']}")
+            bad += not lib_same
             # Check 1: the reference paths choose the same draw, same scores.
             ex = json.loads(subprocess.run(cmd + ["--exact"], check=True, capture_output=True,
                                            text=True).stdout)["models"][0]
@@ -184,6 +207,8 @@ def main():
             bad += (not ok1) + (not ok2)
             print(f"| {kind} | {n} | {load:.1f} | {c_s:.3f} s ({c_cpu:.3f} s) | {sk_s:.3f} s "
                   f"({sk_cpu:.3f} s) | {sk_s / c_s:.1f}x ({sk_cpu / max(c_cpu, 1e-9):.1f}x) | "
+                  f"{lib_s:.4f} s ({lib_cpu:.4f} s) | {sk_s / lib_s:.1f}x "
+                  f"({sk_cpu / max(lib_cpu, 1e-9):.1f}x) | "
                   f"{same if kind == 'svr' else ('yes' if same else 'NO')}, {diff:.1e}"
                   f"{'' if ok1 else ' FAIL'} | "
                   f"{sk_r2:.6f} vs {ours['cv']['r2']:.6f}{'' if ok2 else ' FAIL'} |", flush=True)
