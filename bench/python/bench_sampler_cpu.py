@@ -39,9 +39,10 @@ import sys
 import tempfile
 
 
-def task_cpu_ns(pid):
-    """CPU nanoseconds of every thread of pid so far (/proc/PID/task/*/schedstat)."""
-    total = 0
+def thread_cpu_ns(pid):
+    """{tid: (name, CPU ns so far)} of every thread of pid (/proc/PID/task/*/schedstat and
+    comm), or None once pid is gone."""
+    out = {}
     try:
         tasks = os.listdir("/proc/%d/task" % pid)
     except OSError:
@@ -49,25 +50,61 @@ def task_cpu_ns(pid):
     for tid in tasks:
         try:
             with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
+                ns = int(f.read().split()[0])
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
         except (OSError, ValueError, IndexError):
-            pass
-    return total
+            continue
+        out[tid] = (name, ns)
+    return out
 
 
-def cpu_of(argv, env, window=None):
+def recorder_cpu_ns(mode, pid):
+    """CPU ns so far of the threads that record, by role: {"sampler": ns, "drain": ns}.
+    In-process: the library's own threads only (named dle-sampler and dle-drain), not the
+    interpreter's. Wrapper: every thread of the `dlenergy` process (its child is another
+    process): the dle-sampler thread, and the main thread's poll loop, which drains."""
+    th = thread_cpu_ns(pid)
+    if th is None:
+        return None
+    roles = {"sampler": 0, "drain": 0}
+    for name, ns in th.values():
+        if name == "dle-sampler":
+            roles["sampler"] += ns
+        elif name == "dle-drain" or mode == "wrapper":
+            roles["drain"] += ns
+    return roles
+
+
+def task_cpu_ns(mode, pid):
+    """CPU ns so far of the recording threads of pid (recorder_cpu_ns, summed)."""
+    r = recorder_cpu_ns(mode, pid)
+    return None if r is None else r["sampler"] + r["drain"]
+
+
+def percentile(xs, q):
+    """The q-quantile (0..1) of xs, linear between order statistics (numpy's default)."""
+    xs = sorted(xs)
+    k = (len(xs) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def cpu_of(mode, argv, env, window=None):
     """CPU seconds (user + system, wait4 rusage) of argv and the children it waited for,
     its stdout, and, when window = (t1, t2) seconds after the start, the CPU seconds
-    its own threads (not its children's) used between t1 and t2 (schedstat)."""
+    its recording threads (task_cpu_ns: not its children's, not the interpreter's) used
+    between t1 and t2 (schedstat)."""
     import time
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     win = None
     if window:
         time.sleep(max(0.0, window[0] - (time.monotonic() - t0)))
-        a0, w0 = task_cpu_ns(proc.pid), time.monotonic()
+        a0, w0 = task_cpu_ns(mode, proc.pid), time.monotonic()
         time.sleep(max(0.0, window[1] - (time.monotonic() - t0)))
-        a1, w1 = task_cpu_ns(proc.pid), time.monotonic()
+        a1, w1 = task_cpu_ns(mode, proc.pid), time.monotonic()
         if a0 is not None and a1 is not None:
             win = (a1 - a0) / 1e9 / (w1 - w0)  # CPU seconds per second
     _, status, ru = os.wait4(proc.pid, 0)
@@ -90,10 +127,17 @@ def main():
     ap.add_argument("--no-fake-nvml", action="store_true")
     ap.add_argument("--paired", type=int, default=0, metavar="N",
                     help="also N runs with both modes recording at the same time")
+    ap.add_argument("--pair", default="wrapper,inprocess", metavar="A,B",
+                    help="paired runs: the two modes (wrapper or inprocess) to run at once; "
+                         "the ratio is B / A. The same mode twice (inprocess,inprocess) is "
+                         "the control: how far pairs of equal recorders read apart")
     ap.add_argument("--pin", type=int, default=None, metavar="CPU",
                     help="paired runs: both recording processes pinned to this one CPU, so "
                          "neither gets a quieter core")
     a = ap.parse_args()
+    a.pair = a.pair.split(",")
+    if len(a.pair) != 2 or any(m not in ("wrapper", "inprocess") for m in a.pair):
+        sys.exit("bench: --pair wants two of wrapper, inprocess (e.g. wrapper,inprocess)")
     build = os.path.abspath(a.build)
     exe = os.path.join(build, "src", "cli", "dlenergy")
     tmp = tempfile.mkdtemp(prefix="dle-bench-py-")
@@ -121,15 +165,16 @@ def main():
     def measure(mode, db):
         """(CPU added, sampler thread CPU, samples, steady CPU s/s) of one run of mode."""
         if mode == "wrapper":
-            c, out, win = cpu_of([exe, "run", "--db", db, "--quiet", "--interval",
+            c, out, win = cpu_of(mode, [exe, "run", "--db", db, "--quiet", "--interval",
                                   str(a.interval), "--", py, "-c", sleep, str(a.seconds)], env,
                                  window)
-            base, _, _ = cpu_of([py, "-c", sleep, str(a.seconds)], env)
+            base, _, _ = cpu_of(mode, [py, "-c", sleep, str(a.seconds)], env)
             js = json.loads(subprocess.run([exe, "show", "--json", "--db", db, out.strip()],
                                            capture_output=True, text=True, env=env).stdout)
             return c - base, float(js["meta"]["sampler_cpu_s"]), js["samples"], win
-        c, out, win = cpu_of([py, "-c", inproc, db, str(a.interval), str(a.seconds)], env, window)
-        base, _, _ = cpu_of([py, "-c", inproc_base, str(a.seconds)], env)
+        c, out, win = cpu_of(mode, [py, "-c", inproc, db, str(a.interval), str(a.seconds)], env,
+                             window)
+        base, _, _ = cpu_of(mode, [py, "-c", inproc_base, str(a.seconds)], env)
         info = json.loads(out.strip().splitlines()[-1])
         return c - base, float(info["sampler_cpu_s"]), info["samples"], win
 
@@ -172,47 +217,67 @@ def main():
 
 
 def paired(a, exe, env, tmp, sleep_argv, inproc, window):
-    """Both modes recording at the same time; steady CPU of each over one window."""
+    """Two recorders at the same time (modes a.pair: wrapper,inprocess by default; the
+    same mode twice is the A/A control, the noise of the method itself); the steady CPU
+    of each over one window, per role (sampler thread; drain thread or poll loop)."""
     import time
-    print("paired: %d runs, both modes at once, steady window %.1f .. %.1f s%s"
-          % (a.paired, window[0], window[1],
-             "" if a.pin is None else ", both pinned to CPU %d" % a.pin))
+    first, second = a.pair
+    print("paired: %d runs, %s and %s at once (start order alternating), steady window "
+          "%.1f .. %.1f s%s" % (a.paired, first, second, window[0], window[1],
+                                "" if a.pin is None else ", both pinned to CPU %d" % a.pin))
     pin = None if a.pin is None else (lambda: os.sched_setaffinity(0, {a.pin}))
-    ratios = []
+
+    def start(mode, db):
+        if mode == "wrapper":
+            argv = [exe, "run", "--db", db, "--quiet", "--interval", str(a.interval),
+                    "--"] + sleep_argv
+        else:
+            argv = ["/usr/bin/python3", "-c", inproc, db, str(a.interval), str(a.seconds)]
+        return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, preexec_fn=pin)
+
+    ratios, sampler_ratios, drain_ratios = [], [], []
     for rep in range(a.paired):
-        dbw = os.path.join(tmp, "pw-%d.db" % rep)
-        dbi = os.path.join(tmp, "pi-%d.db" % rep)
+        sides = [("A", first), ("B", second)]
+        if rep % 2:
+            sides.reverse()
         t0 = time.monotonic()
-        procs = {
-            "wrapper": subprocess.Popen([exe, "run", "--db", dbw, "--quiet", "--interval",
-                                         str(a.interval), "--"] + sleep_argv, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        preexec_fn=pin),
-            "inprocess": subprocess.Popen(["/usr/bin/python3", "-c", inproc, dbi,
-                                           str(a.interval), str(a.seconds)], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                          preexec_fn=pin),
-        }
+        procs = {}
+        for side, mode in sides:
+            procs[side] = (mode, start(mode, os.path.join(tmp, "p%s-%d.db" % (side, rep))))
         time.sleep(max(0.0, window[0] - (time.monotonic() - t0)))
-        c0 = {m: task_cpu_ns(p.pid) for m, p in procs.items()}
+        c0 = {s: recorder_cpu_ns(m, p.pid) for s, (m, p) in procs.items()}
         w0 = time.monotonic()
         time.sleep(max(0.0, window[1] - (time.monotonic() - t0)))
-        c1 = {m: task_cpu_ns(p.pid) for m, p in procs.items()}
+        c1 = {s: recorder_cpu_ns(m, p.pid) for s, (m, p) in procs.items()}
         w1 = time.monotonic()
-        for m, p in procs.items():
+        for s, (m, p) in procs.items():
             err = p.communicate()[1]
             if p.returncode != 0:
                 sys.exit("bench: paired %s failed (%d): %s" % (m, p.returncode, err[-500:]))
-        st = {m: (c1[m] - c0[m]) / 1e9 / (w1 - w0) for m in procs
-              if c0[m] is not None and c1[m] is not None}
-        if len(st) != 2 or st["wrapper"] <= 0:
+        if any(c0[s] is None or c1[s] is None for s in procs):
             sys.exit("bench: paired run %d could not read both processes' CPU" % (rep + 1))
-        ratios.append(st["inprocess"] / st["wrapper"])
-        print("pair %d: wrapper steady %.3f ms/s, in-process steady %.3f ms/s, ratio %.3f"
-              % (rep + 1, 1e3 * st["wrapper"], 1e3 * st["inprocess"], ratios[-1]))
-    print("paired ratio in-process / wrapper: median %.3f, mean %.3f, min %.3f, max %.3f "
-          "(acceptance: <= 1.10)" % (statistics.median(ratios), statistics.mean(ratios),
-                                     min(ratios), max(ratios)))
+        st = {s: {k: (c1[s][k] - c0[s][k]) / 1e9 / (w1 - w0) for k in ("sampler", "drain")}
+              for s in procs}
+        tot = {s: st[s]["sampler"] + st[s]["drain"] for s in procs}
+        if tot["A"] <= 0 or st["A"]["sampler"] <= 0 or st["A"]["drain"] <= 0:
+            sys.exit("bench: paired run %d: no CPU time on the %s side" % (rep + 1, first))
+        ratios.append(tot["B"] / tot["A"])
+        sampler_ratios.append(st["B"]["sampler"] / st["A"]["sampler"])
+        drain_ratios.append(st["B"]["drain"] / st["A"]["drain"])
+        print("pair %d: %s %.3f ms/s (sampler %.3f, drain %.3f) | %s %.3f ms/s (sampler %.3f, "
+              "drain %.3f) | ratio %.3f (sampler %.3f, drain %.3f) | load %.2f"
+              % (rep + 1, first, 1e3 * tot["A"], 1e3 * st["A"]["sampler"],
+                 1e3 * st["A"]["drain"], second, 1e3 * tot["B"], 1e3 * st["B"]["sampler"],
+                 1e3 * st["B"]["drain"], ratios[-1], sampler_ratios[-1], drain_ratios[-1],
+                 os.getloadavg()[0]), flush=True)
+    for what, xs in (("", ratios), (" (sampler threads)", sampler_ratios),
+                     (" (drain thread / poll loop)", drain_ratios)):
+        print("paired ratio %s / %s%s over %d pairs: median %.3f, mean %.3f, p90 %.3f, "
+              "min %.3f, max %.3f, %d above 1.10"
+              % (second, first, what, len(xs), statistics.median(xs), statistics.mean(xs),
+                 percentile(xs, 0.9), min(xs), max(xs), sum(x > 1.10 for x in xs)))
+    print("(acceptance: in-process / wrapper <= 1.10)")
 
 
 if __name__ == "__main__":

@@ -376,6 +376,7 @@ void dle_recorder_stop(dle_recorder *r) {
 
 static void *drain_main(void *arg) {
   dle_recorder *r = arg;
+  pthread_setname_np(pthread_self(), "dle-drain"); /* see sampler_main */
   pthread_mutex_lock(&r->tmu);
   while (!r->drain_stop) {
     struct timespec ts;

@@ -5,6 +5,7 @@
  * TIMER_ABSTIME, but dle_sampler_stop can wake it at once instead of waiting
  * out a long interval. Deadlines are computed from k, never from "now", so
  * lateness does not accumulate. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -156,6 +157,9 @@ static struct timespec ns_to_ts(int64_t ns) {
 
 static void *sampler_main(void *arg) {
   dle_sampler *s = arg;
+  /* Named, so that per-thread tools (top -H, /proc/PID/task/TID/comm, the bench)
+   * can tell the library's threads from the host's (a Python process's). */
+  pthread_setname_np(pthread_self(), "dle-sampler");
   int64_t start = dle_monotonic_ns();
   int64_t k = 0; /* index of the next deadline */
   dle_sample smp;
