@@ -32,7 +32,6 @@ average before and after (the machine is shared: ratios swing with load).
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -80,6 +79,18 @@ def task_cpu_ns(mode, pid):
     """CPU ns so far of the recording threads of pid (recorder_cpu_ns, summed)."""
     r = recorder_cpu_ns(mode, pid)
     return None if r is None else r["sampler"] + r["drain"]
+
+
+def sampler_phase_s(db, interval):
+    """When in each interval a run's sampler ticks: the circular mean of its samples'
+    wall-clock times modulo the interval (read back through the dlenergy package)."""
+    import cmath
+    import math
+    import dlenergy
+    rows = dlenergy.samples(db)
+    walls = list(rows["wall_s"]) if hasattr(rows, "columns") else [r["wall_s"] for r in rows]
+    z = sum(cmath.exp(2j * math.pi * (w % interval) / interval) for w in walls if w is not None)
+    return (cmath.phase(z) / (2 * math.pi) * interval) % interval
 
 
 def percentile(xs, q):
@@ -135,6 +146,7 @@ def main():
                     help="paired runs: both recording processes pinned to this one CPU, so "
                          "neither gets a quieter core")
     a = ap.parse_args()
+    sys.path.insert(0, os.path.join(os.path.abspath(a.build), "python"))
     a.pair = a.pair.split(",")
     if len(a.pair) != 2 or any(m not in ("wrapper", "inprocess") for m in a.pair):
         sys.exit("bench: --pair wants two of wrapper, inprocess (e.g. wrapper,inprocess)")
@@ -262,15 +274,19 @@ def paired(a, exe, env, tmp, sleep_argv, inproc, window):
         tot = {s: st[s]["sampler"] + st[s]["drain"] for s in procs}
         if tot["A"] <= 0 or st["A"]["sampler"] <= 0 or st["A"]["drain"] <= 0:
             sys.exit("bench: paired run %d: no CPU time on the %s side" % (rep + 1, first))
+        ph = [sampler_phase_s(os.path.join(tmp, "p%s-%d.db" % (side, rep)), a.interval)
+              for side in ("A", "B")]
+        gap = abs(ph[0] - ph[1])
+        gap = min(gap, a.interval - gap)  # how far apart the two samplers tick
         ratios.append(tot["B"] / tot["A"])
         sampler_ratios.append(st["B"]["sampler"] / st["A"]["sampler"])
         drain_ratios.append(st["B"]["drain"] / st["A"]["drain"])
         print("pair %d: %s %.3f ms/s (sampler %.3f, drain %.3f) | %s %.3f ms/s (sampler %.3f, "
-              "drain %.3f) | ratio %.3f (sampler %.3f, drain %.3f) | load %.2f"
+              "drain %.3f) | ratio %.3f (sampler %.3f, drain %.3f) | ticks %.1f ms apart | load %.2f"
               % (rep + 1, first, 1e3 * tot["A"], 1e3 * st["A"]["sampler"],
                  1e3 * st["A"]["drain"], second, 1e3 * tot["B"], 1e3 * st["B"]["sampler"],
                  1e3 * st["B"]["drain"], ratios[-1], sampler_ratios[-1], drain_ratios[-1],
-                 os.getloadavg()[0]), flush=True)
+                 1e3 * gap, os.getloadavg()[0]), flush=True)
     for what, xs in (("", ratios), (" (sampler threads)", sampler_ratios),
                      (" (drain thread / poll loop)", drain_ratios)):
         print("paired ratio %s / %s%s over %d pairs: median %.3f, mean %.3f, p90 %.3f, "
