@@ -2,9 +2,12 @@
 """The sampler's CPU cost in-process (dlenergy.track) against the wrapper (`dlenergy run`),
 for the same sleeping workload, interval and sensors, in one run.
 
-Usage: bench/python/run.sh [BUILD_DIR]      (or, from a configured build:)
+Usage: bench/python/run.sh [BUILD_DIR] [SECONDS] [REPS] [PAIRS]   (or, from a build:)
        /usr/bin/python3 bench/python/bench_sampler_cpu.py --build build \
-           [--seconds 10] [--interval 0.1] [--reps 3] [--no-fake-nvml]
+           [--seconds 10] [--interval 0.1] [--reps 3] [--no-fake-nvml] \
+           [--paired N [--pair wrapper,inprocess] [--pin CPU]]
+  as measured for docs/python.md: --seconds 20 --reps 0 --paired 12 (and
+  --pair wrapper,wrapper for the control); --seconds 10 --reps 5 (sequential).
 
 Each repetition, in alternating order, in fresh processes:
   wrapper   CPU (user + system, wait4 rusage) of `dlenergy run --quiet -- python3 -c
@@ -12,18 +15,22 @@ Each repetition, in alternating order, in fresh processes:
             wrapper adds (exec, sensors, sampler and drain, store writes).
   inprocess CPU of a fresh interpreter doing `with dlenergy.track(): sleep(S)` (library
             load included) minus that of the same interpreter doing `sleep(S)` alone.
-  steady    CPU per second of the recording process's own threads (schedstat of every
-            thread of `dlenergy` for the wrapper, not of its child; of the Python process
-            in-process, whose main thread sleeps) between 1.5 s after the start and 1 s
-            before the end: the cost of sampling and draining itself, one-time costs
-            (exec or library load, sensor and store set-up, the summary) left out.
-            This is the acceptance figure.
+  steady    CPU per second of the recording threads (schedstat) between 1.5 s after the
+            start and 1 s before the end: for the wrapper every thread of `dlenergy` (its
+            dle-sampler thread and the main thread's poll loop, which drains; not its
+            child), in-process the library's threads only (dle-sampler, dle-drain; not the
+            interpreter's). The cost of sampling and draining itself, one-time costs (exec
+            or library load, sensor and store set-up, the summary) left out. This is the
+            acceptance figure.
   sampler   the sampler thread's own CPU as each run recorded it (meta sampler_cpu_s).
-  paired    (--paired N [--pin CPU]) both recording processes started together (pinned to
-            one CPU with --pin), N times: the steady
-            CPU of each over the same wall-clock window, so the machine's state (other
-            load, frequency) is the same for both; the median of the N per-pair ratios.
-            Sequential repetitions swing by +-20 % on a shared VM; pairs much less.
+  paired    (--paired N) two recorders started together (--pair A,B, default
+            wrapper,inprocess; the same mode twice is the control: how far two equal
+            recorders read apart), N times, start order alternating, pinned to one CPU
+            with --pin: the steady CPU of each over the same wall-clock window, so the
+            machine's state (other load, frequency) is the same for both; per pair the
+            ratio B / A in total and by role (sampler thread; drain thread or poll loop),
+            how far apart the two samplers tick, the load average; then median, mean,
+            p90, min and max of the ratios.
 Both monitor one sleeping Python process with the same sensors (the fake NVML with
 two GPUs by default, procfs; RAPL where readable) into a fresh SQLite store.
 Prints every repetition, the medians and the ratios in-process / wrapper, with the load
