@@ -5,7 +5,7 @@ for the same sleeping workload, interval and sensors, in one run.
 Usage: bench/python/run.sh [BUILD_DIR] [SECONDS] [REPS] [PAIRS]   (or, from a build:)
        /usr/bin/python3 bench/python/bench_sampler_cpu.py --build build \
            [--seconds 10] [--interval 0.1] [--reps 3] [--no-fake-nvml] \
-           [--paired N [--pair wrapper,inprocess] [--pin CPU]]
+           [--paired N [--pair wrapper,inprocess] [--build-b DIR] [--pin CPU]]
   as measured for docs/python.md: --seconds 20 --reps 0 --paired 12 (and
   --pair wrapper,wrapper for the control); --seconds 10 --reps 5 (sequential).
 
@@ -149,6 +149,9 @@ def main():
                     help="paired runs: the two modes (wrapper or inprocess) to run at once; "
                          "the ratio is B / A. The same mode twice (inprocess,inprocess) is "
                          "the control: how far pairs of equal recorders read apart")
+    ap.add_argument("--build-b", default=None, metavar="DIR",
+                    help="paired runs: side B's recorder from this other build (its CLI and "
+                         "Python package), to compare two versions of the code")
     ap.add_argument("--pin", type=int, default=None, metavar="CPU",
                     help="paired runs: both recording processes pinned to this one CPU, so "
                          "neither gets a quieter core")
@@ -242,17 +245,25 @@ def paired(a, exe, env, tmp, sleep_argv, inproc, window):
     import time
     first, second = a.pair
     print("paired: %d runs, %s and %s at once (start order alternating), steady window "
-          "%.1f .. %.1f s%s" % (a.paired, first, second, window[0], window[1],
-                                "" if a.pin is None else ", both pinned to CPU %d" % a.pin))
+          "%.1f .. %.1f s%s%s" % (a.paired, first, second, window[0], window[1],
+                                  "" if a.pin is None else ", both pinned to CPU %d" % a.pin,
+                                  ", B from " + a.build_b if a.build_b else ""))
     pin = None if a.pin is None else (lambda: os.sched_setaffinity(0, {a.pin}))
 
-    def start(mode, db):
+    # Side B may come from another build (--build-b): its CLI and Python package, the
+    # same fake NVML and workload.
+    build_b = os.path.abspath(a.build_b) if a.build_b else None
+    exes = {"A": exe, "B": os.path.join(build_b, "src", "cli", "dlenergy") if build_b else exe}
+    envs = {"A": env, "B": dict(env, PYTHONPATH=os.path.join(build_b, "python"))
+            if build_b else env}
+
+    def start(side, mode, db):
         if mode == "wrapper":
-            argv = [exe, "run", "--db", db, "--quiet", "--interval", str(a.interval),
+            argv = [exes[side], "run", "--db", db, "--quiet", "--interval", str(a.interval),
                     "--"] + sleep_argv
         else:
             argv = ["/usr/bin/python3", "-c", inproc, db, str(a.interval), str(a.seconds)]
-        return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+        return subprocess.Popen(argv, env=envs[side], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, preexec_fn=pin)
 
     ratios, sampler_ratios, drain_ratios = [], [], []
@@ -263,7 +274,7 @@ def paired(a, exe, env, tmp, sleep_argv, inproc, window):
         t0 = time.monotonic()
         procs = {}
         for side, mode in sides:
-            procs[side] = (mode, start(mode, os.path.join(tmp, "p%s-%d.db" % (side, rep))))
+            procs[side] = (mode, start(side, mode, os.path.join(tmp, "p%s-%d.db" % (side, rep))))
         time.sleep(max(0.0, window[0] - (time.monotonic() - t0)))
         c0 = {s: recorder_cpu_ns(m, p.pid) for s, (m, p) in procs.items()}
         w0 = time.monotonic()
