@@ -29,7 +29,8 @@ Each repetition, in alternating order, in fresh processes:
             with --pin: the steady CPU of each over the same wall-clock window, so the
             machine's state (other load, frequency) is the same for both; per pair the
             ratio B / A in total and by role (sampler thread; drain thread or poll loop),
-            how far apart the two samplers tick, the load average; then median, mean,
+            each role's minor page faults in the window, how far apart the two samplers
+            tick, the load average; then median, mean,
             p90, min and max of the ratios.
 Both monitor one sleeping Python process with the same sensors (the fake NVML with
 two GPUs by default, procfs; RAPL where readable) into a fresh SQLite store.
@@ -46,8 +47,8 @@ import tempfile
 
 
 def thread_cpu_ns(pid):
-    """{tid: (name, CPU ns so far)} of every thread of pid (/proc/PID/task/*/schedstat and
-    comm), or None once pid is gone."""
+    """{tid: (name, CPU ns so far, minor page faults so far)} of every thread of pid
+    (/proc/PID/task/*/schedstat, comm and stat), or None once pid is gone."""
     out = {}
     try:
         tasks = os.listdir("/proc/%d/task" % pid)
@@ -59,26 +60,31 @@ def thread_cpu_ns(pid):
                 ns = int(f.read().split()[0])
             with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
                 name = f.read().strip()
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                minflt = int(f.read().rsplit(")", 1)[1].split()[7])  # field 10
         except (OSError, ValueError, IndexError):
             continue
-        out[tid] = (name, ns)
+        out[tid] = (name, ns, minflt)
     return out
 
 
 def recorder_cpu_ns(mode, pid):
-    """CPU ns so far of the threads that record, by role: {"sampler": ns, "drain": ns}.
-    In-process: the library's own threads only (named dle-sampler and dle-drain), not the
-    interpreter's. Wrapper: every thread of the `dlenergy` process (its child is another
-    process): the dle-sampler thread, and the main thread's poll loop, which drains."""
+    """CPU ns so far of the threads that record, by role: {"sampler": ns, "drain": ns},
+    and their minor page faults ("sampler_flt", "drain_flt"). In-process: the library's
+    own threads only (named dle-sampler and dle-drain), not the interpreter's. Wrapper:
+    every thread of the `dlenergy` process (its child is another process): the
+    dle-sampler thread, and the main thread's poll loop, which drains."""
     th = thread_cpu_ns(pid)
     if th is None:
         return None
-    roles = {"sampler": 0, "drain": 0}
-    for name, ns in th.values():
+    roles = {"sampler": 0, "drain": 0, "sampler_flt": 0, "drain_flt": 0}
+    for name, ns, flt in th.values():
         if name == "dle-sampler":
             roles["sampler"] += ns
+            roles["sampler_flt"] += flt
         elif name == "dle-drain" or mode == "wrapper":
             roles["drain"] += ns
+            roles["drain_flt"] += flt
     return roles
 
 
@@ -290,6 +296,7 @@ def paired(a, exe, env, tmp, sleep_argv, inproc, window):
         st = {s: {k: (c1[s][k] - c0[s][k]) / 1e9 / (w1 - w0) for k in ("sampler", "drain")}
               for s in procs}
         tot = {s: st[s]["sampler"] + st[s]["drain"] for s in procs}
+        flt = {s: {k: c1[s][k] - c0[s][k] for k in ("sampler_flt", "drain_flt")} for s in procs}
         if tot["A"] <= 0 or st["A"]["sampler"] <= 0 or st["A"]["drain"] <= 0:
             sys.exit("bench: paired run %d: no CPU time on the %s side" % (rep + 1, first))
         ph = [sampler_phase_s(os.path.join(tmp, "p%s-%d.db" % (side, rep)), a.interval)
@@ -299,12 +306,15 @@ def paired(a, exe, env, tmp, sleep_argv, inproc, window):
         ratios.append(tot["B"] / tot["A"])
         sampler_ratios.append(st["B"]["sampler"] / st["A"]["sampler"])
         drain_ratios.append(st["B"]["drain"] / st["A"]["drain"])
-        print("pair %d: %s %.3f ms/s (sampler %.3f, drain %.3f) | %s %.3f ms/s (sampler %.3f, "
-              "drain %.3f) | ratio %.3f (sampler %.3f, drain %.3f) | ticks %.1f ms apart | load %.2f"
+        print("pair %d: %s %.3f ms/s (sampler %.3f, drain %.3f; page faults %d, %d) | %s %.3f "
+              "ms/s (sampler %.3f, drain %.3f; page faults %d, %d) | ratio %.3f (sampler %.3f, "
+              "drain %.3f) | ticks %.1f ms apart | load %.2f"
               % (rep + 1, first, 1e3 * tot["A"], 1e3 * st["A"]["sampler"],
-                 1e3 * st["A"]["drain"], second, 1e3 * tot["B"], 1e3 * st["B"]["sampler"],
-                 1e3 * st["B"]["drain"], ratios[-1], sampler_ratios[-1], drain_ratios[-1],
-                 1e3 * gap, os.getloadavg()[0]), flush=True)
+                 1e3 * st["A"]["drain"], flt["A"]["sampler_flt"], flt["A"]["drain_flt"],
+                 second, 1e3 * tot["B"], 1e3 * st["B"]["sampler"], 1e3 * st["B"]["drain"],
+                 flt["B"]["sampler_flt"], flt["B"]["drain_flt"], ratios[-1],
+                 sampler_ratios[-1], drain_ratios[-1], 1e3 * gap, os.getloadavg()[0]),
+              flush=True)
     for what, xs in (("", ratios), (" (sampler threads)", sampler_ratios),
                      (" (drain thread / poll loop)", drain_ratios)):
         print("paired ratio %s / %s%s over %d pairs: median %.3f, mean %.3f, p90 %.3f, "
