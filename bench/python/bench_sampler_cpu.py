@@ -2,9 +2,12 @@
 """The sampler's CPU cost in-process (dlenergy.track) against the wrapper (`dlenergy run`),
 for the same sleeping workload, interval and sensors, in one run.
 
-Usage: bench/python/run.sh [BUILD_DIR]      (or, from a configured build:)
+Usage: bench/python/run.sh [BUILD_DIR] [SECONDS] [REPS] [PAIRS]   (or, from a build:)
        /usr/bin/python3 bench/python/bench_sampler_cpu.py --build build \
-           [--seconds 10] [--interval 0.1] [--reps 3] [--no-fake-nvml]
+           [--seconds 10] [--interval 0.1] [--reps 3] [--no-fake-nvml] \
+           [--paired N [--pair wrapper,inprocess] [--build-b DIR] [--pin CPU]]
+  as measured for docs/python.md: --seconds 20 --reps 0 --paired 12 (and
+  --pair wrapper,wrapper for the control); --seconds 10 --reps 5 (sequential).
 
 Each repetition, in alternating order, in fresh processes:
   wrapper   CPU (user + system, wait4 rusage) of `dlenergy run --quiet -- python3 -c
@@ -12,18 +15,23 @@ Each repetition, in alternating order, in fresh processes:
             wrapper adds (exec, sensors, sampler and drain, store writes).
   inprocess CPU of a fresh interpreter doing `with dlenergy.track(): sleep(S)` (library
             load included) minus that of the same interpreter doing `sleep(S)` alone.
-  steady    CPU per second of the recording process's own threads (schedstat of every
-            thread of `dlenergy` for the wrapper, not of its child; of the Python process
-            in-process, whose main thread sleeps) between 1.5 s after the start and 1 s
-            before the end: the cost of sampling and draining itself, one-time costs
-            (exec or library load, sensor and store set-up, the summary) left out.
-            This is the acceptance figure.
+  steady    CPU per second of the recording threads (schedstat) between 1.5 s after the
+            start and 1 s before the end: for the wrapper every thread of `dlenergy` (its
+            dle-sampler thread and the main thread's poll loop, which drains; not its
+            child), in-process the library's threads only (dle-sampler, dle-drain; not the
+            interpreter's). The cost of sampling and draining itself, one-time costs (exec
+            or library load, sensor and store set-up, the summary) left out. This is the
+            acceptance figure.
   sampler   the sampler thread's own CPU as each run recorded it (meta sampler_cpu_s).
-  paired    (--paired N [--pin CPU]) both recording processes started together (pinned to
-            one CPU with --pin), N times: the steady
-            CPU of each over the same wall-clock window, so the machine's state (other
-            load, frequency) is the same for both; the median of the N per-pair ratios.
-            Sequential repetitions swing by +-20 % on a shared VM; pairs much less.
+  paired    (--paired N) two recorders started together (--pair A,B, default
+            wrapper,inprocess; the same mode twice is the control: how far two equal
+            recorders read apart), N times, start order alternating, pinned to one CPU
+            with --pin: the steady CPU of each over the same wall-clock window, so the
+            machine's state (other load, frequency) is the same for both; per pair the
+            ratio B / A in total and by role (sampler thread; drain thread or poll loop),
+            each role's minor page faults in the window, how far apart the two samplers
+            tick, the load average; then median, mean,
+            p90, min and max of the ratios.
 Both monitor one sleeping Python process with the same sensors (the fake NVML with
 two GPUs by default, procfs; RAPL where readable) into a fresh SQLite store.
 Prints every repetition, the medians and the ratios in-process / wrapper, with the load
@@ -32,16 +40,16 @@ average before and after (the machine is shared: ratios swing with load).
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 
 
-def task_cpu_ns(pid):
-    """CPU nanoseconds of every thread of pid so far (/proc/PID/task/*/schedstat)."""
-    total = 0
+def thread_cpu_ns(pid):
+    """{tid: (name, CPU ns so far, minor page faults so far)} of every thread of pid
+    (/proc/PID/task/*/schedstat, comm and stat), or None once pid is gone."""
+    out = {}
     try:
         tasks = os.listdir("/proc/%d/task" % pid)
     except OSError:
@@ -49,25 +57,78 @@ def task_cpu_ns(pid):
     for tid in tasks:
         try:
             with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
+                ns = int(f.read().split()[0])
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                minflt = int(f.read().rsplit(")", 1)[1].split()[7])  # field 10
         except (OSError, ValueError, IndexError):
-            pass
-    return total
+            continue
+        out[tid] = (name, ns, minflt)
+    return out
 
 
-def cpu_of(argv, env, window=None):
+def recorder_cpu_ns(mode, pid):
+    """CPU ns so far of the threads that record, by role: {"sampler": ns, "drain": ns},
+    and their minor page faults ("sampler_flt", "drain_flt"). In-process: the library's
+    own threads only (named dle-sampler and dle-drain), not the interpreter's. Wrapper:
+    every thread of the `dlenergy` process (its child is another process): the
+    dle-sampler thread, and the main thread's poll loop, which drains."""
+    th = thread_cpu_ns(pid)
+    if th is None:
+        return None
+    roles = {"sampler": 0, "drain": 0, "sampler_flt": 0, "drain_flt": 0}
+    for name, ns, flt in th.values():
+        if name == "dle-sampler":
+            roles["sampler"] += ns
+            roles["sampler_flt"] += flt
+        elif name == "dle-drain" or mode == "wrapper":
+            roles["drain"] += ns
+            roles["drain_flt"] += flt
+    return roles
+
+
+def task_cpu_ns(mode, pid):
+    """CPU ns so far of the recording threads of pid (recorder_cpu_ns, summed)."""
+    r = recorder_cpu_ns(mode, pid)
+    return None if r is None else r["sampler"] + r["drain"]
+
+
+def sampler_phase_s(db, interval):
+    """When in each interval a run's sampler ticks: the circular mean of its samples'
+    wall-clock times modulo the interval (read back through the dlenergy package)."""
+    import cmath
+    import math
+    import dlenergy
+    rows = dlenergy.samples(db)
+    walls = list(rows["wall_s"]) if hasattr(rows, "columns") else [r["wall_s"] for r in rows]
+    z = sum(cmath.exp(2j * math.pi * (w % interval) / interval) for w in walls if w is not None)
+    return (cmath.phase(z) / (2 * math.pi) * interval) % interval
+
+
+def percentile(xs, q):
+    """The q-quantile (0..1) of xs, linear between order statistics (numpy's default)."""
+    xs = sorted(xs)
+    k = (len(xs) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def cpu_of(mode, argv, env, window=None):
     """CPU seconds (user + system, wait4 rusage) of argv and the children it waited for,
     its stdout, and, when window = (t1, t2) seconds after the start, the CPU seconds
-    its own threads (not its children's) used between t1 and t2 (schedstat)."""
+    its recording threads (task_cpu_ns: not its children's, not the interpreter's) used
+    between t1 and t2 (schedstat)."""
     import time
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     win = None
     if window:
         time.sleep(max(0.0, window[0] - (time.monotonic() - t0)))
-        a0, w0 = task_cpu_ns(proc.pid), time.monotonic()
+        a0, w0 = task_cpu_ns(mode, proc.pid), time.monotonic()
         time.sleep(max(0.0, window[1] - (time.monotonic() - t0)))
-        a1, w1 = task_cpu_ns(proc.pid), time.monotonic()
+        a1, w1 = task_cpu_ns(mode, proc.pid), time.monotonic()
         if a0 is not None and a1 is not None:
             win = (a1 - a0) / 1e9 / (w1 - w0)  # CPU seconds per second
     _, status, ru = os.wait4(proc.pid, 0)
@@ -90,10 +151,21 @@ def main():
     ap.add_argument("--no-fake-nvml", action="store_true")
     ap.add_argument("--paired", type=int, default=0, metavar="N",
                     help="also N runs with both modes recording at the same time")
+    ap.add_argument("--pair", default="wrapper,inprocess", metavar="A,B",
+                    help="paired runs: the two modes (wrapper or inprocess) to run at once; "
+                         "the ratio is B / A. The same mode twice (inprocess,inprocess) is "
+                         "the control: how far pairs of equal recorders read apart")
+    ap.add_argument("--build-b", default=None, metavar="DIR",
+                    help="paired runs: side B's recorder from this other build (its CLI and "
+                         "Python package), to compare two versions of the code")
     ap.add_argument("--pin", type=int, default=None, metavar="CPU",
                     help="paired runs: both recording processes pinned to this one CPU, so "
                          "neither gets a quieter core")
     a = ap.parse_args()
+    sys.path.insert(0, os.path.join(os.path.abspath(a.build), "python"))
+    a.pair = a.pair.split(",")
+    if len(a.pair) != 2 or any(m not in ("wrapper", "inprocess") for m in a.pair):
+        sys.exit("bench: --pair wants two of wrapper, inprocess (e.g. wrapper,inprocess)")
     build = os.path.abspath(a.build)
     exe = os.path.join(build, "src", "cli", "dlenergy")
     tmp = tempfile.mkdtemp(prefix="dle-bench-py-")
@@ -121,15 +193,16 @@ def main():
     def measure(mode, db):
         """(CPU added, sampler thread CPU, samples, steady CPU s/s) of one run of mode."""
         if mode == "wrapper":
-            c, out, win = cpu_of([exe, "run", "--db", db, "--quiet", "--interval",
+            c, out, win = cpu_of(mode, [exe, "run", "--db", db, "--quiet", "--interval",
                                   str(a.interval), "--", py, "-c", sleep, str(a.seconds)], env,
                                  window)
-            base, _, _ = cpu_of([py, "-c", sleep, str(a.seconds)], env)
+            base, _, _ = cpu_of(mode, [py, "-c", sleep, str(a.seconds)], env)
             js = json.loads(subprocess.run([exe, "show", "--json", "--db", db, out.strip()],
                                            capture_output=True, text=True, env=env).stdout)
             return c - base, float(js["meta"]["sampler_cpu_s"]), js["samples"], win
-        c, out, win = cpu_of([py, "-c", inproc, db, str(a.interval), str(a.seconds)], env, window)
-        base, _, _ = cpu_of([py, "-c", inproc_base, str(a.seconds)], env)
+        c, out, win = cpu_of(mode, [py, "-c", inproc, db, str(a.interval), str(a.seconds)], env,
+                             window)
+        base, _, _ = cpu_of(mode, [py, "-c", inproc_base, str(a.seconds)], env)
         info = json.loads(out.strip().splitlines()[-1])
         return c - base, float(info["sampler_cpu_s"]), info["samples"], win
 
@@ -172,47 +245,83 @@ def main():
 
 
 def paired(a, exe, env, tmp, sleep_argv, inproc, window):
-    """Both modes recording at the same time; steady CPU of each over one window."""
+    """Two recorders at the same time (modes a.pair: wrapper,inprocess by default; the
+    same mode twice is the A/A control, the noise of the method itself); the steady CPU
+    of each over one window, per role (sampler thread; drain thread or poll loop)."""
     import time
-    print("paired: %d runs, both modes at once, steady window %.1f .. %.1f s%s"
-          % (a.paired, window[0], window[1],
-             "" if a.pin is None else ", both pinned to CPU %d" % a.pin))
+    first, second = a.pair
+    print("paired: %d runs, %s and %s at once (start order alternating), steady window "
+          "%.1f .. %.1f s%s%s" % (a.paired, first, second, window[0], window[1],
+                                  "" if a.pin is None else ", both pinned to CPU %d" % a.pin,
+                                  ", B from " + a.build_b if a.build_b else ""))
     pin = None if a.pin is None else (lambda: os.sched_setaffinity(0, {a.pin}))
-    ratios = []
+
+    # Side B may come from another build (--build-b): its CLI and Python package, the
+    # same fake NVML and workload.
+    build_b = os.path.abspath(a.build_b) if a.build_b else None
+    exes = {"A": exe, "B": os.path.join(build_b, "src", "cli", "dlenergy") if build_b else exe}
+    envs = {"A": env, "B": dict(env, PYTHONPATH=os.path.join(build_b, "python"))
+            if build_b else env}
+
+    def start(side, mode, db):
+        if mode == "wrapper":
+            argv = [exes[side], "run", "--db", db, "--quiet", "--interval", str(a.interval),
+                    "--"] + sleep_argv
+        else:
+            argv = ["/usr/bin/python3", "-c", inproc, db, str(a.interval), str(a.seconds)]
+        return subprocess.Popen(argv, env=envs[side], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, preexec_fn=pin)
+
+    ratios, sampler_ratios, drain_ratios = [], [], []
     for rep in range(a.paired):
-        dbw = os.path.join(tmp, "pw-%d.db" % rep)
-        dbi = os.path.join(tmp, "pi-%d.db" % rep)
+        sides = [("A", first), ("B", second)]
+        if rep % 2:
+            sides.reverse()
         t0 = time.monotonic()
-        procs = {
-            "wrapper": subprocess.Popen([exe, "run", "--db", dbw, "--quiet", "--interval",
-                                         str(a.interval), "--"] + sleep_argv, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        preexec_fn=pin),
-            "inprocess": subprocess.Popen(["/usr/bin/python3", "-c", inproc, dbi,
-                                           str(a.interval), str(a.seconds)], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                          preexec_fn=pin),
-        }
+        procs = {}
+        for side, mode in sides:
+            procs[side] = (mode, start(side, mode, os.path.join(tmp, "p%s-%d.db" % (side, rep))))
         time.sleep(max(0.0, window[0] - (time.monotonic() - t0)))
-        c0 = {m: task_cpu_ns(p.pid) for m, p in procs.items()}
+        c0 = {s: recorder_cpu_ns(m, p.pid) for s, (m, p) in procs.items()}
         w0 = time.monotonic()
         time.sleep(max(0.0, window[1] - (time.monotonic() - t0)))
-        c1 = {m: task_cpu_ns(p.pid) for m, p in procs.items()}
+        c1 = {s: recorder_cpu_ns(m, p.pid) for s, (m, p) in procs.items()}
         w1 = time.monotonic()
-        for m, p in procs.items():
+        for s, (m, p) in procs.items():
             err = p.communicate()[1]
             if p.returncode != 0:
                 sys.exit("bench: paired %s failed (%d): %s" % (m, p.returncode, err[-500:]))
-        st = {m: (c1[m] - c0[m]) / 1e9 / (w1 - w0) for m in procs
-              if c0[m] is not None and c1[m] is not None}
-        if len(st) != 2 or st["wrapper"] <= 0:
+        if any(c0[s] is None or c1[s] is None for s in procs):
             sys.exit("bench: paired run %d could not read both processes' CPU" % (rep + 1))
-        ratios.append(st["inprocess"] / st["wrapper"])
-        print("pair %d: wrapper steady %.3f ms/s, in-process steady %.3f ms/s, ratio %.3f"
-              % (rep + 1, 1e3 * st["wrapper"], 1e3 * st["inprocess"], ratios[-1]))
-    print("paired ratio in-process / wrapper: median %.3f, mean %.3f, min %.3f, max %.3f "
-          "(acceptance: <= 1.10)" % (statistics.median(ratios), statistics.mean(ratios),
-                                     min(ratios), max(ratios)))
+        st = {s: {k: (c1[s][k] - c0[s][k]) / 1e9 / (w1 - w0) for k in ("sampler", "drain")}
+              for s in procs}
+        tot = {s: st[s]["sampler"] + st[s]["drain"] for s in procs}
+        flt = {s: {k: c1[s][k] - c0[s][k] for k in ("sampler_flt", "drain_flt")} for s in procs}
+        if tot["A"] <= 0 or st["A"]["sampler"] <= 0 or st["A"]["drain"] <= 0:
+            sys.exit("bench: paired run %d: no CPU time on the %s side" % (rep + 1, first))
+        ph = [sampler_phase_s(os.path.join(tmp, "p%s-%d.db" % (side, rep)), a.interval)
+              for side in ("A", "B")]
+        gap = abs(ph[0] - ph[1])
+        gap = min(gap, a.interval - gap)  # how far apart the two samplers tick
+        ratios.append(tot["B"] / tot["A"])
+        sampler_ratios.append(st["B"]["sampler"] / st["A"]["sampler"])
+        drain_ratios.append(st["B"]["drain"] / st["A"]["drain"])
+        print("pair %d: %s %.3f ms/s (sampler %.3f, drain %.3f; page faults %d, %d) | %s %.3f "
+              "ms/s (sampler %.3f, drain %.3f; page faults %d, %d) | ratio %.3f (sampler %.3f, "
+              "drain %.3f) | ticks %.1f ms apart | load %.2f"
+              % (rep + 1, first, 1e3 * tot["A"], 1e3 * st["A"]["sampler"],
+                 1e3 * st["A"]["drain"], flt["A"]["sampler_flt"], flt["A"]["drain_flt"],
+                 second, 1e3 * tot["B"], 1e3 * st["B"]["sampler"], 1e3 * st["B"]["drain"],
+                 flt["B"]["sampler_flt"], flt["B"]["drain_flt"], ratios[-1],
+                 sampler_ratios[-1], drain_ratios[-1], 1e3 * gap, os.getloadavg()[0]),
+              flush=True)
+    for what, xs in (("", ratios), (" (sampler threads)", sampler_ratios),
+                     (" (drain thread / poll loop)", drain_ratios)):
+        print("paired ratio %s / %s%s over %d pairs: median %.3f, mean %.3f, p90 %.3f, "
+              "min %.3f, max %.3f, %d above 1.10"
+              % (second, first, what, len(xs), statistics.median(xs), statistics.mean(xs),
+                 percentile(xs, 0.9), min(xs), max(xs), sum(x > 1.10 for x in xs)))
+    print("(acceptance: in-process / wrapper <= 1.10)")
 
 
 if __name__ == "__main__":

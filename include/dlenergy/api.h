@@ -37,7 +37,7 @@ dle_tracker *dle_tracker_new(void);
  *   db PATH|URI, country CC, carbon_intensity G, pue X, interval S, gpus all|none|0,2,
  *   no_gpu, no_rapl, no_cpu, cpu_tdp W, ram_w_per_gb W, scope process|machine,
  *   job NAME, host NAME, epochs N, command TEXT, source NAME (default "inproc"),
- *   drain_period S (default 0.1), meta.KEY VALUE (run metadata; KEY without spaces).
+ *   drain_period S (default 1: the store's commit interval), meta.KEY VALUE (run metadata; KEY without spaces).
  * DLE_EINVAL with a message for an unknown key or a bad value, as the CLI says it. */
 int dle_tracker_set(dle_tracker *t, const char *key, const char *value);
 

@@ -20,7 +20,8 @@
  *
  * In-process mode (a Python script or notebook records itself, no wrapper):
  * dle_recorder_start_drain_thread after dle_recorder_start makes the recorder drain
- * itself every period on its own thread (signals blocked); dle_recorder_stop joins it.
+ * itself every period (default 1 s) on its own thread named dle-drain (signals
+ * blocked); dle_recorder_stop joins it. The sampler's thread is named dle-sampler.
  * Every call that writes (drain, marks, windows, meta, finish, abort) takes the
  * recorder's lock, so marks may come from any thread while the drain thread runs.
  * The accessors that return pointers (trace, epochs, info) are for after stop.
@@ -123,7 +124,12 @@ const char *dle_recorder_select_headline(dle_recorder *r, dle_sensors_info *si,
 
 /* ---- in-process mode ---- */
 
-/* Starts the drain thread (period_s: 0 = 0.1 s). After dle_recorder_start. */
+/* Starts the drain thread. After dle_recorder_start. period_s: 0 = 1 s, the store's
+ * commit interval: one wakeup, append and commit per second (at a period of 1 s or more
+ * each drain commits, so a crash loses at most a period of samples). A period longer
+ * than half the sampler ring's span (ring_capacity x interval) is cut to that, so the
+ * ring never overflows between drains. Readers of the trace drain first (window_end
+ * with an energy; stop then drain for the summary). */
 int dle_recorder_start_drain_thread(dle_recorder *r, double period_s, dle_error *err);
 /* Run-relative seconds now, on the sampler's clock; NaN before start. */
 double dle_recorder_now_s(const dle_recorder *r);

@@ -374,20 +374,41 @@ void dle_recorder_stop(dle_recorder *r) {
   UNLOCK(r);
 }
 
+/* The drain thread's default period: the store's commit interval (its one-second rule).
+ * On this cadence each drain is one wakeup, one append and one commit, where a 100 ms
+ * cadence woke the thread ten times per commit for nothing the store needed: on a VM a
+ * thread wakeup costs about as much CPU as a sample (bench/python; docs/python.md). */
+enum { DRAIN_DEFAULT_NS = 1000000000 };
+
 static void *drain_main(void *arg) {
   dle_recorder *r = arg;
+  pthread_setname_np(pthread_self(), "dle-drain"); /* see sampler_main */
+  /* Absolute deadlines start + k x period (no drift); a late drain skips the missed ones.
+   * At a period of a second or more each drain commits, so a crash loses at most one
+   * period of samples, as with the store's own one-second rule at shorter periods. */
+  const bool commit = r->drain_period_ns >= DRAIN_DEFAULT_NS;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const int64_t start = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  int64_t k = 1;
   pthread_mutex_lock(&r->tmu);
   while (!r->drain_stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = (int64_t)ts.tv_nsec + r->drain_period_ns;
-    ts.tv_sec += (time_t)(ns / 1000000000);
-    ts.tv_nsec = (long)(ns % 1000000000);
+    int64_t deadline = start + k * r->drain_period_ns;
+    ts.tv_sec = (time_t)(deadline / 1000000000);
+    ts.tv_nsec = (long)(deadline % 1000000000);
     int rc = 0;
     while (!r->drain_stop && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&r->cv, &r->tmu, &ts);
     if (r->drain_stop) break;
     pthread_mutex_unlock(&r->tmu);
     dle_recorder_drain(r);
+    if (commit) {
+      LOCK(r);
+      dle_error e;
+      if (!r->store_failed) store_check(r, dle_store_commit(r->st, &e), &e);
+      UNLOCK(r);
+    }
+    int64_t now = dle_monotonic_ns();
+    k = (now - start) / r->drain_period_ns + 1;
     pthread_mutex_lock(&r->tmu);
   }
   pthread_mutex_unlock(&r->tmu);
@@ -399,7 +420,12 @@ int dle_recorder_start_drain_thread(dle_recorder *r, double period_s, dle_error 
   if (!r->sampling) return dle_error_set(err, DLE_ESTATE, "the recorder is not started");
   if (!(period_s >= 0) || period_s > 3600)
     return dle_error_set(err, DLE_EINVAL, "drain period %g s is not in [0, 3600]", period_s);
-  r->drain_period_ns = period_s > 0 ? (int64_t)(period_s * 1e9) : 100000000;
+  r->drain_period_ns = period_s > 0 ? (int64_t)(period_s * 1e9) : DRAIN_DEFAULT_NS;
+  /* Never so long that the sampler's ring fills between two drains (it drops the
+   * oldest): at most half the ring's span. */
+  double span_s = (double)r->cfg.sampler.ring_capacity * r->cfg.sampler.interval_s / 2;
+  if (span_s < 0.001) span_s = 0.001;
+  if ((double)r->drain_period_ns > span_s * 1e9) r->drain_period_ns = (int64_t)(span_s * 1e9);
   r->drain_stop = false;
   /* Signals stay with the host's threads (Python handles them on its main thread). */
   sigset_t all, old;

@@ -2,7 +2,9 @@
  * the trace without the caller draining; marks and windows from two threads at once
  * while it runs; named windows (nested, overlapping, a name reused once closed, the
  * errors), read back from the store's metadata with the same energies as epochs over
- * the same span; stop joins the thread. */
+ * the same span; stop joins the thread. The drain thread's default period (a second)
+ * commits while the run goes on, and a period longer than the sampler's ring can hold
+ * is shortened instead of dropping samples. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -165,17 +167,82 @@ static void test_inproc(const char *dir) {
   dle_recorder_free(r);
 }
 
+static dle_recorder *start_quiet(const char *db, double interval_s, size_t ring, double period_s) {
+  dle_recorder_config c;
+  dle_recorder_config_init(&c);
+  c.db = db;
+  c.sampler.sensors.enable_nvml = false;
+  c.sampler.sensors.enable_rapl = false;
+  c.sampler.sensors.root_pid = getpid();
+  c.sampler.interval_s = interval_s;
+  c.sampler.ring_capacity = ring;
+  c.source = "inproc";
+  dle_recorder *r = NULL;
+  dle_error e;
+  CHECK_OK(dle_recorder_begin(&c, &r, &e), &e);
+  if (!r) return NULL;
+  CHECK_OK(dle_recorder_start(r, &e), &e);
+  CHECK_OK(dle_recorder_start_drain_thread(r, period_s, &e), &e);
+  return r;
+}
+
+/* The default period commits on its own: another handle sees samples while the run goes
+ * on (polled for up to 20 s, so a loaded machine only makes it slower, never failing). */
+static void test_default_period_commits(const char *dir) {
+  char db[512];
+  snprintf(db, sizeof db, "%s/commit.db", dir);
+  dle_recorder *r = start_quiet(db, 0.05, 4096, 0);
+  if (!r) return;
+  dle_store *st = NULL;
+  dle_error e;
+  CHECK_OK(dle_store_open(db, &st, &e), &e);
+  int64_t n = 0;
+  for (int i = 0; i < 400 && n == 0 && st; i++) {
+    sleep_ms(50);
+    CHECK_OK(dle_store_count_samples(st, dle_recorder_run_id(r), &n, &e), &e);
+  }
+  CHECK(n > 0);
+  dle_store_close(st);
+  dle_recorder_stop(r);
+  dle_recorder_drain(r);
+  CHECK_OK(dle_recorder_finish(r, DLE_RUN_COMPLETE, 0, 0), &e);
+  dle_recorder_free(r);
+}
+
+/* A 60 s period with a ring of 64 samples at 5 ms (0.32 s of them) would drop all but
+ * the last 64 of 300 samples; the period is cut to half the ring's span instead. */
+static void test_period_fits_ring(const char *dir) {
+  char db[512];
+  snprintf(db, sizeof db, "%s/ring.db", dir);
+  dle_recorder *r = start_quiet(db, 0.005, 64, 60);
+  if (!r) return;
+  sleep_ms(1500);
+  dle_recorder_stop(r);
+  dle_recorder_drain(r);
+  dle_sampler_stats ss;
+  dle_recorder_sampler_stats(r, &ss);
+  CHECK(ss.ticks >= 100);
+  CHECK(ss.dropped < ss.ticks / 3); /* uncapped: ticks - 64, most of them */
+  CHECK(dle_recorder_trace(r)->n + ss.dropped == ss.ticks);
+  dle_error e;
+  CHECK_OK(dle_recorder_finish(r, DLE_RUN_COMPLETE, 0, 0), &e);
+  dle_recorder_free(r);
+}
+
 int main(void) {
   char dir[] = "/tmp/dle_rec_inproc_XXXXXX";
   if (!mkdtemp(dir)) return 1;
   test_inproc(dir);
+  test_default_period_commits(dir);
+  test_period_fits_ring(dir);
+  static const char *const dbs[] = {"inproc", "commit", "ring"};
+  static const char *const ext[] = {"db", "db-wal", "db-shm"};
   char cmd[600];
-  snprintf(cmd, sizeof cmd, "%s/inproc.db", dir);
-  unlink(cmd);
-  snprintf(cmd, sizeof cmd, "%s/inproc.db-wal", dir);
-  unlink(cmd);
-  snprintf(cmd, sizeof cmd, "%s/inproc.db-shm", dir);
-  unlink(cmd);
+  for (size_t i = 0; i < 3; i++)
+    for (size_t j = 0; j < 3; j++) {
+      snprintf(cmd, sizeof cmd, "%s/%s.%s", dir, dbs[i], ext[j]);
+      unlink(cmd);
+    }
   rmdir(dir);
   return check_finish();
 }

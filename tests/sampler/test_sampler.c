@@ -1,8 +1,9 @@
 /* Sampler thread: absolute deadlines (tick timestamps sit on the k x interval
- * grid with no accumulated drift), drop-oldest ring accounting, stop's final
- * sample, set_pid, sample_once, stats, bad configuration, and a run against
- * the fake NVML. Assertions are on the samples' relative timestamps and on
- * counters, never on how fast the machine is. */
+ * grid with no accumulated drift), drop-oldest ring accounting, the ring reused
+ * from its first slot once emptied, stop's final sample, set_pid, sample_once,
+ * stats, bad configuration, and a run against the fake NVML. Assertions are on
+ * the samples' relative timestamps and on counters, never on how fast the
+ * machine is. */
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -136,6 +137,51 @@ static void test_ring_drops(void) {
   CHECK(latest.t_s == buf[7].t_s);
   dle_sampler_drain(s, buf, 20, &n);
   CHECK(n == 0);
+  dle_sampler_destroy(s);
+}
+
+/* The ring starts again at its first slot whenever a drain empties it; partial drains,
+ * wrap-around and drop-oldest keep the order across that (sample_once, no thread). */
+static void test_ring_reuse(void) {
+  dle_sampler_config c;
+  no_sensors(&c);
+  c.ring_capacity = 4;
+  dle_sampler *s = NULL;
+  dle_error e;
+  CHECK_OK(dle_sampler_create(&c, &s, &e), &e);
+  if (!s) return;
+  dle_sample one, buf[8];
+  size_t n = 0, total = 0;
+  double last_t = -1;
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < 3; i++) CHECK_OK(dle_sampler_sample_once(s, &one, &e), &e);
+    dle_sampler_drain(s, buf, 2, &n); /* partial: one left */
+    CHECK(n == 2);
+    for (size_t i = 0; i < n; i++, total++) {
+      CHECK(buf[i].t_s > last_t);
+      last_t = buf[i].t_s;
+    }
+    for (int i = 0; i < 3; i++) CHECK_OK(dle_sampler_sample_once(s, &one, &e), &e);
+    dle_sampler_drain(s, buf, 8, &n); /* 1 + 3: full, nothing dropped, now empty */
+    CHECK(n == 4);
+    for (size_t i = 0; i < n; i++, total++) {
+      CHECK(buf[i].t_s > last_t);
+      last_t = buf[i].t_s;
+    }
+    CHECK(buf[n - 1].t_s == one.t_s);
+  }
+  for (int i = 0; i < 6; i++) CHECK_OK(dle_sampler_sample_once(s, &one, &e), &e);
+  dle_sampler_drain(s, buf, 8, &n); /* the 4 newest of 6 */
+  CHECK(n == 4);
+  for (size_t i = 0; i < n; i++) {
+    CHECK(buf[i].t_s > last_t);
+    last_t = buf[i].t_s;
+  }
+  CHECK(buf[3].t_s == one.t_s);
+  dle_sampler_stats st;
+  dle_sampler_get_stats(s, &st);
+  CHECK(st.ticks == total + 6);
+  CHECK(st.dropped == 2);
   dle_sampler_destroy(s);
 }
 
@@ -289,6 +335,7 @@ int main(void) {
   unsetenv("DLENERGY_NVML_LIB");
   test_no_drift();
   test_ring_drops();
+  test_ring_reuse();
   test_once_and_pid();
   test_stop_wakes();
   test_signals_not_taken();
