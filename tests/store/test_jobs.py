@@ -95,10 +95,12 @@ with tempfile.TemporaryDirectory() as tmp:
         gsum = sum(g["energy_j"] for g in h["per_gpu"])
         check(len(h["per_gpu"]) == 2 and rel(gsum, o["energy_j"]["gpu"]), f"{name} per GPU {h['per_gpu']}")
         check(rel(gsum, o.get("gpu_energy_all_j", -1)), f"{name} per GPU vs all GPUs")
-        # the scripted powers: GPU 0 draws twice GPU 1 on every node (the two
-        # energy counters are read at their own instants, tens of ms apart under ASan: 5 %)
+        # the scripted powers: GPU 0 draws twice GPU 1 on every node. The two energy
+        # counters are read at their own instants, tens of ms apart on a ~2 s run, more
+        # under ASan on a loaded machine (2.112 seen in CI): 15 % still tells the right
+        # attribution (2) from swapped GPUs (0.5) or one GPU's energy counted twice (1).
         g = {x["index"]: x["energy_j"] for x in h["per_gpu"]}
-        check(abs(g[0] / g[1] - 2.0) < 0.1, f"{name} GPU ratio {g}")  # 5 %
+        check(abs(g[0] / g[1] - 2.0) < 0.3, f"{name} GPU ratio {g}")
     r = run("show", "--job", "4242", "--db", db)
     check(r.returncode == 0 and "4 runs on 4 hosts" in r.stdout and "node-3" in r.stdout, r.stdout)
 
