@@ -111,7 +111,11 @@ for label, rid in (("run", run_id), ("inproc", in_id)):
     check(dur > 1.1, "%s: duration %s" % (label, dur))
     integ = js["gpu_integral_energy_j"]
     check(rel(integ, 240.0 * dur) < 1e-9, "%s: integral %r vs 240 W x %r" % (label, integ, dur))
-    check(rel(js["gpu_energy_j"], 240.0 * dur) < 1e-2,
+    # Sanity bands (the exact checks are the 1e-9 ones against numpy below): the fake
+    # counters are read at their own instants, tens of ms from the sample's timestamp
+    # on a loaded machine, on a run of ~1.5 s; 5 % still catches a wrong GPU, a counter
+    # counted twice or a unit error.
+    check(rel(js["gpu_energy_j"], 240.0 * dur) < 5e-2,
           "%s: counter energy %r vs %r" % (label, js["gpu_energy_j"], 240.0 * dur))
     # Independent reference from the exported samples.
     df = samples(rid)
@@ -129,12 +133,12 @@ for label, rid in (("run", run_id), ("inproc", in_id)):
         ref = float(np.interp(e, t, ctr) - np.interp(b, t, ctr))
         check(rel(ep["energy_j"]["gpu"], ref) < 1e-9,
               "%s: epoch %s %r vs numpy %r" % (label, ep["index"], ep["energy_j"]["gpu"], ref))
-        check(abs(ep["energy_j"]["gpu"] / (e - b) / 240.0 - 1) < 2e-2,
+        check(abs(ep["energy_j"]["gpu"] / (e - b) / 240.0 - 1) < 5e-2,
               "%s: epoch %s mean %r W" % (label, ep["index"], ep["energy_j"]["gpu"] / (e - b)))
     devs = {d["index"]: d["energy_j"] for d in js.get("gpus", [])}
     check(sorted(devs) == [0, 1], "%s: devices %s" % (label, devs))
     if sorted(devs) == [0, 1]:
-        check(abs(devs[0] / devs[1] - 150.0 / 90.0) < 1e-2, "%s: device split %s" % (label, devs))
+        check(abs(devs[0] / devs[1] - 150.0 / 90.0) < 5e-2, "%s: device split %s" % (label, devs))
     figures[label] = integ / dur
 
 if len(figures) == 2:
