@@ -1,6 +1,7 @@
 /* gsl_dl.c — the GSL functions dlenergy calls, resolved with dlopen on first use. See
  * gsl_dl.h for why. The table is filled once (pthread_once) and read-only afterwards. */
 #include "gsl_dl.h"
+#include "dl.h"
 
 #include <dlfcn.h>
 #include <math.h>
@@ -86,28 +87,21 @@ typedef struct gsl_table {
 static gsl_table g_gsl;
 static pthread_once_t g_gsl_once = PTHREAD_ONCE_INIT;
 
-static void resolve(void *lib, const char *name, void *slot, const char **missing) {
-  void *f = dlsym(lib, name);
-  memcpy(slot, &f, sizeof f); /* object pointer -> function pointer without a cast warning */
-  if (!f && !*missing) *missing = name;
-}
-
 static void gsl_init(void) {
-  const char *path = getenv("DLENERGY_LIBGSL");
-  if (!path || !*path) path = DLE_LIBGSL_SONAME;
-  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL); /* kept open for the process's life */
+  const char *path, *why;
+  /* Kept open for the process's life. */
+  void *lib = dle_dl_open("DLENERGY_LIBGSL", DLE_LIBGSL_SONAME, &path, &why);
   if (!lib) {
-    const char *why = dlerror();
     snprintf(g_gsl.why, sizeof g_gsl.why,
-             "the statistics and linear regression need %s (%s): apt-get install libgsl27",
-             path, why ? why : "not loadable");
+             "the statistics and linear regression need %s (%s): apt-get install libgsl27", path,
+             why);
     return;
   }
   const char *missing = NULL;
-#define X(ret, name, params, args, fallback) resolve(lib, #name, &g_gsl.name, &missing);
+#define X(ret, name, params, args, fallback) dle_dl_resolve(lib, #name, &g_gsl.name, &missing);
   DLE_GSL_FUNCS(X)
 #undef X
-#define X(name, params, args) resolve(lib, #name, &g_gsl.name, &missing);
+#define X(name, params, args) dle_dl_resolve(lib, #name, &g_gsl.name, &missing);
   DLE_GSL_VOID_FUNCS(X)
 #undef X
   if (missing) {

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "core/dl.h"
+
 /* Hidden: libdlenergy.so does not export these names (see pq_dl.c). */
 #pragma GCC visibility push(hidden)
 #include <microhttpd.h>
@@ -34,31 +36,24 @@ typedef struct mhd_table {
 static mhd_table g_mhd;
 static pthread_once_t g_mhd_once = PTHREAD_ONCE_INIT;
 
-static void mhd_resolve(void *lib, const char *name, void *slot, const char **missing) {
-  void *f = dlsym(lib, name);
-  memcpy(slot, &f, sizeof f); /* object pointer -> function pointer without a cast warning */
-  if (!f && !*missing) *missing = name;
-}
-
 static void mhd_init(void) {
-  const char *path = getenv("DLENERGY_LIBMICROHTTPD");
-  if (!path || !*path) path = DLE_LIBMHD_SONAME;
-  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  const char *path, *why;
+  /* Kept open for the process's life. */
+  void *lib = dle_dl_open("DLENERGY_LIBMICROHTTPD", DLE_LIBMHD_SONAME, &path, &why);
   if (!lib) {
-    const char *why = dlerror();
     snprintf(g_mhd.why, sizeof g_mhd.why,
-             "the Prometheus exporter needs %s (%s): apt-get install libmicrohttpd12", path,
-             why ? why : "not loadable");
+             "the Prometheus exporter needs %s (%s): apt-get install libmicrohttpd12", path, why);
     return;
   }
   const char *missing = NULL;
-  mhd_resolve(lib, "MHD_start_daemon_va", &g_mhd.start_daemon_va, &missing);
-  mhd_resolve(lib, "MHD_stop_daemon", &g_mhd.stop_daemon, &missing);
-  mhd_resolve(lib, "MHD_get_daemon_info", &g_mhd.get_daemon_info, &missing);
-  mhd_resolve(lib, "MHD_create_response_from_buffer", &g_mhd.create_response_from_buffer, &missing);
-  mhd_resolve(lib, "MHD_add_response_header", &g_mhd.add_response_header, &missing);
-  mhd_resolve(lib, "MHD_queue_response", &g_mhd.queue_response, &missing);
-  mhd_resolve(lib, "MHD_destroy_response", &g_mhd.destroy_response, &missing);
+  dle_dl_resolve(lib, "MHD_start_daemon_va", &g_mhd.start_daemon_va, &missing);
+  dle_dl_resolve(lib, "MHD_stop_daemon", &g_mhd.stop_daemon, &missing);
+  dle_dl_resolve(lib, "MHD_get_daemon_info", &g_mhd.get_daemon_info, &missing);
+  dle_dl_resolve(lib, "MHD_create_response_from_buffer", &g_mhd.create_response_from_buffer,
+                 &missing);
+  dle_dl_resolve(lib, "MHD_add_response_header", &g_mhd.add_response_header, &missing);
+  dle_dl_resolve(lib, "MHD_queue_response", &g_mhd.queue_response, &missing);
+  dle_dl_resolve(lib, "MHD_destroy_response", &g_mhd.destroy_response, &missing);
   if (missing) {
     snprintf(g_mhd.why, sizeof g_mhd.why,
              "the Prometheus exporter: %s lacks %s (too old?): apt-get install libmicrohttpd12",

@@ -1,6 +1,7 @@
 /* lapack_dl.c — the LAPACK routines the regressors call, resolved with dlopen on first
  * use. See lapack_dl.h for why. The table is filled once (pthread_once), read-only after. */
 #include "lapack_dl.h"
+#include "core/dl.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -33,28 +34,21 @@ typedef struct lapack_table {
 static lapack_table g_lapack;
 static pthread_once_t g_lapack_once = PTHREAD_ONCE_INIT;
 
-static void resolve(void *lib, const char *name, void *slot, const char **missing) {
-  void *f = dlsym(lib, name);
-  memcpy(slot, &f, sizeof f); /* object pointer -> function pointer without a cast warning */
-  if (!f && !*missing) *missing = name;
-}
-
 static void lapack_init(void) {
-  const char *path = getenv("DLENERGY_LIBLAPACK");
-  if (!path || !*path) path = DLE_LIBLAPACK_SONAME;
-  /* The handle stays open for the life of the process. */
-  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  const char *path, *why;
+  /* Kept open for the process's life. */
+  void *lib = dle_dl_open("DLENERGY_LIBLAPACK", DLE_LIBLAPACK_SONAME, &path, &why);
   if (!lib) {
-    const char *why = dlerror();
-    snprintf(g_lapack.why, sizeof g_lapack.why,
-             "ridge, kernel ridge and the SVR cross-validation need %s (%s): apt-get install liblapack3", path,
-             why ? why : "not loadable");
+    snprintf(
+        g_lapack.why, sizeof g_lapack.why,
+        "ridge, kernel ridge and the SVR cross-validation need %s (%s): apt-get install liblapack3",
+        path, why);
     return;
   }
   const char *missing = NULL;
-  resolve(lib, "dpotrf_", &g_lapack.dpotrf, &missing);
-  resolve(lib, "dpotrs_", &g_lapack.dpotrs, &missing);
-  resolve(lib, "dgesv_", &g_lapack.dgesv, &missing);
+  dle_dl_resolve(lib, "dpotrf_", &g_lapack.dpotrf, &missing);
+  dle_dl_resolve(lib, "dpotrs_", &g_lapack.dpotrs, &missing);
+  dle_dl_resolve(lib, "dgesv_", &g_lapack.dgesv, &missing);
   if (missing) {
     snprintf(g_lapack.why, sizeof g_lapack.why, "%s lacks %s: not a LAPACK library", path,
              missing);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "svm_dl.h"
+#include "core/dl.h"
 
 #pragma GCC visibility push(hidden)
 #include <libsvm/svm.h>
@@ -29,27 +30,19 @@ typedef struct svm_table {
 static svm_table g_svm;
 static pthread_once_t g_svm_once = PTHREAD_ONCE_INIT;
 
-static void resolve(void *lib, const char *name, void *slot, const char **missing) {
-  void *f = dlsym(lib, name);
-  memcpy(slot, &f, sizeof f); /* object pointer -> function pointer without a cast warning */
-  if (!f && !*missing) *missing = name;
-}
-
 static void svm_init(void) {
-  const char *path = getenv("DLENERGY_LIBSVM");
-  if (!path || !*path) path = DLE_LIBSVM_SONAME;
-  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL); /* kept open for the process's life */
+  const char *path, *why;
+  /* Kept open for the process's life. */
+  void *lib = dle_dl_open("DLENERGY_LIBSVM", DLE_LIBSVM_SONAME, &path, &why);
   if (!lib) {
-    const char *why = dlerror();
-    snprintf(g_svm.why, sizeof g_svm.why, "SVR needs %s (%s): apt-get install libsvm3", path,
-             why ? why : "not loadable");
+    snprintf(g_svm.why, sizeof g_svm.why, "SVR needs %s (%s): apt-get install libsvm3", path, why);
     return;
   }
   const char *missing = NULL;
-  resolve(lib, "svm_train", &g_svm.train, &missing);
-  resolve(lib, "svm_check_parameter", &g_svm.check_parameter, &missing);
-  resolve(lib, "svm_set_print_string_function", &g_svm.set_print_string_function, &missing);
-  resolve(lib, "svm_free_and_destroy_model", &g_svm.free_and_destroy_model, &missing);
+  dle_dl_resolve(lib, "svm_train", &g_svm.train, &missing);
+  dle_dl_resolve(lib, "svm_check_parameter", &g_svm.check_parameter, &missing);
+  dle_dl_resolve(lib, "svm_set_print_string_function", &g_svm.set_print_string_function, &missing);
+  dle_dl_resolve(lib, "svm_free_and_destroy_model", &g_svm.free_and_destroy_model, &missing);
   if (missing) {
     snprintf(g_svm.why, sizeof g_svm.why, "%s lacks %s: not libsvm", path, missing);
     dlclose(lib);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dl.h"
+
 /* The shims below keep libpq's names; hidden, so libdlenergy.so does not export them
  * (a process that also links the real libpq, e.g. Python with psycopg2, keeps its own). */
 #pragma GCC visibility push(hidden)
@@ -103,27 +105,20 @@ typedef struct pq_table {
 static pq_table g_pq;
 static pthread_once_t g_pq_once = PTHREAD_ONCE_INIT;
 
-static void pq_resolve(void *lib, const char *name, void *slot, const char **missing) {
-  void *f = dlsym(lib, name);
-  memcpy(slot, &f, sizeof f); /* object pointer -> function pointer without a cast warning */
-  if (!f && !*missing) *missing = name;
-}
-
 static void pq_init(void) {
-  const char *path = getenv("DLENERGY_LIBPQ");
-  if (!path || !*path) path = DLE_LIBPQ_SONAME;
-  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  const char *path, *why;
+  /* Kept open for the process's life. */
+  void *lib = dle_dl_open("DLENERGY_LIBPQ", DLE_LIBPQ_SONAME, &path, &why);
   if (!lib) {
-    const char *why = dlerror();
     snprintf(g_pq.why, sizeof g_pq.why, "PostgreSQL store needs %s (%s): apt-get install libpq5",
-             path, why ? why : "not loadable");
+             path, why);
     return;
   }
   const char *missing = NULL;
-#define X(ret, name, params, args, fallback) pq_resolve(lib, #name, &g_pq.name, &missing);
+#define X(ret, name, params, args, fallback) dle_dl_resolve(lib, #name, &g_pq.name, &missing);
   DLE_PQ_FUNCS(X)
 #undef X
-#define X(name, params, args) pq_resolve(lib, #name, &g_pq.name, &missing);
+#define X(name, params, args) dle_dl_resolve(lib, #name, &g_pq.name, &missing);
   DLE_PQ_VOID_FUNCS(X)
 #undef X
   if (missing) {
